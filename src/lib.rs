@@ -1,0 +1,3 @@
+//! Concierge: chat widget, chatbot playbooks and live chat that write leads into the CRM.
+
+pub mod playbook;
