@@ -1,3 +1,4 @@
 //! Concierge: chat widget, chatbot playbooks and live chat that write leads into the CRM.
 
+pub mod cli;
 pub mod playbook;
