@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod crm;
 pub mod db;
 pub mod playbook;
 pub mod web;
