@@ -8,6 +8,7 @@
 //!   moves it to the blocking pool.
 
 pub mod companies;
+pub mod outbox;
 pub mod playbooks;
 pub mod schema;
 
