@@ -14,4 +14,6 @@ pub use model::{Card, CardKind, Playbook};
 pub use state::{Env, Event, Phase, State};
 pub use vars::Vars;
 pub mod cond;
+pub mod engine;
 pub mod input;
+pub use engine::step;
