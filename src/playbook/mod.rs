@@ -13,3 +13,6 @@ pub use effect::{Effect, Step};
 pub use model::{Card, CardKind, Playbook};
 pub use state::{Env, Event, Phase, State};
 pub use vars::Vars;
+pub mod check;
+pub mod load;
+pub mod validate;
