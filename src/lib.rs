@@ -1,4 +1,8 @@
 //! Concierge: chat widget, chatbot playbooks and live chat that write leads into the CRM.
 
 pub mod cli;
+pub mod config;
+pub mod crm;
+pub mod db;
 pub mod playbook;
+pub mod web;

@@ -24,7 +24,7 @@ pub enum Effect {
     /// A variable changed.
     VarSet { path: String, value: Value },
     /// A CRM write to put in the outbox.
-    QueueCrm(CrmWrite),
+    QueueCrm(Box<CrmWrite>),
     /// An e-mail to put in the outbox.
     QueueEmail(Email),
     /// Arm a durable timer.

@@ -1,0 +1,13 @@
+DROP TABLE analytics_events;
+DROP TABLE timers;
+DROP TABLE outbox;
+DROP TABLE variables;
+DROP TABLE messages;
+DROP TABLE conversations;
+DROP TABLE visitors;
+DROP TABLE answer_rules;
+DROP TABLE playbook_versions;
+DROP TABLE playbooks;
+DROP TABLE installs;
+DROP TABLE crm_users;
+DROP TABLE companies;

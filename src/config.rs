@@ -1,0 +1,357 @@
+//! Typed configuration: defaults that run out of the box, an optional TOML file, and
+//! environment variables over both. Every option is listed once, in [`OPTIONS`], which the
+//! README's table mirrors.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+/// One configuration option: its file key, its environment variable, its default and what
+/// it does.
+pub struct OptionDoc {
+    pub key: &'static str,
+    pub env: &'static str,
+    pub default: &'static str,
+    pub about: &'static str,
+}
+
+/// Every option, once.
+pub const OPTIONS: &[OptionDoc] = &[
+    OptionDoc {
+        key: "bind",
+        env: "CONCIERGE_BIND",
+        default: "127.0.0.1:8080",
+        about: "Address and port the server listens on.",
+    },
+    OptionDoc {
+        key: "database_url",
+        env: "DATABASE_URL",
+        default: "data/concierge.db",
+        about: "A file path or `sqlite://PATH` (SQLite) or `postgres://…` (PostgreSQL).",
+    },
+    OptionDoc {
+        key: "public_url",
+        env: "CONCIERGE_PUBLIC_URL",
+        default: "http://BIND",
+        about: "The address the app is reached at (widget, OAuth redirect, e-mail links).",
+    },
+    OptionDoc {
+        key: "data_dir",
+        env: "CONCIERGE_DATA_DIR",
+        default: "data",
+        about: "Folder for the generated secret key and the default mail folder.",
+    },
+    OptionDoc {
+        key: "playbooks_dir",
+        env: "CONCIERGE_PLAYBOOKS_DIR",
+        default: "playbooks",
+        about: "Playbooks loaded into the first company of an empty database.",
+    },
+    OptionDoc {
+        key: "secret_key",
+        env: "CONCIERGE_SECRET_KEY",
+        default: "made and kept in DATA_DIR/secret.key",
+        about: "Key that encrypts stored CRM tokens and signs sessions and visitor tokens.",
+    },
+    OptionDoc {
+        key: "db_pool_size",
+        env: "CONCIERGE_DB_POOL_SIZE",
+        default: "8",
+        about: "Database connections per node.",
+    },
+    OptionDoc {
+        key: "log",
+        env: "CONCIERGE_LOG",
+        default: "info",
+        about: "Log filter (`tracing` env-filter syntax).",
+    },
+    OptionDoc {
+        key: "pipedrive_client_id",
+        env: "PIPEDRIVE_CLIENT_ID",
+        default: "unset: the sandbox CRM is used",
+        about: "OAuth client id of the Pipedrive app.",
+    },
+    OptionDoc {
+        key: "pipedrive_client_secret",
+        env: "PIPEDRIVE_CLIENT_SECRET",
+        default: "unset",
+        about: "OAuth client secret of the Pipedrive app.",
+    },
+    OptionDoc {
+        key: "pipedrive_jwt_secret",
+        env: "PIPEDRIVE_JWT_SECRET",
+        default: "the client secret",
+        about: "Secret of the JWTs Pipedrive signs for the app's iframes.",
+    },
+    OptionDoc {
+        key: "pipedrive_oauth_url",
+        env: "PIPEDRIVE_OAUTH_URL",
+        default: "https://oauth.pipedrive.com",
+        about: "Base URL of the OAuth server.",
+    },
+];
+
+/// A secret string that never shows in logs or debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The CRM connection settings.
+#[derive(Debug, Clone)]
+pub struct PipedriveConfig {
+    /// `None` means the sandbox CRM is used.
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub jwt_secret: Option<Secret>,
+    pub oauth_url: String,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: String,
+    pub database_url: String,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub playbooks_dir: PathBuf,
+    pub secret_key: Secret,
+    pub db_pool_size: u32,
+    pub log: String,
+    pub pipedrive: PipedriveConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
+    #[error("cannot keep the secret key in {path}: {source}")]
+    SecretKey {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The optional file: the same options as the environment, under their `key` names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    bind: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    playbooks_dir: Option<PathBuf>,
+    secret_key: Option<String>,
+    db_pool_size: Option<u32>,
+    log: Option<String>,
+    pipedrive_client_id: Option<String>,
+    pipedrive_client_secret: Option<String>,
+    pipedrive_jwt_secret: Option<String>,
+    pipedrive_oauth_url: Option<String>,
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_from(file, |name| std::env::var(name).ok())
+    }
+
+    /// As [`Config::load`], reading variables through `env` (tests pass a map).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let f = match file {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let pick = |name: &str, from_file: Option<String>| {
+            env(name).filter(|v| !v.is_empty()).or(from_file)
+        };
+        let bind = pick("CONCIERGE_BIND", f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_url = pick("CONCIERGE_PUBLIC_URL", f.public_url)
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        url::Url::parse(&public_url).map_err(|e| ConfigError::Invalid {
+            name: "CONCIERGE_PUBLIC_URL",
+            message: format!("`{public_url}` is not a URL: {e}"),
+        })?;
+        let data_dir = pick("CONCIERGE_DATA_DIR", f.data_dir.map(path_text))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = pick("DATABASE_URL", f.database_url)
+            .unwrap_or_else(|| path_text(data_dir.join("concierge.db")));
+        let playbooks_dir = pick("CONCIERGE_PLAYBOOKS_DIR", f.playbooks_dir.map(path_text))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("playbooks"));
+        let db_pool_size = match env("CONCIERGE_DB_POOL_SIZE").filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: "CONCIERGE_DB_POOL_SIZE",
+                message: format!("`{v}` is not a whole number"),
+            })?,
+            None => f.db_pool_size.unwrap_or(8),
+        };
+        let secret_key = match pick("CONCIERGE_SECRET_KEY", f.secret_key) {
+            Some(key) => Secret::new(key),
+            None => kept_secret_key(&data_dir)?,
+        };
+        let client_secret = pick("PIPEDRIVE_CLIENT_SECRET", f.pipedrive_client_secret);
+        let jwt_secret =
+            pick("PIPEDRIVE_JWT_SECRET", f.pipedrive_jwt_secret).or_else(|| client_secret.clone());
+        Ok(Config {
+            bind,
+            database_url,
+            public_url,
+            data_dir,
+            playbooks_dir,
+            secret_key,
+            db_pool_size,
+            log: pick("CONCIERGE_LOG", f.log).unwrap_or_else(|| "info".into()),
+            pipedrive: PipedriveConfig {
+                client_id: pick("PIPEDRIVE_CLIENT_ID", f.pipedrive_client_id),
+                client_secret: client_secret.map(Secret::new),
+                jwt_secret: jwt_secret.map(Secret::new),
+                oauth_url: pick("PIPEDRIVE_OAUTH_URL", f.pipedrive_oauth_url)
+                    .unwrap_or_else(|| "https://oauth.pipedrive.com".into())
+                    .trim_end_matches('/')
+                    .to_owned(),
+            },
+        })
+    }
+
+    /// Is the sandbox CRM standing in for Pipedrive?
+    pub fn uses_sandbox(&self) -> bool {
+        self.pipedrive.client_id.is_none()
+    }
+}
+
+fn path_text(p: PathBuf) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// The secret key kept in `DATA_DIR/secret.key`, made on first start.
+fn kept_secret_key(data_dir: &Path) -> Result<Secret, ConfigError> {
+    let path = data_dir.join("secret.key");
+    let fail = |source| ConfigError::SecretKey {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(Secret::new(text.trim())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    std::fs::create_dir_all(data_dir).map_err(fail)?;
+    let bytes: [u8; 32] = rand::random();
+    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    write_private(&path, &key).map_err(fail)?;
+    Ok(Secret::new(key))
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)], file: Option<&Path>) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_from(file, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_run_out_of_the_box() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let cfg = load(&[("CONCIERGE_DATA_DIR", data.to_str().unwrap())], None).unwrap();
+        assert_eq!(cfg.bind, "127.0.0.1:8080");
+        assert_eq!(cfg.public_url, "http://127.0.0.1:8080");
+        assert!(cfg.database_url.ends_with("concierge.db"));
+        assert!(cfg.uses_sandbox());
+        // The generated key is kept and reused.
+        let again = load(&[("CONCIERGE_DATA_DIR", data.to_str().unwrap())], None).unwrap();
+        assert_eq!(cfg.secret_key, again.secret_key);
+        assert!(!format!("{cfg:?}").contains(cfg.secret_key.expose()));
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("concierge.toml");
+        std::fs::write(
+            &file,
+            "bind = \"0.0.0.0:9000\"\nsecret_key = \"k\"\npipedrive_client_secret = \"s\"\n",
+        )
+        .unwrap();
+        let cfg = load(&[("CONCIERGE_BIND", "127.0.0.1:7000")], Some(&file)).unwrap();
+        assert_eq!(cfg.bind, "127.0.0.1:7000");
+        assert_eq!(cfg.secret_key.expose(), "k");
+        // The JWT secret defaults to the client secret.
+        assert_eq!(cfg.pipedrive.jwt_secret.unwrap().expose(), "s");
+    }
+
+    #[test]
+    fn bad_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "bnd = 1\n").unwrap();
+        let err = load(&[("CONCIERGE_SECRET_KEY", "k")], Some(&file)).unwrap_err();
+        assert!(err.to_string().contains("bnd"), "{err}");
+    }
+}

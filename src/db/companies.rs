@@ -1,0 +1,157 @@
+//! Companies: one CRM company that installed the app. Everything else hangs off one.
+
+use base64::Engine as _;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::schema::companies;
+use super::{DbConn, DbError, new_id, now_ms};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = companies)]
+pub struct Company {
+    pub id: String,
+    pub crm_company_id: Option<i64>,
+    pub name: String,
+    /// Carried by the embed snippet; identifies the company to the widget API.
+    pub public_key: String,
+    /// Signs visitor identities (`Concierge.identify({hash})`).
+    pub identity_secret: String,
+    pub api_domain: Option<String>,
+    /// [`CompanySettings`] as JSON.
+    pub settings: String,
+    pub created_at: i64,
+}
+
+impl Company {
+    /// The settings, or the defaults when the stored JSON is unreadable.
+    pub fn settings(&self) -> CompanySettings {
+        serde_json::from_str(&self.settings).unwrap_or_default()
+    }
+}
+
+/// What an admin sets for the whole company.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompanySettings {
+    pub bot_name: String,
+    pub avatar_url: Option<String>,
+    /// Accent colour of the widget, `#rrggbb`.
+    pub color: String,
+    /// `right` or `left`.
+    pub position: String,
+    /// IANA time zone of the business hours.
+    pub timezone: String,
+    /// Opening hours per weekday (0 = Monday), as `HH:MM-HH:MM` ranges; empty = closed.
+    pub business_hours: Vec<Vec<String>>,
+    /// Who gets team notification e-mails (qualified lead, missed chat).
+    pub notification_emails: Vec<String>,
+    /// Words that leave a flow, unless a playbook sets its own.
+    pub exit_words: Vec<String>,
+    /// Reply when nothing matches a visitor's free text.
+    pub fallback_reply: String,
+    /// Seconds after which an inbox without heartbeat no longer counts as online.
+    pub heartbeat_timeout_seconds: u32,
+}
+
+impl Default for CompanySettings {
+    fn default() -> Self {
+        let weekday = vec!["09:00-17:00".to_owned()];
+        CompanySettings {
+            bot_name: "Concierge".into(),
+            avatar_url: None,
+            color: "#2f6fed".into(),
+            position: "right".into(),
+            timezone: "UTC".into(),
+            business_hours: vec![
+                weekday.clone(),
+                weekday.clone(),
+                weekday.clone(),
+                weekday.clone(),
+                weekday,
+                vec![],
+                vec![],
+            ],
+            notification_emails: vec![],
+            exit_words: vec!["stop".into(), "quit".into()],
+            fallback_reply: "Thanks for your message! Someone from the team will get back to you."
+                .into(),
+            heartbeat_timeout_seconds: 60,
+        }
+    }
+}
+
+/// A random URL-safe token of `bytes` random bytes.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// Create a company with fresh keys and default settings.
+pub fn create(
+    conn: &mut DbConn,
+    name: &str,
+    crm_company_id: Option<i64>,
+) -> Result<Company, DbError> {
+    let company = Company {
+        id: new_id(),
+        crm_company_id,
+        name: name.to_owned(),
+        public_key: format!("pk_{}", random_token(18)),
+        identity_secret: random_token(32),
+        api_domain: None,
+        settings: serde_json::to_string(&CompanySettings::default())
+            .map_err(|e| DbError::Corrupt(e.to_string()))?,
+        created_at: now_ms(),
+    };
+    diesel::insert_into(companies::table)
+        .values(&company)
+        .execute(conn)?;
+    Ok(company)
+}
+
+pub fn by_id(conn: &mut DbConn, id: &str) -> Result<Option<Company>, DbError> {
+    Ok(companies::table
+        .find(id)
+        .select(Company::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn by_public_key(conn: &mut DbConn, key: &str) -> Result<Option<Company>, DbError> {
+    Ok(companies::table
+        .filter(companies::public_key.eq(key))
+        .select(Company::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn by_crm_id(conn: &mut DbConn, crm_company_id: i64) -> Result<Option<Company>, DbError> {
+    Ok(companies::table
+        .filter(companies::crm_company_id.eq(crm_company_id))
+        .select(Company::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The oldest company (the one the demo and the shipped playbooks use).
+pub fn first(conn: &mut DbConn) -> Result<Option<Company>, DbError> {
+    Ok(companies::table
+        .order((companies::created_at.asc(), companies::id.asc()))
+        .select(Company::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn update_settings(
+    conn: &mut DbConn,
+    id: &str,
+    settings: &CompanySettings,
+) -> Result<(), DbError> {
+    let json = serde_json::to_string(settings).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    diesel::update(companies::table.find(id))
+        .set(companies::settings.eq(json))
+        .execute(conn)?;
+    Ok(())
+}

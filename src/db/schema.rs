@@ -1,0 +1,212 @@
+//! The database schema, shared by SQLite and PostgreSQL: portable types only. Ids are UUID
+//! text made in Rust, times are Unix milliseconds, JSON is text.
+
+diesel::table! {
+    companies (id) {
+        id -> Text,
+        crm_company_id -> Nullable<BigInt>,
+        name -> Text,
+        public_key -> Text,
+        identity_secret -> Text,
+        api_domain -> Nullable<Text>,
+        settings -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    crm_users (id) {
+        id -> Text,
+        company_id -> Text,
+        crm_user_id -> BigInt,
+        name -> Text,
+        email -> Text,
+        is_admin -> Bool,
+        can_admin -> Bool,
+        online -> Bool,
+        last_seen_at -> Nullable<BigInt>,
+        notifications -> Bool,
+        synced_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    installs (id) {
+        id -> Text,
+        company_id -> Text,
+        crm_user_id -> BigInt,
+        access_token -> Binary,
+        refresh_token -> Binary,
+        expires_at -> BigInt,
+        scope -> Text,
+        api_domain -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    playbooks (id) {
+        id -> Text,
+        company_id -> Text,
+        slug -> Text,
+        name -> Text,
+        enabled -> Bool,
+        priority -> BigInt,
+        draft -> Text,
+        published_version -> Nullable<Integer>,
+        owner_crm_user_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    playbook_versions (id) {
+        id -> Text,
+        playbook_id -> Text,
+        version -> Integer,
+        document -> Text,
+        published_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    answer_rules (id) {
+        id -> Text,
+        company_id -> Text,
+        keywords -> Text,
+        reply -> Text,
+        position -> Integer,
+        enabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    visitors (id) {
+        id -> Text,
+        company_id -> Text,
+        email -> Nullable<Text>,
+        name -> Nullable<Text>,
+        known -> Bool,
+        visits -> Integer,
+        attributes -> Text,
+        first_seen_at -> BigInt,
+        last_seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Text,
+        company_id -> Text,
+        visitor_id -> Text,
+        status -> Text,
+        playbook_version_id -> Nullable<Text>,
+        engine_state -> Text,
+        assigned_to -> Nullable<Text>,
+        last_seq -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        conversation_id -> Text,
+        company_id -> Text,
+        seq -> BigInt,
+        author -> Text,
+        author_id -> Nullable<Text>,
+        body -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    variables (conversation_id, path) {
+        conversation_id -> Text,
+        path -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Nullable<Text>,
+        kind -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        locked_until -> Nullable<BigInt>,
+        result -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    timers (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Text,
+        kind -> Text,
+        card -> Text,
+        due_at -> BigInt,
+        status -> Text,
+        locked_until -> Nullable<BigInt>,
+        created_at -> BigInt,
+        fired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    analytics_events (id) {
+        id -> Text,
+        company_id -> Text,
+        playbook_id -> Nullable<Text>,
+        conversation_id -> Nullable<Text>,
+        visitor_known -> Bool,
+        kind -> Text,
+        card -> Nullable<Text>,
+        value -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(crm_users -> companies (company_id));
+diesel::joinable!(installs -> companies (company_id));
+diesel::joinable!(playbooks -> companies (company_id));
+diesel::joinable!(playbook_versions -> playbooks (playbook_id));
+diesel::joinable!(answer_rules -> companies (company_id));
+diesel::joinable!(visitors -> companies (company_id));
+diesel::joinable!(conversations -> visitors (visitor_id));
+diesel::joinable!(conversations -> playbook_versions (playbook_version_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(variables -> conversations (conversation_id));
+diesel::joinable!(timers -> conversations (conversation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    companies,
+    crm_users,
+    installs,
+    playbooks,
+    playbook_versions,
+    answer_rules,
+    visitors,
+    conversations,
+    messages,
+    variables,
+    outbox,
+    timers,
+    analytics_events,
+);

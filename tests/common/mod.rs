@@ -1,0 +1,134 @@
+//! Shared test support: fresh databases on SQLite (always) and PostgreSQL (when
+//! `TEST_DATABASE_URL` is set), and the real server on port 0.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use concierge::config::{Config, PipedriveConfig, Secret};
+use concierge::db::{Backend, Db};
+
+/// A database made for one test, removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    pg_admin: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("test.db").to_string_lossy().into_owned();
+        TestDb {
+            url,
+            backend: Backend::Sqlite,
+            _dir: Some(dir),
+            pg_admin: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when `TEST_DATABASE_URL` is unset. When it is
+    /// set and the server cannot be reached, this panics: such tests must never pass
+    /// silently.
+    pub fn postgres() -> Option<TestDb> {
+        let admin = std::env::var("TEST_DATABASE_URL").ok()?;
+        use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+        let mut conn = PgConnection::establish(&admin).unwrap_or_else(|e| {
+            panic!("TEST_DATABASE_URL is set but PostgreSQL cannot be reached: {e}")
+        });
+        let name = format!("concierge_t_{}", uuid::Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("cannot create test database: {e}"));
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            backend: Backend::Postgres,
+            _dir: None,
+            pg_admin: Some((admin, name)),
+        })
+    }
+
+    /// SQLite, then PostgreSQL when configured.
+    pub fn all() -> Vec<TestDb> {
+        let mut v = vec![TestDb::sqlite()];
+        v.extend(TestDb::postgres());
+        v
+    }
+
+    pub fn open(&self) -> Db {
+        Db::open(&self.url, 4).unwrap_or_else(|e| panic!("open {:?}: {e}", self.backend))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.pg_admin {
+            use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+            if let Ok(mut conn) = PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+/// A configuration for tests: port 0, the given database, a temp data folder.
+pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
+    Config {
+        bind: "127.0.0.1:0".into(),
+        database_url: db.url.clone(),
+        public_url: "http://127.0.0.1:0".into(),
+        data_dir,
+        playbooks_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks")),
+        secret_key: Secret::new("test-secret-key-0123456789abcdef"),
+        db_pool_size: 4,
+        log: "warn".into(),
+        pipedrive: PipedriveConfig {
+            client_id: None,
+            client_secret: None,
+            jwt_secret: None,
+            oauth_url: "http://127.0.0.1:0/sandbox".into(),
+        },
+    }
+}
+
+/// The real server, running on port 0 with its own fresh database.
+pub struct TestApp {
+    pub url: String,
+    pub state: concierge::web::AppState,
+    pub db: TestDb,
+    handle: actix_web::dev::ServerHandle,
+    _data: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb) -> TestApp {
+        let data = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(&db, data.path().to_owned());
+        config.bind = "127.0.0.1:0".into();
+        let server = concierge::web::build(config).await.expect("server starts");
+        let url = server.url.clone();
+        let state = server.state.clone();
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        TestApp {
+            url,
+            state,
+            db,
+            handle,
+            _data: data,
+        }
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop without waiting; the runtime ends with the test.
+        drop(self.handle.stop(false));
+    }
+}
