@@ -15,4 +15,5 @@ pub use state::{Env, Event, Phase, State};
 pub use vars::Vars;
 pub mod check;
 pub mod load;
+pub mod paths;
 pub mod validate;

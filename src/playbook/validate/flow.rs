@@ -86,28 +86,27 @@ fn identity_before_capture(
     problems: &mut Vec<Problem>,
 ) {
     let ids: Vec<usize> = IDENTITY.iter().filter_map(|v| graph.var(v)).collect();
-    let must = graph.must_be_set(flow.start);
-    let saves_identity = |e: &Edge| e.certain && e.saves.iter().any(|v| ids.contains(v));
+    let witnesses = graph.paths_missing_all(flow.start, &ids);
     for (node, card) in flow.cards.iter().enumerate() {
         if !reachable[node] || !matches!(card.card.kind, CardKind::Capture(_)) {
             continue;
         }
-        if ids.iter().any(|&v| must[node].contains(v)) {
+        let Some(path) = witnesses.path_to(node) else {
             continue;
-        }
-        let mut message = "capture is reached by a path on which neither person.email, \
-                           person.phone nor person.name is saved"
-            .to_owned();
-        if let Some(path) = graph.path_avoiding(flow.start, node, saves_identity) {
-            let steps: Vec<String> = path
-                .iter()
-                .map(|&(from, edge)| describe_step(flow, from, edge))
-                .chain(std::iter::once(card.card.id.clone()))
-                .collect();
-            message.push_str(": ");
-            message.push_str(&steps.join(" → "));
-        }
-        problems.push(card.problem("", message));
+        };
+        let steps: Vec<String> = path
+            .iter()
+            .map(|&(from, edge)| describe_step(flow, from, edge))
+            .chain(std::iter::once(card.card.id.clone()))
+            .collect();
+        problems.push(card.problem(
+            "",
+            format!(
+                "capture is reached by a path on which neither person.email, person.phone \
+                 nor person.name is saved: {}",
+                steps.join(" → ")
+            ),
+        ));
     }
 }
 

@@ -1,7 +1,7 @@
 //! The playbook as a graph of card indices, and the analyses the validator runs on it:
-//! reachability, loops that never wait, and which variables may or must be set on arrival
-//! at each card (fixpoint dataflow, linear in the size of the graph for practical
-//! playbooks — no path enumeration).
+//! reachability, loops that never wait, which variables may be set on arrival at each
+//! card (fixpoint dataflow), and paths on which none of some variables is set (search
+//! over a small product graph). No path enumeration: all linear in practice.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -160,7 +160,7 @@ impl<'a> Graph<'a> {
             queued[u] = false;
             for e in &self.succ[u] {
                 let mut out = arriving[u].clone();
-                apply(&mut out, e, true);
+                apply(&mut out, e);
                 let grew = arriving[e.to].union_with(&out);
                 if (grew || !visited[e.to]) && !queued[e.to] {
                     visited[e.to] = true;
@@ -172,79 +172,82 @@ impl<'a> Graph<'a> {
         arriving
     }
 
-    /// Variables that are set on arrival at each node on every path from `start`.
-    /// Nodes no path reaches get every variable.
-    pub fn must_be_set(&self, start: usize) -> Vec<VarSet> {
+    /// For each node, a shortest path from `start` that arrives there with none of
+    /// `tracked` (at most 8 variables) certainly set, if there is one.
+    ///
+    /// A breadth-first search over (node, which tracked variables are set) states: exact,
+    /// and linear in the size of the graph.
+    pub fn paths_missing_all(&self, start: usize, tracked: &[usize]) -> Witnesses<'_> {
+        let tracked = &tracked[..tracked.len().min(8)];
+        let masks = 1usize << tracked.len();
+        let bits = |vars: &[usize]| {
+            tracked
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| vars.contains(v))
+                .fold(0usize, |m, (i, _)| m | 1 << i)
+        };
         let n = self.succ.len();
-        let size = self.var_count();
-        let mut arriving = vec![VarSet::full(size); n];
-        arriving[start] = VarSet::empty(size);
-        let mut visited = vec![false; n];
-        let mut queued = vec![false; n];
-        let mut work = VecDeque::from([start]);
-        visited[start] = true;
-        queued[start] = true;
-        while let Some(u) = work.pop_front() {
-            queued[u] = false;
+        let mut parent: Vec<Option<(usize, &Edge)>> = vec![None; n * masks];
+        let mut seen = vec![false; n * masks];
+        let state = |node: usize, mask: usize| node * masks + mask;
+        let mut queue = VecDeque::from([(start, 0usize)]);
+        seen[state(start, 0)] = true;
+        while let Some((u, mask)) = queue.pop_front() {
             for e in &self.succ[u] {
-                let mut out = arriving[u].clone();
-                apply(&mut out, e, e.certain);
-                let shrank = arriving[e.to].intersect_with(&out);
-                if (shrank || !visited[e.to]) && !queued[e.to] {
-                    visited[e.to] = true;
-                    queued[e.to] = true;
-                    work.push_back(e.to);
+                let saved = if e.certain { bits(&e.saves) } else { 0 };
+                let next = (mask & !bits(&e.clears)) | saved;
+                let s = state(e.to, next);
+                if !seen[s] {
+                    seen[s] = true;
+                    parent[s] = Some((state(u, mask), e));
+                    queue.push_back((e.to, next));
                 }
             }
         }
-        arriving
-    }
-
-    /// A shortest path from `start` to `goal` that takes no edge for which `blocked`
-    /// holds, as the edges taken: (from node, edge).
-    pub fn path_avoiding(
-        &self,
-        start: usize,
-        goal: usize,
-        blocked: impl Fn(&Edge) -> bool,
-    ) -> Option<Vec<(usize, &Edge)>> {
-        let n = self.succ.len();
-        let mut came_from: Vec<Option<(usize, &Edge)>> = vec![None; n];
-        let mut seen = vec![false; n];
-        let mut queue = VecDeque::from([start]);
-        seen[start] = true;
-        while let Some(u) = queue.pop_front() {
-            if u == goal {
-                let mut path = Vec::new();
-                let mut at = goal;
-                while let Some((from, edge)) = came_from[at] {
-                    path.push((from, edge));
-                    at = from;
-                }
-                path.reverse();
-                return Some(path);
-            }
-            for e in &self.succ[u] {
-                if !seen[e.to] && !blocked(e) {
-                    seen[e.to] = true;
-                    came_from[e.to] = Some((u, e));
-                    queue.push_back(e.to);
-                }
-            }
+        Witnesses {
+            masks,
+            start: state(start, 0),
+            seen,
+            parent,
         }
-        None
     }
 }
 
-/// What taking `edge` does to the set of variables; `saves` apply when `with_saves`.
-fn apply(set: &mut VarSet, edge: &Edge, with_saves: bool) {
+/// The result of [`Graph::paths_missing_all`].
+pub struct Witnesses<'g> {
+    masks: usize,
+    start: usize,
+    seen: Vec<bool>,
+    parent: Vec<Option<(usize, &'g Edge)>>,
+}
+
+impl<'g> Witnesses<'g> {
+    /// The path to `node` on which none of the tracked variables is set, as the edges
+    /// taken: (from node, edge).
+    pub fn path_to(&self, node: usize) -> Option<Vec<(usize, &'g Edge)>> {
+        let mut at = node * self.masks;
+        if !self.seen[at] {
+            return None;
+        }
+        let mut path = Vec::new();
+        while at != self.start {
+            let (from, edge) = self.parent[at]?;
+            path.push((from / self.masks, edge));
+            at = from;
+        }
+        path.reverse();
+        Some(path)
+    }
+}
+
+/// What taking `edge` may do to the set of variables.
+fn apply(set: &mut VarSet, edge: &Edge) {
     for &v in &edge.clears {
         set.remove(v);
     }
-    if with_saves {
-        for &v in &edge.saves {
-            set.insert(v);
-        }
+    for &v in &edge.saves {
+        set.insert(v);
     }
 }
 
@@ -285,29 +288,38 @@ mod tests {
     }
 
     #[test]
-    fn may_and_must_differ_on_a_branch() {
+    fn may_be_set_on_some_path() {
         // 0 → 1 (saves a) → 3, 0 → 2 → 3
         let mut g = graph(vec![vec![1, 2], vec![3], vec![3], vec![]]);
         g.vars.insert("a", 0);
         g.succ[1][0].saves = vec![0];
         let may = g.may_be_set(0);
-        let must = g.must_be_set(0);
         assert!(may[3].contains(0));
-        assert!(!must[3].contains(0));
-        g.succ[2][0].saves = vec![0];
-        assert!(g.must_be_set(0)[3].contains(0));
-        g.succ[2][0].certain = false;
-        assert!(!g.must_be_set(0)[3].contains(0));
+        assert!(!may[2].contains(0));
+        g.succ[1][0].certain = false;
         assert!(g.may_be_set(0)[3].contains(0));
-        let certain_save = |e: &Edge| e.certain && !e.saves.is_empty();
-        let path = g.path_avoiding(0, 3, certain_save).unwrap();
-        let nodes: Vec<(usize, usize)> = path.iter().map(|(from, e)| (*from, e.to)).collect();
-        assert_eq!(nodes, [(0, 2), (2, 3)]);
-        g.succ[2][0].certain = true;
-        assert!(g.path_avoiding(0, 3, certain_save).is_none());
-        assert_eq!(
-            g.path_avoiding(0, 0, certain_save).map(|p| p.len()),
-            Some(0)
-        );
+    }
+
+    #[test]
+    fn paths_on_which_no_tracked_variable_is_set() {
+        // 0 → 1 (saves a) → 3, 0 → 2 (saves b) → 3, 3 → 4 (clears a) → 5
+        let mut g = graph(vec![vec![1, 2], vec![3], vec![3], vec![4], vec![5], vec![]]);
+        g.succ[1][0].saves = vec![0];
+        g.succ[2][0].saves = vec![1];
+        let w = g.paths_missing_all(0, &[0, 1]);
+        assert!(w.path_to(3).is_none(), "each way to 3 sets a or b");
+        assert_eq!(w.path_to(0).map(|p| p.len()), Some(0));
+        g.succ[3][0].clears = vec![0];
+        let w = g.paths_missing_all(0, &[0, 1]);
+        let path: Vec<(usize, usize)> = w
+            .path_to(5)
+            .unwrap()
+            .iter()
+            .map(|(from, e)| (*from, e.to))
+            .collect();
+        assert_eq!(path, [(0, 1), (1, 3), (3, 4), (4, 5)]);
+        g.succ[2][0].certain = false;
+        let w = g.paths_missing_all(0, &[0, 1]);
+        assert_eq!(w.path_to(3).map(|p| p.len()), Some(2));
     }
 }

@@ -13,14 +13,6 @@ impl VarSet {
         }
     }
 
-    pub fn full(size: usize) -> VarSet {
-        let mut set = VarSet::empty(size);
-        for i in 0..size {
-            set.insert(i);
-        }
-        set
-    }
-
     pub fn insert(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);
     }
@@ -43,17 +35,6 @@ impl VarSet {
         }
         changed
     }
-
-    /// Keep only `other`'s members; did this set shrink?
-    pub fn intersect_with(&mut self, other: &VarSet) -> bool {
-        let mut changed = false;
-        for (a, b) in self.words.iter_mut().zip(&other.words) {
-            let next = *a & b;
-            changed |= next != *a;
-            *a = next;
-        }
-        changed
-    }
 }
 
 #[cfg(test)]
@@ -65,8 +46,8 @@ mod tests {
         let mut a = VarSet::empty(70);
         a.insert(3);
         a.insert(69);
-        let mut b = VarSet::full(70);
-        assert!(b.intersect_with(&a));
+        let mut b = VarSet::empty(70);
+        assert!(b.union_with(&a));
         assert_eq!(a, b);
         assert!(!b.union_with(&a));
         b.remove(69);
