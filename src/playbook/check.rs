@@ -102,7 +102,14 @@ pub fn check_document(src: &str, format: Format) -> Result<Playbook, Report> {
     match loaded.playbook() {
         Some(playbook) if findings.is_empty() => Ok(playbook),
         _ => {
-            findings.sort_by_key(|f| f.line.unwrap_or(usize::MAX));
+            // Source order; on one line (a flow mapping), by pointer.
+            findings.sort_by(|a, b| {
+                let key = |f: &Finding| (f.line.unwrap_or(usize::MAX), f.line.is_some());
+                key(a).cmp(&key(b)).then_with(|| match (a.line, b.line) {
+                    (Some(_), Some(_)) => a.problem.pointer.cmp(&b.problem.pointer),
+                    _ => std::cmp::Ordering::Equal,
+                })
+            });
             Err(Report { problems: findings })
         }
     }

@@ -157,3 +157,6 @@ fn run(
     }
     problems
 }
+
+#[cfg(test)]
+mod tests;
