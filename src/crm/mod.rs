@@ -5,6 +5,7 @@
 //! retries from the [`CrmError`] class.
 
 pub mod pipedrive;
+pub mod sandbox;
 
 use std::future::Future;
 
