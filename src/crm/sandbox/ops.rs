@@ -653,7 +653,8 @@ fn v2_page(mut items: Vec<(i64, Value)>, q: &Query) -> Result<Reply, ApiError> {
     Ok(Reply {
         status: 200,
         data: Value::Array(page),
-        additional: Some(json!({ "next_cursor": next })),
+        // The spec types `next_cursor` as a string: absent on the last page.
+        additional: Some(next.map_or_else(|| json!({}), |c| json!({ "next_cursor": c }))),
     })
 }
 
