@@ -6,9 +6,11 @@
 //! - `oauth.rs`: the consent page (`GET /sandbox/oauth/authorize`) and the token endpoint
 //!   (`POST /sandbox/oauth/token`, HTTP Basic client credentials).
 //! - `api.rs`: `/sandbox/api/v1/...` and `/sandbox/api/v2/...` with Pipedrive's envelopes,
-//!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` does the work,
-//!   `render.rs` shapes the answers, `limits.rs` counts the burst windows.
-//! - `faults.rs`: fault injection on demand (`/sandbox/faults`).
+//!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` (writes) and
+//!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
+//!   the burst windows.
+//! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
+//!   the API journal (`/sandbox/journal`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
 //!   with a signed token, and the page listing what was created.
 //! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
@@ -23,6 +25,7 @@ mod limits;
 mod oauth;
 pub mod ops;
 mod pages;
+mod queries;
 mod render;
 pub mod store;
 
