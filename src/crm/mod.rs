@@ -4,6 +4,9 @@
 //! Every method is one remote call at most. Callers (the outbox worker) decide about
 //! retries from the [`CrmError`] class.
 
+pub mod pipedrive;
+pub mod sandbox;
+
 use std::future::Future;
 
 use chrono::NaiveDate;

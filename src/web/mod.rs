@@ -20,6 +20,8 @@ pub use error::AppError;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// The sandbox CRM, when no Pipedrive app is configured.
+    pub sandbox: Option<Arc<crate::crm::sandbox::Sandbox>>,
 }
 
 /// A bound, not yet running server.
@@ -63,9 +65,18 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??
     };
+    let sandbox = if config.uses_sandbox() {
+        Some(
+            crate::crm::sandbox::Sandbox::open(&config)
+                .map_err(|e| StartError::Setup(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     let state = AppState {
         db,
         config: Arc::new(config),
+        sandbox,
     };
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
@@ -103,6 +114,7 @@ impl Server {
 /// Every route of the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .configure(crate::crm::sandbox::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 
