@@ -4,6 +4,8 @@
 //! Every method is one remote call at most. Callers (the outbox worker) decide about
 //! retries from the [`CrmError`] class.
 
+pub mod secrets;
+
 use std::future::Future;
 
 use chrono::NaiveDate;
