@@ -149,5 +149,8 @@ pub fn set_can_admin(
 
 /// Forget the company's users (uninstall). Returns how many there were.
 pub fn delete_for_company(conn: &mut DbConn, company_id: &str) -> Result<usize, DbError> {
-    Ok(diesel::delete(crm_users::table.filter(crm_users::company_id.eq(company_id))).execute(conn)?)
+    Ok(
+        diesel::delete(crm_users::table.filter(crm_users::company_id.eq(company_id)))
+            .execute(conn)?,
+    )
 }

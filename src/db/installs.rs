@@ -141,5 +141,8 @@ pub fn current(conn: &mut DbConn, company_id: &str) -> Result<Option<Install>, D
 
 /// Forget every grant of the company. Returns how many there were.
 pub fn delete_for_company(conn: &mut DbConn, company_id: &str) -> Result<usize, DbError> {
-    Ok(diesel::delete(installs::table.filter(installs::company_id.eq(company_id))).execute(conn)?)
+    Ok(
+        diesel::delete(installs::table.filter(installs::company_id.eq(company_id)))
+            .execute(conn)?,
+    )
 }

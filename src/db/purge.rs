@@ -43,9 +43,8 @@ pub fn uninstall(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Purged
         diesel::update(outbox::table.filter(outbox::company_id.eq(company_id)))
             .set(outbox::payload.eq("{}"))
             .execute(conn)?;
-        let visitors =
-            diesel::delete(visitors::table.filter(visitors::company_id.eq(company_id)))
-                .execute(conn)?;
+        let visitors = diesel::delete(visitors::table.filter(visitors::company_id.eq(company_id)))
+            .execute(conn)?;
         let installs = installs::delete_for_company(conn, company_id)?;
         let crm_users = crm_users::delete_for_company(conn, company_id)?;
         diesel::update(companies::table.filter(companies::id.eq(company_id)))
