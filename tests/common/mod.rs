@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use concierge::config::{Config, PipedriveConfig, Secret};
+use concierge::config::{Config, OutboxConfig, PipedriveConfig, Secret};
 use concierge::db::{Backend, Db};
 
 /// A database made for one test, removed afterwards.
@@ -90,6 +90,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
             jwt_secret: None,
             oauth_url: "http://127.0.0.1:0/sandbox".into(),
         },
+        outbox: OutboxConfig::default(),
     }
 }
 

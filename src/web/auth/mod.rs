@@ -98,7 +98,7 @@ async fn session_of(state: &AppState, data: SessionData) -> Result<Session, AppE
 /// The outcome of opening a page.
 pub enum SignIn {
     /// Signed in; set the cookie when there is one (a new session).
-    Ok(Session, Option<Cookie<'static>>),
+    Ok(Box<Session>, Option<Cookie<'static>>),
     /// The launch is genuine but the company has not installed the app.
     NotInstalled,
 }
@@ -130,7 +130,10 @@ pub async fn sign_in(
         ensure_user_known(state, &company.id, launch.crm_user_id).await;
         let data = session::start(&company.id, launch.crm_user_id, now_secs());
         let cookie = session::cookie(&state.crm.session_key, &data);
-        return Ok(SignIn::Ok(session_of(state, data).await?, Some(cookie)));
+        return Ok(SignIn::Ok(
+            Box::new(session_of(state, data).await?),
+            Some(cookie),
+        ));
     }
     let session = Session::from_cookie(state, req).await?;
     if query.user_id.is_some() || query.company_id.is_some() {
@@ -150,7 +153,7 @@ pub async fn sign_in(
             ));
         }
     }
-    Ok(SignIn::Ok(session, None))
+    Ok(SignIn::Ok(Box::new(session), None))
 }
 
 /// A user who signs in before the user list knows them triggers a sync (new CRM user).
