@@ -45,7 +45,10 @@ pub async fn start(state: web::Data<AppState>) -> HttpResponse {
         .max_age(CookieDuration::seconds(STATE_TTL_SECS))
         .finish();
     HttpResponse::Found()
-        .insert_header((LOCATION, state.crm.access.oauth().authorize_url(&oauth_state)))
+        .insert_header((
+            LOCATION,
+            state.crm.access.oauth().authorize_url(&oauth_state),
+        ))
         .insert_header(("Cache-Control", "no-store"))
         .cookie(cookie)
         .finish()
@@ -58,7 +61,12 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-fn page(status: StatusCode, heading: &str, text: &str, link: Option<(&str, String)>) -> Result<HttpResponse, AppError> {
+fn page(
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    link: Option<(&str, String)>,
+) -> Result<HttpResponse, AppError> {
     let mut p = MessagePage::new(heading, text);
     p.link = link;
     html(status, &p)
@@ -163,7 +171,13 @@ pub async fn uninstall(
 ) -> Result<HttpResponse, AppError> {
     let expected = basic_auth_value(
         &state.crm.client_id,
-        state.crm.access.oauth().credentials().client_secret.expose(),
+        state
+            .crm
+            .access
+            .oauth()
+            .credentials()
+            .client_secret
+            .expose(),
     );
     let given = req
         .headers()
@@ -174,7 +188,11 @@ pub async fn uninstall(
         return Err(AppError::unauthorized("bad client credentials"));
     }
     let body: UninstallBody = parse(&body)?;
-    if !bool::from(body.client_id.as_bytes().ct_eq(state.crm.client_id.as_bytes())) {
+    if !bool::from(
+        body.client_id
+            .as_bytes()
+            .ct_eq(state.crm.client_id.as_bytes()),
+    ) {
         return Err(AppError::unauthorized("the notice is for another app"));
     }
     let removed = install::uninstall(&state.crm.access, &state.db, body.company_id).await?;

@@ -44,8 +44,11 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// Rows delivered at the same time by this worker.
     pub concurrency: usize,
-    /// Rows of one company delivered at the same time (bounds bursts before the CRM's
-    /// rate-limit headers are known).
+    /// Rows of one company delivered at the same time. The default, 1, means a company's
+    /// captures are delivered one after another on each node: two captures naming the
+    /// same person or organization never race between look-up and create there, and no
+    /// burst can outrun the CRM's rate-limit headers. (Across nodes the window between
+    /// one node's look-up and its create remains.)
     pub per_company: usize,
     /// How long a claimed row stays reserved; renewed at every recorded step.
     pub lease: Duration,
@@ -60,7 +63,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             poll_interval: Duration::from_secs(1),
             concurrency: 4,
-            per_company: 2,
+            per_company: 1,
             lease: Duration::from_secs(5 * 60),
             backoff: Backoff::default(),
             disconnected_delay: Duration::from_secs(10 * 60),

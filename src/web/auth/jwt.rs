@@ -64,8 +64,9 @@ pub fn verify(
     validation.validate_exp = true;
     validation.validate_nbf = true;
     validation.leeway = LEEWAY_SECS;
-    let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-        .map_err(|e| JwtError::Invalid(e.to_string()))?;
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
+            .map_err(|e| JwtError::Invalid(e.to_string()))?;
 
     let user = data
         .claims
@@ -107,8 +108,7 @@ mod tests {
     use serde_json::json;
 
     fn sign(alg: Algorithm, claims: &Value, secret: &[u8]) -> String {
-        jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret))
-            .unwrap()
+        jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret)).unwrap()
     }
 
     fn now() -> i64 {
@@ -137,17 +137,26 @@ mod tests {
         let good = json!({"userId": 7, "companyId": 9, "exp": now() + 60});
         // Wrong secret.
         let t = sign(Algorithm::HS256, &good, b"other");
-        assert!(matches!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid(_))));
+        assert!(matches!(
+            verify(&t, b"s", "7", "9"),
+            Err(JwtError::Invalid(_))
+        ));
         // Another HMAC algorithm with the right secret.
         let t = sign(Algorithm::HS512, &good, b"s");
-        assert!(matches!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid(_))));
+        assert!(matches!(
+            verify(&t, b"s", "7", "9"),
+            Err(JwtError::Invalid(_))
+        ));
         // Expired (past the leeway).
         let t = sign(
             Algorithm::HS256,
             &json!({"userId": 7, "companyId": 9, "exp": now() - 120}),
             b"s",
         );
-        assert!(matches!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid(_))));
+        assert!(matches!(
+            verify(&t, b"s", "7", "9"),
+            Err(JwtError::Invalid(_))
+        ));
         // Missing and mismatched claims.
         let t = sign(Algorithm::HS256, &json!({"companyId": 9}), b"s");
         assert_eq!(

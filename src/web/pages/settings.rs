@@ -93,7 +93,13 @@ pub async fn page(
         SignIn::NotInstalled => return not_installed(launch),
     };
     let mut resp = if session.is_admin {
-        let page = load(&state, &session, launch.id.as_deref(), query.done.as_deref()).await?;
+        let page = load(
+            &state,
+            &session,
+            launch.id.as_deref(),
+            query.done.as_deref(),
+        )
+        .await?;
         html(StatusCode::OK, &page)?
     } else {
         forbidden_page(launch.id.as_deref())?
