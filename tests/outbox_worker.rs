@@ -269,7 +269,7 @@ fn capture(i: usize, org: Option<String>) -> CrmWrite {
     let refused = i % 50 == 7;
     CrmWrite {
         card: "capture".into(),
-        create: if i % 5 == 0 {
+        create: if i.is_multiple_of(5) {
             CaptureTarget::Deal
         } else {
             CaptureTarget::Lead
@@ -399,7 +399,7 @@ fn assert_exactly_once(crm: &FakeCrm, db: &Db, companies: &[String], n: usize, s
         (0..n).filter(|i| i % 3 != 0).count()
     };
     assert_eq!(s.orgs.len(), expected_orgs);
-    let deals = (0..n).filter(|i| i % 5 == 0).count();
+    let deals = (0..n).filter(|i| i.is_multiple_of(5)).count();
     assert_eq!(s.deals.len(), deals);
     assert_eq!(s.leads.len(), n - deals - refused);
     let titles: std::collections::HashSet<&str> =
