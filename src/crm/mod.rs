@@ -10,6 +10,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod pipedrive;
 pub mod runtime;
+pub mod sandbox;
 pub mod secrets;
 
 use std::future::Future;

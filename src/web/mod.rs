@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// OAuth, tokens, sessions and the CRM client source.
     pub crm: Arc<CrmRuntime>,
+    /// The sandbox CRM, when no Pipedrive app is configured.
+    pub sandbox: Option<Arc<crate::crm::sandbox::Sandbox>>,
 }
 
 /// A bound, not yet running server.
@@ -71,11 +73,20 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??
     };
+    let sandbox = if config.uses_sandbox() {
+        Some(
+            crate::crm::sandbox::Sandbox::open(&config)
+                .map_err(|e| StartError::Setup(e.to_string()))?,
+        )
+    } else {
+        None
+    };
     let crm = CrmRuntime::new(&config, db.clone()).map_err(StartError::Setup)?;
     let state = AppState {
         db,
         config: Arc::new(config),
         crm: Arc::new(crm),
+        sandbox,
     };
     let outbox = start_outbox_worker(&state);
     let data = web::Data::new(state.clone());
@@ -134,6 +145,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .configure(oauth::routes)
         .configure(pages::routes)
+        .configure(crate::crm::sandbox::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 
