@@ -8,9 +8,13 @@
 //!   moves it to the blocking pool.
 
 pub mod companies;
+pub mod crm_users;
+pub mod installs;
 pub mod outbox;
 pub mod playbooks;
+pub mod purge;
 pub mod schema;
+pub mod transcripts;
 
 use std::time::Duration;
 

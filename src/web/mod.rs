@@ -1,9 +1,12 @@
 //! The web layer: the app is built by one function, [`build`], that `serve` and the tests
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
+pub mod auth;
 pub mod error;
 mod health;
 pub mod json;
+mod oauth;
+pub mod pages;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -11,6 +14,8 @@ use std::sync::Arc;
 use actix_web::{App, HttpResponse, HttpServer, web};
 
 use crate::config::Config;
+use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
+use crate::crm::runtime::CrmRuntime;
 use crate::db::Db;
 
 pub use error::AppError;
@@ -20,6 +25,8 @@ pub use error::AppError;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// OAuth, tokens, sessions and the CRM client source.
+    pub crm: Arc<CrmRuntime>,
     /// The sandbox CRM, when no Pipedrive app is configured.
     pub sandbox: Option<Arc<crate::crm::sandbox::Sandbox>>,
 }
@@ -31,6 +38,7 @@ pub struct Server {
     pub url: String,
     pub state: AppState,
     server: actix_web::dev::Server,
+    outbox: Option<WorkerHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,11 +81,14 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     } else {
         None
     };
+    let crm = CrmRuntime::new(&config, db.clone()).map_err(StartError::Setup)?;
     let state = AppState {
         db,
         config: Arc::new(config),
+        crm: Arc::new(crm),
         sandbox,
     };
+    let outbox = start_outbox_worker(&state);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -96,13 +107,31 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         url: state.config.public_url.clone(),
         state,
         server,
+        outbox,
+    })
+}
+
+/// The outbox worker of this node, unless the configuration turns it off.
+fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
+    let cfg = &state.config.outbox;
+    (cfg.concurrency > 0).then(|| {
+        let worker_config = WorkerConfig {
+            concurrency: cfg.concurrency,
+            poll_interval: std::time::Duration::from_millis(cfg.poll_ms.max(10)),
+            ..WorkerConfig::default()
+        };
+        Worker::new(state.db.clone(), state.crm.access.clone(), worker_config).spawn()
     })
 }
 
 impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(worker) = self.outbox {
+            worker.stop().await;
+        }
+        result
     }
 
     /// A handle to stop the server.
@@ -114,6 +143,8 @@ impl Server {
 /// Every route of the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .configure(oauth::routes)
+        .configure(pages::routes)
         .configure(crate::crm::sandbox::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }

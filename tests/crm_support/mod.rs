@@ -133,3 +133,45 @@ pub async fn journal(app: &TestApp) -> Vec<Value> {
         .unwrap();
     v["exchanges"].as_array().cloned().unwrap_or_default()
 }
+
+/// Install the app into the sandbox through the app's own routes (`/oauth/install`, the
+/// consent page, `/oauth/callback`) as `user_id`; the app's company id.
+pub async fn install_app(app: &TestApp, user_id: i64) -> String {
+    let resp = browser()
+        .get(app.at("/oauth/install"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state");
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let code = authorize(app, user_id, &state).await;
+    let callback = format!(
+        "{}?code={code}&state={}",
+        app.at("/oauth/callback"),
+        url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>()
+    );
+    let resp = browser()
+        .get(callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let mut conn = app.state.db.conn().unwrap();
+    concierge::db::companies::by_crm_id(&mut conn, sandbox::COMPANY_ID)
+        .unwrap()
+        .expect("installed")
+        .id
+}
