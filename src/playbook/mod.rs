@@ -13,3 +13,7 @@ pub use effect::{Effect, Step};
 pub use model::{Card, CardKind, Playbook};
 pub use state::{Env, Event, Phase, State};
 pub use vars::Vars;
+pub mod cond;
+pub mod engine;
+pub mod input;
+pub use engine::step;
