@@ -90,6 +90,8 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
             jwt_secret: None,
             oauth_url: "http://127.0.0.1:0/sandbox".into(),
         },
+        http_allow: Default::default(),
+        rate_limits: Default::default(),
     }
 }
 
