@@ -42,7 +42,7 @@ impl AllowList {
     /// Is this host name allow-listed (any address it resolves to may be called)?
     pub fn allows_host(&self, host: &str) -> bool {
         let host = normalize_host(host);
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
     }
 
     /// Is this address inside an allow-listed range?

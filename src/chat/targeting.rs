@@ -262,9 +262,12 @@ mod tests {
 
     #[test]
     fn overnight_ranges_run_past_midnight() {
-        let mut settings = CompanySettings::default();
-        settings.business_hours = vec![vec!["22:00-02:00".into()], vec![], vec![], vec![]];
-        settings.business_hours.resize(7, vec![]);
+        let mut hours = vec![vec!["22:00-02:00".to_string()]];
+        hours.resize(7, vec![]);
+        let settings = CompanySettings {
+            business_hours: hours,
+            ..CompanySettings::default()
+        };
         let monday_23 = Utc.with_ymd_and_hms(2027, 3, 1, 23, 0, 0).unwrap();
         let tuesday_01 = Utc.with_ymd_and_hms(2027, 3, 2, 1, 0, 0).unwrap();
         let tuesday_03 = Utc.with_ymd_and_hms(2027, 3, 2, 3, 0, 0).unwrap();

@@ -125,6 +125,24 @@ pub fn start(
     }
 }
 
+/// Does `hash` (hex) equal HMAC-SHA256 of `email` under the company's identity secret?
+/// Compared in constant time.
+pub fn identity_hash_ok(identity_secret: &str, email: &str, hash: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(identity_secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(email.as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let given = hash.trim().to_ascii_lowercase();
+    expected.as_bytes().ct_eq(given.as_bytes()).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +159,28 @@ mod tests {
             first_seen_at: 0,
             last_seen_at: 0,
         }
+    }
+
+    #[test]
+    fn identity_hashes() {
+        assert!(!identity_hash_ok("secret", "ann@acme.test", "0a6f6c0f"));
+        assert!(!identity_hash_ok("secret", "ann@acme.test", ""));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"secret").unwrap();
+        mac.update(b"ann@acme.test");
+        let good: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(identity_hash_ok("secret", "ann@acme.test", &good));
+        assert!(identity_hash_ok(
+            "secret",
+            "ann@acme.test",
+            &good.to_uppercase()
+        ));
+        assert!(!identity_hash_ok("other", "ann@acme.test", &good));
+        assert!(!identity_hash_ok("secret", "bob@acme.test", &good));
     }
 
     #[test]

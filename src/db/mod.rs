@@ -13,6 +13,7 @@ pub mod companies;
 pub mod conversations;
 pub mod outbox;
 pub mod playbooks;
+pub mod presence;
 pub mod schema;
 pub mod timers;
 pub mod visitors;

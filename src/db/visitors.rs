@@ -177,3 +177,15 @@ pub fn mark_finished(
         .execute(conn)?;
     Ok(())
 }
+
+/// Remember the visitor's name.
+pub fn set_name(conn: &mut DbConn, company_id: &str, id: &str, name: &str) -> Result<(), DbError> {
+    diesel::update(
+        visitors::table
+            .find(id)
+            .filter(visitors::company_id.eq(company_id)),
+    )
+    .set(visitors::name.eq(name))
+    .execute(conn)?;
+    Ok(())
+}

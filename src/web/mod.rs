@@ -4,14 +4,22 @@
 pub mod error;
 mod health;
 pub mod json;
+pub mod limits;
+mod openapi;
+pub mod visitor;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
+use crate::chat::Chat;
+use crate::chat::http_card::HttpCaller;
+use crate::chat::realtime::LocalHub;
+use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
 use crate::db::Db;
+use limits::Limits;
 
 pub use error::AppError;
 
@@ -20,6 +28,12 @@ pub use error::AppError;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// Conversations: turns, real-time hub, http cards.
+    pub chat: Chat,
+    /// Signs and checks visitor tokens.
+    pub tokens: TokenKeys,
+    /// Flood limits of the widget API.
+    pub limits: Arc<Limits>,
 }
 
 /// A bound, not yet running server.
@@ -63,7 +77,12 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??
     };
+    let http = HttpCaller::new(config.http_allow.clone())
+        .map_err(|e| StartError::Setup(format!("cannot build the http card client: {e}")))?;
     let state = AppState {
+        chat: Chat::new(db.clone(), Arc::new(LocalHub::new()), http),
+        tokens: TokenKeys::new(&config.secret_key),
+        limits: Arc::new(Limits::new(config.rate_limits)),
         db,
         config: Arc::new(config),
     };
@@ -103,6 +122,8 @@ impl Server {
 /// Every route of the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .service(openapi::openapi_json)
+        .configure(visitor::configure)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 
