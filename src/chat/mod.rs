@@ -8,6 +8,7 @@ pub mod flow;
 pub mod http_card;
 pub mod message;
 pub mod realtime;
+pub mod seed;
 pub mod service;
 pub mod session;
 pub mod ssrf;

@@ -77,6 +77,9 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??
     };
+    let playbooks_dir = config.playbooks_dir.clone();
+    db.run(move |conn| crate::chat::seed::seed_if_empty(conn, &playbooks_dir))
+        .await?;
     let http = HttpCaller::new(config.http_allow.clone())
         .map_err(|e| StartError::Setup(format!("cannot build the http card client: {e}")))?;
     let state = AppState {
