@@ -82,6 +82,17 @@ async fn a_playbook_runs_through_buttons_questions_and_every_effect() {
         let mut w = Widget::new(&app, &company);
         w.session().await;
 
+        // A page the playbook does not target: nothing starts and no conversation opens.
+        w.page = "https://acme.test/blog".into();
+        let elsewhere = w.trigger("qualify", "page_load").await;
+        assert!(elsewhere["conversation"].is_null(), "{elsewhere}");
+        assert_eq!(elsewhere["messages"], json!([]));
+        let r = w
+            .post("trigger", json!({ "slug": "nope", "reason": "click" }))
+            .await;
+        assert_eq!(r.status, 404);
+        w.page = "https://acme.test/pricing".into();
+
         let started = w.trigger("qualify", "page_load").await;
         assert_eq!(started["conversation"]["status"], "bot");
         let msgs = &started["messages"];

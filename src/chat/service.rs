@@ -12,7 +12,7 @@ use super::message::Message;
 use super::realtime::{Hub, LiveEvent};
 use super::turn::{self, Input, Outcome};
 use super::versions::VersionCache;
-use crate::db::{Db, write_tx};
+use crate::db::Db;
 use crate::playbook::Event;
 use crate::playbook::effect::HttpRequest;
 use crate::playbook::state::HttpOutcome;
@@ -53,10 +53,8 @@ impl Chat {
             );
             let result = self
                 .db
-                .run(move |conn| {
-                    write_tx(conn, |conn| {
-                        turn::visitor_turn(conn, &versions, &company, &visitor, input, Utc::now())
-                    })
+                .write(move |conn| {
+                    turn::visitor_turn(conn, &versions, &company, &visitor, input, Utc::now())
                 })
                 .await;
             match result {
@@ -91,18 +89,16 @@ impl Chat {
         );
         let outcome = self
             .db
-            .run(move |conn| {
-                write_tx(conn, |conn| {
-                    turn::conversation_event(
-                        conn,
-                        &versions,
-                        &company,
-                        &conversation,
-                        &event,
-                        card.as_deref(),
-                        Utc::now(),
-                    )
-                })
+            .write(move |conn| {
+                turn::conversation_event(
+                    conn,
+                    &versions,
+                    &company,
+                    &conversation,
+                    &event,
+                    card.as_deref(),
+                    Utc::now(),
+                )
             })
             .await?;
         Ok(self.deliver(&outcome))

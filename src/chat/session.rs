@@ -6,11 +6,11 @@ use chrono::{DateTime, Utc};
 use super::ChatError;
 use super::targeting::{self, Audience};
 use super::visitor::{self, VisitorClaims};
+use crate::db::DbConn;
 use crate::db::companies::{self, Company};
 use crate::db::conversations::{self as convs, Conversation, MessageRow};
 use crate::db::playbooks::{self, Published};
 use crate::db::visitors::{Page, Visitor};
-use crate::db::{DbConn, write_tx};
 use crate::playbook::model::{Trigger, TriggerOn};
 
 /// Most messages of history a session returns.
@@ -27,7 +27,7 @@ pub struct Session {
 }
 
 /// Start or resume the session of the visitor in `claims` (if any) with the company whose
-/// public key is `key`.
+/// public key is `key`. Run it in a write transaction (`Db::write`).
 pub fn start(
     conn: &mut DbConn,
     key: &str,
@@ -36,9 +36,7 @@ pub fn start(
     now: DateTime<Utc>,
 ) -> Result<Session, ChatError> {
     let company = companies::by_public_key(conn, key)?.ok_or(ChatError::NotFound)?;
-    let visitor = write_tx(conn, |conn| {
-        visitor::start(conn, &company, claims, page, now.timestamp_millis())
-    })?;
+    let visitor = visitor::start(conn, &company, claims, page, now.timestamp_millis())?;
     let conversation = match convs::open_for_visitor(conn, &company.id, &visitor.id)? {
         Some(c) => {
             let messages = convs::latest_messages(conn, &company.id, &c.id, HISTORY_LIMIT)?;

@@ -81,6 +81,16 @@ pub fn visitor_turn(
     now: DateTime<Utc>,
 ) -> Result<Outcome, ChatError> {
     let visitor = visitors::get(conn, company_id, visitor_id)?.ok_or(ChatError::UnknownVisitor)?;
+    let triggered = match &input {
+        Input::Trigger { slug, reason, page } => {
+            match triggered(conn, &visitor, slug, *reason, page, now)? {
+                Some(playbook) => Some(playbook),
+                // Not for this page or visitor: nothing starts, nothing opens.
+                None => return unchanged(conn, company_id, visitor_id),
+            }
+        }
+        _ => None,
+    };
     let open = convs::open_for_visitor(conn, company_id, visitor_id)?;
     let conv = match (open, &input) {
         (Some(c), _) => convs::lock(conn, company_id, &c.id)?,
@@ -100,7 +110,11 @@ pub fn visitor_turn(
             turn.text(&text)?;
         }
         Input::Choice { message_id, index } => turn.choice(&message_id, index)?,
-        Input::Trigger { slug, reason, page } => turn.trigger(&slug, reason, &page)?,
+        Input::Trigger { page, .. } => {
+            if let Some(playbook) = triggered {
+                turn.trigger(playbook, &page)?;
+            }
+        }
         Input::Close => {
             if turn.flow.is_waiting() {
                 turn.feed(&Event::Exit)?;
@@ -108,6 +122,45 @@ pub fn visitor_turn(
         }
     }
     turn.finish()
+}
+
+/// The enabled playbook `slug` of the visitor's company, when it may start now: always
+/// for clicks and the SDK; for page-load and time-on-page triggers only when its
+/// targeting matches and the visitor has not finished it before. Unknown slugs are 404.
+fn triggered(
+    conn: &mut DbConn,
+    visitor: &Visitor,
+    slug: &str,
+    reason: Reason,
+    page: &Page,
+    now: DateTime<Utc>,
+) -> Result<Option<Published>, ChatError> {
+    let company = companies::by_id(conn, &visitor.company_id)?.ok_or(ChatError::NotFound)?;
+    let playbook = playbooks::published(conn, &company.id)?
+        .into_iter()
+        .find(|p| p.enabled && p.document.slug == slug)
+        .ok_or(ChatError::NotFound)?;
+    if !reason.is_automatic() {
+        return Ok(Some(playbook));
+    }
+    let trigger = &playbook.document.trigger;
+    let audience = targeting::Audience {
+        returning: visitor.returning(),
+        known: visitor.known,
+    };
+    let open_now = targeting::is_open(&company.settings(), now);
+    let finished = visitor.attributes().finished.iter().any(|s| s == slug);
+    let timed = matches!(trigger.on, TriggerOn::PageLoad | TriggerOn::TimeOnPage);
+    let applies = timed && !finished && targeting::applies(trigger, &page.url, audience, open_now);
+    Ok(applies.then_some(playbook))
+}
+
+/// The visitor's open conversation, untouched, for a turn that changes nothing.
+fn unchanged(conn: &mut DbConn, company_id: &str, visitor_id: &str) -> Result<Outcome, ChatError> {
+    Ok(Outcome {
+        conversation: convs::open_for_visitor(conn, company_id, visitor_id)?,
+        ..Outcome::default()
+    })
 }
 
 /// Something else happened to a conversation: an http card's result, a timer, a rep.
@@ -295,28 +348,10 @@ impl<'c> Turn<'c> {
         Ok(!later.iter().any(|m| !m.payload().buttons.is_empty()))
     }
 
-    /// Start a playbook by slug, unless a flow is under way or it does not apply.
-    fn trigger(&mut self, slug: &str, reason: Reason, page: &Page) -> Result<(), ChatError> {
-        let company = self.company()?;
-        let playbook = playbooks::published(self.conn, &company.id)?
-            .into_iter()
-            .find(|p| p.enabled && p.document.slug == slug)
-            .ok_or(ChatError::NotFound)?;
+    /// Start a playbook found by [`triggered`], unless a flow is under way.
+    fn trigger(&mut self, playbook: Published, page: &Page) -> Result<(), ChatError> {
         if self.flow.is_running() || self.conv.status != convs::status::BOT {
             return Ok(());
-        }
-        if reason.is_automatic() {
-            let trigger = &playbook.document.trigger;
-            let audience = targeting::Audience {
-                returning: self.visitor.returning(),
-                known: self.visitor.known,
-            };
-            let open_now = targeting::is_open(&company.settings(), self.now);
-            let finished = self.visitor.attributes().finished.iter().any(|s| s == slug);
-            let timed = matches!(trigger.on, TriggerOn::PageLoad | TriggerOn::TimeOnPage);
-            if !timed || finished || !targeting::applies(trigger, &page.url, audience, open_now) {
-                return Ok(());
-            }
         }
         self.start(playbook, page)
     }

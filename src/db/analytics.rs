@@ -77,11 +77,15 @@ pub fn record(
             created_at: now,
         })
         .collect();
-    for row in &rows {
-        diesel::insert_into(analytics_events::table)
-            .values(row)
-            .execute(conn)?;
-    }
+    // Backend branch: diesel's multi-row insert is implemented per backend.
+    match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(analytics_events::table)
+            .values(&rows)
+            .execute(c)?,
+        DbConn::Pg(c) => diesel::insert_into(analytics_events::table)
+            .values(&rows)
+            .execute(c)?,
+    };
     Ok(())
 }
 

@@ -106,7 +106,7 @@ async fn start_session(
     let (key, tokens) = (body.key.clone(), state.tokens.clone());
     let (session, token) = state
         .db
-        .run(move |conn| {
+        .write(move |conn| {
             let now = Utc::now();
             let session = session::start(conn, &key, claims.as_ref(), &page, now)?;
             let token = tokens.issue(&session.visitor, now.timestamp_millis())?;
