@@ -7,16 +7,24 @@ mod health;
 pub mod json;
 mod oauth;
 pub mod pages;
+pub mod limits;
+mod openapi;
+pub mod visitor;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
+use crate::chat::Chat;
+use crate::chat::http_card::HttpCaller;
+use crate::chat::realtime::LocalHub;
+use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
 use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
 use crate::crm::runtime::CrmRuntime;
 use crate::db::Db;
+use limits::Limits;
 
 pub use error::AppError;
 
@@ -29,6 +37,12 @@ pub struct AppState {
     pub crm: Arc<CrmRuntime>,
     /// The sandbox CRM, when no Pipedrive app is configured.
     pub sandbox: Option<Arc<crate::crm::sandbox::Sandbox>>,
+    /// Conversations: turns, real-time hub, http cards.
+    pub chat: Chat,
+    /// Signs and checks visitor tokens.
+    pub tokens: TokenKeys,
+    /// Flood limits of the widget API.
+    pub limits: Arc<Limits>,
 }
 
 /// A bound, not yet running server.
@@ -82,7 +96,15 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         None
     };
     let crm = CrmRuntime::new(&config, db.clone()).map_err(StartError::Setup)?;
+    let playbooks_dir = config.playbooks_dir.clone();
+    db.run(move |conn| crate::chat::seed::seed_if_empty(conn, &playbooks_dir))
+        .await?;
+    let http = HttpCaller::new(config.http_allow.clone())
+        .map_err(|e| StartError::Setup(format!("cannot build the http card client: {e}")))?;
     let state = AppState {
+        chat: Chat::new(db.clone(), Arc::new(LocalHub::new()), http),
+        tokens: TokenKeys::new(&config.secret_key),
+        limits: Arc::new(Limits::new(config.rate_limits)),
         db,
         config: Arc::new(config),
         crm: Arc::new(crm),
@@ -146,6 +168,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(oauth::routes)
         .configure(pages::routes)
         .configure(crate::crm::sandbox::routes)
+        .service(openapi::openapi_json)
+        .configure(visitor::configure)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 

@@ -91,6 +91,8 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
             oauth_url: "http://127.0.0.1:0/sandbox".into(),
         },
         outbox: OutboxConfig::default(),
+        http_allow: Default::default(),
+        rate_limits: Default::default(),
     }
 }
 
