@@ -1,9 +1,11 @@
 //! The web layer: the app is built by one function, [`build`], that `serve` and the tests
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
+pub mod demo;
 pub mod error;
 mod health;
 pub mod json;
+pub mod widget;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -103,6 +105,8 @@ impl Server {
 /// Every route of the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .service(widget::widget_js)
+        .configure(demo::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 
