@@ -1,0 +1,141 @@
+//! Loading and validating a document in one step, and the report of what is wrong,
+//! with source lines for YAML files: `FILE:LINE: card 'ID': message`.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::load::{self, Format, pointer, yaml};
+use super::model::Playbook;
+use super::validate::{self, Problem};
+
+/// A problem and the line of the file it is on (YAML files; JSON syntax errors).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+/// Everything wrong with a document, in source order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub problems: Vec<Finding>,
+}
+
+impl Report {
+    /// One line per problem: `FILE:LINE: card 'ID': message` (or `playbook:` for the
+    /// top level; no `:LINE` when the line is unknown).
+    pub fn render(&self, file: &str) -> String {
+        let mut out = String::new();
+        for f in &self.problems {
+            let _ = match f.line {
+                Some(line) => writeln!(
+                    out,
+                    "{file}:{line}: {}: {}",
+                    f.problem.subject(),
+                    f.problem.message
+                ),
+                None => writeln!(
+                    out,
+                    "{file}: {}: {}",
+                    f.problem.subject(),
+                    f.problem.message
+                ),
+            };
+        }
+        out
+    }
+
+    fn single(line: Option<usize>, problem: Problem) -> Report {
+        Report {
+            problems: vec![Finding { line, problem }],
+        }
+    }
+}
+
+/// Load and validate a playbook document; every problem at once when it is not valid.
+pub fn check_document(src: &str, format: Format) -> Result<Playbook, Report> {
+    // Duplicate keys carry their own line: their pointer leads to the first occurrence.
+    let (value, lines, mut findings) = match format {
+        Format::Yaml => match yaml::parse(src) {
+            Ok(parsed) => {
+                let duplicates = parsed
+                    .duplicates
+                    .into_iter()
+                    .map(|d| Finding {
+                        line: Some(d.line),
+                        problem: attribute(&parsed.value, Problem::playbook(d.pointer, d.message)),
+                    })
+                    .collect();
+                (parsed.value, Some(parsed.lines), duplicates)
+            }
+            Err(e) => {
+                return Err(Report::single(
+                    Some(e.line),
+                    Problem::playbook(e.pointer, e.message),
+                ));
+            }
+        },
+        Format::Json => match serde_json::from_str::<Value>(src) {
+            Ok(value) => (value, None, Vec::new()),
+            Err(e) => {
+                return Err(Report::single(
+                    Some(e.line()),
+                    Problem::playbook("", format!("invalid JSON: {e}")),
+                ));
+            }
+        },
+    };
+    let loaded = load::load_value(&value);
+    let problems = loaded
+        .problems
+        .iter()
+        .cloned()
+        .chain(validate::validate_loaded(&loaded));
+    findings.extend(problems.map(|problem| Finding {
+        line: lines.as_ref().and_then(|l| l.line(&problem.pointer)),
+        problem,
+    }));
+    match loaded.playbook() {
+        Some(playbook) if findings.is_empty() => Ok(playbook),
+        _ => {
+            // Source order; on one line (a flow mapping), by pointer.
+            findings.sort_by(|a, b| {
+                let key = |f: &Finding| (f.line.unwrap_or(usize::MAX), f.line.is_some());
+                key(a).cmp(&key(b)).then_with(|| match (a.line, b.line) {
+                    (Some(_), Some(_)) => a.problem.pointer.cmp(&b.problem.pointer),
+                    _ => std::cmp::Ordering::Equal,
+                })
+            });
+            Err(Report { problems: findings })
+        }
+    }
+}
+
+/// Name the card a document-level problem is in, when its pointer is inside one.
+fn attribute(value: &Value, mut problem: Problem) -> Problem {
+    if let Some(index) = pointer::card_index(&problem.pointer) {
+        match value.pointer(&format!("/cards/{index}/id")) {
+            Some(Value::String(id)) => problem.card = Some(id.clone()),
+            _ => problem.message = format!("card #{}: {}", index + 1, problem.message),
+        }
+    }
+    problem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_lead_qualification_is_valid() {
+        let src = include_str!("../../playbooks/lead-qualification.yaml");
+        match check_document(src, Format::Yaml) {
+            Ok(pb) => assert_eq!(pb.cards.len(), 9),
+            Err(report) => panic!("{}", report.render("lead-qualification.yaml")),
+        }
+    }
+}

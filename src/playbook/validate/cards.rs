@@ -1,0 +1,276 @@
+//! Rules about one card on its own: required texts and branches, variable names,
+//! operators and their values, limits, URLs and JSON pointers.
+
+use serde_json::Value;
+
+use crate::playbook::load::pointer;
+use crate::playbook::model::{
+    ButtonsCard, CardKind, Cond, ConditionCard, HttpCard, InputKind, LiveChatCard,
+    MAX_HTTP_TIMEOUT, NotifyCard, Op, QuestionCard, RedirectCard, SetCard, WAIT_SECONDS_RANGE,
+};
+use crate::playbook::vars;
+
+use super::edges::key_pointer;
+use super::{CardRef, Problem};
+
+const INPUT_KINDS: [InputKind; 7] = [
+    InputKind::Text,
+    InputKind::LongText,
+    InputKind::Email,
+    InputKind::Phone,
+    InputKind::Number,
+    InputKind::Date,
+    InputKind::Url,
+];
+
+/// Check the rules that concern `card` alone.
+pub fn check(card: CardRef<'_>, problems: &mut Vec<Problem>) {
+    match &card.card.kind {
+        CardKind::Message(c) => {
+            if c.text.trim().is_empty() {
+                problems.push(card.problem("text", "message has no text"));
+            }
+        }
+        CardKind::Question(c) => question(card, c, problems),
+        CardKind::Buttons(c) => buttons(card, c, problems),
+        CardKind::Condition(c) => condition(card, c, problems),
+        CardKind::Set(c) => set(card, c, problems),
+        CardKind::Http(c) => http(card, c, problems),
+        CardKind::LiveChat(c) => live_chat(card, c, problems),
+        CardKind::Capture(_) | CardKind::End(_) => {}
+        CardKind::Notify(c) => notify(card, c, problems),
+        CardKind::Redirect(c) => redirect(card, c, problems),
+    }
+}
+
+fn is_blank(text: &Option<String>) -> bool {
+    text.as_deref().is_none_or(|t| t.trim().is_empty())
+}
+
+/// A variable a card writes into: it must exist and be writable.
+fn writable(card: CardRef<'_>, pointer: String, key: &str, var: &str) -> Option<Problem> {
+    if !vars::is_known(var) {
+        Some(card.problem_at(pointer, format!("{key} names unknown variable '{var}'")))
+    } else if !vars::is_writable(var) {
+        let hint = match var {
+            "score" => " (use add_score on a set card, or score on a button)",
+            "tags" => " (use add_tags on a set card, or tags on a button)",
+            _ => "",
+        };
+        Some(card.problem_at(
+            pointer,
+            format!("{key} names '{var}', which cards cannot change{hint}"),
+        ))
+    } else {
+        None
+    }
+}
+
+fn question(card: CardRef<'_>, c: &QuestionCard, problems: &mut Vec<Problem>) {
+    if is_blank(&c.text) {
+        problems.push(card.problem("text", "question has no text"));
+    }
+    if c.input.is_none() {
+        let kinds: Vec<&str> = INPUT_KINDS.iter().map(|k| k.name()).collect();
+        problems.push(card.problem(
+            "input",
+            format!("question has no 'input' kind (one of {})", kinds.join(", ")),
+        ));
+    }
+    match &c.save {
+        None => problems.push(card.problem("save", "question has no 'save' variable")),
+        Some(var) => problems.extend(writable(card, card.pointer("save"), "save", var)),
+    }
+    if c.max_tries == Some(0) {
+        problems.push(card.problem("max_tries", "max_tries must be at least 1"));
+    }
+}
+
+fn buttons(card: CardRef<'_>, c: &ButtonsCard, problems: &mut Vec<Problem>) {
+    if is_blank(&c.text) {
+        problems.push(card.problem("text", "buttons card has no text"));
+    }
+    if c.options.is_empty() {
+        problems.push(card.problem("options", "buttons card has no options"));
+    }
+    for (i, o) in c.options.iter().enumerate() {
+        if o.label.trim().is_empty() {
+            problems.push(card.problem(
+                &format!("options/{i}/label"),
+                format!("options[{i}] has an empty label"),
+            ));
+        } else if c.options[..i].iter().any(|p| p.label == o.label) {
+            problems.push(card.problem(
+                &format!("options/{i}/label"),
+                format!("two options have the label '{}'", o.label),
+            ));
+        }
+    }
+    if let Some(var) = &c.save {
+        problems.extend(writable(card, card.pointer("save"), "save", var));
+    }
+}
+
+fn condition(card: CardRef<'_>, c: &ConditionCard, problems: &mut Vec<Problem>) {
+    if c.rules.is_empty() {
+        problems.push(card.problem("rules", "condition has no rules"));
+    }
+    if c.else_.is_none() {
+        problems.push(card.problem("else", "condition has no 'else' branch"));
+    }
+    for (i, rule) in c.rules.iter().enumerate() {
+        cond(
+            card,
+            &rule.when,
+            &format!("rules[{i}].when"),
+            &card.pointer(&format!("rules/{i}/when")),
+            problems,
+        );
+    }
+}
+
+/// Check one test (or combination of tests) of a condition rule.
+fn cond(card: CardRef<'_>, c: &Cond, at: &str, ptr: &str, problems: &mut Vec<Problem>) {
+    match c {
+        Cond::All(parts) | Cond::Any(parts) => {
+            let word = if matches!(c, Cond::All(_)) {
+                "all"
+            } else {
+                "any"
+            };
+            if parts.is_empty() {
+                problems.push(card.problem_at(
+                    format!("{ptr}/{word}"),
+                    format!("'{word}' in {at} lists no conditions"),
+                ));
+            }
+            for (i, part) in parts.iter().enumerate() {
+                cond(
+                    card,
+                    part,
+                    &format!("{at}.{word}[{i}]"),
+                    &format!("{ptr}/{word}/{i}"),
+                    problems,
+                );
+            }
+        }
+        Cond::Test { var, op, value } => {
+            if !vars::is_known(var) {
+                problems.push(card.problem_at(
+                    format!("{ptr}/var"),
+                    format!("{at} tests unknown variable '{var}'"),
+                ));
+            }
+            let name = op.name();
+            let value_ptr = format!("{ptr}/value");
+            let wrong = match (op, value) {
+                (Op::Set | Op::Unset, Some(_)) => Some(format!("operator '{name}' takes no value")),
+                (Op::Set | Op::Unset, None) => None,
+                (_, None) => Some(format!("operator '{name}' needs a value")),
+                (Op::In, Some(Value::Array(_))) => None,
+                (Op::In, Some(_)) => Some("operator 'in' needs a list of values".to_owned()),
+                (Op::Gt | Op::Gte | Op::Lt | Op::Lte, Some(Value::Number(_))) => None,
+                (Op::Gt | Op::Gte | Op::Lt | Op::Lte, Some(_)) => {
+                    Some(format!("operator '{name}' needs a number"))
+                }
+                (Op::Matches, Some(Value::String(_))) => None,
+                (Op::Matches, Some(_)) => {
+                    Some("operator 'matches' needs a text pattern".to_owned())
+                }
+                (Op::Eq | Op::Ne | Op::Contains, Some(Value::Array(_) | Value::Object(_))) => Some(
+                    format!("operator '{name}' needs a single value, not a list"),
+                ),
+                (Op::Eq | Op::Ne | Op::Contains, Some(_)) => None,
+            };
+            if let Some(msg) = wrong {
+                problems.push(card.problem_at(value_ptr, format!("{at}: {msg}")));
+            }
+        }
+    }
+}
+
+fn set(card: CardRef<'_>, c: &SetCard, problems: &mut Vec<Problem>) {
+    if c.set.is_empty() && c.add_score.is_none() && c.add_tags.is_empty() {
+        problems.push(card.problem(
+            "",
+            "set card changes nothing (give set, add_score or add_tags)",
+        ));
+    }
+    for key in c.set.keys() {
+        let at = key_pointer(card.index, "set", key);
+        problems.extend(writable(card, at, "set", key));
+    }
+}
+
+fn http(card: CardRef<'_>, c: &HttpCard, problems: &mut Vec<Problem>) {
+    let url = c.url.trim_start().to_ascii_lowercase();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        problems.push(card.problem("url", "url must start with https:// or http://"));
+    }
+    if let Some(t) = c.timeout_seconds
+        && !(1..=MAX_HTTP_TIMEOUT).contains(&t)
+    {
+        problems.push(card.problem(
+            "timeout_seconds",
+            format!("timeout_seconds must be between 1 and {MAX_HTTP_TIMEOUT}, not {t}"),
+        ));
+    }
+    for (var, json_pointer) in &c.save {
+        let at = key_pointer(card.index, "save", var);
+        problems.extend(writable(card, at.clone(), "save", var));
+        if !pointer::is_valid(json_pointer) {
+            problems.push(card.problem_at(
+                at,
+                format!(
+                    "'{json_pointer}' is not a JSON pointer (write it like /status or \
+                     /items/0/name)"
+                ),
+            ));
+        }
+    }
+}
+
+fn live_chat(card: CardRef<'_>, c: &LiveChatCard, problems: &mut Vec<Problem>) {
+    if !WAIT_SECONDS_RANGE.contains(&c.wait_seconds) {
+        problems.push(card.problem(
+            "wait_seconds",
+            format!(
+                "wait_seconds must be between {} and {}, not {}",
+                WAIT_SECONDS_RANGE.start(),
+                WAIT_SECONDS_RANGE.end(),
+                c.wait_seconds
+            ),
+        ));
+    }
+    if c.offline_next.is_none() {
+        problems.push(card.problem(
+            "offline_next",
+            "live_chat has no 'offline_next' (where to go when no rep takes the chat)",
+        ));
+    }
+}
+
+fn notify(card: CardRef<'_>, c: &NotifyCard, problems: &mut Vec<Problem>) {
+    if c.to.is_empty() {
+        problems.push(card.problem("to", "notify card has no recipients"));
+    }
+    for (i, to) in c.to.iter().enumerate() {
+        if !email_address::EmailAddress::is_valid(to) {
+            problems.push(card.problem(
+                &format!("to/{i}"),
+                format!("'{to}' in to is not an e-mail address"),
+            ));
+        }
+    }
+}
+
+fn redirect(card: CardRef<'_>, c: &RedirectCard, problems: &mut Vec<Problem>) {
+    let url = c.url.trim_start().to_ascii_lowercase();
+    let relative = url.starts_with('/') && !url.starts_with("//");
+    if !(url.starts_with("https://") || url.starts_with("http://") || relative) {
+        problems.push(card.problem(
+            "url",
+            "url must start with https://, http:// or / (a page of this site)",
+        ));
+    }
+}
