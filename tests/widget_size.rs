@@ -157,7 +157,7 @@ async fn demo_pages_embed_the_first_companys_key() {
         app.url, company.public_key
     );
     for (path, marker) in [
-        ("/demo/", r#"id="talk-to-sales""#),
+        ("/demo/", r#"id="book-demo""#),
         ("/demo/pricing", "Enterprise"),
         ("/demo/contact", r#"id="chat-with-support""#),
     ] {

@@ -1,7 +1,7 @@
 //! `/demo/`: a small website ("Acme CRM tools") with the widget installed, so the visitor
 //! side can be tried right after `concierge serve`. Its pages carry the embed snippet with
 //! the first company's public key, and elements the shipped playbooks trigger on: the
-//! pricing page (`/pricing*`), the contact page and a "Talk to sales" button.
+//! pricing page (`/demo/pricing*`), the contact page and a "Book a demo" button.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};

@@ -156,7 +156,9 @@
   var log = panel.appendChild(attrs(el('div', 'cnc-log'), { role: 'log', 'aria-live': 'polite', tabindex: '0' }));
   var typing = panel.appendChild(el('div', 'cnc-typing'));
   var error = panel.appendChild(attrs(el('div', 'cnc-error'), { role: 'alert' }));
-  var form = panel.appendChild(el('form', 'cnc-form'));
+  // The server checks answers (and replies with the question's retry text): the browser's
+  // own validation would silently block an invalid e-mail or URL.
+  var form = panel.appendChild(attrs(el('form', 'cnc-form'), { novalidate: '' }));
   var label = form.appendChild(attrs(el('label', 'cnc-sr'), { for: 'cnc-input' }));
   var input = null;
   var sendBtn = form.appendChild(attrs(el('button', 'cnc-send'), { type: 'submit' }));
@@ -485,6 +487,7 @@
   function mount() {
     document.head.appendChild(style);
     document.body.appendChild(root);
+    if (window.performance && performance.mark) performance.mark('concierge-launcher');
   }
   if (document.body) mount();
   else document.addEventListener('DOMContentLoaded', mount);
