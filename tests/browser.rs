@@ -1,4 +1,4 @@
-//! The widget in a real browser: headless Chromium driven through WebDriver (chromedriver)
+//! The widget in a real browser: headless Chromium driven through Client (chromedriver)
 //! against the real server and the shipped playbooks. A visitor on the demo pricing page
 //! goes through lead qualification by clicking and typing; what visitors type and what
 //! playbooks say is shown as text, never run.
@@ -17,8 +17,11 @@ use std::time::{Duration, Instant};
 use common::{TestApp, TestDb};
 use concierge::db::{companies, playbooks};
 use concierge::playbook::Playbook;
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::elements::Element;
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use thirtyfour::prelude::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -65,10 +68,8 @@ impl ChromeDriver {
     }
 
     /// A fresh headless Chromium with its own profile.
-    async fn browser(&self, profile: &Path) -> WebDriver {
-        let mut caps = DesiredCapabilities::chrome();
-        caps.set_binary(CHROMIUM).unwrap();
-        for arg in [
+    async fn browser(&self, profile: &Path) -> Client {
+        let mut args: Vec<String> = [
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -79,12 +80,20 @@ impl ChromeDriver {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1280,900",
-        ] {
-            caps.add_arg(arg).unwrap();
-        }
-        caps.add_arg(&format!("--user-data-dir={}", profile.display()))
-            .unwrap();
-        WebDriver::new(&self.url, caps)
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&self.url)
             .await
             .unwrap_or_else(|e| panic!("cannot start {CHROMIUM} through chromedriver: {e}"))
     }
@@ -116,30 +125,45 @@ where
 /// Run `scenario` in a browser of its own, and close the browser whatever happens.
 async fn in_browser<F, Fut>(app: &TestApp, scenario: F)
 where
-    F: FnOnce(WebDriver, String) -> Fut,
+    F: FnOnce(Client, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let chromedriver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().expect("temp dir");
     let browser = chromedriver.browser(profile.path()).await;
     let outcome = tokio::spawn(scenario(browser.clone(), app.url.clone())).await;
-    let _ = browser.quit().await;
+    let _ = browser.close().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
 }
 
-async fn js(browser: &WebDriver, script: &str) -> Value {
+async fn js(browser: &Client, script: &str) -> Value {
     browser
         .execute(script, Vec::new())
         .await
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-        .json()
-        .clone()
+}
+
+/// Press `key` wherever the focus is.
+async fn press(browser: &Client, key: Key) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() });
+    browser.perform_actions(keys).await.expect("key press");
+}
+
+/// The first element matching `css` that is displayed, once there is one.
+async fn shown(browser: &Client, css: &str) -> Element {
+    eventually(&format!("{css} to be shown"), || async {
+        let el = browser.find(Locator::Css(css)).await.ok()?;
+        el.is_displayed().await.ok()?.then_some(el)
+    })
+    .await
 }
 
 /// The text of every message in the chat, in order.
-async fn messages(browser: &WebDriver) -> Vec<String> {
+async fn messages(browser: &Client) -> Vec<String> {
     let v = js(
         browser,
         "return [...document.querySelectorAll('#concierge .cnc-log .cnc-msg')].map(e => e.textContent)",
@@ -149,7 +173,7 @@ async fn messages(browser: &WebDriver) -> Vec<String> {
 }
 
 /// Wait until a message containing `text` is shown; returns how many messages there are.
-async fn wait_message(browser: &WebDriver, text: &str) -> usize {
+async fn wait_message(browser: &Client, text: &str) -> usize {
     eventually(&format!("a message containing {text:?}"), || async {
         let all = messages(browser).await;
         all.iter().any(|m| m.contains(text)).then_some(all.len())
@@ -158,10 +182,10 @@ async fn wait_message(browser: &WebDriver, text: &str) -> usize {
 }
 
 /// The reply button labelled `label`, once shown.
-async fn choice(browser: &WebDriver, label: &str) -> WebElement {
+async fn choice(browser: &Client, label: &str) -> Element {
     eventually(&format!("the button {label:?}"), || async {
         let buttons = browser
-            .find_all(By::Css("#concierge .cnc-choices button"))
+            .find_all(Locator::Css("#concierge .cnc-choices button"))
             .await
             .ok()?;
         for b in buttons {
@@ -174,23 +198,23 @@ async fn choice(browser: &WebDriver, label: &str) -> WebElement {
     .await
 }
 
-async fn composer(browser: &WebDriver) -> WebElement {
+async fn composer(browser: &Client) -> Element {
     browser
-        .find(By::Css("#concierge .cnc-input"))
+        .find(Locator::Css("#concierge .cnc-input"))
         .await
         .expect("the message input")
 }
 
 /// Type `text` into the composer and press Enter.
-async fn say(browser: &WebDriver, text: &str) {
+async fn say(browser: &Client, text: &str) {
     composer(browser)
         .await
-        .send_keys(text.to_owned() + Key::Enter)
+        .send_keys(&format!("{text}{}", Key::Enter))
         .await
         .expect("typing");
 }
 
-async fn attr(el: &WebElement, name: &str) -> Option<String> {
+async fn attr(el: &Element, name: &str) -> Option<String> {
     el.attr(name).await.expect("attribute")
 }
 
@@ -215,16 +239,10 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
     demo_company(&app);
     in_browser(&app, |browser, url| async move {
-        browser.goto(format!("{url}/demo/pricing")).await.unwrap();
+        browser.goto(&format!("{url}/demo/pricing")).await.unwrap();
 
         // P4: the launcher is on the page right after the script arrives.
-        let launcher = browser
-            .query(By::Css("#concierge .cnc-launcher"))
-            .wait(PATIENCE, Duration::from_millis(50))
-            .and_displayed()
-            .first()
-            .await
-            .expect("the launcher");
+        let launcher = shown(&browser, "#concierge .cnc-launcher").await;
         let delay = js(
             &browser,
             "const s = performance.getEntriesByType('resource').find(e => e.name.endsWith('/widget.js'));
@@ -238,28 +256,22 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
 
         // The lead-qualification playbook speaks first, after five seconds on the page,
         // in a bubble next to the launcher.
-        let bubble = browser
-            .query(By::Css("#concierge .cnc-bubble"))
-            .wait(PATIENCE, Duration::from_millis(100))
-            .and_displayed()
-            .first()
-            .await
-            .expect("the proactive message");
+        let bubble = shown(&browser, "#concierge .cnc-bubble").await;
         assert_eq!(
             bubble.text().await.unwrap().trim_end_matches('×').trim(),
             "Hi there! I can help you find the right plan for your team."
         );
         assert_eq!(
-            bubble.find(By::Css("strong")).await.unwrap().text().await.unwrap(),
+            bubble.find(Locator::Css("strong")).await.unwrap().text().await.unwrap(),
             "right plan"
         );
-        let badge = launcher.find(By::Css(".cnc-badge")).await.unwrap();
+        let badge = launcher.find(Locator::Css(".cnc-badge")).await.unwrap();
         assert_eq!(badge.text().await.unwrap(), "2", "two unread messages");
 
         // The launcher is reachable with the keyboard and opens with Enter.
         let mut reached = false;
         for _ in 0..60 {
-            browser.action_chain().send_keys(Key::Tab).perform().await.unwrap();
+            press(&browser, Key::Tab).await;
             let active = browser.active_element().await.unwrap();
             if attr(&active, "class").await.as_deref() == Some("cnc-launcher") {
                 reached = true;
@@ -271,11 +283,11 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
             attr(&launcher, "aria-expanded").await.as_deref(),
             Some("false")
         );
-        browser.action_chain().send_keys(Key::Enter).perform().await.unwrap();
-        let panel = browser.find(By::Css("#concierge .cnc-panel")).await.unwrap();
+        press(&browser, Key::Enter).await;
+        let panel = browser.find(Locator::Css("#concierge .cnc-panel")).await.unwrap();
         assert!(panel.is_displayed().await.unwrap());
         assert_eq!(attr(&launcher, "aria-expanded").await.as_deref(), Some("true"));
-        let log = panel.find(By::Css(".cnc-log")).await.unwrap();
+        let log = panel.find(Locator::Css(".cnc-log")).await.unwrap();
         assert_eq!(attr(&log, "role").await.as_deref(), Some("log"));
         assert_eq!(attr(&log, "aria-live").await.as_deref(), Some("polite"));
         assert!(!badge.is_displayed().await.unwrap(), "opening reads the messages");
@@ -296,7 +308,7 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
         assert!(messages(&browser).await.contains(&"50+".to_owned()));
         assert!(
             browser
-                .find_all(By::Css("#concierge .cnc-choices"))
+                .find_all(Locator::Css("#concierge .cnc-choices"))
                 .await
                 .unwrap()
                 .is_empty(),
@@ -324,7 +336,7 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
         wait_message(&browser, "Thanks — we'll be in touch!").await;
         let link = eventually("the link of the last message", || async {
             browser
-                .find(By::LinkText("how teams use us"))
+                .find(Locator::LinkText("how teams use us"))
                 .await
                 .ok()
         })
@@ -354,7 +366,7 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
         assert_eq!(js(&browser, "return typeof window.__xss").await, "undefined");
 
         let shot = std::env::temp_dir().join("concierge-widget-pricing.png");
-        browser.screenshot(&shot).await.unwrap();
+        std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
         println!("screenshot: {}", shot.display());
 
         // Everything the page loaded came from the app itself.
@@ -368,7 +380,7 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
         }
 
         // Escape closes the panel and gives the focus back to the launcher.
-        composer(&browser).await.send_keys(Key::Escape).await.unwrap();
+        composer(&browser).await.send_keys(&Key::Escape.to_string()).await.unwrap();
         assert!(!panel.is_displayed().await.unwrap());
         let active = browser.active_element().await.unwrap();
         assert_eq!(attr(&active, "class").await.as_deref(), Some("cnc-launcher"));
@@ -470,14 +482,8 @@ async fn playbook_rich_text_renders_and_payloads_stay_inert_also_on_a_phone() {
     in_browser(&app, |browser, url| async move {
         // A phone-sized window.
         browser.set_window_rect(0, 0, 390, 844).await.unwrap();
-        browser.goto(format!("{url}/demo/")).await.unwrap();
-        browser
-            .query(By::Css("#concierge .cnc-launcher"))
-            .wait(PATIENCE, Duration::from_millis(50))
-            .and_displayed()
-            .first()
-            .await
-            .expect("the launcher");
+        browser.goto(&format!("{url}/demo/")).await.unwrap();
+        shown(&browser, "#concierge .cnc-launcher").await;
         // The SDK opens any playbook by its slug.
         js(&browser, "Concierge.open('rich-text-check'); return null").await;
         wait_message(&browser, "Done.").await;
@@ -543,7 +549,7 @@ async fn playbook_rich_text_renders_and_payloads_stay_inert_also_on_a_phone() {
         assert_eq!(panel["width"].as_f64(), viewport[0].as_f64(), "{report:#}");
         assert_eq!(panel["height"].as_f64(), viewport[1].as_f64(), "{report:#}");
         let shot = std::env::temp_dir().join("concierge-widget-phone.png");
-        browser.screenshot(&shot).await.unwrap();
+        std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
         println!("screenshot: {}", shot.display());
     })
     .await;
