@@ -7,10 +7,16 @@
 //! - No diesel call runs on an async worker: everything goes through [`Db::run`], which
 //!   moves it to the blocking pool.
 
+pub mod analytics;
+pub mod answer_rules;
 pub mod companies;
+pub mod conversations;
 pub mod outbox;
 pub mod playbooks;
+pub mod presence;
 pub mod schema;
+pub mod timers;
+pub mod visitors;
 
 use std::time::Duration;
 

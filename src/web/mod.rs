@@ -5,6 +5,9 @@ pub mod demo;
 pub mod error;
 mod health;
 pub mod json;
+pub mod limits;
+mod openapi;
+pub mod visitor;
 pub mod widget;
 
 use std::net::{SocketAddr, TcpListener};
@@ -12,8 +15,13 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
+use crate::chat::Chat;
+use crate::chat::http_card::HttpCaller;
+use crate::chat::realtime::LocalHub;
+use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
 use crate::db::Db;
+use limits::Limits;
 
 pub use error::AppError;
 
@@ -22,6 +30,12 @@ pub use error::AppError;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// Conversations: turns, real-time hub, http cards.
+    pub chat: Chat,
+    /// Signs and checks visitor tokens.
+    pub tokens: TokenKeys,
+    /// Flood limits of the widget API.
+    pub limits: Arc<Limits>,
 }
 
 /// A bound, not yet running server.
@@ -65,7 +79,15 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??
     };
+    let playbooks_dir = config.playbooks_dir.clone();
+    db.run(move |conn| crate::chat::seed::seed_if_empty(conn, &playbooks_dir))
+        .await?;
+    let http = HttpCaller::new(config.http_allow.clone())
+        .map_err(|e| StartError::Setup(format!("cannot build the http card client: {e}")))?;
     let state = AppState {
+        chat: Chat::new(db.clone(), Arc::new(LocalHub::new()), http),
+        tokens: TokenKeys::new(&config.secret_key),
+        limits: Arc::new(Limits::new(config.rate_limits)),
         db,
         config: Arc::new(config),
     };
@@ -107,6 +129,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
         .service(widget::widget_js)
         .configure(demo::routes)
+        .service(openapi::openapi_json)
+        .configure(visitor::configure)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 

@@ -90,6 +90,8 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
             jwt_secret: None,
             oauth_url: "http://127.0.0.1:0/sandbox".into(),
         },
+        http_allow: Default::default(),
+        rate_limits: Default::default(),
     }
 }
 
@@ -104,9 +106,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], after `adjust` changed the configuration.
+    pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(&db, data.path().to_owned());
         config.bind = "127.0.0.1:0".into();
+        adjust(&mut config);
         let server = concierge::web::build(config).await.expect("server starts");
         let url = server.url.clone();
         let state = server.state.clone();

@@ -49,6 +49,7 @@
     unread: 0,
     seen: {},
     rows: [],
+    round: 0,
     clicks: [],
     es: null,
     choices: null,
@@ -243,16 +244,16 @@
     return row;
   }
 
-  // Shows new messages in `seq` order; returns those not seen before.
+  // Shows new messages in order (conversation, then seq); returns those not seen before.
   function add(list, live) {
     var fresh = [];
     (list || []).forEach(function (m) {
       if (!m || S.seen[m.id]) return;
       S.seen[m.id] = 1;
       fresh.push(m);
-      var row = { m: m, el: render(m) };
+      var row = { m: m, k: S.round * 1e9 + m.seq, el: render(m) };
       var i = S.rows.length;
-      while (i > 0 && S.rows[i - 1].m.seq > m.seq) i--;
+      while (i > 0 && S.rows[i - 1].k > row.k) i--;
       log.insertBefore(row.el, i < S.rows.length ? S.rows[i].el : null);
       S.rows.splice(i, 0, row);
       if (live && !S.open && m.author !== 'visitor') S.unread++;
@@ -320,10 +321,18 @@
     });
   }
 
+  // Follows the visitor's open conversation (null: none). Each conversation numbers its
+  // messages from 1, so a new one starts a new round of the log's order.
   function conversation(c) {
-    if (c) S.conv = c;
-    if (S.conv && S.conv.status === 'closed') stop();
-    else if (S.conv) listen();
+    if (c !== undefined) {
+      if (c && c.id !== S.convId) {
+        if (S.convId) S.round++;
+        S.convId = c.id;
+      }
+      S.conv = c;
+    }
+    if (S.conv && S.conv.status !== 'closed') listen();
+    else stop();
   }
 
   function session() {
@@ -344,10 +353,16 @@
     });
   }
 
-  // Real-time events while a conversation is open; EventSource resumes by Last-Event-ID.
+  // Real-time events of the open conversation; EventSource resumes by Last-Event-ID.
   function listen() {
-    if (S.es || !S.token) return;
-    var es = (S.es = new EventSource(API + 'events?token=' + encodeURIComponent(S.token)));
+    if (S.es && S.esFor === S.conv.id) return;
+    stop();
+    S.esFor = S.conv.id;
+    var after = 0;
+    S.rows.forEach(function (r) {
+      if (r.k > S.round * 1e9) after = Math.max(after, r.m.seq);
+    });
+    var es = (S.es = new EventSource(API + 'events?token=' + encodeURIComponent(S.token) + '&after=' + after));
     function on(type, fn) {
       es.addEventListener(type, function (e) {
         // A malformed event is ignored.
