@@ -9,6 +9,11 @@
 // the app the script came from (API below).
 (function () {
   'use strict';
+  // Marks for measuring how soon the launcher shows (P4); pages can read them too.
+  var mark = function (name) {
+    if (window.performance && performance.mark) performance.mark('concierge-' + name);
+  };
+  mark('start');
   var me = document.currentScript;
   if (!me || (window.Concierge && window.Concierge.ready)) return;
   var KEY = me.getAttribute('data-key') || '';
@@ -82,6 +87,7 @@
   }
   // The URL `u` resolved against the page, if its scheme is one of `ok`; else ''.
   function safe(u, ok) {
+    if (!u) return '';
     try {
       var p = new URL(String(u), location.href);
       return ok.indexOf(p.protocol) >= 0 ? p.href : '';
@@ -225,7 +231,7 @@
     root.style.setProperty('--cnc-c', c);
     root.style.setProperty('--cnc-f', light ? '#1d2330' : '#fff');
     root.classList.toggle('cnc-left', s.position === 'left');
-    var pic = safe(s.avatar_url || '', IMG);
+    var pic = safe(s.avatar_url, IMG);
     var next = pic ? attrs(el('img', 'cnc-avatar'), { src: pic, alt: '' })
       : attrs(el('span', 'cnc-avatar', S.bot.charAt(0).toUpperCase()), { 'aria-hidden': 'true' });
     avatar.replaceWith(next);
@@ -502,7 +508,7 @@
   function mount() {
     document.head.appendChild(style);
     document.body.appendChild(root);
-    if (window.performance && performance.mark) performance.mark('concierge-launcher');
+    mark('launcher');
   }
   if (document.body) mount();
   else document.addEventListener('DOMContentLoaded', mount);
