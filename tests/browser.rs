@@ -404,6 +404,19 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
     .await;
 }
 
+/// What the company's server computes for `Concierge.identify`: hex HMAC-SHA256 of the
+/// e-mail under the identity secret.
+fn identity_hash(secret: &str, email: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(email.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A playbook whose message carries the rich-text subset and the classic XSS payloads an
 /// admin might paste into a card (R8).
 fn rich_text_playbook() -> (Playbook, usize) {
@@ -486,7 +499,7 @@ fn rich_text_playbook() -> (Playbook, usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn playbook_rich_text_renders_and_payloads_stay_inert_also_on_a_phone() {
+async fn playbook_rich_text_renders_payloads_stay_inert_and_identify_works_on_a_phone() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
     let company = demo_company(&app);
     let (doc, count) = rich_text_playbook();
@@ -495,6 +508,7 @@ async fn playbook_rich_text_renders_and_payloads_stay_inert_also_on_a_phone() {
         let mut conn = app.state.db.conn().unwrap();
         playbooks::save_and_publish(&mut conn, &company.id, &doc).expect("published");
     }
+    let hash = identity_hash(&company.identity_secret, "ada@example.com");
     in_browser(&app, |browser, url| async move {
         // A phone-sized window.
         browser.set_window_rect(0, 0, 390, 844).await.unwrap();
@@ -559,6 +573,24 @@ async fn playbook_rich_text_renders_and_payloads_stay_inert_also_on_a_phone() {
         for p in ["<script>window.__xss=1</script>", "<svg onload=window.__xss=1>"] {
             assert!(text.contains(p), "{p} is shown as text");
         }
+
+        // Identify: the hash proves the e-mail (an HMAC with the company's identity secret).
+        let identify = |hash: String| {
+            let browser = browser.clone();
+            async move {
+                browser
+                    .execute_async(
+                        "const done = arguments[arguments.length - 1];
+                         Concierge.identify({ email: 'ada@example.com', name: 'Ada', hash: arguments[0] })
+                           .then(r => done({ known: r.known }), e => done({ status: e.status }));",
+                        vec![json!(hash)],
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(identify("00".repeat(32)).await, json!({ "status": 401 }));
+        assert_eq!(identify(hash.clone()).await, json!({ "known": true }));
 
         // On a phone the open panel fills the screen.
         let (panel, viewport) = (&report["panel"], &report["viewport"]);

@@ -1,12 +1,11 @@
 //! The widget a website loads (P4): its size, that it talks to no other host, that it never
-//! feeds text to the HTML parser, how it is cached; and the demo pages that embed it.
+//! feeds text to the HTML parser, and how it is cached.
 
 mod common;
 
 use std::io::Read;
 
 use common::{TestApp, TestDb};
-use concierge::db::companies;
 use reqwest::header;
 
 /// P4: script and styles together, gzipped, at most 10 KB. Measured on the bytes the server
@@ -140,55 +139,4 @@ async fn the_widget_names_no_other_host_and_never_parses_html() {
     ] {
         assert!(!js.contains(sink), "the widget uses {sink}");
     }
-}
-
-#[tokio::test]
-async fn demo_pages_embed_the_first_companys_key() {
-    let app = TestApp::spawn(TestDb::sqlite()).await;
-    let company = {
-        let mut conn = app.state.db.conn().unwrap();
-        match companies::first(&mut conn).unwrap() {
-            Some(c) => c,
-            None => companies::create(&mut conn, "Acme", None).unwrap(),
-        }
-    };
-    let snippet = format!(
-        r#"<script src="{}/widget.js" data-key="{}" async></script>"#,
-        app.url, company.public_key
-    );
-    for (path, marker) in [
-        ("/demo/", r#"id="book-demo""#),
-        ("/demo/pricing", "Enterprise"),
-        ("/demo/contact", r#"id="chat-with-support""#),
-    ] {
-        let resp = get(&app, path, "identity").await;
-        assert_eq!(resp.status(), 200, "{path}");
-        assert!(
-            resp.headers()[header::CONTENT_TYPE]
-                .to_str()
-                .unwrap()
-                .starts_with("text/html")
-        );
-        let html = resp.text().await.unwrap();
-        assert_eq!(html.matches(&snippet).count(), 1, "{path}: {html}");
-        assert!(html.contains(marker), "{path}");
-        assert!(!html.contains("No company yet"), "{path}");
-    }
-
-    let home = get(&app, "/demo/", "identity").await.text().await.unwrap();
-    assert!(home.contains(&format!(
-        r#"&lt;script src="{}/widget.js" data-key="{}" async&gt;&lt;/script&gt;"#,
-        app.url, company.public_key
-    )));
-
-    let bare = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(app.at("/demo"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bare.status(), 308);
-    assert_eq!(bare.headers()[header::LOCATION], "/demo/");
 }

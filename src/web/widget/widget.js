@@ -534,7 +534,8 @@
     identify: function (who) {
       who = who || {};
       return ready.then(function () {
-        return call('POST', 'identify', { email: who.email, name: who.name, hash: who.hash });
+        // A 401 here is a wrong hash, not an expired token: no fresh session, no retry.
+        return call('POST', 'identify', { email: who.email, name: who.name, hash: who.hash }, true);
       });
     }
   };
