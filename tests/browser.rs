@@ -509,11 +509,37 @@ async fn playbook_rich_text_renders_payloads_stay_inert_and_identify_works_on_a_
         playbooks::save_and_publish(&mut conn, &company.id, &doc).expect("published");
     }
     let hash = identity_hash(&company.identity_secret, "ada@example.com");
+    // The company's look: colour, side, bot name and avatar.
+    {
+        let mut settings = company.settings();
+        settings.bot_name = "Acme assistant".into();
+        settings.color = "#0f766e".into();
+        settings.position = "left".into();
+        settings.avatar_url = Some("/demo/avatar.png".into());
+        let mut conn = app.state.db.conn().unwrap();
+        companies::update_settings(&mut conn, &company.id, &settings).unwrap();
+    }
     in_browser(&app, |browser, url| async move {
         // A phone-sized window.
         browser.set_window_rect(0, 0, 390, 844).await.unwrap();
         browser.goto(&format!("{url}/demo/")).await.unwrap();
         shown(&browser, "#concierge .cnc-launcher").await;
+        let look = js(
+            &browser,
+            "const l = document.querySelector('#concierge .cnc-launcher');
+             return {
+               background: getComputedStyle(l).backgroundColor,
+               left: l.getBoundingClientRect().left,
+               name: document.querySelector('#concierge .cnc-name').textContent,
+               avatar: document.querySelector('#concierge .cnc-avatar').getAttribute('src'),
+             };",
+        )
+        .await;
+        assert_eq!(look["background"], "rgb(15, 118, 110)");
+        assert!(look["left"].as_f64().unwrap() < 50.0, "on the left: {look}");
+        assert_eq!(look["name"], "Acme assistant");
+        assert_eq!(look["avatar"], format!("{url}/demo/avatar.png"));
+
         // The SDK opens any playbook by its slug.
         js(&browser, "Concierge.open('rich-text-check'); return null").await;
         wait_message(&browser, "Done.").await;

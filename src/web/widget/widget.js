@@ -490,7 +490,12 @@
   // The close button leaves the running flow (the visitor's way out), then hides the panel.
   endBtn.onclick = function () {
     hidePanel();
-    if (S.conv && S.conv.status !== 'closed') call('POST', 'close').catch(function () {});
+    if (S.conv && S.conv.status !== 'closed') {
+      call('POST', 'close').then(function (d) {
+        conversation(d.conversation);
+        add(d.messages, false);
+      }).catch(function () {});
+    }
   };
   root.addEventListener('keydown', function (e) {
     if (e.key === 'Escape' && S.open) hidePanel();
