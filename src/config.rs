@@ -98,7 +98,8 @@ pub const OPTIONS: &[OptionDoc] = &[
         env: "CONCIERGE_HTTP_ALLOW",
         default: "empty",
         about: "Comma list of hosts, addresses and CIDR ranges that http cards may call even \
-                though they are loopback, private, link-local or cloud metadata.",
+                though they are loopback, private, link-local or cloud metadata (e.g. \
+                `localhost, 10.1.0.0/16`).",
     },
     OptionDoc {
         key: "visitor_rate_limit",
@@ -110,8 +111,9 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "address_rate_limit",
         env: "CONCIERGE_ADDRESS_RATE_LIMIT",
         default: "50/100",
-        about: "Widget API requests per second / burst allowed per client address (`0` = no \
-                limit).",
+        about: "Widget API requests per second / burst allowed per client address, IPv6 per \
+                /64 (`0` = no limit). Behind a proxy every visitor shares its address: raise \
+                or turn off.",
     },
 ];
 

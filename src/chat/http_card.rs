@@ -73,7 +73,7 @@ impl HttpCaller {
                 url.scheme()
             ));
         }
-        check_url(&url, &self.allow).map_err(|e| e.to_string())?;
+        check_url(&url, &self.allow).map_err(|e| format!("refused: {e}"))?;
         let seconds = request.timeout_seconds.clamp(1, MAX_HTTP_TIMEOUT);
         let mut builder = self
             .client
