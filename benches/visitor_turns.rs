@@ -87,7 +87,10 @@ fn main() {
         };
         runtime.block_on(run(name, &url, dir.path(), visitors, seconds));
         if let Some((admin, db)) = cleanup {
-            pg(&admin, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            pg(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            );
         }
     }
 }
@@ -117,7 +120,12 @@ async fn run(name: &str, database_url: &str, dir: &Path, visitors: usize, second
     let (echo_url, echo) = echo_server();
     // Warm up both, then measure back to back.
     wrk(&format!("{base}/api/widget/messages"), &script, visitors, 2);
-    let turns = wrk(&format!("{base}/api/widget/messages"), &script, visitors, seconds);
+    let turns = wrk(
+        &format!("{base}/api/widget/messages"),
+        &script,
+        visitors,
+        seconds,
+    );
     let echo_script = dir.join("echo.lua");
     std::fs::write(&echo_script, lua_script(&tokens)).expect("script");
     let bare = wrk(&format!("{echo_url}/echo"), &echo_script, visitors, seconds);
