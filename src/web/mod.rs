@@ -2,6 +2,7 @@
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
 pub mod auth;
+pub mod demo;
 pub mod error;
 mod health;
 pub mod json;
@@ -10,6 +11,7 @@ pub mod pages;
 pub mod limits;
 mod openapi;
 pub mod visitor;
+pub mod widget;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -168,6 +170,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(oauth::routes)
         .configure(pages::routes)
         .configure(crate::crm::sandbox::routes)
+        .service(widget::widget_js)
+        .configure(demo::routes)
         .service(openapi::openapi_json)
         .configure(visitor::configure)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
