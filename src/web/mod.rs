@@ -6,10 +6,10 @@ pub mod demo;
 pub mod error;
 mod health;
 pub mod json;
-mod oauth;
-pub mod pages;
 pub mod limits;
+mod oauth;
 mod openapi;
+pub mod pages;
 pub mod visitor;
 pub mod widget;
 
