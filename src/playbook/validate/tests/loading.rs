@@ -100,6 +100,8 @@ fn one_bad_card_does_not_hide_the_others() {
              placeholder, retry_text, max_tries, on_fail, next)",
             "7: card 'odd': unknown input kind 'emial' (expected one of text, long_text, email, \
              phone, number, date, url); did you mean 'email'?",
+            "7: card 'odd': question has no 'save' variable",
+            "7: card 'odd': question has no text",
             "8: playbook: card #3: missing key 'id'",
             "9: card 'weird': 'options' must be a list, not the text \"oops\"",
         ]
@@ -141,5 +143,27 @@ fn yaml_and_json_syntax_errors_name_their_line() {
             .problem
             .message
             .starts_with("invalid JSON: ")
+    );
+}
+
+#[test]
+fn problems_in_list_items_keep_their_document_index() {
+    let src = base_with(
+        "hi",
+        "  - id: hi\n    type: buttons\n    text: Pick\n    options:\n      \
+         - { label: A, next: ask, scor: 1 }\n      \
+         - { label: B }\n      \
+         - { label: C, next: bye, colour: red }\n      \
+         - { label: D, next: bye, score: lots }",
+    );
+    assert_eq!(
+        problems(&src),
+        [
+            "10: card 'hi': unknown key 'scor' in options[0]; did you mean 'score'?",
+            "11: card 'hi': missing key 'next' in options[1]",
+            "12: card 'hi': unknown key 'colour' in options[2] (expected one of label, value, \
+             next, score, tags)",
+            "13: card 'hi': 'options[3].score' must be a whole number, not the text \"lots\"",
+        ]
     );
 }
