@@ -21,7 +21,7 @@ use super::model::{
     MessageCard, NotifyCard, Playbook, QuestionCard, RedirectCard, SetCard,
 };
 use super::validate::Problem;
-use decode::{DecodeError, Located, Step};
+use decode::{DecodeError, Located, Mode, Step};
 pub use suggest::closest;
 
 /// How a document is written.
@@ -102,18 +102,26 @@ pub fn load_value(value: &Value) -> Loaded {
             &[]
         }
     };
-    let mut header = root.clone();
-    header.insert("cards".into(), Value::Array(Vec::new()));
-    let mut problems = Vec::new();
-    let header = decode_lenient(
-        Value::Object(header),
-        "",
-        decode::decode::<Playbook>,
-        |pointer, message| problems.push(Problem::playbook(pointer, message)),
-    );
-    loaded.problems = problems;
-    loaded.header = header.value;
-    loaded.dropped = header.dropped;
+    let header: Map<String, Value> = root
+        .iter()
+        .map(|(k, v)| match k.as_str() {
+            "cards" => (k.clone(), Value::Array(Vec::new())),
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    let header = Value::Object(header);
+    match decode::decode_with::<Playbook>(&header, &[], Mode::Quick) {
+        Ok(pb) => loaded.header = Some(pb),
+        Err(_) => {
+            let mut problems = Vec::new();
+            let decoded = decode_lenient(header, "", decode::decode::<Playbook>, |p, m| {
+                problems.push(Problem::playbook(p, m))
+            });
+            loaded.problems = problems;
+            loaded.header = decoded.value;
+            loaded.dropped = decoded.dropped;
+        }
+    }
     loaded.card_count = cards.len();
     for (index, card) in cards.iter().enumerate() {
         match load_card(index, card, &mut loaded.problems, &mut loaded.dropped) {
@@ -193,11 +201,19 @@ fn load_card(
             return Err(id);
         }
     };
+    let decode_kind = kind_decoder(type_name);
+    // Most cards are fine: decode them quickly, in place.
+    if let Ok(kind) = decode_kind(value, &["id", "type"], Mode::Quick) {
+        return match id {
+            Some(id) => Ok(Card { id, kind }),
+            None => Err(None),
+        };
+    }
     let mut body: Map<String, Value> = entries.clone();
     body.remove("id");
     body.remove("type");
-    let decode_kind = kind_decoder(type_name);
-    let decoded = decode_lenient(Value::Object(body), &base, decode_kind, &mut report);
+    let tracked = |v: &Value| decode_kind(v, &[], Mode::Tracked);
+    let decoded = decode_lenient(Value::Object(body), &base, tracked, &mut report);
     dropped.extend(decoded.dropped);
     match (id, decoded.value) {
         (Some(id), Some(kind)) => Ok(Card { id, kind }),
@@ -205,23 +221,23 @@ fn load_card(
     }
 }
 
-type KindDecoder = fn(&Value) -> Result<CardKind, Located>;
+type KindDecoder = fn(&Value, &'static [&'static str], Mode) -> Result<CardKind, Located>;
 
 /// The decoder for the body of a card of this type.
 fn kind_decoder(type_name: &str) -> KindDecoder {
-    use decode::decode as d;
+    use decode::decode_with as d;
     match type_name {
-        "message" => |v| d::<MessageCard>(v).map(CardKind::Message),
-        "question" => |v| d::<QuestionCard>(v).map(CardKind::Question),
-        "buttons" => |v| d::<ButtonsCard>(v).map(CardKind::Buttons),
-        "condition" => |v| d::<ConditionCard>(v).map(CardKind::Condition),
-        "set" => |v| d::<SetCard>(v).map(CardKind::Set),
-        "http" => |v| d::<HttpCard>(v).map(CardKind::Http),
-        "live_chat" => |v| d::<LiveChatCard>(v).map(CardKind::LiveChat),
-        "capture" => |v| d::<CaptureCard>(v).map(CardKind::Capture),
-        "notify" => |v| d::<NotifyCard>(v).map(CardKind::Notify),
-        "redirect" => |v| d::<RedirectCard>(v).map(CardKind::Redirect),
-        _ => |v| d::<EndCard>(v).map(CardKind::End),
+        "message" => |v, s, m| d::<MessageCard>(v, s, m).map(CardKind::Message),
+        "question" => |v, s, m| d::<QuestionCard>(v, s, m).map(CardKind::Question),
+        "buttons" => |v, s, m| d::<ButtonsCard>(v, s, m).map(CardKind::Buttons),
+        "condition" => |v, s, m| d::<ConditionCard>(v, s, m).map(CardKind::Condition),
+        "set" => |v, s, m| d::<SetCard>(v, s, m).map(CardKind::Set),
+        "http" => |v, s, m| d::<HttpCard>(v, s, m).map(CardKind::Http),
+        "live_chat" => |v, s, m| d::<LiveChatCard>(v, s, m).map(CardKind::LiveChat),
+        "capture" => |v, s, m| d::<CaptureCard>(v, s, m).map(CardKind::Capture),
+        "notify" => |v, s, m| d::<NotifyCard>(v, s, m).map(CardKind::Notify),
+        "redirect" => |v, s, m| d::<RedirectCard>(v, s, m).map(CardKind::Redirect),
+        _ => |v, s, m| d::<EndCard>(v, s, m).map(CardKind::End),
     }
 }
 

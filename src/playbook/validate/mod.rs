@@ -146,7 +146,7 @@ fn run(
         let card_edges = edges::edges(c.card);
         for e in &card_edges {
             if !exists(e.target) {
-                problems.push(c.problem(&e.pointer, unknown(&e.field, e.target)));
+                problems.push(c.problem(&e.field.pointer(), unknown(&e.field.name(), e.target)));
             }
         }
         all_edges.push(card_edges);
