@@ -58,9 +58,26 @@ impl Report {
 
 /// Load and validate a playbook document; every problem at once when it is not valid.
 pub fn check_document(src: &str, format: Format) -> Result<Playbook, Report> {
+    // Most documents are valid: read JSON straight into the model and YAML without
+    // noting lines; read again, checking everything and noting lines, only when there is
+    // something to report.
+    if format == Format::Json
+        && let Ok(playbook) = serde_json::from_str::<Playbook>(src)
+        && validate::validate(&playbook).is_empty()
+    {
+        // The typed reading accepts no document the checked reading would refuse.
+        return Ok(playbook);
+    }
+    match check(src, format, false) {
+        Err(_) if format == Format::Yaml => check(src, format, true),
+        result => result,
+    }
+}
+
+fn check(src: &str, format: Format, with_lines: bool) -> Result<Playbook, Report> {
     // Duplicate keys carry their own line: their pointer leads to the first occurrence.
     let (value, lines, mut findings) = match format {
-        Format::Yaml => match yaml::parse(src) {
+        Format::Yaml => match yaml::parse(src, with_lines) {
             Ok(parsed) => {
                 let duplicates = parsed
                     .duplicates

@@ -337,3 +337,119 @@ impl PathList {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::check::check_document;
+    use crate::playbook::load::Format;
+
+    fn playbook(cards: &str) -> Playbook {
+        let src =
+            format!("slug: t\nname: T\ntrigger: {{ on: page_load }}\nstart: a\ncards:\n{cards}");
+        check_document(&src, Format::Yaml).unwrap_or_else(|r| panic!("{}", r.render("test")))
+    }
+
+    /// Each path as "card[input] card … => ending".
+    fn summary(list: &PathList) -> Vec<String> {
+        list.paths
+            .iter()
+            .map(|p| {
+                let steps: Vec<String> = p
+                    .steps
+                    .iter()
+                    .map(|s| match &s.input {
+                        Some(i) => format!("{}[{i}]", s.card),
+                        None => s.card.clone(),
+                    })
+                    .collect();
+                format!("{} => {}", steps.join(" "), p.ending)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn branches_to_the_same_card_are_one_step_and_loops_end_a_path() {
+        let pb = playbook(
+            r#"  - id: a
+    type: buttons
+    text: Pick
+    options:
+      - { label: One, next: b }
+      - { label: Two, next: b }
+      - { label: Again, next: a }
+    other_next: bye
+  - { id: b, type: http, url: "https://x.example/", next: bye }
+  - { id: bye, type: redirect, url: "/done" }
+"#,
+        );
+        assert_eq!(
+            summary(&paths(&pb, DEFAULT_LIMIT)),
+            [
+                "a[clicks \"One\" or \"Two\"] b[call succeeds or call fails] bye => redirects to /done",
+                "a[clicks \"Again\"] => loops back to 'a'",
+                "a[types something else] bye => redirects to /done",
+            ]
+        );
+    }
+
+    #[test]
+    fn live_chat_question_and_condition_branches() {
+        let pb = playbook(
+            r#"  - { id: a, type: live_chat, online_message: Hi, offline_message: Later, wait_seconds: 30, offline_next: q }
+  - { id: q, type: question, text: "E-mail?", input: email, save: person.email, max_tries: 2, on_fail: bye, next: c }
+  - id: c
+    type: condition
+    rules:
+      - { when: { all: [ { var: score, op: gt, value: 3 }, { var: tags, op: in, value: [a, b] } ] }, next: bye }
+      - { when: { var: person.email, op: set }, next: bye }
+    else: bye
+  - { id: bye, type: end }
+"#,
+        );
+        assert_eq!(
+            summary(&paths(&pb, DEFAULT_LIMIT)),
+            [
+                "a[a rep takes the chat] => handed to a rep",
+                "a[no rep online, or none takes the chat within 30 s] q[valid answer] \
+                 c[(score > 3 and tags is one of [\"a\", \"b\"]) or person.email is set or \
+                 otherwise] bye => ends",
+                "a[no rep online, or none takes the chat within 30 s] q[2 invalid answers] \
+                 bye => ends",
+            ]
+        );
+    }
+
+    #[test]
+    fn enumeration_stops_at_the_limit_and_says_so() {
+        // 14 two-way conditions in a row: 16,384 paths.
+        let mut cards = String::new();
+        for i in 0..14 {
+            let id = if i == 0 {
+                "a".to_owned()
+            } else {
+                format!("c{i}")
+            };
+            let next = if i == 13 {
+                "bye".to_owned()
+            } else {
+                format!("c{}", i + 1)
+            };
+            cards.push_str(&format!(
+                "  - {{ id: {id}, type: condition, rules: [ {{ when: {{ var: score, op: gt, value: {i} }}, next: m{i} }} ], else: {next} }}\n  - {{ id: m{i}, type: message, text: x, next: {next} }}\n"
+            ));
+        }
+        cards.push_str("  - { id: bye, type: end }\n");
+        let pb = playbook(&cards);
+        let list = paths(&pb, 1000);
+        assert!(list.truncated);
+        assert_eq!(list.paths.len(), 1000);
+        assert!(
+            list.render()
+                .ends_with("Only the first 1000 paths are listed; there are more.\n")
+        );
+        let all = paths(&pb, 20_000);
+        assert!(!all.truncated);
+        assert_eq!(all.paths.len(), 1 << 14);
+    }
+}

@@ -134,9 +134,34 @@ pub struct Located {
     pub error: DecodeError,
 }
 
+/// How much work decoding does about errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Fast, for values that are probably fine: an error has no path.
+    Quick,
+    /// Tracks the path, so that an error can say where it is.
+    Tracked,
+}
+
 /// Decode `T` from `value`.
 pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, Located> {
-    serde_path_to_error::deserialize(ValueDe(value)).map_err(|e| {
+    decode_with(value, &[], Mode::Tracked)
+}
+
+/// Decode `T` from `value`, leaving out the keys `skip` of its top-level mapping.
+pub fn decode_with<T: DeserializeOwned>(
+    value: &Value,
+    skip: &'static [&'static str],
+    mode: Mode,
+) -> Result<T, Located> {
+    let de = ValueDe { value, skip };
+    if mode == Mode::Quick {
+        return T::deserialize(de).map_err(|error| Located {
+            path: Vec::new(),
+            error,
+        });
+    }
+    serde_path_to_error::deserialize(de).map_err(|e| {
         let mut path: Vec<Step> = e
             .path()
             .iter()
@@ -159,7 +184,17 @@ pub fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, Located> {
 
 /// A `serde_json::Value` read as a deserializer with [`DecodeError`]s.
 #[derive(Clone, Copy)]
-struct ValueDe<'a>(&'a Value);
+struct ValueDe<'a> {
+    value: &'a Value,
+    /// Keys of this mapping to leave out (not of nested ones).
+    skip: &'static [&'static str],
+}
+
+impl<'a> ValueDe<'a> {
+    fn nested(value: &'a Value) -> Self {
+        ValueDe { value, skip: &[] }
+    }
+}
 
 impl<'de> IntoDeserializer<'de, DecodeError> for ValueDe<'de> {
     type Deserializer = Self;
@@ -173,7 +208,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
     type Error = DecodeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
-        match self.0 {
+        match self.value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
             Value::Number(n) => {
@@ -187,14 +222,19 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
             }
             Value::String(s) => visitor.visit_borrowed_str(s),
             Value::Array(items) => {
-                let mut seq = SeqDeserializer::new(items.iter().map(ValueDe));
+                let mut seq = SeqDeserializer::new(items.iter().map(ValueDe::nested));
                 let out = visitor.visit_seq(&mut seq)?;
                 seq.end()?;
                 Ok(out)
             }
             Value::Object(entries) => {
-                let mut map =
-                    MapDeserializer::new(entries.iter().map(|(k, v)| (k.as_str(), ValueDe(v))));
+                let skip = self.skip;
+                let mut map = MapDeserializer::new(
+                    entries
+                        .iter()
+                        .filter(|(k, _)| !skip.contains(&k.as_str()))
+                        .map(|(k, v)| (k.as_str(), ValueDe::nested(v))),
+                );
                 let out = visitor.visit_map(&mut map)?;
                 map.end()?;
                 Ok(out)
@@ -203,14 +243,14 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
-        match self.0 {
+        match self.value {
             Value::Null => visitor.visit_none(),
             _ => visitor.visit_some(self),
         }
     }
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
-        match self.0 {
+        match self.value {
             Value::Number(n) => visitor.visit_string(n.to_string()),
             Value::Bool(b) => visitor.visit_string(b.to_string()),
             _ => self.deserialize_any(visitor),
@@ -227,7 +267,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DecodeError> {
-        match self.0 {
+        match self.value {
             Value::String(s) => {
                 let de: StrDeserializer<'_, DecodeError> = s.as_str().into_deserializer();
                 visitor.visit_enum(de)

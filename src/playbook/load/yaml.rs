@@ -64,8 +64,14 @@ pub struct Parsed {
 }
 
 /// Parse one YAML document. A syntax error stops parsing and is returned alone.
-pub fn parse(src: &str) -> Result<Parsed, SyntaxProblem> {
-    let mut builder = Builder::default();
+///
+/// With `with_lines`, the line of every node is recorded (for reports); without, parsing
+/// is faster, the line map is empty and duplicate keys do not say where the first one is.
+pub fn parse(src: &str, with_lines: bool) -> Result<Parsed, SyntaxProblem> {
+    let mut builder = Builder {
+        with_lines,
+        ..Builder::default()
+    };
     let mut parser = Parser::new_from_str(src);
     let mut documents = 0;
     loop {
@@ -106,12 +112,10 @@ pub fn parse(src: &str) -> Result<Parsed, SyntaxProblem> {
 /// A mapping or sequence being filled.
 enum Open {
     Seq {
-        pointer: String,
         items: Vec<Value>,
         anchor: usize,
     },
     Map {
-        pointer: String,
         entries: Map<String, Value>,
         /// The key read, waiting for its value (`None` while a key is expected).
         key: Option<String>,
@@ -123,11 +127,12 @@ enum Open {
 
 #[derive(Default)]
 struct Builder {
+    with_lines: bool,
     stack: Vec<Open>,
     root: Option<Value>,
     lines: LineMap,
     duplicates: Vec<SyntaxProblem>,
-    anchors: HashMap<usize, (Value, usize)>,
+    anchors: HashMap<usize, Value>,
     nodes: usize,
 }
 
@@ -141,12 +146,12 @@ impl Builder {
                 }) = self.stack.last_mut()
                 {
                     *key = Some(text);
-                    let pointer = self.child_pointer();
-                    return self.enter_key(pointer, mark);
+                    self.enter_key(mark);
+                    return Ok(());
                 }
                 let value = scalar(text, style, tag.as_ref());
                 self.count(1, mark)?;
-                self.remember(anchor, &value, 1);
+                self.remember(anchor, &value);
                 self.place(value, mark);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
@@ -156,18 +161,18 @@ impl Builder {
                 if self.stack.len() >= MAX_DEPTH {
                     return Err(problem(mark, "the document is nested too deeply"));
                 }
-                let pointer = self.child_pointer();
-                self.lines.insert(pointer.clone(), mark.line());
+                if self.with_lines {
+                    let pointer = self.child_pointer();
+                    self.lines.insert(pointer, mark.line());
+                }
                 self.stack
                     .push(if matches!(event, Event::SequenceStart(..)) {
                         Open::Seq {
-                            pointer,
                             items: Vec::new(),
                             anchor,
                         }
                     } else {
                         Open::Map {
-                            pointer,
                             entries: Map::new(),
                             key: None,
                             skipping: false,
@@ -177,19 +182,18 @@ impl Builder {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (value, anchor) = match self.stack.pop() {
-                    Some(Open::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
+                    Some(Open::Seq { items, anchor }) => (Value::Array(items), anchor),
                     Some(Open::Map {
                         entries, anchor, ..
                     }) => (Value::Object(entries), anchor),
                     None => return Err(problem(mark, "unbalanced YAML structure")),
                 };
                 self.count(1, mark)?;
-                let size = node_count(&value);
-                self.remember(anchor, &value, size);
+                self.remember(anchor, &value);
                 self.place(value, mark);
             }
             Event::Alias(id) => {
-                let Some((value, size)) = self.anchors.get(&id).cloned() else {
+                let Some(value) = self.anchors.get(&id).cloned() else {
                     return Err(problem(mark, "an alias names an unknown anchor"));
                 };
                 if let Some(Open::Map {
@@ -200,10 +204,10 @@ impl Builder {
                         return Err(problem(mark, "a key must be text"));
                     };
                     *key = Some(text);
-                    let pointer = self.child_pointer();
-                    return self.enter_key(pointer, mark);
+                    self.enter_key(mark);
+                    return Ok(());
                 }
-                self.count(size, mark)?;
+                self.count(node_count(&value), mark)?;
                 self.place(value, mark);
             }
             Event::Nothing
@@ -216,55 +220,64 @@ impl Builder {
     }
 
     /// A key was read: record its line, or report it as a duplicate.
-    fn enter_key(&mut self, pointer: String, mark: Marker) -> Result<(), SyntaxProblem> {
-        if let Some(Open::Map {
-            entries,
-            key: Some(key),
-            skipping,
-            ..
-        }) = self.stack.last_mut()
-        {
-            if entries.contains_key(key.as_str()) {
-                *skipping = true;
-                let first = self.lines.line(&pointer).unwrap_or(0);
-                self.duplicates.push(SyntaxProblem {
-                    message: format!("duplicate key '{key}' (first given on line {first})"),
-                    pointer,
-                    line: mark.line(),
-                });
-            } else {
-                self.lines.insert(pointer, mark.line());
-            }
+    fn enter_key(&mut self, mark: Marker) {
+        let duplicate = match self.stack.last() {
+            Some(Open::Map {
+                entries,
+                key: Some(key),
+                ..
+            }) => entries.contains_key(key.as_str()).then(|| key.clone()),
+            _ => return,
+        };
+        if !self.with_lines && duplicate.is_none() {
+            return;
         }
-        Ok(())
+        let pointer = self.child_pointer();
+        let Some(key) = duplicate else {
+            self.lines.insert(pointer, mark.line());
+            return;
+        };
+        if let Some(Open::Map { skipping, .. }) = self.stack.last_mut() {
+            *skipping = true;
+        }
+        let message = match self.lines.line(&pointer) {
+            Some(first) if self.with_lines => {
+                format!("duplicate key '{key}' (first given on line {first})")
+            }
+            _ => format!("duplicate key '{key}'"),
+        };
+        self.duplicates.push(SyntaxProblem {
+            pointer,
+            line: mark.line(),
+            message,
+        });
     }
 
     /// JSON pointer of the node about to be added to the innermost open node.
     fn child_pointer(&self) -> String {
-        match self.stack.last() {
-            None => String::new(),
-            Some(Open::Seq { pointer, items, .. }) => format!("{pointer}/{}", items.len()),
-            Some(Open::Map { pointer, key, .. }) => {
-                format!(
-                    "{pointer}/{}",
-                    pointer::escape(key.as_deref().unwrap_or(""))
-                )
+        let mut out = String::new();
+        for open in &self.stack {
+            out.push('/');
+            match open {
+                Open::Seq { items, .. } => out.push_str(&items.len().to_string()),
+                Open::Map { key, .. } => {
+                    out.push_str(&pointer::escape(key.as_deref().unwrap_or("")))
+                }
             }
         }
+        out
     }
 
     /// Add a finished node to its parent (or make it the root).
     fn place(&mut self, value: Value, mark: Marker) {
-        let pointer = self.child_pointer();
+        if self.with_lines && !matches!(self.stack.last(), Some(Open::Map { .. })) {
+            // Mapping entries got the line of their key.
+            let pointer = self.child_pointer();
+            self.lines.insert(pointer, mark.line());
+        }
         match self.stack.last_mut() {
-            None => {
-                self.lines.insert(pointer, mark.line());
-                self.root = Some(value);
-            }
-            Some(Open::Seq { items, .. }) => {
-                self.lines.insert(pointer, mark.line());
-                items.push(value);
-            }
+            None => self.root = Some(value),
+            Some(Open::Seq { items, .. }) => items.push(value),
             Some(Open::Map {
                 entries,
                 key,
@@ -280,9 +293,9 @@ impl Builder {
         }
     }
 
-    fn remember(&mut self, anchor: usize, value: &Value, size: usize) {
+    fn remember(&mut self, anchor: usize, value: &Value) {
         if anchor > 0 {
-            self.anchors.insert(anchor, (value.clone(), size));
+            self.anchors.insert(anchor, value.clone());
         }
     }
 
@@ -321,6 +334,14 @@ fn scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     {
         return Value::String(text);
     }
+    // Only text that starts like a number, a boolean or null needs resolving.
+    let resolvable = match text.as_bytes().first() {
+        None => true,
+        Some(b) => b.is_ascii_digit() || b"+-.~tTfFnN".contains(b),
+    };
+    if !resolvable {
+        return Value::String(text);
+    }
     match Yaml::from_str(&text) {
         Yaml::Null => Value::Null,
         Yaml::Boolean(b) => Value::Bool(b),
@@ -342,7 +363,7 @@ mod tests {
     #[test]
     fn values_and_lines() {
         let src = "slug: a\ntrigger:\n  on: click\ncards:\n  - id: x\n    next: y\n  - { id: y, n: 1.5, ok: true, q: \"10\", e: }\n";
-        let parsed = parse(src).unwrap();
+        let parsed = parse(src, true).unwrap();
         assert_eq!(
             parsed.value,
             json!({"slug": "a", "trigger": {"on": "click"}, "cards": [
@@ -360,7 +381,7 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_reported_and_the_first_kept() {
-        let parsed = parse("a: 1\nb:\n  c: 2\n  c: 3\na: [4]\n").unwrap();
+        let parsed = parse("a: 1\nb:\n  c: 2\n  c: 3\na: [4]\n", true).unwrap();
         assert_eq!(parsed.value, json!({"a": 1, "b": {"c": 2}}));
         let found: Vec<_> = parsed
             .duplicates
@@ -378,16 +399,16 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_their_line() {
-        let err = parse("a: 1\nb: [1, 2\n").unwrap_err();
+        let err = parse("a: 1\nb: [1, 2\n", true).unwrap_err();
         assert!(err.message.starts_with("invalid YAML:"), "{}", err.message);
         assert!(err.line >= 2, "{err:?}");
-        assert_eq!(parse("").unwrap_err().message, "the file is empty");
-        assert!(parse("a: 1\n---\nb: 2\n").is_err());
+        assert_eq!(parse("", true).unwrap_err().message, "the file is empty");
+        assert!(parse("a: 1\n---\nb: 2\n", true).is_err());
     }
 
     #[test]
     fn aliases_expand_within_a_budget() {
-        let parsed = parse("a: &x {k: v}\nb: *x\n").unwrap();
+        let parsed = parse("a: &x {k: v}\nb: *x\n", true).unwrap();
         assert_eq!(parsed.value, json!({"a": {"k": "v"}, "b": {"k": "v"}}));
         let mut bomb = String::from("l0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
@@ -397,7 +418,7 @@ mod tests {
             ));
         }
         assert_eq!(
-            parse(&bomb).unwrap_err().message,
+            parse(&bomb, false).unwrap_err().message,
             "invalid YAML: the document is too large"
         );
     }
@@ -405,12 +426,12 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused() {
         let src = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert!(parse(&src).is_err());
+        assert!(parse(&src, false).is_err());
     }
 
     #[test]
     fn yaml_1_2_core_schema() {
-        let parsed = parse("on: no\nx: !!str 12\ny: 0x10\n").unwrap();
+        let parsed = parse("on: no\nx: !!str 12\ny: 0x10\n", false).unwrap();
         assert_eq!(parsed.value, json!({"on": "no", "x": "12", "y": 16}));
     }
 }

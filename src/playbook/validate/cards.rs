@@ -47,10 +47,21 @@ fn is_blank(text: &Option<String>) -> bool {
     text.as_deref().is_none_or(|t| t.trim().is_empty())
 }
 
+/// Does `text` start with `prefix`, ignoring ASCII case?
+fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
+    text.get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+}
+
 /// A variable a card writes into: it must exist and be writable.
-fn writable(card: CardRef<'_>, pointer: String, key: &str, var: &str) -> Option<Problem> {
+fn writable(
+    card: CardRef<'_>,
+    pointer: impl FnOnce() -> String,
+    key: &str,
+    var: &str,
+) -> Option<Problem> {
     if !vars::is_known(var) {
-        Some(card.problem_at(pointer, format!("{key} names unknown variable '{var}'")))
+        Some(card.problem_at(pointer(), format!("{key} names unknown variable '{var}'")))
     } else if !vars::is_writable(var) {
         let hint = match var {
             "score" => " (use add_score on a set card, or score on a button)",
@@ -58,7 +69,7 @@ fn writable(card: CardRef<'_>, pointer: String, key: &str, var: &str) -> Option<
             _ => "",
         };
         Some(card.problem_at(
-            pointer,
+            pointer(),
             format!("{key} names '{var}', which cards cannot change{hint}"),
         ))
     } else {
@@ -79,7 +90,7 @@ fn question(card: CardRef<'_>, c: &QuestionCard, problems: &mut Vec<Problem>) {
     }
     match &c.save {
         None => problems.push(card.problem("save", "question has no 'save' variable")),
-        Some(var) => problems.extend(writable(card, card.pointer("save"), "save", var)),
+        Some(var) => problems.extend(writable(card, || card.pointer("save"), "save", var)),
     }
     if c.max_tries == Some(0) {
         problems.push(card.problem("max_tries", "max_tries must be at least 1"));
@@ -107,7 +118,7 @@ fn buttons(card: CardRef<'_>, c: &ButtonsCard, problems: &mut Vec<Problem>) {
         }
     }
     if let Some(var) = &c.save {
-        problems.extend(writable(card, card.pointer("save"), "save", var));
+        problems.extend(writable(card, || card.pointer("save"), "save", var));
     }
 }
 
@@ -118,19 +129,50 @@ fn condition(card: CardRef<'_>, c: &ConditionCard, problems: &mut Vec<Problem>) 
     if c.else_.is_none() {
         problems.push(card.problem("else", "condition has no 'else' branch"));
     }
-    for (i, rule) in c.rules.iter().enumerate() {
+    let mut steps = Vec::new();
+    for (rule, r) in c.rules.iter().enumerate() {
         cond(
             card,
-            &rule.when,
-            &format!("rules[{i}].when"),
-            &card.pointer(&format!("rules/{i}/when")),
+            &r.when,
+            &mut At {
+                rule,
+                steps: &mut steps,
+            },
             problems,
         );
     }
 }
 
+/// Where a test sits in a condition: `rules[rule].when`, then `all[i]`/`any[i]` steps.
+struct At<'s> {
+    rule: usize,
+    steps: &'s mut Vec<(&'static str, usize)>,
+}
+
+impl At<'_> {
+    /// As reports name it: `rules[0].when.any[1]`.
+    fn name(&self) -> String {
+        let mut out = format!("rules[{}].when", self.rule);
+        for (word, i) in self.steps.iter() {
+            out.push_str(&format!(".{word}[{i}]"));
+        }
+        out
+    }
+
+    /// The pointer of `key` at this place, relative to the card.
+    fn pointer(&self, key: &str) -> String {
+        let mut out = format!("rules/{}/when", self.rule);
+        for (word, i) in self.steps.iter() {
+            out.push_str(&format!("/{word}/{i}"));
+        }
+        out.push('/');
+        out.push_str(key);
+        out
+    }
+}
+
 /// Check one test (or combination of tests) of a condition rule.
-fn cond(card: CardRef<'_>, c: &Cond, at: &str, ptr: &str, problems: &mut Vec<Problem>) {
+fn cond(card: CardRef<'_>, c: &Cond, at: &mut At<'_>, problems: &mut Vec<Problem>) {
     match c {
         Cond::All(parts) | Cond::Any(parts) => {
             let word = if matches!(c, Cond::All(_)) {
@@ -139,30 +181,25 @@ fn cond(card: CardRef<'_>, c: &Cond, at: &str, ptr: &str, problems: &mut Vec<Pro
                 "any"
             };
             if parts.is_empty() {
-                problems.push(card.problem_at(
-                    format!("{ptr}/{word}"),
-                    format!("'{word}' in {at} lists no conditions"),
+                problems.push(card.problem(
+                    &at.pointer(word),
+                    format!("'{word}' in {} lists no conditions", at.name()),
                 ));
             }
             for (i, part) in parts.iter().enumerate() {
-                cond(
-                    card,
-                    part,
-                    &format!("{at}.{word}[{i}]"),
-                    &format!("{ptr}/{word}/{i}"),
-                    problems,
-                );
+                at.steps.push((word, i));
+                cond(card, part, at, problems);
+                at.steps.pop();
             }
         }
         Cond::Test { var, op, value } => {
             if !vars::is_known(var) {
-                problems.push(card.problem_at(
-                    format!("{ptr}/var"),
-                    format!("{at} tests unknown variable '{var}'"),
+                problems.push(card.problem(
+                    &at.pointer("var"),
+                    format!("{} tests unknown variable '{var}'", at.name()),
                 ));
             }
             let name = op.name();
-            let value_ptr = format!("{ptr}/value");
             let wrong = match (op, value) {
                 (Op::Set | Op::Unset, Some(_)) => Some(format!("operator '{name}' takes no value")),
                 (Op::Set | Op::Unset, None) => None,
@@ -183,7 +220,7 @@ fn cond(card: CardRef<'_>, c: &Cond, at: &str, ptr: &str, problems: &mut Vec<Pro
                 (Op::Eq | Op::Ne | Op::Contains, Some(_)) => None,
             };
             if let Some(msg) = wrong {
-                problems.push(card.problem_at(value_ptr, format!("{at}: {msg}")));
+                problems.push(card.problem(&at.pointer("value"), format!("{}: {msg}", at.name())));
             }
         }
     }
@@ -197,14 +234,21 @@ fn set(card: CardRef<'_>, c: &SetCard, problems: &mut Vec<Problem>) {
         ));
     }
     for key in c.set.keys() {
-        let at = key_pointer(card.index, "set", key);
-        problems.extend(writable(card, at, "set", key));
+        problems.extend(writable(
+            card,
+            || key_pointer(card.index, "set", key),
+            "set",
+            key,
+        ));
     }
 }
 
 fn http(card: CardRef<'_>, c: &HttpCard, problems: &mut Vec<Problem>) {
-    let url = c.url.trim_start().to_ascii_lowercase();
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
+    let url = c.url.trim_start();
+    if !["https://", "http://"]
+        .iter()
+        .any(|scheme| starts_with_ignoring_case(url, scheme))
+    {
         problems.push(card.problem("url", "url must start with https:// or http://"));
     }
     if let Some(t) = c.timeout_seconds
@@ -216,11 +260,11 @@ fn http(card: CardRef<'_>, c: &HttpCard, problems: &mut Vec<Problem>) {
         ));
     }
     for (var, json_pointer) in &c.save {
-        let at = key_pointer(card.index, "save", var);
-        problems.extend(writable(card, at.clone(), "save", var));
+        let at = || key_pointer(card.index, "save", var);
+        problems.extend(writable(card, at, "save", var));
         if !pointer::is_valid(json_pointer) {
             problems.push(card.problem_at(
-                at,
+                at(),
                 format!(
                     "'{json_pointer}' is not a JSON pointer (write it like /status or \
                      /items/0/name)"
@@ -265,9 +309,12 @@ fn notify(card: CardRef<'_>, c: &NotifyCard, problems: &mut Vec<Problem>) {
 }
 
 fn redirect(card: CardRef<'_>, c: &RedirectCard, problems: &mut Vec<Problem>) {
-    let url = c.url.trim_start().to_ascii_lowercase();
+    let url = c.url.trim_start();
     let relative = url.starts_with('/') && !url.starts_with("//");
-    if !(url.starts_with("https://") || url.starts_with("http://") || relative) {
+    let web = ["https://", "http://"]
+        .iter()
+        .any(|scheme| starts_with_ignoring_case(url, scheme));
+    if !(web || relative) {
         problems.push(card.problem(
             "url",
             "url must start with https://, http:// or / (a page of this site)",

@@ -3,13 +3,41 @@
 use crate::playbook::load::pointer;
 use crate::playbook::model::{Card, CardKind};
 
+/// The field a transition comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `next`, `on_fail`, `other_next`, `else`, `on_error` or `offline_next`.
+    Plain(&'static str),
+    /// `options[i].next`.
+    Option(usize),
+    /// `rules[i].next`.
+    Rule(usize),
+}
+
+impl Field {
+    /// The field as reports name it: `next`, `options[1].next`, `else`, …
+    pub fn name(self) -> String {
+        match self {
+            Field::Plain(name) => name.to_owned(),
+            Field::Option(i) => format!("options[{i}].next"),
+            Field::Rule(i) => format!("rules[{i}].next"),
+        }
+    }
+
+    /// JSON pointer of the field, relative to the card (`options/1/next`).
+    pub fn pointer(self) -> String {
+        match self {
+            Field::Plain(name) => name.to_owned(),
+            Field::Option(i) => format!("options/{i}/next"),
+            Field::Rule(i) => format!("rules/{i}/next"),
+        }
+    }
+}
+
 /// One transition, as the validator sees it.
 #[derive(Debug, Clone)]
 pub struct EdgeSpec<'a> {
-    /// The field as reports name it: `next`, `options[1].next`, `else`, …
-    pub field: String,
-    /// JSON pointer of the field, relative to the card (`options/1/next`).
-    pub pointer: String,
+    pub field: Field,
     pub target: &'a str,
     /// Variables this transition saves.
     pub saves: Vec<&'a str>,
@@ -21,10 +49,9 @@ pub struct EdgeSpec<'a> {
 }
 
 impl<'a> EdgeSpec<'a> {
-    fn plain(field: &str, target: &'a str) -> Self {
+    fn new(field: Field, target: &'a str) -> Self {
         EdgeSpec {
-            field: field.to_owned(),
-            pointer: field.to_owned(),
+            field,
             target,
             saves: Vec::new(),
             certain: true,
@@ -43,37 +70,31 @@ impl<'a> EdgeSpec<'a> {
 pub fn edges(card: &Card) -> Vec<EdgeSpec<'_>> {
     let mut out = Vec::new();
     match &card.kind {
-        CardKind::Message(c) => out.push(EdgeSpec::plain("next", &c.next)),
+        CardKind::Message(c) => out.push(EdgeSpec::new(Field::Plain("next"), &c.next)),
         CardKind::Question(c) => {
             let saves = c.save.as_deref().into_iter().collect();
-            out.push(EdgeSpec::plain("next", &c.next).saving(saves, c.on_fail.is_some()));
+            out.push(
+                EdgeSpec::new(Field::Plain("next"), &c.next).saving(saves, c.on_fail.is_some()),
+            );
             if let Some(f) = &c.on_fail {
-                out.push(EdgeSpec::plain("on_fail", f));
+                out.push(EdgeSpec::new(Field::Plain("on_fail"), f));
             }
         }
         CardKind::Buttons(c) => {
             let saves: Vec<&str> = c.save.as_deref().into_iter().collect();
             for (i, o) in c.options.iter().enumerate() {
-                out.push(EdgeSpec {
-                    field: format!("options[{i}].next"),
-                    pointer: format!("options/{i}/next"),
-                    ..EdgeSpec::plain("", &o.next).saving(saves.clone(), true)
-                });
+                out.push(EdgeSpec::new(Field::Option(i), &o.next).saving(saves.clone(), true));
             }
             if let Some(n) = &c.other_next {
-                out.push(EdgeSpec::plain("other_next", n).saving(saves, true));
+                out.push(EdgeSpec::new(Field::Plain("other_next"), n).saving(saves, true));
             }
         }
         CardKind::Condition(c) => {
             for (i, r) in c.rules.iter().enumerate() {
-                out.push(EdgeSpec {
-                    field: format!("rules[{i}].next"),
-                    pointer: format!("rules/{i}/next"),
-                    ..EdgeSpec::plain("", &r.next)
-                });
+                out.push(EdgeSpec::new(Field::Rule(i), &r.next));
             }
             if let Some(e) = &c.else_ {
-                out.push(EdgeSpec::plain("else", e));
+                out.push(EdgeSpec::new(Field::Plain("else"), e));
             }
         }
         CardKind::Set(c) => {
@@ -83,7 +104,7 @@ pub fn edges(card: &Card) -> Vec<EdgeSpec<'_>> {
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, _)| k.as_str())
                 .collect();
-            let mut edge = EdgeSpec::plain("next", &c.next).saving(saves, true);
+            let mut edge = EdgeSpec::new(Field::Plain("next"), &c.next).saving(saves, true);
             edge.clears = c
                 .set
                 .iter()
@@ -94,21 +115,23 @@ pub fn edges(card: &Card) -> Vec<EdgeSpec<'_>> {
         }
         CardKind::Http(c) => {
             let saves = c.save.keys().map(String::as_str).collect();
-            out.push(EdgeSpec::plain("next", &c.next).saving(saves, c.on_error.is_some()));
+            out.push(
+                EdgeSpec::new(Field::Plain("next"), &c.next).saving(saves, c.on_error.is_some()),
+            );
             if let Some(e) = &c.on_error {
-                out.push(EdgeSpec::plain("on_error", e));
+                out.push(EdgeSpec::new(Field::Plain("on_error"), e));
             }
         }
         CardKind::LiveChat(c) => {
             if let Some(n) = &c.offline_next {
-                out.push(EdgeSpec::plain("offline_next", n));
+                out.push(EdgeSpec::new(Field::Plain("offline_next"), n));
             }
         }
-        CardKind::Capture(c) => out.push(EdgeSpec::plain("next", &c.next)),
-        CardKind::Notify(c) => out.push(EdgeSpec::plain("next", &c.next)),
+        CardKind::Capture(c) => out.push(EdgeSpec::new(Field::Plain("next"), &c.next)),
+        CardKind::Notify(c) => out.push(EdgeSpec::new(Field::Plain("next"), &c.next)),
         CardKind::Redirect(c) => {
             if let Some(n) = &c.next {
-                out.push(EdgeSpec::plain("next", n));
+                out.push(EdgeSpec::new(Field::Plain("next"), n));
             }
         }
         CardKind::End(_) => {}

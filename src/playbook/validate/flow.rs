@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use crate::playbook::model::CardKind;
 
-use super::edges::EdgeSpec;
+use super::edges::{EdgeSpec, Field};
 use super::graph::{Edge, Graph};
 use super::templates::{self, TemplateUse};
 use super::{CardRef, Problem};
@@ -19,7 +19,7 @@ pub struct Flow<'a, 'b> {
     pub cards: &'b [CardRef<'a>],
     pub edges: &'b [Vec<EdgeSpec<'a>>],
     pub index_of: &'b HashMap<&'a str, usize>,
-    pub templates: &'b [Vec<TemplateUse>],
+    pub templates: &'b [Vec<TemplateUse<'a>>],
     /// Cards whose id an earlier card already has (left out of the reachability report).
     pub duplicate: &'b [bool],
 }
@@ -114,13 +114,15 @@ fn identity_before_capture(
 fn describe_step(flow: &Flow<'_, '_>, from: usize, edge: &Edge) -> String {
     let card = &flow.cards[from].card;
     let spec = &flow.edges[from][edge.spec];
-    let how = match (&card.kind, spec.field.as_str()) {
-        (CardKind::Question(q), "next") if !spec.certain => {
+    let how = match (&card.kind, spec.field) {
+        (CardKind::Question(q), Field::Plain("next")) if !spec.certain => {
             format!(" (after {} invalid answers)", q.max_tries())
         }
-        (CardKind::Http(_), "next") if !spec.certain => " (when the call fails)".to_owned(),
-        (_, "next") => String::new(),
-        (_, field) => format!(" ({field})"),
+        (CardKind::Http(_), Field::Plain("next")) if !spec.certain => {
+            " (when the call fails)".to_owned()
+        }
+        (_, Field::Plain("next")) => String::new(),
+        (_, field) => format!(" ({})", field.name()),
     };
     format!("{}{how}", card.id)
 }

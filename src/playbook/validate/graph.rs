@@ -156,10 +156,11 @@ impl<'a> Graph<'a> {
         let mut work = VecDeque::from([start]);
         visited[start] = true;
         queued[start] = true;
+        let mut out = VarSet::empty(size);
         while let Some(u) = work.pop_front() {
             queued[u] = false;
             for e in &self.succ[u] {
-                let mut out = arriving[u].clone();
+                out.copy_from(&arriving[u]);
                 apply(&mut out, e);
                 let grew = arriving[e.to].union_with(&out);
                 if (grew || !visited[e.to]) && !queued[e.to] {

@@ -31,10 +31,13 @@ pub fn validate(pb: &Playbook) -> Vec<Problem> {
         .enumerate()
         .map(|(index, card)| CardRef { index, card })
         .collect();
-    run(Some(pb), &cards, &[], pb.cards.len())
+    run(Some(pb), &cards, &[], pb.cards.len(), true)
 }
 
 /// The problems of what could be loaded from a document (load problems not included).
+///
+/// The flow rules run only when the whole document could be decoded; problems about
+/// values that were dropped as invalid (already reported) are left out.
 pub fn validate_loaded(loaded: &Loaded) -> Vec<Problem> {
     let cards: Vec<CardRef<'_>> = loaded
         .cards
@@ -44,12 +47,21 @@ pub fn validate_loaded(loaded: &Loaded) -> Vec<Problem> {
             card,
         })
         .collect();
-    run(
+    let mut problems = run(
         loaded.header.as_ref(),
         &cards,
         &loaded.broken_ids,
         loaded.card_count,
-    )
+        loaded.is_complete(),
+    );
+    problems.retain(|p| {
+        !loaded.dropped.iter().any(|d| {
+            p.pointer
+                .strip_prefix(d.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    });
+    problems
 }
 
 /// A card and its index in the document.
@@ -79,6 +91,7 @@ fn run(
     cards: &[CardRef<'_>],
     broken_ids: &[String],
     card_count: usize,
+    complete: bool,
 ) -> Vec<Problem> {
     let mut problems = Vec::new();
     if let Some(pb) = header {
@@ -133,14 +146,13 @@ fn run(
         let card_edges = edges::edges(c.card);
         for e in &card_edges {
             if !exists(e.target) {
-                problems.push(c.problem(&e.pointer, unknown(&e.field, e.target)));
+                problems.push(c.problem(&e.field.pointer(), unknown(&e.field.name(), e.target)));
             }
         }
         all_edges.push(card_edges);
         all_templates.push(templates::parse_all(*c, &mut problems));
     }
 
-    let complete = cards.len() == card_count;
     if let Some(pb) = header
         && complete
         && let Some(&start) = index_of.get(pb.start.as_str())

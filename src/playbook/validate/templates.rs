@@ -10,27 +10,51 @@ use super::graph::Graph;
 use super::varset::VarSet;
 use super::{CardRef, Problem};
 
+/// Where a template sits in its card.
+#[derive(Debug, Clone, Copy)]
+pub enum Place<'a> {
+    /// A field, like `text` or `activity.subject`.
+    Field(&'static str),
+    /// The label of `options[i]`.
+    Label(usize),
+    /// A key of a mapping field: `set.vars.x`, `headers.Accept`.
+    Key(&'static str, &'a str),
+}
+
+impl Place<'_> {
+    /// The field as reports name it: `text`, `options[0].label`, `headers.Accept`, …
+    fn name(self) -> String {
+        match self {
+            Place::Field(name) => name.to_owned(),
+            Place::Label(i) => format!("options[{i}].label"),
+            Place::Key(field, key) => format!("{field}.{key}"),
+        }
+    }
+
+    fn pointer(self, index: usize) -> String {
+        match self {
+            Place::Field(name) => field_pointer(index, &name.replace('.', "/")),
+            Place::Label(i) => field_pointer(index, &format!("options/{i}/label")),
+            Place::Key(field, key) => key_pointer(index, field, key),
+        }
+    }
+}
+
 /// A parsed template and where it sits.
 #[derive(Debug)]
-pub struct TemplateUse {
-    /// The field as reports name it: `text`, `options[0].label`, `headers.Accept`, …
-    pub field: String,
-    pub pointer: String,
+pub struct TemplateUse<'a> {
+    pub place: Place<'a>,
     pub template: Template,
 }
 
-type Field<'a> = (String, String, &'a str);
-
-fn push<'a>(out: &mut Vec<Field<'a>>, index: usize, field: &str, src: &'a str) {
-    let relative = field.replace('.', "/");
-    out.push((field.to_owned(), field_pointer(index, &relative), src));
-}
-
-/// Every field of `card` that is a template, as (field name, pointer, source).
-fn fields(index: usize, card: &Card) -> Vec<Field<'_>> {
+/// Every field of `card` that is a template, with its source.
+fn fields(card: &Card) -> Vec<(Place<'_>, &str)> {
+    fn field<'a>(out: &mut Vec<(Place<'a>, &'a str)>, name: &'static str, src: &'a str) {
+        out.push((Place::Field(name), src));
+    }
     let mut out = Vec::new();
     match &card.kind {
-        CardKind::Message(c) => push(&mut out, index, "text", &c.text),
+        CardKind::Message(c) => field(&mut out, "text", &c.text),
         CardKind::Question(c) => {
             for (name, value) in [
                 ("text", &c.text),
@@ -38,61 +62,53 @@ fn fields(index: usize, card: &Card) -> Vec<Field<'_>> {
                 ("retry_text", &c.retry_text),
             ] {
                 if let Some(v) = value {
-                    push(&mut out, index, name, v);
+                    field(&mut out, name, v);
                 }
             }
         }
         CardKind::Buttons(c) => {
             if let Some(t) = &c.text {
-                push(&mut out, index, "text", t);
+                field(&mut out, "text", t);
             }
             for (i, o) in c.options.iter().enumerate() {
-                out.push((
-                    format!("options[{i}].label"),
-                    field_pointer(index, &format!("options/{i}/label")),
-                    &o.label,
-                ));
+                out.push((Place::Label(i), &o.label));
             }
         }
         CardKind::Condition(_) => {}
         CardKind::Set(c) => {
             for (key, value) in &c.set {
                 if let Some(text) = value.as_str() {
-                    out.push((format!("set.{key}"), key_pointer(index, "set", key), text));
+                    out.push((Place::Key("set", key), text));
                 }
             }
         }
         CardKind::Http(c) => {
-            push(&mut out, index, "url", &c.url);
+            field(&mut out, "url", &c.url);
             if let Some(b) = &c.body {
-                push(&mut out, index, "body", b);
+                field(&mut out, "body", b);
             }
             for (key, value) in &c.headers {
-                out.push((
-                    format!("headers.{key}"),
-                    key_pointer(index, "headers", key),
-                    value,
-                ));
+                out.push((Place::Key("headers", key), value));
             }
         }
         CardKind::LiveChat(c) => {
-            push(&mut out, index, "online_message", &c.online_message);
-            push(&mut out, index, "offline_message", &c.offline_message);
+            field(&mut out, "online_message", &c.online_message);
+            field(&mut out, "offline_message", &c.offline_message);
         }
         CardKind::Capture(c) => {
-            push(&mut out, index, "title", &c.title);
+            field(&mut out, "title", &c.title);
             if let Some(a) = &c.activity {
-                push(&mut out, index, "activity.subject", &a.subject);
+                field(&mut out, "activity.subject", &a.subject);
             }
         }
         CardKind::Notify(c) => {
-            push(&mut out, index, "subject", &c.subject);
-            push(&mut out, index, "body", &c.body);
+            field(&mut out, "subject", &c.subject);
+            field(&mut out, "body", &c.body);
         }
-        CardKind::Redirect(c) => push(&mut out, index, "url", &c.url),
+        CardKind::Redirect(c) => field(&mut out, "url", &c.url),
         CardKind::End(c) => {
             if let Some(t) = &c.text {
-                push(&mut out, index, "text", t);
+                field(&mut out, "text", t);
             }
         }
     }
@@ -101,9 +117,13 @@ fn fields(index: usize, card: &Card) -> Vec<Field<'_>> {
 
 /// Parse every template of a card, reporting syntax errors and unknown variable names.
 /// Returns the templates that parsed, for [`check_sources`].
-pub fn parse_all(card: CardRef<'_>, problems: &mut Vec<Problem>) -> Vec<TemplateUse> {
+pub fn parse_all<'a>(card: CardRef<'a>, problems: &mut Vec<Problem>) -> Vec<TemplateUse<'a>> {
     let mut uses = Vec::new();
-    for (field, pointer, src) in fields(card.index, card.card) {
+    for (place, src) in fields(card.card) {
+        // Text without a placeholder is always valid and needs no checking.
+        if !src.contains("{{") {
+            continue;
+        }
         match Template::parse(src) {
             Ok(template) => {
                 for slot in template.slots() {
@@ -112,22 +132,19 @@ pub fn parse_all(card: CardRef<'_>, problems: &mut Vec<Problem>) -> Vec<Template
                             && !vars::is_known(name)
                         {
                             problems.push(card.problem_at(
-                                pointer.clone(),
-                                format!("{field} names unknown variable '{name}'"),
+                                place.pointer(card.index),
+                                format!("{} names unknown variable '{name}'", place.name()),
                             ));
                         }
                     }
                 }
-                uses.push(TemplateUse {
-                    field,
-                    pointer,
-                    template,
-                });
+                uses.push(TemplateUse { place, template });
             }
             Err(e) => problems.push(card.problem_at(
-                pointer,
+                place.pointer(card.index),
                 format!(
-                    "template error in {field}: {}",
+                    "template error in {}: {}",
+                    place.name(),
                     e.to_string().replace('`', "'")
                 ),
             )),
@@ -140,7 +157,7 @@ pub fn parse_all(card: CardRef<'_>, problems: &mut Vec<Problem>) -> Vec<Template
 /// can have set. Placeholders naming an unknown variable were reported already.
 pub fn check_sources(
     card: CardRef<'_>,
-    uses: &[TemplateUse],
+    uses: &[TemplateUse<'_>],
     may_be_set: &VarSet,
     graph: &Graph<'_>,
     problems: &mut Vec<Problem>,
@@ -177,10 +194,10 @@ pub fn check_sources(
                 [] => continue,
             };
             problems.push(card.problem_at(
-                u.pointer.clone(),
+                u.place.pointer(card.index),
                 format!(
                     "'{written}' in {}: no path to this card sets {which}",
-                    u.field
+                    u.place.name()
                 ),
             ));
         }

@@ -64,11 +64,11 @@ fn trigger(pb: &Playbook, problems: &mut Vec<Problem>) {
     );
     match t.on {
         TriggerOn::TimeOnPage if t.delay_seconds.is_none() => problems.push(Problem::playbook(
-            "/trigger",
+            "/trigger/delay_seconds",
             "trigger on: time_on_page needs delay_seconds",
         )),
         TriggerOn::Keyword if t.keywords.iter().all(|k| k.trim().is_empty()) => problems.push(
-            Problem::playbook("/trigger", "trigger on: keyword needs keywords"),
+            Problem::playbook("/trigger/keywords", "trigger on: keyword needs keywords"),
         ),
         TriggerOn::Click if t.selector.as_deref().is_some_and(|s| s.trim().is_empty()) => problems
             .push(Problem::playbook(

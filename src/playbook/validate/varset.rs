@@ -25,6 +25,11 @@ impl VarSet {
         self.words[i / 64] & (1 << (i % 64)) != 0
     }
 
+    /// Make this set equal to `other` (of the same size), without allocating.
+    pub fn copy_from(&mut self, other: &VarSet) {
+        self.words.copy_from_slice(&other.words);
+    }
+
     /// Add `other`'s members; did this set grow?
     pub fn union_with(&mut self, other: &VarSet) -> bool {
         let mut changed = false;

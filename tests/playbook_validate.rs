@@ -1,0 +1,342 @@
+//! Playbook validation end to end: reports for faulty files (snapshots), the shipped
+//! playbooks, and the `concierge playbook validate` and `paths` commands.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use concierge::playbook::check::check_document;
+use concierge::playbook::load::Format;
+use concierge::playbook::model::{CardKind, Playbook, TriggerOn};
+use concierge::playbook::paths::{DEFAULT_LIMIT, paths};
+use proptest::prelude::*;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The YAML files of a folder of the repository, sorted.
+fn yaml_files(folder: &str) -> Vec<PathBuf> {
+    let dir = Path::new(ROOT).join(folder);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn shipped() -> Vec<(String, Playbook)> {
+    yaml_files("playbooks")
+        .into_iter()
+        .map(|path| {
+            let src = std::fs::read_to_string(&path).unwrap();
+            match check_document(&src, Format::Yaml) {
+                Ok(pb) => (file_name(&path), pb),
+                Err(report) => panic!("{}", report.render(&path.display().to_string())),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_invalid_fixture_gets_its_report() {
+    let fixtures = yaml_files("tests/fixtures/invalid");
+    assert!(fixtures.len() >= 20, "fixtures missing: {fixtures:?}");
+    for path in fixtures {
+        let name = file_name(&path);
+        let src = std::fs::read_to_string(&path).unwrap();
+        let report = match check_document(&src, Format::Yaml) {
+            Ok(_) => panic!("{name} should not be valid"),
+            Err(report) => report,
+        };
+        let rendered = report.render(&format!("tests/fixtures/invalid/{name}"));
+        insta::assert_snapshot!(
+            format!("invalid__{}", name.trim_end_matches(".yaml")),
+            rendered
+        );
+    }
+}
+
+#[test]
+fn shipped_playbooks_are_valid() {
+    let found = shipped();
+    let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    for required in [
+        "lead-qualification.yaml",
+        "appointment-booking.yaml",
+        "support-triage.yaml",
+        "satisfaction-survey.yaml",
+        "product-recommendation.yaml",
+        "order-status.yaml",
+    ] {
+        assert!(
+            names.contains(&required),
+            "{required} missing from {names:?}"
+        );
+    }
+}
+
+#[test]
+fn shipped_playbooks_together_use_every_card_type_input_kind_and_trigger() {
+    let playbooks = shipped();
+    let mut types = BTreeSet::new();
+    let mut inputs = BTreeSet::new();
+    let mut triggers = BTreeSet::new();
+    for (_, pb) in &playbooks {
+        triggers.insert(format!("{:?}", pb.trigger.on));
+        for card in &pb.cards {
+            types.insert(card.kind.type_name());
+            if let CardKind::Question(q) = &card.kind {
+                inputs.insert(q.input.map(|i| i.name()).unwrap_or_default());
+            }
+        }
+    }
+    assert_eq!(types, CardKind::TYPE_NAMES.into_iter().collect());
+    assert_eq!(
+        inputs,
+        [
+            "date",
+            "email",
+            "long_text",
+            "number",
+            "phone",
+            "text",
+            "url"
+        ]
+        .into_iter()
+        .collect()
+    );
+    let all_triggers: BTreeSet<String> = [
+        TriggerOn::PageLoad,
+        TriggerOn::TimeOnPage,
+        TriggerOn::Click,
+        TriggerOn::Keyword,
+    ]
+    .iter()
+    .map(|t| format!("{t:?}"))
+    .collect();
+    assert_eq!(triggers, all_triggers);
+}
+
+#[test]
+fn a_playbook_reads_the_same_as_json() {
+    for (name, pb) in shipped() {
+        let json = serde_json::to_string(&pb).unwrap();
+        let again = check_document(&json, Format::Json)
+            .unwrap_or_else(|report| panic!("{name}: {}", report.render("json")));
+        assert_eq!(again, pb, "{name}");
+    }
+}
+
+#[test]
+fn every_path_of_the_shipped_playbooks_starts_at_start_and_ends() {
+    for (name, pb) in shipped() {
+        let list = paths(&pb, DEFAULT_LIMIT);
+        assert!(!list.truncated, "{name}");
+        assert!(list.paths.len() >= 3, "{name}: {}", list.render());
+        for path in &list.paths {
+            assert_eq!(path.steps[0].card, pb.start, "{name}");
+        }
+        // Every card lies on some path.
+        let visited: BTreeSet<&str> = list
+            .paths
+            .iter()
+            .flat_map(|p| p.steps.iter().map(|s| s.card.as_str()))
+            .collect();
+        let all: BTreeSet<&str> = pb.cards.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(visited, all, "{name}");
+    }
+}
+
+fn concierge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .expect("run concierge")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn validate_command_says_ok_per_valid_file() {
+    let files: Vec<String> = yaml_files("playbooks")
+        .iter()
+        .map(|p| format!("playbooks/{}", file_name(p)))
+        .collect();
+    let mut args = vec!["playbook", "validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = concierge(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let expected: String = files.iter().map(|f| format!("{f}: ok\n")).collect();
+    assert_eq!(text(&out.stdout), expected);
+}
+
+#[test]
+fn validate_command_lists_each_problem_and_checks_every_file() {
+    let out = concierge(&[
+        "playbook",
+        "validate",
+        "tests/fixtures/invalid/missing-card.yaml",
+        "playbooks/order-status.yaml",
+        "tests/fixtures/invalid/limits.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "tests/fixtures/invalid/missing-card.yaml:5: playbook: start names unknown card \
+         'welcom'; did you mean 'welcome'?\n\
+         tests/fixtures/invalid/missing-card.yaml:17: card 'pricing': rules[0].next names \
+         unknown card 'sales'\n\
+         tests/fixtures/invalid/missing-card.yaml:23: card 'support': on_error names unknown \
+         card 'status_down'\n\
+         tests/fixtures/invalid/missing-card.yaml:28: card 'human': offline_next names \
+         unknown card 'contact'\n\
+         playbooks/order-status.yaml: ok\n\
+         tests/fixtures/invalid/limits.yaml:10: card 'lookup': timeout_seconds must be \
+         between 1 and 30, not 120\n\
+         tests/fixtures/invalid/limits.yaml:15: card 'rep': wait_seconds must be between 10 \
+         and 3600, not 5\n"
+    );
+}
+
+#[test]
+fn validate_command_explains_unreadable_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = dir.path().join("binary.yaml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x01]).unwrap();
+    let missing = dir.path().join("missing.yaml");
+    let out = concierge(&[
+        "playbook",
+        "validate",
+        missing.to_str().unwrap(),
+        binary.to_str().unwrap(),
+        "playbooks/support-triage.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: cannot read the file: ", missing.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{}: cannot read the file: it is not UTF-8 text",
+            binary.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(text(&out.stdout), "playbooks/support-triage.yaml: ok\n");
+}
+
+#[test]
+fn validate_command_reads_json_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("survey.json");
+    let pb = &shipped()
+        .into_iter()
+        .find(|(n, _)| n == "satisfaction-survey.yaml")
+        .unwrap()
+        .1;
+    let mut json = serde_json::to_value(pb).unwrap();
+    json["cards"][0]["colour"] = "red".into();
+    std::fs::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let out = concierge(&["playbook", "validate", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{}: card 'intro': unknown key 'colour' (expected one of text, next)\n",
+            file.display()
+        )
+    );
+}
+
+#[test]
+fn paths_command_lists_the_paths() {
+    let out = concierge(&["playbook", "paths", "playbooks/lead-qualification.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    insta::assert_snapshot!("paths__lead_qualification", text(&out.stdout));
+}
+
+#[test]
+fn paths_command_prints_json_for_tools() {
+    let out = concierge(&["playbook", "paths", "--json", "playbooks/order-status.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["start"], "order_number");
+    assert_eq!(json["truncated"], false);
+    let list = json["paths"].as_array().unwrap();
+    let human = concierge(&["playbook", "paths", "playbooks/order-status.yaml"]);
+    let first_line = text(&human.stdout).lines().next().unwrap().to_owned();
+    assert_eq!(
+        first_line,
+        format!("{} paths from 'order_number'", list.len())
+    );
+    let endings: BTreeSet<&str> = list
+        .iter()
+        .map(|p| p["ending"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(endings, ["end", "handed_to_rep"].into_iter().collect());
+    // The lookup's two outcomes are both walked.
+    let inputs: BTreeSet<&str> = list
+        .iter()
+        .flat_map(|p| p["steps"].as_array().unwrap())
+        .filter(|s| s["card"] == "lookup")
+        .map(|s| s["input"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        inputs,
+        ["call fails", "call succeeds"].into_iter().collect()
+    );
+}
+
+#[test]
+fn paths_command_refuses_an_invalid_playbook() {
+    let out = concierge(&["playbook", "paths", "tests/fixtures/invalid/no-ending.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        "tests/fixtures/invalid/no-ending.yaml:5: playbook: no end or redirect card can be \
+         reached from start\n"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Damaged files never make the checker panic, and every rejection says something.
+    #[test]
+    fn damaged_playbooks_are_rejected_cleanly(
+        which in 0usize..6,
+        cut_at in 0usize..4000,
+        cut_len in 0usize..200,
+        insert in "[ -~\n]{0,12}",
+    ) {
+        let files = yaml_files("playbooks");
+        let src = std::fs::read_to_string(&files[which % files.len()]).unwrap();
+        let mut at = cut_at.min(src.len());
+        while !src.is_char_boundary(at) {
+            at -= 1;
+        }
+        let mut end = (at + cut_len).min(src.len());
+        while !src.is_char_boundary(end) {
+            end -= 1;
+        }
+        let damaged = format!("{}{insert}{}", &src[..at], &src[end..]);
+        if let Err(report) = check_document(&damaged, Format::Yaml) {
+            prop_assert!(!report.problems.is_empty());
+            for f in &report.problems {
+                prop_assert!(!f.problem.message.is_empty());
+            }
+        }
+    }
+}
