@@ -173,6 +173,7 @@ fn config(database_url: &str, dir: &Path) -> Config {
             jwt_secret: None,
             oauth_url: "http://127.0.0.1:0".into(),
         },
+        outbox: Default::default(),
         http_allow: Default::default(),
         // One address sends everything: only the per-visitor limit stays on.
         rate_limits: RateLimits {

@@ -94,6 +94,18 @@ pub const OPTIONS: &[OptionDoc] = &[
         about: "Base URL of the OAuth server.",
     },
     OptionDoc {
+        key: "outbox_concurrency",
+        env: "CONCIERGE_OUTBOX_CONCURRENCY",
+        default: "4",
+        about: "CRM writes this node delivers at the same time; 0 runs no outbox worker here.",
+    },
+    OptionDoc {
+        key: "outbox_poll_ms",
+        env: "CONCIERGE_OUTBOX_POLL_MS",
+        default: "1000",
+        about: "How often an idle outbox worker looks for due CRM writes (milliseconds).",
+    },
+    OptionDoc {
         key: "http_allow",
         env: "CONCIERGE_HTTP_ALLOW",
         default: "empty",
@@ -148,6 +160,24 @@ pub struct PipedriveConfig {
     pub oauth_url: String,
 }
 
+/// The outbox worker of this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Deliveries at the same time; 0 = no worker on this node.
+    pub concurrency: usize,
+    /// Idle poll interval in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> OutboxConfig {
+        OutboxConfig {
+            concurrency: 4,
+            poll_ms: 1000,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -160,6 +190,7 @@ pub struct Config {
     pub db_pool_size: u32,
     pub log: String,
     pub pipedrive: PipedriveConfig,
+    pub outbox: OutboxConfig,
     /// Addresses http cards may call although they are internal.
     pub http_allow: AllowList,
     /// Flood limits of the widget API.
@@ -250,6 +281,8 @@ struct FileConfig {
     pipedrive_client_secret: Option<String>,
     pipedrive_jwt_secret: Option<String>,
     pipedrive_oauth_url: Option<String>,
+    outbox_concurrency: Option<usize>,
+    outbox_poll_ms: Option<u64>,
     http_allow: Option<String>,
     visitor_rate_limit: Option<String>,
     address_rate_limit: Option<String>,
@@ -296,6 +329,15 @@ impl Config {
                 message: format!("`{v}` is not a whole number"),
             })?,
             None => f.db_pool_size.unwrap_or(8),
+        };
+        let outbox = OutboxConfig {
+            concurrency: number(
+                &env,
+                "CONCIERGE_OUTBOX_CONCURRENCY",
+                f.outbox_concurrency,
+                4,
+            )?,
+            poll_ms: number(&env, "CONCIERGE_OUTBOX_POLL_MS", f.outbox_poll_ms, 1000)?,
         };
         let secret_key = match pick("CONCIERGE_SECRET_KEY", f.secret_key) {
             Some(key) => Secret::new(key),
@@ -347,6 +389,7 @@ impl Config {
                     .trim_end_matches('/')
                     .to_owned(),
             },
+            outbox,
             http_allow,
             rate_limits,
         })
@@ -355,6 +398,22 @@ impl Config {
     /// Is the sandbox CRM standing in for Pipedrive?
     pub fn uses_sandbox(&self) -> bool {
         self.pipedrive.client_id.is_none()
+    }
+}
+
+/// A whole number from the environment, else the file, else `default`.
+fn number<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    from_file: Option<T>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match env(name).filter(|v| !v.is_empty()) {
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            message: format!("`{v}` is not a whole number"),
+        }),
+        None => Ok(from_file.unwrap_or(default)),
     }
 }
 

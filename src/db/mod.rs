@@ -11,11 +11,15 @@ pub mod analytics;
 pub mod answer_rules;
 pub mod companies;
 pub mod conversations;
+pub mod crm_users;
+pub mod installs;
 pub mod outbox;
 pub mod playbooks;
 pub mod presence;
+pub mod purge;
 pub mod schema;
 pub mod timers;
+pub mod transcripts;
 pub mod visitors;
 
 use std::time::Duration;
