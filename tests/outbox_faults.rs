@@ -246,7 +246,7 @@ async fn one_company(db: TestDb, index: usize, n: usize) {
             "reject": {
                 "field": "title",
                 "contains": "REFUSED",
-                "status": if index % 2 == 0 { 422 } else { 400 }
+                "status": if index.is_multiple_of(2) { 422 } else { 400 }
             }
         })),
     )
