@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::faults::FaultKind;
 use super::limits::{DAILY_BUDGET, Verdict};
 use super::ops::{self, ApiError, Ctx, Query, Reply};
+use super::queries;
 use super::{Exchange, Sandbox, lock, of};
 use crate::web::AppState;
 
@@ -112,23 +113,23 @@ impl Op {
         let mut st = lock(&sb.store);
         let st = &mut *st;
         match self {
-            Op::SearchPersons => ops::search_persons(st, q),
+            Op::SearchPersons => queries::search_persons(st, q),
             Op::CreatePerson => ops::create_person(st, body, ctx),
-            Op::SearchOrgs => ops::search_orgs(st, q),
+            Op::SearchOrgs => queries::search_orgs(st, q),
             Op::CreateOrg => ops::create_org(st, body, ctx),
             Op::CreateDeal => ops::create_deal(st, body, ctx),
-            Op::ListDeals => ops::list_deals(st, q),
+            Op::ListDeals => queries::list_deals(st, q),
             Op::CreateActivity => ops::create_activity(st, body, ctx),
-            Op::ListActivities => ops::list_activities(st, q),
+            Op::ListActivities => queries::list_activities(st, q),
             Op::CreateLead => ops::create_lead(st, body, ctx),
-            Op::ListLeads => ops::list_leads(st, q),
-            Op::LeadLabels => Ok(ops::lead_labels(st)),
+            Op::ListLeads => queries::list_leads(st, q),
+            Op::LeadLabels => Ok(queries::lead_labels(st)),
             Op::CreateNote => ops::create_note(st, body, ctx),
-            Op::ListNotes => ops::list_notes(st, q),
-            Op::Users => Ok(ops::users(st, ctx)),
-            Op::Me => ops::me(st, ctx),
-            Op::ActivityTypes => Ok(ops::activity_types()),
-            Op::Get(kind, id) => ops::get_one(st, kind, id),
+            Op::ListNotes => queries::list_notes(st, q),
+            Op::Users => Ok(queries::users(st, ctx)),
+            Op::Me => queries::me(st, ctx),
+            Op::ActivityTypes => Ok(queries::activity_types()),
+            Op::Get(kind, id) => queries::get_one(st, kind, id),
         }
     }
 }
@@ -262,7 +263,7 @@ fn decide(
         (false, _) => Value::Null,
     };
     let fault = {
-        let faults = lock(&sb.faults);
+        let mut faults = lock(&sb.faults);
         if let Some((status, message)) = op.is_write().then(|| faults.rejects(&body)).flatten() {
             let e = ApiError {
                 status,
@@ -270,8 +271,7 @@ fn decide(
             };
             return (Answer::error(&e), false);
         }
-        drop(faults);
-        lock(&sb.faults).draw(path, op.is_write())
+        faults.draw(path, op.is_write())
     };
     let verdict = lock(&sb.limiter).check(&token, op.is_search(), Instant::now());
     let headers = rate_headers(&verdict);

@@ -6,9 +6,11 @@
 //! - `oauth.rs`: the consent page (`GET /sandbox/oauth/authorize`) and the token endpoint
 //!   (`POST /sandbox/oauth/token`, HTTP Basic client credentials).
 //! - `api.rs`: `/sandbox/api/v1/...` and `/sandbox/api/v2/...` with Pipedrive's envelopes,
-//!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` does the work,
-//!   `render.rs` shapes the answers, `limits.rs` counts the burst windows.
-//! - `faults.rs`: fault injection on demand (`/sandbox/faults`).
+//!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` (writes) and
+//!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
+//!   the burst windows.
+//! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
+//!   the API journal (`/sandbox/journal`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
 //!   with a signed token, and the page listing what was created.
 //! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
@@ -23,6 +25,7 @@ mod limits;
 mod oauth;
 pub mod ops;
 mod pages;
+mod queries;
 mod render;
 pub mod store;
 
@@ -114,6 +117,8 @@ pub struct Sandbox {
     limiter: Mutex<limits::Limiter>,
     journal: Mutex<VecDeque<Exchange>>,
     path: PathBuf,
+    /// One save at a time: they share the temporary file, and the last one must win.
+    save_lock: tokio::sync::Mutex<()>,
     dirty: Arc<tokio::sync::Notify>,
     public_url: String,
     credentials: SandboxCredentials,
@@ -143,7 +148,7 @@ impl Sandbox {
             None => (store::Store::seed(now), true),
         };
         if fresh {
-            store::write_atomically(&path, &serde_json::to_vec(&data).unwrap_or_default())?;
+            store::write_atomically(&path, &store::encode(&data)?)?;
         }
         let sandbox = Arc::new(Sandbox {
             store: Mutex::new(data),
@@ -151,6 +156,7 @@ impl Sandbox {
             limiter: Mutex::new(limits::Limiter::default()),
             journal: Mutex::new(VecDeque::new()),
             path,
+            save_lock: tokio::sync::Mutex::new(()),
             dirty: Arc::new(tokio::sync::Notify::new()),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             credentials: credentials(config),
@@ -175,7 +181,8 @@ impl Sandbox {
 
     /// Save the store now (normally saving trails writes by a fraction of a second).
     pub async fn save_now(&self) -> Result<(), SandboxError> {
-        let bytes = serde_json::to_vec(&*lock(&self.store)).unwrap_or_default();
+        let _one_at_a_time = self.save_lock.lock().await;
+        let bytes = store::encode(&lock(&self.store))?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
             .await
