@@ -117,6 +117,8 @@ pub struct Sandbox {
     limiter: Mutex<limits::Limiter>,
     journal: Mutex<VecDeque<Exchange>>,
     path: PathBuf,
+    /// One save at a time: they share the temporary file, and the last one must win.
+    save_lock: tokio::sync::Mutex<()>,
     dirty: Arc<tokio::sync::Notify>,
     public_url: String,
     credentials: SandboxCredentials,
@@ -146,7 +148,7 @@ impl Sandbox {
             None => (store::Store::seed(now), true),
         };
         if fresh {
-            store::write_atomically(&path, &serde_json::to_vec(&data).unwrap_or_default())?;
+            store::write_atomically(&path, &store::encode(&data)?)?;
         }
         let sandbox = Arc::new(Sandbox {
             store: Mutex::new(data),
@@ -154,6 +156,7 @@ impl Sandbox {
             limiter: Mutex::new(limits::Limiter::default()),
             journal: Mutex::new(VecDeque::new()),
             path,
+            save_lock: tokio::sync::Mutex::new(()),
             dirty: Arc::new(tokio::sync::Notify::new()),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             credentials: credentials(config),
@@ -178,7 +181,8 @@ impl Sandbox {
 
     /// Save the store now (normally saving trails writes by a fraction of a second).
     pub async fn save_now(&self) -> Result<(), SandboxError> {
-        let bytes = serde_json::to_vec(&*lock(&self.store)).unwrap_or_default();
+        let _one_at_a_time = self.save_lock.lock().await;
+        let bytes = store::encode(&lock(&self.store))?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
             .await

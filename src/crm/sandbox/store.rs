@@ -312,6 +312,8 @@ pub enum StoreError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("cannot encode the sandbox CRM's data: {0}")]
+    Encode(serde_json::Error),
     #[error("cannot save the sandbox CRM's data {path}: {source}")]
     Write {
         path: PathBuf,
@@ -334,6 +336,11 @@ pub fn load(path: &Path) -> Result<Option<Store>, StoreError> {
             source,
         }),
     }
+}
+
+/// The store as the JSON kept on disk.
+pub fn encode(store: &Store) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(store).map_err(StoreError::Encode)
 }
 
 /// Write `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.
