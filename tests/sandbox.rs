@@ -354,6 +354,7 @@ async fn no_sandbox_when_a_pipedrive_app_is_configured() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(&db, dir.path().to_owned());
     config.pipedrive.client_id = Some("real-app".into());
+    config.pipedrive.client_secret = Some(concierge::config::Secret::new("real-secret"));
     let server = concierge::web::build(config).await.unwrap();
     let url = server.url.clone();
     let handle = server.handle();
