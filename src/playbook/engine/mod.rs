@@ -35,7 +35,7 @@ pub fn step(playbook: &Playbook, state: &State, event: &Event, env: &Env) -> Ste
         playbook,
         env,
         state: state.clone(),
-        effects: Vec::with_capacity(16),
+        effects: Vec::with_capacity(8),
         entered: 0,
         arrived: None,
     };

@@ -85,10 +85,10 @@ fn render_into(
     insert: &impl Fn(&mut String, &str),
 ) -> Option<()> {
     let mut rest = src;
-    while let Some(open) = rest.find("{{") {
+    while let Some(open) = find_double(rest, b'{') {
         out.push_str(&rest[..open]);
         let after = &rest[open + 2..];
-        let close = after.find("}}")?;
+        let close = find_double(after, b'}')?;
         render_slot(&after[..close], vars, out, insert)?;
         rest = &after[close + 2..];
     }
@@ -105,31 +105,16 @@ fn render_slot(
     insert: &impl Fn(&mut String, &str),
 ) -> Option<()> {
     let mut done = false;
-    let mut quote: Option<char> = None;
     let mut start = 0;
-    let mut pieces = inner
-        .char_indices()
-        .filter_map(|(i, ch)| match (quote, ch) {
-            (None, '"' | '\'') => {
-                quote = Some(ch);
-                None
-            }
-            (Some(q), c) if c == q => {
-                quote = None;
-                None
-            }
-            (None, '|') => Some(i),
-            _ => None,
-        });
-    loop {
-        let end = pieces.next();
-        let piece = inner[start..end.unwrap_or(inner.len())].trim();
+    for end in pipes(inner).chain(std::iter::once(inner.len())) {
+        let piece = inner[start..end].trim();
+        start = end + 1;
         if piece.is_empty() {
             return None;
         }
         if let Some(quoted) = unquote(piece) {
             if !done {
-                if quoted.contains("\\\"") {
+                if quoted.as_bytes().windows(2).any(|w| w == b"\\\"") {
                     out.push_str(&quoted.replace("\\\"", "\""));
                 } else {
                     out.push_str(quoted);
@@ -143,11 +128,27 @@ fn render_slot(
         } else {
             return None;
         }
-        match end {
-            Some(i) => start = i + 1,
-            None => return Some(()),
-        }
     }
+    Some(())
+}
+
+/// Positions of the `|` outside quotes. (Quotes and `|` are ASCII, so a byte scan is
+/// exact on UTF-8.)
+fn pipes(inner: &str) -> impl Iterator<Item = usize> + '_ {
+    let mut quote = 0u8;
+    inner.bytes().enumerate().filter_map(move |(i, b)| {
+        if quote != 0 {
+            if b == quote {
+                quote = 0;
+            }
+            None
+        } else if b == b'"' || b == b'\'' {
+            quote = b;
+            None
+        } else {
+            (b == b'|').then_some(i)
+        }
+    })
 }
 
 /// Insert the variable's text; false when it has no value.
@@ -177,12 +178,26 @@ fn unquote(s: &str) -> Option<&str> {
         .then(|| &s[1..s.len() - 1])
 }
 
+/// Where `{{` (or `}}`) first occurs; a byte scan, cheaper than a substring search here.
+fn find_double(s: &str, byte: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|b| *b == byte) {
+        let at = from + i;
+        if bytes.get(at + 1) == Some(&byte) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 fn is_path(s: &str) -> bool {
     s.split('.').all(|seg| {
         !seg.is_empty()
             && seg
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     })
 }
 
