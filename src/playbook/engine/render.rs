@@ -107,7 +107,7 @@ fn render_slot(
     let mut done = false;
     let mut start = 0;
     for end in pipes(inner).chain(std::iter::once(inner.len())) {
-        let piece = inner[start..end].trim();
+        let piece = trim(&inner[start..end]);
         start = end + 1;
         if piece.is_empty() {
             return None;
@@ -192,13 +192,33 @@ fn find_double(s: &str, byte: u8) -> Option<usize> {
     None
 }
 
+/// Dot-separated segments of `[A-Za-z0-9_-]`, none empty.
 fn is_path(s: &str) -> bool {
-    s.split('.').all(|seg| {
-        !seg.is_empty()
-            && seg
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    })
+    let mut after_dot = true;
+    for b in s.bytes() {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            after_dot = true;
+        } else if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            after_dot = false;
+        } else {
+            return false;
+        }
+    }
+    !after_dot
+}
+
+/// `str::trim`, skipping the Unicode tables when the ends are plain ASCII.
+fn trim(s: &str) -> &str {
+    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    let bytes = s.as_bytes();
+    if plain(bytes.first()) && plain(bytes.last()) {
+        s
+    } else {
+        s.trim()
+    }
 }
 
 /// RFC 3986 percent-encoding of everything but the unreserved characters.
@@ -231,7 +251,9 @@ mod tests {
     /// Template-ish sources: placeholders with valid and invalid candidates, stray braces.
     fn template_source() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
-        const CANDIDATES: [&str; 14] = [
+        const CANDIDATES: [&str; 16] = [
+            "\u{a0}a\u{2003}",
+            "\u{2003}",
             " a ",
             "a.b",
             "b",
