@@ -210,12 +210,12 @@ fn is_path(s: &str) -> bool {
     !after_dot
 }
 
-/// `str::trim`, skipping the Unicode tables when the ends are plain ASCII.
+/// `str::trim`, skipping the Unicode tables when what is left is plain ASCII at both ends.
 fn trim(s: &str) -> &str {
+    let t = s.trim_ascii();
     let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
-    let bytes = s.as_bytes();
-    if plain(bytes.first()) && plain(bytes.last()) {
-        s
+    if t.is_empty() || plain(t.as_bytes().first()) && plain(t.as_bytes().last()) {
+        t
     } else {
         s.trim()
     }
