@@ -77,11 +77,15 @@ fn email(answer: &str) -> Result<String, InputError> {
     if !dotted {
         return Err(InputError::NotEmail);
     }
-    Ok(format!(
-        "{}@{}",
-        address.local_part(),
-        domain.to_ascii_lowercase()
-    ))
+    if domain.bytes().any(|b| b.is_ascii_uppercase()) {
+        Ok(format!(
+            "{}@{}",
+            address.local_part(),
+            domain.to_ascii_lowercase()
+        ))
+    } else {
+        Ok(answer.to_owned())
+    }
 }
 
 fn phone(answer: &str) -> Result<String, InputError> {

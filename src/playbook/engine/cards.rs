@@ -21,7 +21,7 @@ impl<'a> Run<'a> {
                 return self.end();
             };
             self.entered += 1;
-            self.state.at = Some(card.id.clone());
+            self.arrived = Some(card);
             self.state.tries = 0;
             self.effects.push(Effect::Reached {
                 card: card.id.clone(),

@@ -1,10 +1,11 @@
 //! What a capture card queues for the CRM, every template filled in.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde_json::Value;
 
 use super::super::effect::{ActivityData, CrmWrite, OrgData, PersonData};
 use super::super::model::{CaptureCard, Money};
-use super::super::vars::{Vars, value_number};
+use super::super::vars::{Vars, value_number, value_text};
 use super::render;
 
 /// Variable families whose values go into the note as the collected answers.
@@ -44,14 +45,23 @@ pub(super) fn write(card_id: &str, c: &CaptureCard, vars: &Vars, now: DateTime<U
             .values
             .iter()
             .filter(|(path, _)| ANSWER_PREFIXES.iter().any(|p| path.starts_with(p)))
-            .filter_map(|(path, _)| Some((path.clone(), text(vars, path)?)))
+            .filter_map(|(path, value)| Some((path.clone(), non_empty_text(value)?)))
             .collect(),
     }
 }
 
 /// A variable as non-empty text.
 fn text(vars: &Vars, path: &str) -> Option<String> {
-    vars.get_text(path).filter(|t| !t.trim().is_empty())
+    non_empty_text(vars.values.get(path)?)
+}
+
+fn non_empty_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(value_text(other)).filter(|t| !t.trim().is_empty()),
+    }
 }
 
 /// `deal.value` (a number, or text that reads as one) with `deal.currency`. Without a

@@ -35,10 +35,14 @@ pub fn step(playbook: &Playbook, state: &State, event: &Event, env: &Env) -> Ste
         playbook,
         env,
         state: state.clone(),
-        effects: Vec::new(),
+        effects: Vec::with_capacity(8),
         entered: 0,
+        arrived: None,
     };
     run.handle(event);
+    if let Some(card) = run.arrived {
+        run.state.at = Some(card.id.clone());
+    }
     Step {
         state: run.state,
         effects: run.effects,
@@ -53,6 +57,8 @@ struct Run<'a> {
     effects: Vec<Effect>,
     /// Cards entered while handling this event.
     entered: usize,
+    /// The last card entered; becomes `state.at` when the event is handled.
+    arrived: Option<&'a Card>,
 }
 
 impl<'a> Run<'a> {
@@ -94,7 +100,8 @@ impl<'a> Run<'a> {
 
     /// The visitor leaves the flow: a goodbye, the wait timer cancelled, the flow ended.
     fn leave(&mut self) {
-        let card = self.state.at.clone().unwrap_or_default();
+        let card = self.current_card().map(|c| c.id.clone());
+        let card = card.or_else(|| self.state.at.clone()).unwrap_or_default();
         self.say_plain(card, texts::goodbye(self.playbook.language));
         if self.state.phase == Phase::AwaitingRep {
             self.effects.push(Effect::CancelTimer {

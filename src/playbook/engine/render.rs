@@ -4,12 +4,15 @@
 
 use super::super::effect::HttpRequest;
 use super::super::model::{HttpCard, MAX_HTTP_TIMEOUT};
-use super::super::template::{self, Candidate, Part, Template};
-use super::super::vars::Vars;
+use serde_json::Value;
+
+#[cfg(any(doc, test))]
+use super::super::template::Template;
+use super::super::vars::{Vars, value_text};
 
 /// Chat text, subjects, titles: values inserted as they are (the widget shows them as text).
 pub(super) fn text(src: &str, vars: &Vars) -> String {
-    template::render(src, vars)
+    render_escaped(src, vars, |out, value| out.push_str(value))
 }
 
 /// A URL: inserted values are percent-encoded, except a placeholder that opens the URL
@@ -60,36 +63,162 @@ pub(super) fn http_request(card_id: &str, c: &HttpCard, vars: &Vars) -> HttpRequ
     }
 }
 
-/// Render with `insert(out, value)` adding each variable's value; quoted fallbacks and
-/// literal text are the playbook author's own and go in as written. A template that does
-/// not parse is used as written.
+/// Render a template (the grammar of [`Template`]) with `insert(out, value)` adding each
+/// variable's value; literal text and quoted fallbacks are the playbook author's own and
+/// go in as written. A template that does not parse is used as written.
+///
+/// This walks the source directly instead of building a [`Template`]: a step renders
+/// several templates and this keeps it to about one allocation each.
 fn render_escaped(src: &str, vars: &Vars, insert: impl Fn(&mut String, &str)) -> String {
-    let Ok(parsed) = Template::parse(src) else {
-        return src.to_owned();
-    };
-    let mut out = String::with_capacity(src.len());
-    for part in &parsed.parts {
-        match part {
-            Part::Text(t) => out.push_str(t),
-            Part::Slot(candidates) => {
-                for candidate in candidates {
-                    match candidate {
-                        Candidate::Quoted(q) => {
-                            out.push_str(q);
-                            break;
-                        }
-                        Candidate::Var(path) => {
-                            if let Some(value) = vars.get_text(path) {
-                                insert(&mut out, &value);
-                                break;
-                            }
-                        }
-                    }
+    let mut out = String::with_capacity(src.len() + 16);
+    match render_into(src, vars, &mut out, &insert) {
+        Some(()) => out,
+        None => src.to_owned(),
+    }
+}
+
+/// `None` when `src` is not a valid template.
+fn render_into(
+    src: &str,
+    vars: &Vars,
+    out: &mut String,
+    insert: &impl Fn(&mut String, &str),
+) -> Option<()> {
+    let mut rest = src;
+    while let Some(open) = find_double(rest, b'{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let close = find_double(after, b'}')?;
+        render_slot(&after[..close], vars, out, insert)?;
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    Some(())
+}
+
+/// One `{{ a | b | "c" }}`: the first candidate with a value. Every candidate must be a
+/// variable path or a quoted text, even those after the one used.
+fn render_slot(
+    inner: &str,
+    vars: &Vars,
+    out: &mut String,
+    insert: &impl Fn(&mut String, &str),
+) -> Option<()> {
+    let mut done = false;
+    let mut start = 0;
+    for end in pipes(inner).chain(std::iter::once(inner.len())) {
+        let piece = trim(&inner[start..end]);
+        start = end + 1;
+        if piece.is_empty() {
+            return None;
+        }
+        if let Some(quoted) = unquote(piece) {
+            if !done {
+                if quoted.as_bytes().windows(2).any(|w| w == b"\\\"") {
+                    out.push_str(&quoted.replace("\\\"", "\""));
+                } else {
+                    out.push_str(quoted);
                 }
+                done = true;
             }
+        } else if is_path(piece) {
+            if !done {
+                done = insert_var(vars, piece, out, insert);
+            }
+        } else {
+            return None;
         }
     }
-    out
+    Some(())
+}
+
+/// Positions of the `|` outside quotes. (Quotes and `|` are ASCII, so a byte scan is
+/// exact on UTF-8.)
+fn pipes(inner: &str) -> impl Iterator<Item = usize> + '_ {
+    let mut quote = 0u8;
+    inner.bytes().enumerate().filter_map(move |(i, b)| {
+        if quote != 0 {
+            if b == quote {
+                quote = 0;
+            }
+            None
+        } else if b == b'"' || b == b'\'' {
+            quote = b;
+            None
+        } else {
+            (b == b'|').then_some(i)
+        }
+    })
+}
+
+/// Insert the variable's text; false when it has no value.
+fn insert_var(
+    vars: &Vars,
+    path: &str,
+    out: &mut String,
+    insert: &impl Fn(&mut String, &str),
+) -> bool {
+    match path {
+        "score" | "tags" => match vars.get_text(path) {
+            Some(text) => insert(out, &text),
+            None => return false,
+        },
+        _ => match vars.values.get(path) {
+            None | Some(Value::Null) => return false,
+            Some(Value::String(s)) => insert(out, s),
+            Some(other) => insert(out, &value_text(other)),
+        },
+    }
+    true
+}
+
+fn unquote(s: &str) -> Option<&str> {
+    let first = s.chars().next()?;
+    ((first == '"' || first == '\'') && s.len() >= 2 && s.ends_with(first))
+        .then(|| &s[1..s.len() - 1])
+}
+
+/// Where `{{` (or `}}`) first occurs; a byte scan, cheaper than a substring search here.
+fn find_double(s: &str, byte: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = bytes[from..].iter().position(|b| *b == byte) {
+        let at = from + i;
+        if bytes.get(at + 1) == Some(&byte) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Dot-separated segments of `[A-Za-z0-9_-]`, none empty.
+fn is_path(s: &str) -> bool {
+    let mut after_dot = true;
+    for b in s.bytes() {
+        if b == b'.' {
+            if after_dot {
+                return false;
+            }
+            after_dot = true;
+        } else if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            after_dot = false;
+        } else {
+            return false;
+        }
+    }
+    !after_dot
+}
+
+/// `str::trim`, skipping the Unicode tables when what is left is plain ASCII at both ends.
+fn trim(s: &str) -> &str {
+    let t = s.trim_ascii();
+    let plain = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_graphic());
+    if t.is_empty() || plain(t.as_bytes().first()) && plain(t.as_bytes().last()) {
+        t
+    } else {
+        s.trim()
+    }
 }
 
 /// RFC 3986 percent-encoding of everything but the unreserved characters.
@@ -117,6 +246,59 @@ mod tests {
         v.set("vars.base", json!("https://api.example.com"));
         v.set("person.name", json!("Ada \"The\" Countess\r\nX-Evil: 1"));
         v
+    }
+
+    /// Template-ish sources: placeholders with valid and invalid candidates, stray braces.
+    fn template_source() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        const CANDIDATES: [&str; 16] = [
+            "\u{a0}a\u{2003}",
+            "\u{2003}",
+            " a ",
+            "a.b",
+            "b",
+            "score",
+            "tags",
+            "\"x\"",
+            "'y'",
+            "\"q\\\"q\"",
+            "\"a|b\"",
+            "a b",
+            "",
+            "!",
+            "'open",
+            "vars.none",
+        ];
+        const TEXT: [&str; 6] = ["Hi ", "{{", "}}", "|", "-", "{"];
+        let slot = prop::collection::vec(prop::sample::select(&CANDIDATES[..]), 1..4)
+            .prop_map(|c| format!("{{{{{}}}}}", c.join("|")));
+        let piece = prop_oneof![
+            slot,
+            prop::sample::select(&TEXT[..]).prop_map(str::to_owned)
+        ];
+        prop_oneof![
+            prop::collection::vec(piece, 0..6).prop_map(|p| p.concat()),
+            "[a-z. |'\"\\\\{}]{0,40}",
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// The direct renderer follows the template grammar exactly.
+        #[test]
+        fn renders_like_the_parsed_template(src in template_source()) {
+            let mut vars = vars();
+            vars.set("a", json!("A"));
+            vars.set("a.b", json!(3));
+            vars.set("b", json!(null));
+            vars.add_tag("t");
+            let expected = match Template::parse(&src) {
+                Ok(t) => t.render(&vars),
+                Err(_) => src.clone(),
+            };
+            proptest::prop_assert_eq!(text(&src, &vars), expected);
+        }
     }
 
     #[test]

@@ -385,7 +385,10 @@ fn notify_queues_a_rendered_email() {
 
 /// The lead-qualification example of the format reference, as a JSON document.
 fn lead_qualification() -> Playbook {
-    let doc = include_str!("lead_qualification.json");
+    let doc = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/lead_qualification.json"
+    ));
     serde_json::from_str(doc).expect("example parses")
 }
 
