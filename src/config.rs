@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Deserialize;
 
+pub use crate::chat::ssrf::AllowList;
+
 /// One configuration option: its file key, its environment variable, its default and what
 /// it does.
 pub struct OptionDoc {
@@ -91,6 +93,40 @@ pub const OPTIONS: &[OptionDoc] = &[
         default: "https://oauth.pipedrive.com",
         about: "Base URL of the OAuth server.",
     },
+    OptionDoc {
+        key: "outbox_concurrency",
+        env: "CONCIERGE_OUTBOX_CONCURRENCY",
+        default: "4",
+        about: "CRM writes this node delivers at the same time; 0 runs no outbox worker here.",
+    },
+    OptionDoc {
+        key: "outbox_poll_ms",
+        env: "CONCIERGE_OUTBOX_POLL_MS",
+        default: "1000",
+        about: "How often an idle outbox worker looks for due CRM writes (milliseconds).",
+    },
+    OptionDoc {
+        key: "http_allow",
+        env: "CONCIERGE_HTTP_ALLOW",
+        default: "empty",
+        about: "Comma list of hosts, addresses and CIDR ranges that http cards may call even \
+                though they are loopback, private, link-local or cloud metadata (e.g. \
+                `localhost, 10.1.0.0/16`).",
+    },
+    OptionDoc {
+        key: "visitor_rate_limit",
+        env: "CONCIERGE_VISITOR_RATE_LIMIT",
+        default: "10/20",
+        about: "Widget API requests per second / burst allowed per visitor (`0` = no limit).",
+    },
+    OptionDoc {
+        key: "address_rate_limit",
+        env: "CONCIERGE_ADDRESS_RATE_LIMIT",
+        default: "50/100",
+        about: "Widget API requests per second / burst allowed per client address, IPv6 per \
+                /64 (`0` = no limit). Behind a proxy every visitor shares its address: raise \
+                or turn off.",
+    },
 ];
 
 /// A secret string that never shows in logs or debug output.
@@ -124,6 +160,24 @@ pub struct PipedriveConfig {
     pub oauth_url: String,
 }
 
+/// The outbox worker of this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Deliveries at the same time; 0 = no worker on this node.
+    pub concurrency: usize,
+    /// Idle poll interval in milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> OutboxConfig {
+        OutboxConfig {
+            concurrency: 4,
+            poll_ms: 1000,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -136,6 +190,61 @@ pub struct Config {
     pub db_pool_size: u32,
     pub log: String,
     pub pipedrive: PipedriveConfig,
+    pub outbox: OutboxConfig,
+    /// Addresses http cards may call although they are internal.
+    pub http_allow: AllowList,
+    /// Flood limits of the widget API.
+    pub rate_limits: RateLimits,
+}
+
+/// A rate: so many requests per second, with bursts of so many. A rate of 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Rate {
+    /// Parse `PER_SECOND/BURST` (or just `PER_SECOND`, the burst then being the same).
+    pub fn parse(text: &str) -> Result<Rate, String> {
+        let (rate, burst) = match text.split_once('/') {
+            Some((r, b)) => (r.trim(), b.trim()),
+            None => (text.trim(), text.trim()),
+        };
+        let number = |v: &str| {
+            v.parse::<u32>()
+                .map_err(|_| format!("`{text}` is not PER_SECOND/BURST, e.g. `10/20`"))
+        };
+        let per_second = number(rate)?;
+        let burst = number(burst)?.max(per_second);
+        Ok(Rate { per_second, burst })
+    }
+
+    pub fn is_unlimited(&self) -> bool {
+        self.per_second == 0
+    }
+}
+
+/// The widget API's flood limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub per_visitor: Rate,
+    pub per_address: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            per_visitor: Rate {
+                per_second: 10,
+                burst: 20,
+            },
+            per_address: Rate {
+                per_second: 50,
+                burst: 100,
+            },
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +281,11 @@ struct FileConfig {
     pipedrive_client_secret: Option<String>,
     pipedrive_jwt_secret: Option<String>,
     pipedrive_oauth_url: Option<String>,
+    outbox_concurrency: Option<usize>,
+    outbox_poll_ms: Option<u64>,
+    http_allow: Option<String>,
+    visitor_rate_limit: Option<String>,
+    address_rate_limit: Option<String>,
 }
 
 impl Config {
@@ -216,9 +330,43 @@ impl Config {
             })?,
             None => f.db_pool_size.unwrap_or(8),
         };
+        let outbox = OutboxConfig {
+            concurrency: number(
+                &env,
+                "CONCIERGE_OUTBOX_CONCURRENCY",
+                f.outbox_concurrency,
+                4,
+            )?,
+            poll_ms: number(&env, "CONCIERGE_OUTBOX_POLL_MS", f.outbox_poll_ms, 1000)?,
+        };
         let secret_key = match pick("CONCIERGE_SECRET_KEY", f.secret_key) {
             Some(key) => Secret::new(key),
             None => kept_secret_key(&data_dir)?,
+        };
+        let http_allow = pick("CONCIERGE_HTTP_ALLOW", f.http_allow)
+            .map(|v| AllowList::parse(&v))
+            .transpose()
+            .map_err(|message| ConfigError::Invalid {
+                name: "CONCIERGE_HTTP_ALLOW",
+                message,
+            })?
+            .unwrap_or_default();
+        let rate = |name: &'static str, value: Option<String>, default: Rate| match value {
+            Some(v) => Rate::parse(&v).map_err(|message| ConfigError::Invalid { name, message }),
+            None => Ok(default),
+        };
+        let defaults = RateLimits::default();
+        let rate_limits = RateLimits {
+            per_visitor: rate(
+                "CONCIERGE_VISITOR_RATE_LIMIT",
+                pick("CONCIERGE_VISITOR_RATE_LIMIT", f.visitor_rate_limit),
+                defaults.per_visitor,
+            )?,
+            per_address: rate(
+                "CONCIERGE_ADDRESS_RATE_LIMIT",
+                pick("CONCIERGE_ADDRESS_RATE_LIMIT", f.address_rate_limit),
+                defaults.per_address,
+            )?,
         };
         let client_secret = pick("PIPEDRIVE_CLIENT_SECRET", f.pipedrive_client_secret);
         let jwt_secret =
@@ -241,12 +389,31 @@ impl Config {
                     .trim_end_matches('/')
                     .to_owned(),
             },
+            outbox,
+            http_allow,
+            rate_limits,
         })
     }
 
     /// Is the sandbox CRM standing in for Pipedrive?
     pub fn uses_sandbox(&self) -> bool {
         self.pipedrive.client_id.is_none()
+    }
+}
+
+/// A whole number from the environment, else the file, else `default`.
+fn number<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    from_file: Option<T>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match env(name).filter(|v| !v.is_empty()) {
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            message: format!("`{v}` is not a whole number"),
+        }),
+        None => Ok(from_file.unwrap_or(default)),
     }
 }
 
@@ -344,6 +511,49 @@ mod tests {
         assert_eq!(cfg.secret_key.expose(), "k");
         // The JWT secret defaults to the client secret.
         assert_eq!(cfg.pipedrive.jwt_secret.unwrap().expose(), "s");
+    }
+
+    #[test]
+    fn rate_limits_and_http_allow_list() {
+        let cfg = load(
+            &[
+                ("CONCIERGE_SECRET_KEY", "k"),
+                ("CONCIERGE_VISITOR_RATE_LIMIT", "5/8"),
+                ("CONCIERGE_ADDRESS_RATE_LIMIT", "0"),
+                ("CONCIERGE_HTTP_ALLOW", "10.1.0.0/16, localhost"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.rate_limits.per_visitor,
+            Rate {
+                per_second: 5,
+                burst: 8
+            }
+        );
+        assert!(cfg.rate_limits.per_address.is_unlimited());
+        assert!(cfg.http_allow.allows_host("localhost"));
+        assert!(cfg.http_allow.allows_ip("10.1.2.3".parse().unwrap()));
+        assert!(!cfg.http_allow.allows_ip("10.2.0.1".parse().unwrap()));
+        let err = load(
+            &[
+                ("CONCIERGE_SECRET_KEY", "k"),
+                ("CONCIERGE_HTTP_ALLOW", "10.0.0.0/99"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("CONCIERGE_HTTP_ALLOW"), "{err}");
+        let err = load(
+            &[
+                ("CONCIERGE_SECRET_KEY", "k"),
+                ("CONCIERGE_VISITOR_RATE_LIMIT", "fast"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("PER_SECOND/BURST"), "{err}");
     }
 
     #[test]

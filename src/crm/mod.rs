@@ -4,6 +4,15 @@
 //! Every method is one remote call at most. Callers (the outbox worker) decide about
 //! retries from the [`CrmError`] class.
 
+pub mod access;
+pub mod install;
+pub mod oauth;
+pub mod outbox;
+pub mod pipedrive;
+pub mod runtime;
+pub mod sandbox;
+pub mod secrets;
+
 use std::future::Future;
 
 use chrono::NaiveDate;

@@ -155,3 +155,21 @@ pub fn update_settings(
         .execute(conn)?;
     Ok(())
 }
+
+/// Tie a company to its CRM account (at install): CRM company id, name and API domain.
+pub fn link_crm(
+    conn: &mut DbConn,
+    id: &str,
+    crm_company_id: i64,
+    name: &str,
+    api_domain: &str,
+) -> Result<(), DbError> {
+    diesel::update(companies::table.find(id))
+        .set((
+            companies::crm_company_id.eq(Some(crm_company_id)),
+            companies::name.eq(name),
+            companies::api_domain.eq(Some(api_domain)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}

@@ -7,10 +7,20 @@
 //! - No diesel call runs on an async worker: everything goes through [`Db::run`], which
 //!   moves it to the blocking pool.
 
+pub mod analytics;
+pub mod answer_rules;
 pub mod companies;
+pub mod conversations;
+pub mod crm_users;
+pub mod installs;
 pub mod outbox;
 pub mod playbooks;
+pub mod presence;
+pub mod purge;
 pub mod schema;
+pub mod timers;
+pub mod transcripts;
+pub mod visitors;
 
 use std::time::Duration;
 
@@ -108,6 +118,12 @@ impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
 pub struct Db {
     pool: Pool<ConnectionManager<DbConn>>,
     backend: Backend,
+    /// One permit per pooled connection: callers beyond the pool wait here, as cheap
+    /// tasks, instead of as blocked threads.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// SQLite has one writer at a time: write transactions of this process queue here
+    /// rather than in SQLite's sleeping busy handler.
+    sqlite_writer: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -150,7 +166,14 @@ impl Db {
             .connection_customizer(Box::new(SqlitePragmas))
             .build(ConnectionManager::<DbConn>::new(conn_url))
             .map_err(|e| DbError::Connect(e.to_string()))?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                max_connections.max(1) as usize
+            )),
+            sqlite_writer: std::sync::Arc::default(),
+        };
         db.migrate()?;
         Ok(db)
     }
@@ -173,13 +196,39 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| E::from(DbError::Task(e.to_string())))?;
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _permit = permit;
             let mut conn = pool.get().map_err(DbError::from)?;
             f(&mut conn)
         })
         .await
         .map_err(|e| E::from(DbError::Task(e.to_string())))?
+    }
+
+    /// As [`Db::run`], with `f` in a write transaction ([`write_tx`]). On SQLite the
+    /// process's write transactions take turns, which keeps busy writers from sleeping.
+    pub async fn write<F, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let writer = (self.backend == Backend::Sqlite).then(|| self.sqlite_writer.clone());
+        self.run(move |conn| {
+            // A panic in another writer leaves nothing to repair: the lock guards no data.
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(|e| e.into_inner()));
+            write_tx(conn, f)
+        })
+        .await
     }
 
     /// Is the database answering?

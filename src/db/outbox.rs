@@ -32,6 +32,8 @@ pub mod status {
     pub const DONE: &str = "done";
     /// Permanently refused; kept for the sync log and its retry button.
     pub const FAILED: &str = "failed";
+    /// Stopped by an uninstall; never delivered.
+    pub const CANCELLED: &str = "cancelled";
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

@@ -23,7 +23,7 @@ pub enum Effect {
     Say(BotMessage),
     /// A variable changed.
     VarSet { path: String, value: Value },
-    /// A CRM write to put in the outbox.
+    /// A CRM write to put in the outbox (boxed: it is much larger than the other effects).
     QueueCrm(Box<CrmWrite>),
     /// An e-mail to put in the outbox.
     QueueEmail(Email),

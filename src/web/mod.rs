@@ -1,17 +1,32 @@
 //! The web layer: the app is built by one function, [`build`], that `serve` and the tests
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
+pub mod auth;
+pub mod demo;
 pub mod error;
 mod health;
 pub mod json;
+pub mod limits;
+mod oauth;
+mod openapi;
+pub mod pages;
+pub mod visitor;
+pub mod widget;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
+use crate::chat::Chat;
+use crate::chat::http_card::HttpCaller;
+use crate::chat::realtime::LocalHub;
+use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
+use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
+use crate::crm::runtime::CrmRuntime;
 use crate::db::Db;
+use limits::Limits;
 
 pub use error::AppError;
 
@@ -20,6 +35,16 @@ pub use error::AppError;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
+    /// OAuth, tokens, sessions and the CRM client source.
+    pub crm: Arc<CrmRuntime>,
+    /// The sandbox CRM, when no Pipedrive app is configured.
+    pub sandbox: Option<Arc<crate::crm::sandbox::Sandbox>>,
+    /// Conversations: turns, real-time hub, http cards.
+    pub chat: Chat,
+    /// Signs and checks visitor tokens.
+    pub tokens: TokenKeys,
+    /// Flood limits of the widget API.
+    pub limits: Arc<Limits>,
 }
 
 /// A bound, not yet running server.
@@ -29,6 +54,7 @@ pub struct Server {
     pub url: String,
     pub state: AppState,
     server: actix_web::dev::Server,
+    outbox: Option<WorkerHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,10 +89,30 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??
     };
+    let sandbox = if config.uses_sandbox() {
+        Some(
+            crate::crm::sandbox::Sandbox::open(&config)
+                .map_err(|e| StartError::Setup(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let crm = CrmRuntime::new(&config, db.clone()).map_err(StartError::Setup)?;
+    let playbooks_dir = config.playbooks_dir.clone();
+    db.run(move |conn| crate::chat::seed::seed_if_empty(conn, &playbooks_dir))
+        .await?;
+    let http = HttpCaller::new(config.http_allow.clone())
+        .map_err(|e| StartError::Setup(format!("cannot build the http card client: {e}")))?;
     let state = AppState {
+        chat: Chat::new(db.clone(), Arc::new(LocalHub::new()), http),
+        tokens: TokenKeys::new(&config.secret_key),
+        limits: Arc::new(Limits::new(config.rate_limits)),
         db,
         config: Arc::new(config),
+        crm: Arc::new(crm),
+        sandbox,
     };
+    let outbox = start_outbox_worker(&state);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -85,13 +131,31 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         url: state.config.public_url.clone(),
         state,
         server,
+        outbox,
+    })
+}
+
+/// The outbox worker of this node, unless the configuration turns it off.
+fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
+    let cfg = &state.config.outbox;
+    (cfg.concurrency > 0).then(|| {
+        let worker_config = WorkerConfig {
+            concurrency: cfg.concurrency,
+            poll_interval: std::time::Duration::from_millis(cfg.poll_ms.max(10)),
+            ..WorkerConfig::default()
+        };
+        Worker::new(state.db.clone(), state.crm.access.clone(), worker_config).spawn()
     })
 }
 
 impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(worker) = self.outbox {
+            worker.stop().await;
+        }
+        result
     }
 
     /// A handle to stop the server.
@@ -103,6 +167,13 @@ impl Server {
 /// Every route of the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .configure(oauth::routes)
+        .configure(pages::routes)
+        .configure(crate::crm::sandbox::routes)
+        .service(widget::widget_js)
+        .configure(demo::routes)
+        .service(openapi::openapi_json)
+        .configure(visitor::configure)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use concierge::config::{Config, PipedriveConfig, Secret};
+use concierge::config::{Config, OutboxConfig, PipedriveConfig, Secret};
 use concierge::db::{Backend, Db};
 
 /// A database made for one test, removed afterwards.
@@ -90,6 +90,9 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
             jwt_secret: None,
             oauth_url: "http://127.0.0.1:0/sandbox".into(),
         },
+        outbox: OutboxConfig::default(),
+        http_allow: Default::default(),
+        rate_limits: Default::default(),
     }
 }
 
@@ -104,9 +107,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn`], with the configuration changed by `adjust` first.
+    pub async fn spawn_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let data = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(&db, data.path().to_owned());
         config.bind = "127.0.0.1:0".into();
+        adjust(&mut config);
         let server = concierge::web::build(config).await.expect("server starts");
         let url = server.url.clone();
         let state = server.state.clone();

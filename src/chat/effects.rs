@@ -1,0 +1,179 @@
+//! Carrying out an engine step's effects inside the turn's transaction.
+
+use super::ChatError;
+use super::realtime::LiveEvent;
+use super::texts;
+use super::turn::Turn;
+use crate::db::conversations::{self as convs, NewMessage, Payload, author, status};
+use crate::db::playbooks::Published;
+use crate::db::{analytics, outbox, timers, visitors};
+use crate::playbook::Effect;
+use crate::playbook::effect::BotMessage;
+use crate::playbook::model::{CardKind, TriggerOn};
+
+/// Carry out `effects` of one step of `playbook`, in order.
+pub(super) fn apply(
+    turn: &mut Turn<'_>,
+    playbook: &Published,
+    effects: Vec<Effect>,
+) -> Result<(), ChatError> {
+    let handed_off = effects.iter().any(|e| matches!(e, Effect::HandOff { .. }));
+    let playbook_id = Some(playbook.playbook_id.clone());
+    let now = turn.now_ms();
+    for effect in effects {
+        match effect {
+            Effect::Reached { card } => {
+                turn.analytics
+                    .push((analytics::kind::REACHED, playbook_id.clone(), Some(card)));
+            }
+            Effect::Say(message) => {
+                if !handed_off && is_live_chat(playbook, &message.card) {
+                    // A live chat card speaks without handing off: its offline message.
+                    turn.analytics.push((
+                        analytics::kind::CHAT_MISSED,
+                        playbook_id.clone(),
+                        Some(message.card.clone()),
+                    ));
+                }
+                turn.append(bot_message(message))?;
+            }
+            Effect::VarSet { path, value } => {
+                convs::set_variable(turn.conn, &turn.conv.id, &path, &value, now)?;
+                learn_identity(turn, &path, &value)?;
+            }
+            Effect::QueueCrm(write) => {
+                let payload = serde_json::to_value(&*write)
+                    .map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
+                outbox::enqueue(
+                    turn.conn,
+                    &turn.conv.company_id,
+                    Some(&turn.conv.id),
+                    outbox::Kind::Capture,
+                    &payload,
+                    now,
+                )?;
+                turn.analytics.push((
+                    analytics::kind::CONVERTED,
+                    playbook_id.clone(),
+                    Some(write.card.clone()),
+                ));
+            }
+            Effect::QueueEmail(email) => {
+                let payload = serde_json::to_value(&email)
+                    .map_err(|e| crate::db::DbError::Corrupt(e.to_string()))?;
+                outbox::enqueue(
+                    turn.conn,
+                    &turn.conv.company_id,
+                    Some(&turn.conv.id),
+                    outbox::Kind::Email,
+                    &payload,
+                    now,
+                )?;
+            }
+            Effect::ArmTimer { kind, card, due_at } => {
+                timers::arm(
+                    turn.conn,
+                    &turn.conv.company_id,
+                    &turn.conv.id,
+                    kind.as_str(),
+                    &card,
+                    due_at.timestamp_millis(),
+                    now,
+                )?;
+            }
+            Effect::CancelTimer { kind } => {
+                timers::cancel(
+                    turn.conn,
+                    &turn.conv.company_id,
+                    &turn.conv.id,
+                    kind.as_str(),
+                )?;
+            }
+            Effect::HandOff { card } => {
+                turn.conv.status = status::UNASSIGNED.to_owned();
+                turn.out.events.push(LiveEvent::Status {
+                    status: status::UNASSIGNED.to_owned(),
+                });
+                turn.analytics.push((
+                    analytics::kind::CHAT_OFFERED,
+                    playbook_id.clone(),
+                    Some(card),
+                ));
+            }
+            Effect::CallHttp(request) => turn.out.http = Some(request),
+            Effect::Redirect { url } => {
+                turn.append(NewMessage {
+                    author: author::SYSTEM,
+                    body: texts::redirecting(playbook.document.language, &url),
+                    payload: Payload {
+                        redirect: Some(url.clone()),
+                        ..Payload::default()
+                    },
+                    ..NewMessage::default()
+                })?;
+                turn.out.events.push(LiveEvent::Redirect { url });
+            }
+            Effect::End => {
+                turn.analytics
+                    .push((analytics::kind::COMPLETED, playbook_id.clone(), None));
+                let trigger = &playbook.document.trigger;
+                if matches!(trigger.on, TriggerOn::PageLoad | TriggerOn::TimeOnPage) {
+                    visitors::mark_finished(
+                        turn.conn,
+                        &turn.conv.company_id,
+                        &turn.visitor.id,
+                        &playbook.document.slug,
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_live_chat(playbook: &Published, card: &str) -> bool {
+    playbook
+        .document
+        .card(card)
+        .is_some_and(|c| matches!(c.kind, CardKind::LiveChat(_)))
+}
+
+fn bot_message(m: BotMessage) -> NewMessage {
+    NewMessage {
+        author: author::BOT,
+        author_id: None,
+        body: m.text,
+        payload: Payload {
+            card: Some(m.card),
+            buttons: m.buttons,
+            input: m.input.map(|k| k.name().to_owned()),
+            placeholder: m.placeholder,
+            ..Payload::default()
+        },
+    }
+}
+
+/// An e-mail (or name) saved by a playbook makes the visitor known.
+fn learn_identity(
+    turn: &mut Turn<'_>,
+    path: &str,
+    value: &serde_json::Value,
+) -> Result<(), ChatError> {
+    let Some(text) = value.as_str().map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(());
+    };
+    let company = turn.conv.company_id.clone();
+    match path {
+        "person.email" if email_address::EmailAddress::is_valid(text) => {
+            visitors::identify(turn.conn, &company, &turn.visitor.id, text, None)?;
+            turn.visitor.email = Some(text.to_owned());
+            turn.visitor.known = true;
+        }
+        "person.name" => {
+            visitors::set_name(turn.conn, &company, &turn.visitor.id, text)?;
+            turn.visitor.name = Some(text.to_owned());
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Real-time delivery: what happens in a conversation reaches everyone watching it.
+//!
+//! Everything goes through the small [`Hub`] trait: the turn code publishes after its
+//! transaction commits; the Server-Sent Events route subscribes. [`LocalHub`] fans events
+//! out inside one process with tokio broadcast channels. To join several nodes, a
+//! PostgreSQL carrier implements the same trait: `publish` sends the event as JSON with
+//! `NOTIFY concierge_live, '{company, conversation, event}'` (events are small; messages
+//! over NOTIFY's 8 KB payload limit are sent as their id and re-read by the receiving
+//! node), and one `LISTEN` connection per node feeds what arrives into a `LocalHub`, whose
+//! `subscribe` it reuses. Delivery is best effort by design: the database is the record,
+//! and a subscriber that falls behind re-reads the messages it missed by `seq`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use super::message::Message;
+
+/// Events buffered per conversation for a slow subscriber before it must re-read.
+const CHANNEL_CAPACITY: usize = 64;
+/// Every so many subscriptions, channels nobody listens to any more are dropped.
+const SWEEP_EVERY: usize = 256;
+
+/// Something a conversation's watchers should see now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A new message (the event id is its `seq`).
+    Message(Message),
+    /// Someone is writing (or stopped).
+    Typing {
+        /// `bot` or `rep`.
+        author: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        typing: bool,
+    },
+    /// The conversation's status changed.
+    Status { status: String },
+    /// The visitor's page should go to this URL.
+    Redirect { url: String },
+}
+
+impl LiveEvent {
+    /// The Server-Sent Events `event:` name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LiveEvent::Message(_) => "message",
+            LiveEvent::Typing { .. } => "typing",
+            LiveEvent::Status { .. } => "status",
+            LiveEvent::Redirect { .. } => "redirect",
+        }
+    }
+
+    /// The `id:` of the event: a message's `seq`; other events have none.
+    pub fn seq(&self) -> Option<i64> {
+        match self {
+            LiveEvent::Message(m) => Some(m.seq),
+            _ => None,
+        }
+    }
+
+    /// The `data:` of the event, as JSON.
+    pub fn data(&self) -> serde_json::Value {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut map)) => {
+                map.remove("data").unwrap_or(serde_json::Value::Null)
+            }
+            _ => serde_json::Value::Null,
+        }
+    }
+}
+
+/// Receives a conversation's events. On `RecvError::Lagged`, re-read from the database.
+pub type Subscription = broadcast::Receiver<Arc<LiveEvent>>;
+
+/// Carries events to the watchers of a conversation, wherever they are connected.
+pub trait Hub: Send + Sync + 'static {
+    /// Deliver `event` to every current subscriber of the conversation. Never blocks and
+    /// never fails the caller: call it after the transaction that caused it committed.
+    fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent);
+
+    /// Watch a conversation (ids are checked by the caller, who knows the company).
+    fn subscribe(&self, conversation_id: &str) -> Subscription;
+}
+
+/// The in-process hub: one broadcast channel per watched conversation.
+#[derive(Debug, Default)]
+pub struct LocalHub {
+    channels: Mutex<HashMap<String, broadcast::Sender<Arc<LiveEvent>>>>,
+    subscriptions: AtomicUsize,
+}
+
+impl LocalHub {
+    pub fn new() -> LocalHub {
+        LocalHub::default()
+    }
+
+    /// Conversations with at least one channel (watched now or recently).
+    pub fn channel_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Arc<LiveEvent>>>> {
+        // A panic while holding the lock leaves a map that is still consistent.
+        self.channels.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Hub for LocalHub {
+    fn publish(&self, _company_id: &str, conversation_id: &str, event: LiveEvent) {
+        let mut channels = self.lock();
+        if let Some(tx) = channels.get(conversation_id)
+            && tx.send(Arc::new(event)).is_err()
+        {
+            // Nobody listens any more.
+            channels.remove(conversation_id);
+        }
+    }
+
+    fn subscribe(&self, conversation_id: &str) -> Subscription {
+        let mut channels = self.lock();
+        if self.subscriptions.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            channels.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        channels
+            .entry(conversation_id.to_owned())
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(s: &str) -> LiveEvent {
+        LiveEvent::Status { status: s.into() }
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_their_conversation_only() {
+        let hub = LocalHub::new();
+        let mut a = hub.subscribe("a");
+        let mut b = hub.subscribe("b");
+        hub.publish("c", "a", status("closed"));
+        assert_eq!(*a.recv().await.unwrap(), status("closed"));
+        assert!(b.try_recv().is_err());
+        drop(a);
+        hub.publish("c", "a", status("bot"));
+        assert_eq!(hub.channel_count(), 1, "the unwatched channel is dropped");
+    }
+
+    #[test]
+    fn events_name_their_data() {
+        let e = LiveEvent::Typing {
+            author: "bot".into(),
+            name: None,
+            typing: true,
+        };
+        assert_eq!(e.name(), "typing");
+        assert_eq!(
+            e.data(),
+            serde_json::json!({"author": "bot", "typing": true})
+        );
+        assert_eq!(e.seq(), None);
+    }
+}

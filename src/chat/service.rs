@@ -1,0 +1,147 @@
+//! The conversations service the web layer (and workers) call: runs a turn on the
+//! blocking pool inside one write transaction, then — only once it committed — publishes
+//! what it produced and makes the http card call it asked for.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::ChatError;
+use super::http_card::HttpCaller;
+use super::message::Message;
+use super::realtime::{Hub, LiveEvent};
+use super::turn::{self, Input, Outcome};
+use super::versions::VersionCache;
+use crate::db::Db;
+use crate::playbook::Event;
+use crate::playbook::effect::HttpRequest;
+use crate::playbook::state::HttpOutcome;
+
+/// Cheap to clone; one per app.
+#[derive(Clone)]
+pub struct Chat {
+    pub db: Db,
+    pub hub: Arc<dyn Hub>,
+    pub http: HttpCaller,
+    versions: Arc<VersionCache>,
+}
+
+impl Chat {
+    pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller) -> Chat {
+        Chat {
+            db,
+            hub,
+            http,
+            versions: Arc::new(VersionCache::new()),
+        }
+    }
+
+    /// A visitor's turn: committed, then delivered.
+    pub async fn visitor_turn(
+        &self,
+        company_id: &str,
+        visitor_id: &str,
+        input: Input,
+    ) -> Result<Outcome, ChatError> {
+        let mut retried = false;
+        let outcome = loop {
+            let (versions, company, visitor, input) = (
+                self.versions.clone(),
+                company_id.to_owned(),
+                visitor_id.to_owned(),
+                input.clone(),
+            );
+            let result = self
+                .db
+                .write(move |conn| {
+                    turn::visitor_turn(conn, &versions, &company, &visitor, input, Utc::now())
+                })
+                .await;
+            match result {
+                // Another request of the same visitor opened the conversation first.
+                Err(ChatError::Db(e)) if e.is_unique_violation() && !retried => retried = true,
+                other => break other?,
+            }
+        };
+        if let Some(request) = self.deliver(&outcome)
+            && let Some(conv) = &outcome.conversation
+        {
+            let chat = self.clone();
+            let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
+            tokio::spawn(async move { chat.run_http(company, conversation, request).await });
+        }
+        Ok(outcome)
+    }
+
+    /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
+    /// conversation's flow; `card` is the card it is for. Committed, then delivered.
+    pub async fn conversation_event(
+        &self,
+        company_id: &str,
+        conversation_id: &str,
+        event: Event,
+        card: Option<String>,
+    ) -> Result<Option<HttpRequest>, ChatError> {
+        let (versions, company, conversation) = (
+            self.versions.clone(),
+            company_id.to_owned(),
+            conversation_id.to_owned(),
+        );
+        let outcome = self
+            .db
+            .write(move |conn| {
+                turn::conversation_event(
+                    conn,
+                    &versions,
+                    &company,
+                    &conversation,
+                    &event,
+                    card.as_deref(),
+                    Utc::now(),
+                )
+            })
+            .await?;
+        Ok(self.deliver(&outcome))
+    }
+
+    /// Call http cards one after the other (a result may lead to the next http card),
+    /// showing the bot as typing meanwhile.
+    async fn run_http(self, company_id: String, conversation_id: String, first: HttpRequest) {
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            let typing = |on: bool| LiveEvent::Typing {
+                author: "bot".into(),
+                name: None,
+                typing: on,
+            };
+            self.hub
+                .publish(&company_id, &conversation_id, typing(true));
+            let outcome: HttpOutcome = self.http.call(&request).await;
+            self.hub
+                .publish(&company_id, &conversation_id, typing(false));
+            let event = Event::HttpResult { outcome };
+            match self
+                .conversation_event(&company_id, &conversation_id, event, Some(request.card))
+                .await
+            {
+                Ok(more) => next = more,
+                Err(e) => {
+                    tracing::error!(error = %e, conversation = %conversation_id, "cannot store an http card's result");
+                }
+            }
+        }
+    }
+
+    /// Publish a committed outcome; the http call it asks for, if any.
+    fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
+        let conv = outcome.conversation.as_ref()?;
+        for row in &outcome.messages {
+            let event = LiveEvent::Message(Message::from(row));
+            self.hub.publish(&conv.company_id, &conv.id, event);
+        }
+        for event in &outcome.events {
+            self.hub.publish(&conv.company_id, &conv.id, event.clone());
+        }
+        outcome.http.clone()
+    }
+}

@@ -1,0 +1,88 @@
+//! A widget session: the visitor (new or resumed), their open conversation with its
+//! history, and the playbooks that may start on this page, highest priority first.
+
+use chrono::{DateTime, Utc};
+
+use super::ChatError;
+use super::targeting::{self, Audience};
+use super::visitor::{self, VisitorClaims};
+use crate::db::DbConn;
+use crate::db::companies::{self, Company};
+use crate::db::conversations::{self as convs, Conversation, MessageRow};
+use crate::db::playbooks::{self, Published};
+use crate::db::visitors::{Page, Visitor};
+use crate::playbook::model::{Trigger, TriggerOn};
+
+/// Most messages of history a session returns.
+pub const HISTORY_LIMIT: i64 = 200;
+
+/// What a session start found.
+#[derive(Debug)]
+pub struct Session {
+    pub company: Company,
+    pub visitor: Visitor,
+    pub conversation: Option<(Conversation, Vec<MessageRow>)>,
+    /// Playbooks that may start here, highest priority first.
+    pub triggers: Vec<Published>,
+}
+
+/// Start or resume the session of the visitor in `claims` (if any) with the company whose
+/// public key is `key`. Run it in a write transaction (`Db::write`).
+pub fn start(
+    conn: &mut DbConn,
+    key: &str,
+    claims: Option<&VisitorClaims>,
+    page: &Page,
+    now: DateTime<Utc>,
+) -> Result<Session, ChatError> {
+    let company = companies::by_public_key(conn, key)?.ok_or(ChatError::NotFound)?;
+    let visitor = visitor::start(conn, &company, claims, page, now.timestamp_millis())?;
+    let conversation = match convs::open_for_visitor(conn, &company.id, &visitor.id)? {
+        Some(c) => {
+            let messages = convs::latest_messages(conn, &company.id, &c.id, HISTORY_LIMIT)?;
+            Some((c, messages))
+        }
+        None => None,
+    };
+    let mut triggers: Vec<Published> = playbooks::published(conn, &company.id)?
+        .into_iter()
+        .filter(|p| offered(&p.document.trigger, p, &company, &visitor, page, now))
+        .collect();
+    targeting::rank(&mut triggers);
+    Ok(Session {
+        company,
+        visitor,
+        conversation,
+        triggers,
+    })
+}
+
+/// Is this playbook offered to the visitor on this page?
+fn offered(
+    trigger: &Trigger,
+    playbook: &Published,
+    company: &Company,
+    visitor: &Visitor,
+    page: &Page,
+    now: DateTime<Utc>,
+) -> bool {
+    let automatic = matches!(trigger.on, TriggerOn::PageLoad | TriggerOn::TimeOnPage);
+    let finished = || {
+        visitor
+            .attributes()
+            .finished
+            .contains(&playbook.document.slug)
+    };
+    let audience = Audience {
+        returning: visitor.returning(),
+        known: visitor.known,
+    };
+    playbook.enabled
+        && !(automatic && finished())
+        && targeting::applies(
+            trigger,
+            &page.url,
+            audience,
+            targeting::is_open(&company.settings(), now),
+        )
+}

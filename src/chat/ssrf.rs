@@ -1,0 +1,279 @@
+//! Which addresses an http card may call (server-side request forgery guard).
+//!
+//! A playbook author writes any URL into an http card. Without a guard, a card could reach
+//! the app's own admin routes, the database, other machines of the private network or the
+//! cloud metadata service (which hands out credentials). So an address is refused when it is
+//! loopback, private, link-local, unspecified, carrier-grade NAT, multicast or reserved, or
+//! a cloud metadata address — unless the configuration's allow-list names its host or
+//! covers it with a CIDR range. Pure: no I/O here; `http_card` resolves names and asks.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Host names of cloud metadata services, refused by name (before any resolution).
+const METADATA_HOSTS: &[&str] = &["metadata.google.internal", "metadata", "instance-data"];
+
+/// Hosts and address ranges that http cards may call although they are internal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList {
+    hosts: Vec<String>,
+    ranges: Vec<Cidr>,
+}
+
+impl AllowList {
+    /// Parse a comma list of host names, IP addresses and CIDR ranges
+    /// (`localhost, 10.1.0.0/16, fd00::/8`).
+    pub fn parse(text: &str) -> Result<AllowList, String> {
+        let mut list = AllowList::default();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if entry.contains('/') || entry.parse::<IpAddr>().is_ok() {
+                list.ranges.push(Cidr::parse(entry)?);
+            } else if is_host_name(entry) {
+                list.hosts
+                    .push(entry.trim_end_matches('.').to_ascii_lowercase());
+            } else {
+                return Err(format!(
+                    "`{entry}` is neither a host name, an IP address nor a CIDR range"
+                ));
+            }
+        }
+        Ok(list)
+    }
+
+    /// Is this host name allow-listed (any address it resolves to may be called)?
+    pub fn allows_host(&self, host: &str) -> bool {
+        let host = normalize_host(host);
+        self.hosts.contains(&host)
+    }
+
+    /// Is this address inside an allow-listed range?
+    pub fn allows_ip(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.ranges.iter().any(|r| r.contains(ip))
+    }
+}
+
+/// Why an address is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0} is a cloud metadata host")]
+    MetadataHost(String),
+    #[error("{0} is an internal address (loopback, private, link-local or reserved)")]
+    Internal(IpAddr),
+}
+
+/// May a card call `host` at all, before resolution? Refuses metadata host names.
+pub fn check_host(host: &str, allow: &AllowList) -> Result<(), Refusal> {
+    let name = normalize_host(host);
+    if allow.allows_host(&name) {
+        return Ok(());
+    }
+    if METADATA_HOSTS.contains(&name.as_str()) {
+        return Err(Refusal::MetadataHost(name));
+    }
+    Ok(())
+}
+
+/// May a card connect to `ip`, reached through `host` (the URL's host)?
+pub fn check_ip(host: &str, ip: IpAddr, allow: &AllowList) -> Result<(), Refusal> {
+    if allow.allows_host(host) || allow.allows_ip(ip) || !is_internal(ip) {
+        Ok(())
+    } else {
+        Err(Refusal::Internal(ip))
+    }
+}
+
+/// Is `ip` an address no outside API lives at?
+pub fn is_internal(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(v4) => is_internal_v4(v4),
+        IpAddr::V6(v6) => is_internal_v6(v6),
+    }
+}
+
+fn is_internal_v4(ip: Ipv4Addr) -> bool {
+    const RANGES: &[(u32, u8)] = &[
+        (0x0000_0000, 8),  // 0.0.0.0/8 "this network", unspecified
+        (0x0a00_0000, 8),  // 10.0.0.0/8 private
+        (0x6440_0000, 10), // 100.64.0.0/10 carrier-grade NAT
+        (0x7f00_0000, 8),  // 127.0.0.0/8 loopback
+        (0xa9fe_0000, 16), // 169.254.0.0/16 link-local, cloud metadata
+        (0xac10_0000, 12), // 172.16.0.0/12 private
+        (0xc000_0000, 24), // 192.0.0.0/24 protocol assignments
+        (0xc0a8_0000, 16), // 192.168.0.0/16 private
+        (0xc612_0000, 15), // 198.18.0.0/15 benchmarking
+        (0xe000_0000, 4),  // 224.0.0.0/4 multicast
+        (0xf000_0000, 4),  // 240.0.0.0/4 reserved, broadcast
+    ];
+    let bits = u32::from(ip);
+    RANGES
+        .iter()
+        .any(|&(net, len)| bits >> (32 - u32::from(len)) == net >> (32 - u32::from(len)))
+}
+
+fn is_internal_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00 // fc00::/7 unique local (fd00:ec2::254 metadata)
+        || (s[0] & 0xffc0) == 0xfe80 // fe80::/10 link-local
+        || (s[0] & 0xffc0) == 0xfec0 // fec0::/10 old site-local
+        || embedded_v4(ip).is_some_and(is_internal_v4)
+}
+
+/// The IPv4 address carried by NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        return Some(Ipv4Addr::from(u128::from(ip) as u32));
+    }
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])));
+    }
+    None
+}
+
+/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) count as the IPv4 address they carry.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+fn normalize_host(host: &str) -> String {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase()
+}
+
+fn is_host_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// An address range: network address and prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cidr {
+    net: IpAddr,
+    len: u8,
+}
+
+impl Cidr {
+    fn parse(text: &str) -> Result<Cidr, String> {
+        let bad = || format!("`{text}` is not an IP address or CIDR range");
+        let (addr, len) = match text.split_once('/') {
+            Some((a, l)) => (a.trim(), Some(l.trim())),
+            None => (text, None),
+        };
+        let net = canonical(addr.parse::<IpAddr>().map_err(|_| bad())?);
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let len = match len {
+            Some(l) => l.parse::<u8>().map_err(|_| bad())?,
+            None => max,
+        };
+        if len > max {
+            return Err(format!("`{text}`: the prefix length is at most {max}"));
+        }
+        Ok(Cidr { net, len })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        match (self.net, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
+                u128::from(u32::from(net)),
+                u128::from(u32::from(ip)),
+                32,
+                self.len,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_eq(u128::from(net), u128::from(ip), 128, self.len)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn prefix_eq(a: u128, b: u128, width: u32, len: u8) -> bool {
+    let len = u32::from(len);
+    len == 0 || (a >> (width - len)) == (b >> (width - len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn internal_addresses_are_refused() {
+        for a in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fd00:ec2::254",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+            "2002:c0a8:0101::1",
+        ] {
+            assert!(is_internal(ip(a)), "{a} should be internal");
+            assert!(check_ip("example.com", ip(a), &AllowList::default()).is_err());
+        }
+    }
+
+    #[test]
+    fn public_addresses_are_allowed() {
+        for a in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "172.32.0.1",
+            "192.169.0.1",
+            "2606:4700::1111",
+        ] {
+            assert!(!is_internal(ip(a)), "{a} should be public");
+        }
+    }
+
+    #[test]
+    fn the_allow_list_opens_hosts_and_ranges() {
+        let allow = AllowList::parse("localhost, 10.1.0.0/16,fd12::/16, 127.0.0.1").unwrap();
+        assert!(check_ip("localhost", ip("127.0.0.2"), &allow).is_ok());
+        assert!(check_ip("x.test", ip("10.1.200.3"), &allow).is_ok());
+        assert!(check_ip("x.test", ip("10.2.0.1"), &allow).is_err());
+        assert!(check_ip("x.test", ip("fd12::5"), &allow).is_ok());
+        assert!(check_ip("x.test", ip("::ffff:127.0.0.1"), &allow).is_ok());
+        assert!(check_ip("x.test", ip("127.0.0.2"), &allow).is_err());
+        assert!(AllowList::parse("not a host!").is_err());
+        assert!(AllowList::parse("10.0.0.0/33").is_err());
+        assert!(AllowList::parse("").unwrap() == AllowList::default());
+    }
+
+    #[test]
+    fn metadata_host_names_are_refused_unless_listed() {
+        let none = AllowList::default();
+        assert!(check_host("metadata.google.internal", &none).is_err());
+        assert!(check_host("METADATA.google.internal.", &none).is_err());
+        assert!(check_host("api.example.com", &none).is_ok());
+        let allow = AllowList::parse("metadata.google.internal").unwrap();
+        assert!(check_host("metadata.google.internal", &allow).is_ok());
+    }
+}

@@ -1,0 +1,477 @@
+//! One turn of a conversation, inside one database transaction: load the conversation and
+//! its flow, decide what the input means (an answer to the flow, a trigger, a keyword, an
+//! answer rule, the fallback), run the engine step and carry out every effect — messages,
+//! variables, outbox rows, timers, analytics, the new state. The caller commits, then
+//! publishes [`Outcome::messages`] and [`Outcome::events`] and makes the http call, if any.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::effects;
+use super::flow::{FlowState, visitor_vars};
+use super::realtime::LiveEvent;
+use super::versions::VersionCache;
+use super::{ChatError, answers, targeting};
+use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, author};
+use crate::db::playbooks::{self, Published};
+use crate::db::visitors::{self, Page, Visitor};
+use crate::db::{DbConn, analytics, answer_rules, companies, companies::Company};
+use crate::playbook::effect::HttpRequest;
+use crate::playbook::model::{CardKind, TriggerOn};
+use crate::playbook::state::HttpOutcome;
+use crate::playbook::{Env, Event, Phase, engine};
+
+/// What the visitor did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Text(String),
+    /// A button of a buttons message.
+    Choice {
+        message_id: String,
+        index: usize,
+    },
+    /// Start a playbook (the widget's trigger or the SDK).
+    Trigger {
+        slug: String,
+        reason: Reason,
+        page: Page,
+    },
+    /// The widget's close: leave the running flow.
+    Close,
+}
+
+/// Why the widget asks for a playbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    PageLoad,
+    TimeOnPage,
+    Click,
+    Sdk,
+}
+
+impl Reason {
+    /// Page-load and time-on-page triggers fire by themselves: they are targeted and
+    /// shown once per visitor. Clicks and the SDK are the visitor's own wish.
+    fn is_automatic(self) -> bool {
+        matches!(self, Reason::PageLoad | Reason::TimeOnPage)
+    }
+}
+
+/// What a turn produced, for the caller to send once it is committed.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The conversation after the turn (none when there was none and none was opened).
+    pub conversation: Option<Conversation>,
+    /// The messages stored in this turn, in `seq` order.
+    pub messages: Vec<MessageRow>,
+    /// Other real-time events (status, redirect).
+    pub events: Vec<LiveEvent>,
+    /// An http card's call to make now; its result comes back as an event.
+    pub http: Option<HttpRequest>,
+}
+
+/// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.
+pub fn visitor_turn(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    company_id: &str,
+    visitor_id: &str,
+    input: Input,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ChatError> {
+    let visitor = visitors::get(conn, company_id, visitor_id)?.ok_or(ChatError::UnknownVisitor)?;
+    let triggered = match &input {
+        Input::Trigger { slug, reason, page } => {
+            match triggered(conn, &visitor, slug, *reason, page, now)? {
+                Some(playbook) => Some(playbook),
+                // Not for this page or visitor: nothing starts, nothing opens.
+                None => return unchanged(conn, company_id, visitor_id),
+            }
+        }
+        _ => None,
+    };
+    let open = convs::open_for_visitor(conn, company_id, visitor_id)?;
+    let conv = match (open, &input) {
+        (Some(c), _) => convs::lock(conn, company_id, &c.id)?,
+        (None, Input::Close) => return Ok(Outcome::default()),
+        (None, Input::Choice { .. }) => return Err(ChatError::NotFound),
+        (None, _) => convs::create(conn, company_id, visitor_id, now.timestamp_millis())?,
+    };
+    let mut turn = Turn::new(conn, versions, conv, visitor, now);
+    turn.recover_stale_http()?;
+    match input {
+        Input::Text(text) => {
+            turn.append(NewMessage {
+                author: author::VISITOR,
+                body: text.clone(),
+                ..NewMessage::default()
+            })?;
+            turn.text(&text)?;
+        }
+        Input::Choice { message_id, index } => turn.choice(&message_id, index)?,
+        Input::Trigger { page, .. } => {
+            if let Some(playbook) = triggered {
+                turn.trigger(playbook, &page)?;
+            }
+        }
+        Input::Close => {
+            if turn.flow.is_waiting() {
+                turn.feed(&Event::Exit)?;
+            }
+        }
+    }
+    turn.finish()
+}
+
+/// The enabled playbook `slug` of the visitor's company, when it may start now: always
+/// for clicks and the SDK; for page-load and time-on-page triggers only when its
+/// targeting matches and the visitor has not finished it before. Unknown slugs are 404.
+fn triggered(
+    conn: &mut DbConn,
+    visitor: &Visitor,
+    slug: &str,
+    reason: Reason,
+    page: &Page,
+    now: DateTime<Utc>,
+) -> Result<Option<Published>, ChatError> {
+    let company = companies::by_id(conn, &visitor.company_id)?.ok_or(ChatError::NotFound)?;
+    let playbook = playbooks::published(conn, &company.id)?
+        .into_iter()
+        .find(|p| p.enabled && p.document.slug == slug)
+        .ok_or(ChatError::NotFound)?;
+    if !reason.is_automatic() {
+        return Ok(Some(playbook));
+    }
+    let trigger = &playbook.document.trigger;
+    let audience = targeting::Audience {
+        returning: visitor.returning(),
+        known: visitor.known,
+    };
+    let open_now = targeting::is_open(&company.settings(), now);
+    let finished = visitor.attributes().finished.iter().any(|s| s == slug);
+    let timed = matches!(trigger.on, TriggerOn::PageLoad | TriggerOn::TimeOnPage);
+    let applies = timed && !finished && targeting::applies(trigger, &page.url, audience, open_now);
+    Ok(applies.then_some(playbook))
+}
+
+/// The visitor's open conversation, untouched, for a turn that changes nothing.
+fn unchanged(conn: &mut DbConn, company_id: &str, visitor_id: &str) -> Result<Outcome, ChatError> {
+    Ok(Outcome {
+        conversation: convs::open_for_visitor(conn, company_id, visitor_id)?,
+        ..Outcome::default()
+    })
+}
+
+/// Something else happened to a conversation: an http card's result, a timer, a rep.
+/// `card` is the card the event is for; a flow standing elsewhere ignores it.
+pub fn conversation_event(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    company_id: &str,
+    conversation_id: &str,
+    event: &Event,
+    card: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ChatError> {
+    let conv = convs::lock(conn, company_id, conversation_id)?;
+    if conv.closed_at.is_some() {
+        return Ok(Outcome::default());
+    }
+    let visitor = visitors::get(conn, company_id, &conv.visitor_id)?.ok_or(ChatError::NotFound)?;
+    let mut turn = Turn::new(conn, versions, conv, visitor, now);
+    if card.is_none() || turn.flow.state.at.as_deref() == card {
+        turn.feed(event)?;
+    }
+    turn.finish()
+}
+
+/// The state of a turn under way.
+pub(super) struct Turn<'c> {
+    pub(super) conn: &'c mut DbConn,
+    versions: &'c VersionCache,
+    pub(super) conv: Conversation,
+    pub(super) flow: FlowState,
+    pub(super) visitor: Visitor,
+    company: Option<Company>,
+    pub(super) now: DateTime<Utc>,
+    pub(super) out: Outcome,
+    /// Analytics events: kind, playbook id, card.
+    pub(super) analytics: Vec<(&'static str, Option<String>, Option<String>)>,
+}
+
+impl<'c> Turn<'c> {
+    fn new(
+        conn: &'c mut DbConn,
+        versions: &'c VersionCache,
+        conv: Conversation,
+        visitor: Visitor,
+        now: DateTime<Utc>,
+    ) -> Turn<'c> {
+        let flow = FlowState::parse(&conv.engine_state);
+        Turn {
+            conn,
+            versions,
+            conv,
+            flow,
+            visitor,
+            company: None,
+            now,
+            out: Outcome::default(),
+            analytics: Vec::new(),
+        }
+    }
+
+    pub(super) fn now_ms(&self) -> i64 {
+        self.now.timestamp_millis()
+    }
+
+    /// The company, read once per turn when needed.
+    pub(super) fn company(&mut self) -> Result<Company, ChatError> {
+        if let Some(c) = &self.company {
+            return Ok(c.clone());
+        }
+        let company =
+            companies::by_id(self.conn, &self.conv.company_id)?.ok_or(ChatError::NotFound)?;
+        self.company = Some(company.clone());
+        Ok(company)
+    }
+
+    /// The playbook version the current flow runs on.
+    fn playbook(&mut self) -> Result<Option<Arc<Published>>, ChatError> {
+        match self.conv.playbook_version_id.clone() {
+            Some(id) => Ok(self.versions.get(self.conn, &self.conv.company_id, &id)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Store a message and queue it for delivery.
+    pub(super) fn append(&mut self, message: NewMessage) -> Result<(), ChatError> {
+        let now = self.now_ms();
+        let row = convs::append(self.conn, &mut self.conv, message, now)?;
+        self.out.messages.push(row);
+        Ok(())
+    }
+
+    /// Free text from the visitor.
+    fn text(&mut self, text: &str) -> Result<(), ChatError> {
+        if self.flow.is_waiting() {
+            self.mark_engaged()?;
+            return self.feed(&Event::Text {
+                text: text.to_owned(),
+            });
+        }
+        if self.flow.state.phase == Phase::WithRep || self.conv.status != convs::status::BOT {
+            // A rep is (or will be) in the conversation: the bot keeps quiet.
+            return Ok(());
+        }
+        self.unprompted(text)
+    }
+
+    /// Text no flow waits for: a keyword playbook, else an answer rule, else the fallback.
+    fn unprompted(&mut self, text: &str) -> Result<(), ChatError> {
+        let company = self.company()?;
+        let page = self.visitor.attributes().page.unwrap_or_default();
+        let audience = targeting::Audience {
+            returning: self.visitor.returning(),
+            known: self.visitor.known,
+        };
+        let open_now = targeting::is_open(&company.settings(), self.now);
+        let mut candidates: Vec<Published> = playbooks::published(self.conn, &company.id)?
+            .into_iter()
+            .filter(|p| {
+                let t = &p.document.trigger;
+                p.enabled
+                    && t.on == TriggerOn::Keyword
+                    && targeting::keywords_match(&t.keywords, text)
+                    && targeting::applies(t, &page.url, audience, open_now)
+            })
+            .collect();
+        targeting::rank(&mut candidates);
+        if let Some(playbook) = candidates.into_iter().next() {
+            return self.start(playbook, &page);
+        }
+        let rules = answer_rules::enabled(self.conn, &company.id)?;
+        if let Some(rule) = answers::find(&rules, text) {
+            self.analytics
+                .push((analytics::kind::ANSWERED, None, Some(rule.id.clone())));
+            return self.bot_says(rule.reply.clone());
+        }
+        let fallback = company.settings().fallback_reply;
+        let last = convs::last_reply(self.conn, &company.id, &self.conv.id)?;
+        if answers::fallback_due(&fallback, last.as_ref().map(|m| m.body.as_str())) {
+            self.analytics.push((analytics::kind::FALLBACK, None, None));
+            self.bot_says(fallback)?;
+        }
+        Ok(())
+    }
+
+    fn bot_says(&mut self, text: String) -> Result<(), ChatError> {
+        self.append(NewMessage {
+            author: author::BOT,
+            body: text,
+            ..NewMessage::default()
+        })
+    }
+
+    /// The visitor pressed a button of one of the conversation's messages.
+    fn choice(&mut self, message_id: &str, index: usize) -> Result<(), ChatError> {
+        let message = convs::message(self.conn, &self.conv.company_id, &self.conv.id, message_id)?
+            .ok_or(ChatError::NotFound)?;
+        let payload = message.payload();
+        let label = payload.buttons.get(index).cloned().ok_or_else(|| {
+            ChatError::BadChoice(format!(
+                "the message has {} buttons; there is no button {index}",
+                payload.buttons.len()
+            ))
+        })?;
+        let current = self.flow.state.phase == Phase::AwaitingInput
+            && payload.card.is_some()
+            && payload.card == self.flow.state.at
+            && self.is_latest_question(message.seq)?;
+        if !current {
+            return Err(ChatError::StaleChoice);
+        }
+        self.append(NewMessage {
+            author: author::VISITOR,
+            body: label,
+            ..NewMessage::default()
+        })?;
+        self.mark_engaged()?;
+        self.feed(&Event::Choice { index })
+    }
+
+    /// Is the message at `seq` the newest one with buttons?
+    fn is_latest_question(&mut self, seq: i64) -> Result<bool, ChatError> {
+        let later =
+            convs::messages_after(self.conn, &self.conv.company_id, &self.conv.id, seq, 50)?;
+        Ok(!later.iter().any(|m| !m.payload().buttons.is_empty()))
+    }
+
+    /// Start a playbook found by [`triggered`], unless a flow is under way.
+    fn trigger(&mut self, playbook: Published, page: &Page) -> Result<(), ChatError> {
+        if self.flow.is_running() || self.conv.status != convs::status::BOT {
+            return Ok(());
+        }
+        self.start(playbook, page)
+    }
+
+    /// A new run of `playbook` in this conversation, keeping what it learned so far.
+    fn start(&mut self, playbook: Published, page: &Page) -> Result<(), ChatError> {
+        self.flow = self.flow.restart();
+        let now = self.now_ms();
+        for (path, value) in visitor_vars(&self.visitor, page, &self.flow.state) {
+            convs::set_variable(self.conn, &self.conv.id, &path, &value, now)?;
+            self.flow.state.vars.set(&path, value);
+        }
+        self.conv.playbook_version_id = Some(playbook.version_id.clone());
+        self.analytics.push((
+            analytics::kind::SHOWN,
+            Some(playbook.playbook_id.clone()),
+            None,
+        ));
+        self.feed(&Event::Start)
+    }
+
+    /// The visitor answered the flow: counted once per run.
+    fn mark_engaged(&mut self) -> Result<(), ChatError> {
+        if self.flow.engaged || self.flow.state.phase != Phase::AwaitingInput {
+            return Ok(());
+        }
+        self.flow.engaged = true;
+        let playbook = self.playbook()?.map(|p| p.playbook_id.clone());
+        self.analytics
+            .push((analytics::kind::ENGAGED, playbook, None));
+        Ok(())
+    }
+
+    /// Run one engine step on the current flow and carry out its effects.
+    pub(super) fn feed(&mut self, event: &Event) -> Result<(), ChatError> {
+        let Some(playbook) = self.playbook()? else {
+            return Ok(());
+        };
+        let env = Env {
+            now: self.now,
+            reps_online: self.reps_online(&playbook)?,
+        };
+        let step = engine::step(&playbook.document, &self.flow.state, event, &env);
+        self.flow.state = step.state;
+        effects::apply(self, &playbook, step.effects)
+    }
+
+    /// Is live chat available? Only asked of playbooks with a live chat card.
+    fn reps_online(&mut self, playbook: &Published) -> Result<bool, ChatError> {
+        let has_live_chat = playbook
+            .document
+            .cards
+            .iter()
+            .any(|c| matches!(c.kind, CardKind::LiveChat(_)));
+        if !has_live_chat {
+            return Ok(false);
+        }
+        let company = self.company()?;
+        let settings = company.settings();
+        if !targeting::is_open(&settings, self.now) {
+            return Ok(false);
+        }
+        let since = self.now_ms() - i64::from(settings.heartbeat_timeout_seconds) * 1000;
+        Ok(crate::db::presence::online_reps(self.conn, &company.id, since)? > 0)
+    }
+
+    /// A flow left waiting for an http result that never came (the process stopped during
+    /// the call) takes the card's failure branch.
+    fn recover_stale_http(&mut self) -> Result<(), ChatError> {
+        if self.flow.state.phase != Phase::AwaitingHttp {
+            return Ok(());
+        }
+        let Some(playbook) = self.playbook()? else {
+            return Ok(());
+        };
+        let timeout = match self
+            .flow
+            .state
+            .at
+            .as_deref()
+            .and_then(|id| playbook.document.card(id))
+            .map(|c| &c.kind)
+        {
+            Some(CardKind::Http(c)) => i64::from(c.timeout_seconds()),
+            _ => 0,
+        };
+        if self.now_ms() - self.conv.updated_at > (timeout + 15) * 1000 {
+            let outcome = HttpOutcome::Failed {
+                reason: "the call was interrupted".into(),
+            };
+            self.feed(&Event::HttpResult { outcome })?;
+        }
+        Ok(())
+    }
+
+    /// Store the new state and analytics; the outcome for the caller.
+    fn finish(mut self) -> Result<Outcome, ChatError> {
+        let now = self.now_ms();
+        self.conv.engine_state = self.flow.to_json();
+        self.conv.updated_at = now;
+        convs::save(self.conn, &self.conv)?;
+        let events: Vec<analytics::NewEvent<'_>> = self
+            .analytics
+            .iter()
+            .map(|(kind, playbook, card)| analytics::NewEvent {
+                kind,
+                playbook_id: playbook.as_deref(),
+                card: card.as_deref(),
+                value: None,
+            })
+            .collect();
+        analytics::record(
+            self.conn,
+            &self.conv.company_id,
+            Some(&self.conv.id),
+            self.visitor.known,
+            &events,
+            now,
+        )?;
+        self.out.conversation = Some(self.conv);
+        Ok(self.out)
+    }
+}

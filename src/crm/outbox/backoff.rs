@@ -1,0 +1,157 @@
+//! When to try a row again.
+//!
+//! Exponential backoff with full jitter: attempt `n` waits a uniformly random time in
+//! `[0, min(cap, base · 2ⁿ)]`, and never less than a `Retry-After` the CRM asked for. Rate
+//! limits are not failures: a 429 postpones the row to the window's or the daily budget's
+//! reset (plus a little jitter so rows do not all wake at once) without counting an
+//! attempt.
+//!
+//! Computed here rather than with the `backon` crate: backon drives an in-process retry
+//! loop from an iterator of delays, whereas outbox retries are scheduled in the database
+//! (`next_attempt_at`) and survive restarts, so the delay must be a pure function of the
+//! attempt number.
+
+use std::time::Duration;
+
+use crate::crm::{CrmError, RateScope};
+
+/// Backoff settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff {
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl Backoff {
+    /// The ceiling of attempt `attempt` (0-based): `min(cap, base · 2^attempt)`.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.min(30));
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// Full jitter: `unit` (uniform in [0, 1)) of the ceiling.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        self.ceiling(attempt).mul_f64(unit.clamp(0.0, 1.0))
+    }
+}
+
+/// What to do after a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// Retry after this long; counts as an attempt.
+    Retry(Duration),
+    /// Wait this long for the rate limit to reset; not an attempt.
+    Postpone(Duration),
+    /// Retrying cannot help.
+    GiveUp,
+}
+
+/// The plan for `error` on attempt `attempt`, with `unit` uniform in [0, 1).
+pub fn plan(backoff: &Backoff, attempt: u32, error: &CrmError, unit: f64) -> Plan {
+    match error {
+        CrmError::Permanent { .. } => Plan::GiveUp,
+        CrmError::RateLimited {
+            retry_after_secs,
+            scope,
+        } => {
+            let wait = Duration::from_secs((*retry_after_secs).max(1));
+            // Spread the wake-ups over a little of the wait (at most a minute), after it.
+            let spread = match scope {
+                RateScope::Burst => Duration::from_secs(2),
+                RateScope::Daily => (wait / 10).min(Duration::from_secs(60)),
+            };
+            Plan::Postpone(wait + spread.mul_f64(unit.clamp(0.0, 1.0)))
+        }
+        CrmError::Transient {
+            retry_after_secs: Some(secs),
+            ..
+        } => Plan::Retry(backoff.delay(attempt, unit).max(Duration::from_secs(*secs))),
+        CrmError::Transient { .. } | CrmError::Ambiguous { .. } | CrmError::Unauthorized => {
+            Plan::Retry(backoff.delay(attempt, unit))
+        }
+    }
+}
+
+/// A uniform random number in [0, 1).
+pub fn unit() -> f64 {
+    rand::random::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b() -> Backoff {
+        Backoff {
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn ceiling_doubles_up_to_the_cap() {
+        let b = b();
+        assert_eq!(b.ceiling(0), Duration::from_secs(1));
+        assert_eq!(b.ceiling(3), Duration::from_secs(8));
+        assert_eq!(b.ceiling(6), Duration::from_secs(60));
+        assert_eq!(b.ceiling(u32::MAX), Duration::from_secs(60));
+        assert_eq!(b.delay(3, 0.5), Duration::from_secs(4));
+        assert_eq!(b.delay(3, 0.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn retry_after_is_a_floor() {
+        let e = CrmError::Transient {
+            message: "503".into(),
+            retry_after_secs: Some(30),
+        };
+        assert_eq!(plan(&b(), 0, &e, 0.9), Plan::Retry(Duration::from_secs(30)));
+        assert_eq!(
+            plan(&b(), 10, &e, 0.9),
+            Plan::Retry(Duration::from_secs(54))
+        );
+    }
+
+    #[test]
+    fn rate_limits_wait_for_the_reset_without_an_attempt() {
+        let daily = CrmError::RateLimited {
+            retry_after_secs: 3600,
+            scope: RateScope::Daily,
+        };
+        match plan(&b(), 0, &daily, 0.5) {
+            Plan::Postpone(d) => {
+                assert!(d >= Duration::from_secs(3600) && d <= Duration::from_secs(3660))
+            }
+            other => panic!("{other:?}"),
+        }
+        let burst = CrmError::RateLimited {
+            retry_after_secs: 2,
+            scope: RateScope::Burst,
+        };
+        assert!(
+            matches!(plan(&b(), 5, &burst, 0.0), Plan::Postpone(d) if d == Duration::from_secs(2))
+        );
+    }
+
+    #[test]
+    fn permanent_gives_up_and_others_back_off() {
+        let p = CrmError::Permanent {
+            status: 422,
+            message: "bad".into(),
+        };
+        assert_eq!(plan(&b(), 0, &p, 0.5), Plan::GiveUp);
+        let a = CrmError::Ambiguous {
+            message: "timeout".into(),
+        };
+        assert_eq!(plan(&b(), 2, &a, 0.5), Plan::Retry(Duration::from_secs(2)));
+    }
+}

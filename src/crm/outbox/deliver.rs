@@ -1,0 +1,313 @@
+//! Delivering one capture row, step by step, in dependency order: organization and person,
+//! then the lead or deal, then the activity and the note.
+//!
+//! Rules that make it exactly-once in effect:
+//! - every CRM id is recorded (through [`Recorder::record`]) before the next step starts;
+//! - before a create is sent, the step is recorded as *unconfirmed*; only the recorded id
+//!   clears that. An attempt that finds a step unconfirmed (the previous one failed or
+//!   died after sending) looks the object up before creating it again;
+//! - persons are looked up by e-mail and organizations by name before every create anyway.
+
+use std::future::Future;
+
+use crate::crm::{Crm, CrmError, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target};
+use crate::playbook::effect::CrmWrite;
+use crate::playbook::model::{CaptureTarget, NoteMode};
+
+use super::progress::{Progress, Step};
+
+/// Everything one delivery needs besides the CRM.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub row_id: String,
+    pub write: CrmWrite,
+    /// The CRM user who owns what is created (`None`: the CRM's default).
+    pub owner_id: Option<i64>,
+    /// The note's HTML (already escaped), when a note is written.
+    pub note_html: Option<String>,
+    /// Name for a person the visitor gave neither name nor e-mail for.
+    pub fallback_person_name: String,
+}
+
+/// Why a delivery stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("{}: {error}", step.name())]
+    Crm { step: Step, error: CrmError },
+    /// The progress could not be recorded (lease lost or database down): stop at once.
+    #[error("{0}")]
+    NotRecorded(String),
+}
+
+/// Stores progress durably; fails when this worker may no longer write the row.
+pub trait Recorder: Send {
+    fn record(&mut self, progress: &Progress) -> impl Future<Output = Result<(), String>> + Send;
+    /// Called after each successful create, before it is recorded. `false` stops the
+    /// delivery right there, as a crash would (used by crash tests).
+    fn after_create(&mut self, _step: Step) -> bool {
+        true
+    }
+}
+
+fn crm(step: Step) -> impl FnOnce(CrmError) -> StepError {
+    move |error| StepError::Crm { step, error }
+}
+
+/// Carry `job` forward from `progress` to the end.
+pub async fn deliver<C: Crm, R: Recorder>(
+    client: &C,
+    job: &Job,
+    progress: &mut Progress,
+    rec: &mut R,
+) -> Result<(), StepError> {
+    let w = &job.write;
+
+    // Organization: looked up by name, created otherwise.
+    if let Some(org) = &w.org
+        && progress.org_id.is_none()
+        && !org.name.trim().is_empty()
+    {
+        let step = Step::Org;
+        let found = client
+            .find_org_by_name(&org.name)
+            .await
+            .map_err(crm(step))?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                mark_sent(progress, rec, step).await?;
+                let id = client
+                    .create_org(&NewOrg {
+                        name: org.name.trim().to_owned(),
+                        address: org.address.clone(),
+                        owner_id: job.owner_id,
+                    })
+                    .await
+                    .map_err(crm(step))?;
+                check_alive(rec, step)?;
+                id
+            }
+        };
+        progress.org_id = Some(id);
+        confirm(progress, rec, step).await?;
+    }
+
+    // Person: looked up by e-mail, created otherwise, linked to the organization.
+    if progress.person_id.is_none() && (has_person(w) || progress.org_id.is_none()) {
+        let step = Step::Person;
+        let email = w
+            .person
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        let name = person_name(job);
+        let found = match email {
+            Some(email) => client
+                .find_person_by_email(email)
+                .await
+                .map_err(crm(step))?,
+            None if progress.unconfirmed == Some(step) => {
+                client.find_person_by_name(&name).await.map_err(crm(step))?
+            }
+            None => None,
+        };
+        let id = match found {
+            Some(id) => id,
+            None => {
+                mark_sent(progress, rec, step).await?;
+                let id = client
+                    .create_person(&NewPerson {
+                        name,
+                        email: email.map(str::to_owned),
+                        phone: w.person.phone.clone().filter(|p| !p.trim().is_empty()),
+                        org_id: progress.org_id,
+                        owner_id: job.owner_id,
+                    })
+                    .await
+                    .map_err(crm(step))?;
+                check_alive(rec, step)?;
+                id
+            }
+        };
+        progress.person_id = Some(id);
+        confirm(progress, rec, step).await?;
+    }
+
+    // Lead or deal.
+    let lead_or_deal = NewLeadOrDeal {
+        title: w.title.clone(),
+        person_id: progress.person_id,
+        org_id: progress.org_id,
+        owner_id: job.owner_id,
+        value: w.value.clone(),
+        expected_close_date: w.expected_close_date,
+        label: w.label.clone(),
+    };
+    let target = match w.create {
+        CaptureTarget::Lead => {
+            if progress.lead_id.is_none() {
+                let step = Step::LeadOrDeal;
+                let found = if progress.unconfirmed == Some(step) {
+                    client.find_lead(&lead_or_deal).await.map_err(crm(step))?
+                } else {
+                    None
+                };
+                let id = match found {
+                    Some(id) => id,
+                    None => {
+                        mark_sent(progress, rec, step).await?;
+                        let id = client.create_lead(&lead_or_deal).await.map_err(crm(step))?;
+                        check_alive(rec, step)?;
+                        id
+                    }
+                };
+                progress.lead_id = Some(id);
+                confirm(progress, rec, step).await?;
+            }
+            progress.lead_id.clone().map(Target::Lead)
+        }
+        CaptureTarget::Deal => {
+            if progress.deal_id.is_none() {
+                let step = Step::LeadOrDeal;
+                let found = if progress.unconfirmed == Some(step) {
+                    client.find_deal(&lead_or_deal).await.map_err(crm(step))?
+                } else {
+                    None
+                };
+                let id = match found {
+                    Some(id) => id,
+                    None => {
+                        mark_sent(progress, rec, step).await?;
+                        let id = client.create_deal(&lead_or_deal).await.map_err(crm(step))?;
+                        check_alive(rec, step)?;
+                        id
+                    }
+                };
+                progress.deal_id = Some(id);
+                confirm(progress, rec, step).await?;
+            }
+            progress.deal_id.map(Target::Deal)
+        }
+    };
+
+    // Activity, linked to the lead or deal and the person.
+    if let Some(a) = &w.activity
+        && progress.activity_id.is_none()
+    {
+        let step = Step::Activity;
+        let activity = NewActivity {
+            subject: a.subject.clone(),
+            kind: a.kind.clone(),
+            due_date: a.due_date,
+            owner_id: job.owner_id,
+            target: target.clone(),
+            person_id: progress.person_id,
+            org_id: progress.org_id,
+        };
+        let found = if progress.unconfirmed == Some(step) {
+            client.find_activity(&activity).await.map_err(crm(step))?
+        } else {
+            None
+        };
+        let id = match found {
+            Some(id) => id,
+            None => {
+                mark_sent(progress, rec, step).await?;
+                let id = client.create_activity(&activity).await.map_err(crm(step))?;
+                check_alive(rec, step)?;
+                id
+            }
+        };
+        progress.activity_id = Some(id);
+        confirm(progress, rec, step).await?;
+    }
+
+    // Note on the lead or deal, found again by the row's marker.
+    if w.note == NoteMode::Transcript
+        && progress.note_id.is_none()
+        && let (Some(html), Some(target)) = (&job.note_html, &target)
+    {
+        let step = Step::Note;
+        let found = if progress.unconfirmed == Some(step) {
+            client
+                .find_note(target, &super::note::marker(&job.row_id))
+                .await
+                .map_err(crm(step))?
+        } else {
+            None
+        };
+        let id = match found {
+            Some(id) => id,
+            None => {
+                mark_sent(progress, rec, step).await?;
+                let id = client
+                    .create_note(&NewNote {
+                        content: html.clone(),
+                        target: Some(target.clone()),
+                        person_id: None,
+                        org_id: None,
+                    })
+                    .await
+                    .map_err(crm(step))?;
+                check_alive(rec, step)?;
+                id
+            }
+        };
+        progress.note_id = Some(id);
+        confirm(progress, rec, step).await?;
+    }
+    Ok(())
+}
+
+fn has_person(w: &CrmWrite) -> bool {
+    [&w.person.name, &w.person.email, &w.person.phone]
+        .iter()
+        .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
+}
+
+/// The person's name: as given, else the e-mail address, else the fallback.
+fn person_name(job: &Job) -> String {
+    let p = &job.write.person;
+    p.name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .or(p.email.as_deref().map(str::trim).filter(|e| !e.is_empty()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| job.fallback_person_name.clone())
+}
+
+async fn mark_sent<R: Recorder>(
+    progress: &mut Progress,
+    rec: &mut R,
+    step: Step,
+) -> Result<(), StepError> {
+    if progress.unconfirmed != Some(step) {
+        progress.unconfirmed = Some(step);
+        rec.record(progress).await.map_err(StepError::NotRecorded)?;
+    }
+    Ok(())
+}
+
+fn check_alive<R: Recorder>(rec: &mut R, step: Step) -> Result<(), StepError> {
+    if rec.after_create(step) {
+        Ok(())
+    } else {
+        Err(StepError::NotRecorded(format!(
+            "stopped after creating the {}",
+            step.name()
+        )))
+    }
+}
+
+async fn confirm<R: Recorder>(
+    progress: &mut Progress,
+    rec: &mut R,
+    step: Step,
+) -> Result<(), StepError> {
+    if progress.unconfirmed == Some(step) {
+        progress.unconfirmed = None;
+    }
+    rec.record(progress).await.map_err(StepError::NotRecorded)
+}

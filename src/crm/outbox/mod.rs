@@ -1,0 +1,414 @@
+//! The outbox worker: delivers capture rows to the CRM.
+//!
+//! Capture cards write outbox rows in the same transaction as the conversation change
+//! (see `db::outbox`). This worker claims due rows (see [`store`]), delivers each one step
+//! by step (see [`deliver`]), and records the outcome: done; retried later with backoff
+//! (see [`backoff`]) after timeouts, 5xx, 401 and ambiguous failures; postponed to the
+//! reset after a 429; failed with the CRM's own message after any other 4xx, for the sync
+//! log's retry button. A 401 refreshes the OAuth token once and retries at once.
+//!
+//! Several workers, in one process or on several nodes sharing PostgreSQL, never deliver
+//! the same row at the same time: claims skip locked and leased rows, and every write
+//! names the lease it holds.
+
+pub mod backoff;
+pub mod deliver;
+pub mod note;
+pub mod progress;
+pub mod store;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{Semaphore, watch};
+
+use crate::crm::access::AccessError;
+use crate::crm::{Crm, CrmError, RateScope};
+use crate::db::outbox::OutboxRow;
+use crate::db::{self, Db, DbError};
+use crate::playbook::effect::CrmWrite;
+
+use backoff::{Backoff, Plan};
+use deliver::{Job, Recorder, StepError};
+use progress::{Progress, Step};
+use store::Outcome;
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Sleep between polls when nothing is due.
+    pub poll_interval: Duration,
+    /// Rows delivered at the same time by this worker.
+    pub concurrency: usize,
+    /// Rows of one company delivered at the same time. The default, 1, means a company's
+    /// captures are delivered one after another on each node: two captures naming the
+    /// same person or organization never race between look-up and create there, and no
+    /// burst can outrun the CRM's rate-limit headers. (Across nodes the window between
+    /// one node's look-up and its create remains.)
+    pub per_company: usize,
+    /// How long a claimed row stays reserved; renewed at every recorded step.
+    pub lease: Duration,
+    pub backoff: Backoff,
+    /// Wait before trying again a company whose CRM is not connected or whose grant was
+    /// revoked.
+    pub disconnected_delay: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> WorkerConfig {
+        WorkerConfig {
+            poll_interval: Duration::from_secs(1),
+            concurrency: 4,
+            per_company: 1,
+            lease: Duration::from_secs(5 * 60),
+            backoff: Backoff::default(),
+            disconnected_delay: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Gives the worker a CRM client per company.
+pub trait Connector: Send + Sync + 'static {
+    type Client: Crm + Send + Sync + 'static;
+
+    /// A client with current tokens, and the tokens' version.
+    fn connect(
+        &self,
+        company_id: &str,
+    ) -> impl Future<Output = Result<(Self::Client, i64), AccessError>> + Send;
+
+    /// After a 401 with tokens of `version`: a client with refreshed tokens.
+    fn reconnect(
+        &self,
+        company_id: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<(Self::Client, i64), AccessError>> + Send;
+
+    /// How long the company's rate budget is spent for, if it is.
+    fn wait_hint(&self, company_id: &str) -> Option<(Duration, RateScope)>;
+}
+
+/// Called after each create with the row id and the step; `false` abandons the row right
+/// there, as if the process had died. For crash tests.
+pub type CrashHook = Arc<dyn Fn(&str, Step) -> bool + Send + Sync>;
+
+/// See the module documentation.
+pub struct Worker<C: Connector> {
+    db: Db,
+    connector: Arc<C>,
+    config: WorkerConfig,
+    crash_hook: Option<CrashHook>,
+    company_slots: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// A running worker; dropping it does not stop it, [`WorkerHandle::stop`] does.
+pub struct WorkerHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Stop after the deliveries in progress and wait for that.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Stop at once, abandoning deliveries in progress (their leases expire).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+impl<C: Connector> Worker<C> {
+    pub fn new(db: Db, connector: Arc<C>, config: WorkerConfig) -> Worker<C> {
+        Worker {
+            db,
+            connector,
+            config,
+            crash_hook: None,
+            company_slots: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Install a crash hook (see [`CrashHook`]).
+    pub fn with_crash_hook(mut self, hook: CrashHook) -> Worker<C> {
+        self.crash_hook = Some(hook);
+        self
+    }
+
+    /// Run on the current runtime until stopped.
+    pub fn spawn(self) -> WorkerHandle {
+        let (stop, mut stopped) = watch::channel(false);
+        let worker = Arc::new(self);
+        let task = tokio::spawn(async move {
+            loop {
+                if *stopped.borrow() {
+                    break;
+                }
+                let busy = match worker.run_once().await {
+                    Ok(n) => n > 0,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outbox worker cannot claim rows");
+                        false
+                    }
+                };
+                if !busy {
+                    tokio::select! {
+                        _ = tokio::time::sleep(worker.config.poll_interval) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+            }
+        });
+        WorkerHandle { stop, task }
+    }
+
+    /// Claim one batch of due rows and deliver them. Returns how many were claimed.
+    pub async fn run_once(&self) -> Result<usize, DbError> {
+        let now = db::now_ms();
+        let lease_until = now + self.lease_ms();
+        let limit = (self.config.concurrency.max(1) * 2) as i64;
+        let rows = self
+            .db
+            .run(move |conn| store::claim(conn, now, lease_until, limit))
+            .await?;
+        let claimed = rows.len();
+        let gate = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut running: FuturesUnordered<_> = rows
+            .into_iter()
+            .map(|row| {
+                let gate = gate.clone();
+                let company_gate = self.company_gate(&row.company_id);
+                async move {
+                    let _company = company_gate.acquire_owned().await;
+                    let _slot = gate.acquire_owned().await;
+                    self.process(row, lease_until).await;
+                }
+            })
+            .collect();
+        while running.next().await.is_some() {}
+        Ok(claimed)
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX / 4)
+    }
+
+    fn company_gate(&self, company_id: &str) -> Arc<Semaphore> {
+        let mut slots = self.company_slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .entry(company_id.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_company.max(1))))
+            .clone()
+    }
+
+    /// Deliver one claimed row and record how it ended.
+    async fn process(&self, row: OutboxRow, lease: i64) {
+        let mut rec = LeaseRecorder {
+            db: self.db.clone(),
+            row_id: row.id.clone(),
+            held: lease,
+            lease_ms: self.lease_ms(),
+            crash_hook: self.crash_hook.clone(),
+        };
+        let mut progress = Progress::parse(row.result.as_deref());
+        let outcome = self.attempt(&row, &mut progress, &mut rec).await;
+        let Some(outcome) = outcome else {
+            return; // lease lost or abandoned: whoever holds the row now decides
+        };
+        if let Outcome::Failed { error } = &outcome {
+            tracing::warn!(row = %row.id, company_id = %row.company_id, %error, "CRM write failed for good");
+        }
+        let (id, held, result, now) = (row.id.clone(), rec.held, progress.to_json(), db::now_ms());
+        let finished = self
+            .db
+            .run(move |conn| store::finish(conn, &id, held, &result, &outcome, now))
+            .await;
+        match finished {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(row = %row.id, "outbox lease lost before the row was finished")
+            }
+            Err(e) => tracing::warn!(row = %row.id, error = %e, "cannot record the outbox outcome"),
+        }
+    }
+
+    /// One attempt. `None` when the row must be left alone (lease lost, abandoned).
+    async fn attempt(
+        &self,
+        row: &OutboxRow,
+        progress: &mut Progress,
+        rec: &mut LeaseRecorder,
+    ) -> Option<Outcome> {
+        let now = db::now_ms();
+        let write: CrmWrite = match serde_json::from_str(&row.payload) {
+            Ok(w) => w,
+            Err(e) => {
+                return Some(Outcome::Failed {
+                    error: format!("the stored capture cannot be read: {e}"),
+                });
+            }
+        };
+        if let Some((wait, scope)) = self.connector.wait_hint(&row.company_id)
+            && wait > Duration::from_secs(2)
+        {
+            return Some(Outcome::Postpone {
+                at: now + millis(wait),
+                error: Some(format!("waiting for the CRM's {scope} rate limit to reset")),
+            });
+        }
+        let job = match self.job(row, write, progress).await {
+            Ok(job) => job,
+            Err(e) => return Some(self.retry(row, format!("database: {e}"))),
+        };
+        let (client, version) = match self.connector.connect(&row.company_id).await {
+            Ok(c) => c,
+            Err(e) => return Some(self.access_failed(row, e)),
+        };
+        let mut result = deliver::deliver(&client, &job, progress, rec).await;
+        if let Err(StepError::Crm {
+            error: CrmError::Unauthorized,
+            ..
+        }) = &result
+        {
+            // Refresh once, then carry on from the recorded progress.
+            match self.connector.reconnect(&row.company_id, version).await {
+                Ok((client, _)) => result = deliver::deliver(&client, &job, progress, rec).await,
+                Err(e) => return Some(self.access_failed(row, e)),
+            }
+        }
+        match result {
+            Ok(()) => Some(Outcome::Done),
+            Err(StepError::NotRecorded(reason)) => {
+                tracing::warn!(row = %row.id, %reason, "outbox delivery stopped");
+                None
+            }
+            Err(StepError::Crm { step, error }) => {
+                let attempt = u32::try_from(row.attempts).unwrap_or(0);
+                let message = match &error {
+                    CrmError::Permanent { message, .. } => format!("{}: {message}", step.name()),
+                    other => format!("{}: {other}", step.name()),
+                };
+                let now = db::now_ms();
+                Some(
+                    match backoff::plan(&self.config.backoff, attempt, &error, backoff::unit()) {
+                        Plan::GiveUp => Outcome::Failed { error: message },
+                        Plan::Retry(wait) => Outcome::Retry {
+                            at: now + millis(wait),
+                            error: message,
+                        },
+                        Plan::Postpone(wait) => Outcome::Postpone {
+                            at: now + millis(wait),
+                            error: Some(message),
+                        },
+                    },
+                )
+            }
+        }
+    }
+
+    fn retry(&self, row: &OutboxRow, error: String) -> Outcome {
+        let attempt = u32::try_from(row.attempts).unwrap_or(0);
+        let wait = self.config.backoff.delay(attempt, backoff::unit());
+        Outcome::Retry {
+            at: db::now_ms() + millis(wait),
+            error,
+        }
+    }
+
+    fn access_failed(&self, row: &OutboxRow, e: AccessError) -> Outcome {
+        match e {
+            AccessError::Unavailable(_) | AccessError::Db(_) => self.retry(row, e.to_string()),
+            AccessError::NotConnected | AccessError::Revoked(_) | AccessError::Unreadable(_) => {
+                Outcome::Postpone {
+                    at: db::now_ms() + millis(self.config.disconnected_delay),
+                    error: Some(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// The job of a row: owner and note read from the database.
+    async fn job(
+        &self,
+        row: &OutboxRow,
+        write: CrmWrite,
+        progress: &Progress,
+    ) -> Result<Job, DbError> {
+        let (company, conversation) = (row.company_id.clone(), row.conversation_id.clone());
+        let owner = write.owner;
+        let wants_note = write.note == crate::playbook::model::NoteMode::Transcript
+            && progress.note_id.is_none();
+        let (owner_id, lines) = self
+            .db
+            .run(move |conn| {
+                let owner_id = store::owner_of(conn, &company, conversation.as_deref(), owner)?;
+                let lines = match (&conversation, wants_note) {
+                    (Some(c), true) => db::transcripts::lines(conn, &company, c)?,
+                    _ => Vec::new(),
+                };
+                Ok::<_, DbError>((owner_id, lines))
+            })
+            .await?;
+        let note_html = wants_note.then(|| note::content(&row.id, &lines, &write.answers));
+        let short = row
+            .conversation_id
+            .as_deref()
+            .unwrap_or(&row.id)
+            .chars()
+            .rev()
+            .take(8)
+            .collect::<String>();
+        Ok(Job {
+            row_id: row.id.clone(),
+            write,
+            owner_id,
+            note_html,
+            fallback_person_name: format!("Website visitor {short}"),
+        })
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Records progress under the row's lease, renewing it each time.
+struct LeaseRecorder {
+    db: Db,
+    row_id: String,
+    held: i64,
+    lease_ms: i64,
+    crash_hook: Option<CrashHook>,
+}
+
+impl Recorder for LeaseRecorder {
+    async fn record(&mut self, progress: &Progress) -> Result<(), String> {
+        let now = db::now_ms();
+        // Strictly later than the lease held, so the lease stays a fencing token.
+        let new_lease = (now + self.lease_ms).max(self.held + 1);
+        let (id, held, json) = (self.row_id.clone(), self.held, progress.to_json());
+        let saved = self
+            .db
+            .run(move |conn| store::save_progress(conn, &id, held, new_lease, &json, now))
+            .await
+            .map_err(|e| e.to_string())?;
+        if saved {
+            self.held = new_lease;
+            Ok(())
+        } else {
+            Err("the row's lease was taken over".into())
+        }
+    }
+
+    fn after_create(&mut self, step: Step) -> bool {
+        self.crash_hook
+            .as_ref()
+            .is_none_or(|hook| hook(&self.row_id, step))
+    }
+}

@@ -1,0 +1,119 @@
+//! What a capture row has done so far: the CRM id of every object created or found,
+//! kept in the row's `result` JSON after each step, so a retry or a restart continues
+//! where the last attempt stopped.
+
+use serde::{Deserialize, Serialize};
+
+/// The steps of a capture, in dependency order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Org,
+    Person,
+    LeadOrDeal,
+    Activity,
+    Note,
+}
+
+impl Step {
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Org => "organization",
+            Step::Person => "person",
+            Step::LeadOrDeal => "lead or deal",
+            Step::Activity => "activity",
+            Step::Note => "note",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Progress {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note_id: Option<i64>,
+    /// A create of this step was sent and its answer never recorded: the next attempt
+    /// looks the object up before creating it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<Step>,
+}
+
+impl Progress {
+    /// The stored progress; a missing or unreadable `result` is a fresh start (every
+    /// create is preceded by a look-up then, since nothing is known to be absent).
+    pub fn parse(result: Option<&str>) -> Progress {
+        result
+            .and_then(|r| serde_json::from_str(r).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    /// Links to the created objects in the CRM's web app.
+    pub fn links(&self, api_domain: &str) -> Vec<(&'static str, String)> {
+        let base = api_domain.trim_end_matches('/');
+        let mut links = Vec::new();
+        if let Some(id) = self.person_id {
+            links.push(("person", format!("{base}/person/{id}")));
+        }
+        if let Some(id) = self.org_id {
+            links.push(("organization", format!("{base}/organization/{id}")));
+        }
+        if let Some(id) = &self.lead_id {
+            links.push(("lead", format!("{base}/leads/inbox/{id}")));
+        }
+        if let Some(id) = self.deal_id {
+            links.push(("deal", format!("{base}/deal/{id}")));
+        }
+        links
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_tolerates_garbage() {
+        let p = Progress {
+            person_id: Some(3),
+            lead_id: Some("u-1".into()),
+            unconfirmed: Some(Step::Activity),
+            ..Progress::default()
+        };
+        assert_eq!(Progress::parse(Some(&p.to_json())), p);
+        assert_eq!(Progress::parse(Some("not json")), Progress::default());
+        assert_eq!(Progress::parse(None), Progress::default());
+    }
+
+    #[test]
+    fn links_point_into_the_crm() {
+        let p = Progress {
+            person_id: Some(3),
+            lead_id: Some("u-1".into()),
+            ..Progress::default()
+        };
+        assert_eq!(
+            p.links("https://acme.pipedrive.com/"),
+            vec![
+                ("person", "https://acme.pipedrive.com/person/3".to_owned()),
+                (
+                    "lead",
+                    "https://acme.pipedrive.com/leads/inbox/u-1".to_owned()
+                ),
+            ]
+        );
+    }
+}

@@ -1,0 +1,602 @@
+//! What goes over the wire: the request bodies the client sends and the response shapes it
+//! reads, following Pipedrive's OpenAPI description (v2 for persons, organizations, deals
+//! and activities; v1 for leads, lead labels, notes and users).
+//!
+//! Response types only name the fields the client uses; everything else is ignored, so
+//! the same types read Pipedrive's answers, the sandbox CRM's and the spec's examples.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::crm::{CrmUser, Me, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target};
+
+/// The `origin_id` of leads this app creates, so the CRM's users can tell where they came
+/// from (leads made through the API show source "API").
+pub const LEAD_ORIGIN_ID: &str = "concierge-chatbot";
+
+/// `{value, primary, label}`: one e-mail address or phone number of a v2 person.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactValue {
+    pub value: String,
+    pub primary: bool,
+    pub label: &'static str,
+}
+
+/// `POST /api/v2/persons`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonBody {
+    pub name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<ContactValue>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<ContactValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<i64>,
+}
+
+impl PersonBody {
+    pub fn from_new(p: &NewPerson) -> PersonBody {
+        let one = |v: &Option<String>| {
+            v.iter()
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| ContactValue {
+                    value: s.trim().to_owned(),
+                    primary: true,
+                    label: "work",
+                })
+                .collect()
+        };
+        PersonBody {
+            name: p.name.clone(),
+            emails: one(&p.email),
+            phones: one(&p.phone),
+            org_id: p.org_id,
+            owner_id: p.owner_id,
+        }
+    }
+}
+
+/// `{value}`: an organization's address (v2 takes an object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddressBody {
+    pub value: String,
+}
+
+/// `POST /api/v2/organizations`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrgBody {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<AddressBody>,
+}
+
+impl OrgBody {
+    pub fn from_new(o: &NewOrg) -> OrgBody {
+        OrgBody {
+            name: o.name.clone(),
+            owner_id: o.owner_id,
+            address: o
+                .address
+                .as_ref()
+                .filter(|a| !a.trim().is_empty())
+                .map(|a| AddressBody {
+                    value: a.trim().to_owned(),
+                }),
+        }
+    }
+}
+
+/// `{amount, currency}`: a lead's value (both or neither).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadValue {
+    pub amount: f64,
+    pub currency: String,
+}
+
+/// `POST /api/v1/leads`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LeadBody {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub label_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<LeadValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_close_date: Option<chrono::NaiveDate>,
+    pub origin_id: &'static str,
+}
+
+impl LeadBody {
+    /// `label_ids` are the label's UUIDs, already resolved.
+    pub fn from_new(l: &NewLeadOrDeal, label_ids: Vec<String>) -> LeadBody {
+        LeadBody {
+            title: l.title.clone(),
+            owner_id: l.owner_id,
+            label_ids,
+            person_id: l.person_id,
+            organization_id: l.org_id,
+            value: l.value.as_ref().map(|m| LeadValue {
+                amount: m.amount,
+                currency: m.currency.clone(),
+            }),
+            expected_close_date: l.expected_close_date,
+            origin_id: LEAD_ORIGIN_ID,
+        }
+    }
+}
+
+/// `POST /api/v2/deals`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DealBody {
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_close_date: Option<chrono::NaiveDate>,
+}
+
+impl DealBody {
+    pub fn from_new(d: &NewLeadOrDeal) -> DealBody {
+        DealBody {
+            title: d.title.clone(),
+            owner_id: d.owner_id,
+            person_id: d.person_id,
+            org_id: d.org_id,
+            value: d.value.as_ref().map(|m| m.amount),
+            currency: d.value.as_ref().map(|m| m.currency.clone()),
+            expected_close_date: d.expected_close_date,
+        }
+    }
+}
+
+/// `{person_id, primary}`: who takes part in an activity (v2's `person_id` is read-only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Participant {
+    pub person_id: i64,
+    pub primary: bool,
+}
+
+/// `POST /api/v2/activities`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActivityBody {
+    pub subject: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub due_date: chrono::NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<Participant>,
+}
+
+impl ActivityBody {
+    pub fn from_new(a: &NewActivity) -> ActivityBody {
+        let (deal_id, lead_id) = split_target(a.target.as_ref());
+        ActivityBody {
+            subject: a.subject.clone(),
+            kind: a.kind.clone(),
+            due_date: a.due_date,
+            owner_id: a.owner_id,
+            deal_id,
+            lead_id,
+            org_id: a.org_id,
+            participants: a
+                .person_id
+                .map(|person_id| Participant {
+                    person_id,
+                    primary: true,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+/// `POST /api/v1/notes`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoteBody {
+    pub content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
+}
+
+impl NoteBody {
+    pub fn from_new(n: &NewNote) -> NoteBody {
+        let (deal_id, lead_id) = split_target(n.target.as_ref());
+        NoteBody {
+            content: n.content.clone(),
+            lead_id,
+            deal_id,
+            person_id: n.person_id,
+            org_id: n.org_id,
+        }
+    }
+}
+
+fn split_target(t: Option<&Target>) -> (Option<i64>, Option<String>) {
+    match t {
+        Some(Target::Deal(id)) => (Some(*id), None),
+        Some(Target::Lead(id)) => (None, Some(id.clone())),
+        None => (None, None),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Responses
+
+/// `{success, data, additional_data}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Envelope<T> {
+    #[serde(default = "yes")]
+    pub success: bool,
+    pub data: Option<T>,
+    #[serde(default)]
+    pub additional_data: Option<AdditionalData>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Paging hints of list answers: v2's cursor, v1's `more_items_in_collection` (at the top
+/// or under `pagination`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AdditionalData {
+    pub next_cursor: Option<String>,
+    pub more_items_in_collection: Option<bool>,
+    pub next_start: Option<i64>,
+    pub pagination: Option<Box<AdditionalData>>,
+}
+
+impl AdditionalData {
+    /// v1: is there another page after this one?
+    pub fn more_v1(&self) -> bool {
+        self.more_items_in_collection
+            .or_else(|| {
+                self.pagination
+                    .as_ref()
+                    .and_then(|p| p.more_items_in_collection)
+            })
+            .unwrap_or(false)
+    }
+}
+
+/// Any created object with an integer id.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntId {
+    pub id: i64,
+}
+
+/// A created lead: UUID id.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UuidId {
+    pub id: String,
+}
+
+/// `data` of the v2 search endpoints.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchData {
+    #[serde(default)]
+    pub items: Vec<SearchHit>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchHit {
+    pub item: SearchItem,
+}
+
+/// One hit: the fields needed to confirm an exact match.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchItem {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub emails: Vec<String>,
+}
+
+/// An item of the lead list (`GET /api/v1/leads`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeadItem {
+    pub id: String,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// An item of the deal list (`GET /api/v2/deals`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DealItem {
+    pub id: i64,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// An item of the activity list (`GET /api/v2/activities`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActivityItem {
+    pub id: i64,
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// An item of the note list (`GET /api/v1/notes`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NoteItem {
+    pub id: i64,
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// A lead label (`GET /api/v1/leadLabels`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeadLabel {
+    pub id: String,
+    pub name: String,
+}
+
+/// One entry of a user's `access` list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Access {
+    pub app: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A user (`GET /api/v1/users`, `/users/me`), with the company fields of `/users/me`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub access: Vec<Access>,
+    /// Older answers carry a flag (`true` or `1`) instead of `access`.
+    #[serde(default)]
+    pub is_admin: Option<Value>,
+    #[serde(default)]
+    pub active_flag: Option<bool>,
+    #[serde(default)]
+    pub company_id: Option<i64>,
+    #[serde(default)]
+    pub company_name: Option<String>,
+    #[serde(default)]
+    pub company_domain: Option<String>,
+}
+
+impl User {
+    /// Admin of the account: a global admin in `access`, or the older `is_admin` flag.
+    pub fn is_admin(&self) -> bool {
+        let flag = match &self.is_admin {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
+            _ => false,
+        };
+        flag || self.access.iter().any(|a| a.app == "global" && a.admin)
+    }
+
+    pub fn to_crm_user(&self) -> CrmUser {
+        CrmUser {
+            id: self.id,
+            name: self.name.clone(),
+            email: self.email.clone(),
+            is_admin: self.is_admin(),
+            active: self.active_flag.unwrap_or(true),
+        }
+    }
+
+    /// `None` when the answer lacks the company id (only `/users/me` has it).
+    pub fn to_me(&self) -> Option<Me> {
+        Some(Me {
+            user: self.to_crm_user(),
+            company_id: self.company_id?,
+            company_name: self.company_name.clone().unwrap_or_default(),
+            company_domain: self.company_domain.clone(),
+        })
+    }
+}
+
+/// Every error shape found in the spec: `{error, error_info}`, `{error, errorCode}`,
+/// `{message}`, `{errors: {field: [..]}}`, sometimes with `code`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorBody {
+    pub error: Option<String>,
+    pub error_info: Option<String>,
+    pub message: Option<String>,
+    pub errors: Option<Value>,
+    pub code: Option<Value>,
+}
+
+impl ErrorBody {
+    /// Parse any body; a body that is not JSON becomes its own (shortened) text.
+    pub fn parse(body: &[u8]) -> ErrorBody {
+        serde_json::from_slice(body).unwrap_or_else(|_| {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.trim().chars().take(300).collect();
+            ErrorBody {
+                message: (!text.is_empty()).then_some(text),
+                ..ErrorBody::default()
+            }
+        })
+    }
+
+    /// The CRM's own words, as one line.
+    pub fn message(&self) -> Option<String> {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(self.error.clone());
+        parts.extend(self.error_info.clone());
+        parts.extend(self.message.clone());
+        if let Some(errors) = &self.errors {
+            parts.push(flatten_errors(errors));
+        }
+        if let Some(Value::String(code)) = &self.code {
+            parts.push(format!("[{code}]"));
+        }
+        let parts: Vec<String> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        (!parts.is_empty()).then(|| parts.join(" — "))
+    }
+
+    /// Everything the body says, lower-cased, for keyword rules (daily budget, capping).
+    pub fn text(&self) -> String {
+        let mut all = self.message().unwrap_or_default();
+        if let Some(code) = &self.code {
+            all.push(' ');
+            all.push_str(&code.to_string());
+        }
+        all.to_lowercase()
+    }
+}
+
+fn flatten_errors(v: &Value) -> String {
+    match v {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", flatten_errors(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Array(items) => items
+            .iter()
+            .map(flatten_errors)
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::model::Money;
+
+    #[test]
+    fn person_body_has_primary_work_email_and_no_empty_fields() {
+        let body = PersonBody::from_new(&NewPerson {
+            name: "Ann".into(),
+            email: Some(" ann@example.com ".into()),
+            phone: Some("".into()),
+            org_id: Some(7),
+            owner_id: None,
+        });
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"name": "Ann", "org_id": 7,
+                "emails": [{"value": "ann@example.com", "primary": true, "label": "work"}]})
+        );
+    }
+
+    #[test]
+    fn lead_body_has_value_object_and_date() {
+        let body = LeadBody::from_new(
+            &NewLeadOrDeal {
+                title: "T".into(),
+                person_id: Some(1),
+                org_id: None,
+                owner_id: Some(2),
+                value: Some(Money {
+                    amount: 1200.0,
+                    currency: "EUR".into(),
+                }),
+                expected_close_date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1),
+                label: Some("Hot".into()),
+            },
+            vec!["f08b42a0-4e75-11ea-9643-03698ef1cfd6".into()],
+        );
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            v["value"],
+            serde_json::json!({"amount": 1200.0, "currency": "EUR"})
+        );
+        assert_eq!(v["expected_close_date"], "2026-03-01");
+        assert_eq!(v["origin_id"], LEAD_ORIGIN_ID);
+        assert!(v.get("organization_id").is_none());
+    }
+
+    #[test]
+    fn activity_links_people_as_participants_and_lead_as_string() {
+        let body = ActivityBody::from_new(&NewActivity {
+            subject: "Call".into(),
+            kind: "call".into(),
+            due_date: chrono::NaiveDate::from_ymd_opt(2026, 1, 2).unwrap(),
+            owner_id: None,
+            target: Some(Target::Lead("abc".into())),
+            person_id: Some(5),
+            org_id: None,
+        });
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            v["participants"],
+            serde_json::json!([{"person_id": 5, "primary": true}])
+        );
+        assert_eq!(v["lead_id"], "abc");
+        assert!(v.get("person_id").is_none());
+        assert_eq!(v["type"], "call");
+    }
+
+    #[test]
+    fn error_messages_from_every_shape() {
+        let m = |s: &str| ErrorBody::parse(s.as_bytes()).message().unwrap();
+        assert_eq!(
+            m(
+                r#"{"success":false,"error":"requested lead not found","error_info":"Object was not found."}"#
+            ),
+            "requested lead not found — Object was not found."
+        );
+        assert_eq!(m(r#"{"success":false,"message":"Forbidden"}"#), "Forbidden");
+        assert_eq!(
+            m(
+                r#"{"status":"error","success":false,"errors":{"subscription_url":["invalid or non-reachable URL"]}}"#
+            ),
+            "subscription_url: invalid or non-reachable URL"
+        );
+        assert_eq!(m("<html>Bad gateway</html>"), "<html>Bad gateway</html>");
+    }
+
+    #[test]
+    fn admin_from_access_or_flag() {
+        let u: User = serde_json::from_str(
+            r#"{"id":1,"name":"A","email":"a@x","access":[{"app":"sales","admin":true},{"app":"global","admin":true}]}"#,
+        )
+        .unwrap();
+        assert!(u.is_admin());
+        let u: User = serde_json::from_str(
+            r#"{"id":1,"is_admin":0,"access":[{"app":"sales","admin":true}]}"#,
+        )
+        .unwrap();
+        assert!(!u.is_admin());
+        let u: User = serde_json::from_str(r#"{"id":1,"is_admin":1}"#).unwrap();
+        assert!(u.is_admin());
+    }
+}

@@ -1,0 +1,245 @@
+//! The sandbox CRM: a Pipedrive-compatible stand-in served by this binary under
+//! `/sandbox/` whenever no `PIPEDRIVE_CLIENT_ID` is configured, so the product runs end to
+//! end without a CRM account. The app reaches it through exactly the same client, OAuth and
+//! JWT code as the real CRM: only the addresses and secrets differ (see [`credentials`]).
+//!
+//! - `oauth.rs`: the consent page (`GET /sandbox/oauth/authorize`) and the token endpoint
+//!   (`POST /sandbox/oauth/token`, HTTP Basic client credentials).
+//! - `api.rs`: `/sandbox/api/v1/...` and `/sandbox/api/v2/...` with Pipedrive's envelopes,
+//!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` (writes) and
+//!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
+//!   the burst windows.
+//! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
+//!   the API journal (`/sandbox/journal`).
+//! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
+//!   with a signed token, and the page listing what was created.
+//! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
+//!
+//! The test-and-demo endpoints (`/sandbox/faults`, `/sandbox/journal`,
+//! `/sandbox/oauth/expire`) have no authentication: the sandbox holds demo data only.
+
+mod api;
+mod control;
+pub mod faults;
+mod limits;
+mod oauth;
+pub mod ops;
+mod pages;
+mod queries;
+mod render;
+pub mod store;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use actix_web::{guard, web};
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::Digest as _;
+
+use crate::config::{Config, Secret};
+use crate::web::AppState;
+
+pub use faults::{FaultKind, FaultPlan, RejectRule};
+pub use limits::{DAILY_BUDGET, GENERAL_LIMIT, SEARCH_LIMIT};
+pub use store::COMPANY_ID;
+
+/// The sandbox's OAuth client id.
+pub const CLIENT_ID: &str = "concierge-sandbox";
+/// How long writes gather before the store is saved.
+const SAVE_DELAY: Duration = Duration::from_millis(100);
+/// API exchanges kept for `GET /sandbox/journal`.
+const JOURNAL_LEN: usize = 500;
+
+/// What the app uses in place of its Pipedrive registration when the sandbox is in use.
+#[derive(Debug, Clone)]
+pub struct SandboxCredentials {
+    /// [`CLIENT_ID`].
+    pub client_id: String,
+    /// Derived from the app's secret key, so it is stable across restarts.
+    pub client_secret: Secret,
+    /// The secret of the iframe JWTs: the client secret, as Pipedrive defaults it.
+    pub jwt_secret: Secret,
+    /// Base URL of the OAuth server: `PUBLIC_URL/sandbox` (authorize at
+    /// `{oauth_url}/oauth/authorize`, tokens at `{oauth_url}/oauth/token`).
+    pub oauth_url: String,
+    /// The `api_domain` the token endpoint answers: `PUBLIC_URL/sandbox`.
+    pub api_domain: String,
+}
+
+/// The sandbox's client id and secrets for this configuration. The app's OAuth and JWT
+/// code uses these instead of `config.pipedrive` when `config.uses_sandbox()`.
+pub fn credentials(config: &Config) -> SandboxCredentials {
+    // A hash of the app's (random, 256-bit) secret key under a fixed label: stable across
+    // restarts, useless for recovering the key.
+    let digest = sha2::Sha256::new()
+        .chain_update(b"concierge sandbox CRM client secret\0")
+        .chain_update(config.secret_key.expose().as_bytes())
+        .finalize();
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    let base = format!("{}/sandbox", config.public_url.trim_end_matches('/'));
+    SandboxCredentials {
+        client_id: CLIENT_ID.into(),
+        client_secret: Secret::new(secret.clone()),
+        jwt_secret: Secret::new(secret),
+        oauth_url: base.clone(),
+        api_domain: base,
+    }
+}
+
+/// One API call as the sandbox saw it, for `GET /sandbox/journal`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    pub at: DateTime<Utc>,
+    pub method: String,
+    /// Below `/sandbox`, e.g. `/api/v2/persons`.
+    pub path: String,
+    pub query: String,
+    pub request: Option<serde_json::Value>,
+    pub status: u16,
+    pub response: serde_json::Value,
+    pub fault: Option<FaultKind>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// The running sandbox CRM.
+pub struct Sandbox {
+    store: Mutex<store::Store>,
+    faults: Mutex<faults::FaultState>,
+    limiter: Mutex<limits::Limiter>,
+    journal: Mutex<VecDeque<Exchange>>,
+    path: PathBuf,
+    /// One save at a time: they share the temporary file, and the last one must win.
+    save_lock: tokio::sync::Mutex<()>,
+    dirty: Arc<tokio::sync::Notify>,
+    public_url: String,
+    credentials: SandboxCredentials,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section leaves the data consistent before it can panic.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Sandbox {
+    /// Load the kept store (or seed a new one) and start saving changes in the background.
+    /// Call inside the Tokio runtime, after `public_url` is final.
+    pub fn open(config: &Config) -> Result<Arc<Sandbox>, SandboxError> {
+        let path = store::file_in(&config.data_dir);
+        let now = Utc::now();
+        let (data, fresh) = match store::load(&path)? {
+            Some(s) => (s, false),
+            None => (store::Store::seed(now), true),
+        };
+        if fresh {
+            store::write_atomically(&path, &store::encode(&data)?)?;
+        }
+        let sandbox = Arc::new(Sandbox {
+            store: Mutex::new(data),
+            faults: Mutex::new(faults::FaultState::default()),
+            limiter: Mutex::new(limits::Limiter::default()),
+            journal: Mutex::new(VecDeque::new()),
+            path,
+            save_lock: tokio::sync::Mutex::new(()),
+            dirty: Arc::new(tokio::sync::Notify::new()),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            credentials: credentials(config),
+        });
+        spawn_saver(Arc::downgrade(&sandbox), sandbox.dirty.clone());
+        Ok(sandbox)
+    }
+
+    pub fn credentials(&self) -> &SandboxCredentials {
+        &self.credentials
+    }
+
+    /// A copy of the whole store (for pages and tests).
+    pub fn snapshot(&self) -> store::Store {
+        lock(&self.store).clone()
+    }
+
+    /// The last API exchanges, oldest first.
+    pub fn journal(&self) -> Vec<Exchange> {
+        lock(&self.journal).iter().cloned().collect()
+    }
+
+    /// Save the store now (normally saving trails writes by a fraction of a second).
+    pub async fn save_now(&self) -> Result<(), SandboxError> {
+        let _one_at_a_time = self.save_lock.lock().await;
+        let bytes = store::encode(&lock(&self.store))?;
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
+            .await
+            .unwrap_or_else(|e| {
+                Err(store::StoreError::Write {
+                    path: PathBuf::new(),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            })?;
+        Ok(())
+    }
+
+    fn changed(&self) {
+        self.dirty.notify_one();
+    }
+
+    fn record(&self, exchange: Exchange) {
+        let mut j = lock(&self.journal);
+        if j.len() >= JOURNAL_LEN {
+            j.pop_front();
+        }
+        j.push_back(exchange);
+    }
+}
+
+/// Save after writes, at most every [`SAVE_DELAY`], until the sandbox is dropped.
+fn spawn_saver(sandbox: Weak<Sandbox>, dirty: Arc<tokio::sync::Notify>) {
+    tokio::spawn(async move {
+        loop {
+            dirty.notified().await;
+            tokio::time::sleep(SAVE_DELAY).await;
+            let Some(sb) = sandbox.upgrade() else { break };
+            if let Err(e) = sb.save_now().await {
+                tracing::warn!(error = %e, "sandbox CRM: saving failed");
+            }
+        }
+    });
+}
+
+/// The sandbox from the app state (present whenever these routes match).
+fn of(state: &AppState) -> Result<Arc<Sandbox>, crate::web::AppError> {
+    state
+        .sandbox
+        .clone()
+        .ok_or_else(crate::web::AppError::not_found)
+}
+
+/// Every `/sandbox/` route; they match only when the sandbox is in use.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/sandbox")
+            .guard(guard::fn_guard(|ctx| {
+                ctx.app_data::<web::Data<AppState>>()
+                    .is_some_and(|s| s.sandbox.is_some())
+            }))
+            .configure(oauth::routes)
+            .configure(pages::routes)
+            .configure(api::routes),
+    );
+}

@@ -1,0 +1,107 @@
+//! Analytics events: one row per thing the reports count, written in the transaction of
+//! the step that caused it.
+
+use diesel::prelude::*;
+
+use super::schema::analytics_events;
+use super::{DbConn, DbError, new_id};
+
+/// Event kinds.
+pub mod kind {
+    /// A playbook started for a visitor (its first card was shown).
+    pub const SHOWN: &str = "shown";
+    /// The visitor answered a playbook at least once (once per run).
+    pub const ENGAGED: &str = "engaged";
+    /// The flow arrived at a card (`card`), for the per-card funnel.
+    pub const REACHED: &str = "reached";
+    /// The flow reached a capture card (`card`): a lead or deal is queued.
+    pub const CONVERTED: &str = "converted";
+    /// The flow reached its end.
+    pub const COMPLETED: &str = "completed";
+    /// A live chat card handed the visitor to the reps.
+    pub const CHAT_OFFERED: &str = "chat_offered";
+    /// A live chat card went offline (nobody online, or nobody took it in time).
+    pub const CHAT_MISSED: &str = "chat_missed";
+    /// An answer rule replied (`card` holds the rule id).
+    pub const ANSWERED: &str = "answered";
+    /// Nothing matched a visitor's text: the fallback reply.
+    pub const FALLBACK: &str = "fallback";
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = analytics_events)]
+pub struct AnalyticsEvent {
+    pub id: String,
+    pub company_id: String,
+    pub playbook_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub visitor_known: bool,
+    pub kind: String,
+    pub card: Option<String>,
+    pub value: Option<i64>,
+    pub created_at: i64,
+}
+
+/// What one event says; the row gets its id and time when recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent<'a> {
+    pub kind: &'static str,
+    pub playbook_id: Option<&'a str>,
+    pub card: Option<&'a str>,
+    pub value: Option<i64>,
+}
+
+/// Record events of one conversation.
+pub fn record(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: Option<&str>,
+    visitor_known: bool,
+    events: &[NewEvent<'_>],
+    now: i64,
+) -> Result<(), DbError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<AnalyticsEvent> = events
+        .iter()
+        .map(|e| AnalyticsEvent {
+            id: new_id(),
+            company_id: company_id.to_owned(),
+            playbook_id: e.playbook_id.map(str::to_owned),
+            conversation_id: conversation_id.map(str::to_owned),
+            visitor_known,
+            kind: e.kind.to_owned(),
+            card: e.card.map(str::to_owned),
+            value: e.value,
+            created_at: now,
+        })
+        .collect();
+    // Backend branch: diesel's multi-row insert is implemented per backend.
+    match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(analytics_events::table)
+            .values(&rows)
+            .execute(c)?,
+        DbConn::Pg(c) => diesel::insert_into(analytics_events::table)
+            .values(&rows)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+/// The conversation's events, oldest first.
+pub fn for_conversation(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+) -> Result<Vec<AnalyticsEvent>, DbError> {
+    Ok(analytics_events::table
+        .filter(analytics_events::company_id.eq(company_id))
+        .filter(analytics_events::conversation_id.eq(conversation_id))
+        .order((
+            analytics_events::created_at.asc(),
+            analytics_events::id.asc(),
+        ))
+        .select(AnalyticsEvent::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,325 @@
+//! Conversations, their messages (numbered per conversation) and their variables.
+//!
+//! A visitor has at most one open conversation (`closed_at IS NULL`), which a unique
+//! partial index enforces. Messages carry a per-conversation `seq` that the real-time
+//! channel uses as its event id, so a reconnecting widget resumes where it stopped.
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::schema::{conversations, messages, variables};
+use super::{DbConn, DbError, new_id};
+
+/// Conversation states.
+pub mod status {
+    /// Between the visitor and the bot (or nobody yet).
+    pub const BOT: &str = "bot";
+    /// Handed to live chat, waiting in the Unassigned folder.
+    pub const UNASSIGNED: &str = "unassigned";
+    /// A rep took it.
+    pub const ASSIGNED: &str = "assigned";
+    /// Over; never reopened.
+    pub const CLOSED: &str = "closed";
+}
+
+/// Who wrote a message.
+pub mod author {
+    pub const VISITOR: &str = "visitor";
+    pub const BOT: &str = "bot";
+    pub const REP: &str = "rep";
+    pub const SYSTEM: &str = "system";
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = conversations)]
+pub struct Conversation {
+    pub id: String,
+    pub company_id: String,
+    pub visitor_id: String,
+    pub status: String,
+    /// The playbook version the current flow runs on.
+    pub playbook_version_id: Option<String>,
+    /// The flow's state as JSON (see `chat::turn`).
+    pub engine_state: String,
+    pub assigned_to: Option<String>,
+    /// The `seq` of the newest message.
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = messages)]
+pub struct MessageRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub company_id: String,
+    pub seq: i64,
+    /// One of [`author`].
+    pub author: String,
+    /// The rep (`crm_users.id`) who wrote it, for rep messages.
+    pub author_id: Option<String>,
+    /// The text as written: rich-text source, never HTML.
+    pub body: String,
+    /// [`Payload`] as JSON.
+    pub payload: String,
+    pub created_at: i64,
+}
+
+impl MessageRow {
+    /// The payload, or an empty one when the stored JSON is unreadable.
+    pub fn payload(&self) -> Payload {
+        serde_json::from_str(&self.payload).unwrap_or_default()
+    }
+}
+
+/// What a message carries besides its text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payload {
+    /// The card that said it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<String>,
+}
+
+/// A message about to be stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewMessage {
+    pub author: &'static str,
+    pub author_id: Option<String>,
+    pub body: String,
+    pub payload: Payload,
+}
+
+/// The visitor's open conversation, if any.
+pub fn open_for_visitor(
+    conn: &mut DbConn,
+    company_id: &str,
+    visitor_id: &str,
+) -> Result<Option<Conversation>, DbError> {
+    Ok(conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::visitor_id.eq(visitor_id))
+        .filter(conversations::closed_at.is_null())
+        .select(Conversation::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Open a conversation. Fails with a unique violation when the visitor already has one
+/// open (someone else opened it first).
+pub fn create(
+    conn: &mut DbConn,
+    company_id: &str,
+    visitor_id: &str,
+    now: i64,
+) -> Result<Conversation, DbError> {
+    let conversation = Conversation {
+        id: new_id(),
+        company_id: company_id.to_owned(),
+        visitor_id: visitor_id.to_owned(),
+        status: status::BOT.to_owned(),
+        playbook_version_id: None,
+        engine_state: "{}".to_owned(),
+        assigned_to: None,
+        last_seq: 0,
+        created_at: now,
+        updated_at: now,
+        closed_at: None,
+    };
+    diesel::insert_into(conversations::table)
+        .values(&conversation)
+        .execute(conn)?;
+    Ok(conversation)
+}
+
+/// Read a conversation for a change, locking its row until the transaction ends (the
+/// no-op update takes the row lock on PostgreSQL; SQLite's write transaction already holds
+/// the database lock), so two turns of one conversation never interleave.
+pub fn lock(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Conversation, DbError> {
+    diesel::update(
+        conversations::table
+            .find(id)
+            .filter(conversations::company_id.eq(company_id)),
+    )
+    .set(conversations::last_seq.eq(conversations::last_seq))
+    .execute(conn)?;
+    Ok(conversations::table
+        .find(id)
+        .filter(conversations::company_id.eq(company_id))
+        .select(Conversation::as_select())
+        .first(conn)?)
+}
+
+/// Store the conversation's state columns (status, flow, state, last seq, times).
+pub fn save(conn: &mut DbConn, c: &Conversation) -> Result<(), DbError> {
+    diesel::update(
+        conversations::table
+            .find(&c.id)
+            .filter(conversations::company_id.eq(&c.company_id)),
+    )
+    .set((
+        conversations::status.eq(&c.status),
+        conversations::playbook_version_id.eq(&c.playbook_version_id),
+        conversations::engine_state.eq(&c.engine_state),
+        conversations::last_seq.eq(c.last_seq),
+        conversations::updated_at.eq(c.updated_at),
+        conversations::closed_at.eq(c.closed_at),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Append a message with the conversation's next `seq` (kept in `c`; [`save`] stores it).
+pub fn append(
+    conn: &mut DbConn,
+    c: &mut Conversation,
+    message: NewMessage,
+    now: i64,
+) -> Result<MessageRow, DbError> {
+    c.last_seq += 1;
+    c.updated_at = now;
+    let row = MessageRow {
+        id: new_id(),
+        conversation_id: c.id.clone(),
+        company_id: c.company_id.clone(),
+        seq: c.last_seq,
+        author: message.author.to_owned(),
+        author_id: message.author_id,
+        body: message.body,
+        payload: serde_json::to_string(&message.payload)
+            .map_err(|e| DbError::Corrupt(e.to_string()))?,
+        created_at: now,
+    };
+    diesel::insert_into(messages::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row)
+}
+
+/// Messages with `seq > after`, oldest first, at most `limit`.
+pub fn messages_after(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
+    Ok(messages::table
+        .filter(messages::company_id.eq(company_id))
+        .filter(messages::conversation_id.eq(conversation_id))
+        .filter(messages::seq.gt(after))
+        .order(messages::seq.asc())
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(conn)?)
+}
+
+/// The newest `limit` messages, oldest first.
+pub fn latest_messages(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
+    let mut rows: Vec<MessageRow> = messages::table
+        .filter(messages::company_id.eq(company_id))
+        .filter(messages::conversation_id.eq(conversation_id))
+        .order(messages::seq.desc())
+        .limit(limit)
+        .select(MessageRow::as_select())
+        .load(conn)?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// One message of the conversation.
+pub fn message(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    message_id: &str,
+) -> Result<Option<MessageRow>, DbError> {
+    Ok(messages::table
+        .find(message_id)
+        .filter(messages::company_id.eq(company_id))
+        .filter(messages::conversation_id.eq(conversation_id))
+        .select(MessageRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The newest message not written by the visitor, if any.
+pub fn last_reply(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+) -> Result<Option<MessageRow>, DbError> {
+    Ok(messages::table
+        .filter(messages::company_id.eq(company_id))
+        .filter(messages::conversation_id.eq(conversation_id))
+        .filter(messages::author.ne(author::VISITOR))
+        .order(messages::seq.desc())
+        .select(MessageRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Store a variable's value (JSON), replacing the previous one.
+pub fn set_variable(
+    conn: &mut DbConn,
+    conversation_id: &str,
+    path: &str,
+    value: &serde_json::Value,
+    now: i64,
+) -> Result<(), DbError> {
+    let value = value.to_string();
+    let upsert = || {
+        diesel::insert_into(variables::table)
+            .values((
+                variables::conversation_id.eq(conversation_id),
+                variables::path.eq(path),
+                variables::value.eq(&value),
+                variables::updated_at.eq(now),
+            ))
+            .on_conflict((variables::conversation_id, variables::path))
+            .do_update()
+            .set((variables::value.eq(&value), variables::updated_at.eq(now)))
+    };
+    // Backend branch: diesel's upsert is implemented per backend, not for the enum.
+    match conn {
+        DbConn::Sqlite(c) => upsert().execute(c)?,
+        DbConn::Pg(c) => upsert().execute(c)?,
+    };
+    Ok(())
+}
+
+/// Every variable of the conversation, by path.
+pub fn variables(
+    conn: &mut DbConn,
+    conversation_id: &str,
+) -> Result<Vec<(String, serde_json::Value)>, DbError> {
+    let rows: Vec<(String, String)> = variables::table
+        .filter(variables::conversation_id.eq(conversation_id))
+        .order(variables::path.asc())
+        .select((variables::path, variables::value))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(path, value)| {
+            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            (path, value)
+        })
+        .collect())
+}

@@ -1,0 +1,25 @@
+//! Static assets of the iframe pages, compiled into the binary.
+
+use actix_web::{HttpResponse, get};
+
+const SDK: &str = include_str!("../assets/app-extensions-sdk.js");
+const EXTENSION: &str = include_str!("../assets/extension.js");
+
+fn js(body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(body)
+}
+
+/// `@pipedrive/app-extensions-sdk`, served by the app rather than a CDN.
+#[get("/assets/app-extensions-sdk.js")]
+pub async fn sdk() -> HttpResponse {
+    js(SDK)
+}
+
+/// Starts the SDK with the page's runtime id.
+#[get("/assets/extension.js")]
+pub async fn extension() -> HttpResponse {
+    js(EXTENSION)
+}

@@ -1,0 +1,214 @@
+//! `GET /api/widget/events`: the visitor's open conversation as Server-Sent Events.
+//!
+//! The stream subscribes to the hub first, then sends what the database holds after the
+//! resume point (`Last-Event-ID`, else `?after=`, else the whole history), then live
+//! events, skipping any message already sent. A subscriber that falls behind re-reads the
+//! messages it missed from the database. A comment line every 20 s keeps proxies from
+//! closing an idle connection.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::auth::VisitorAuth;
+use crate::chat::message::Message;
+use crate::chat::realtime::{LiveEvent, Subscription};
+use crate::chat::session::HISTORY_LIMIT;
+use crate::db::Db;
+use crate::db::conversations as convs;
+use crate::web::{AppError, AppState};
+
+const KEEPALIVE: Duration = Duration::from_secs(20);
+
+#[derive(serde::Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+/// Real-time events of the visitor's open conversation.
+#[utoipa::path(
+    get,
+    path = "/api/widget/events",
+    tag = "widget",
+    params(
+        ("token" = String, Query, description = "The visitor token (EventSource cannot set headers)"),
+        ("after" = Option<i64>, Query, description = "Resume after this seq when there is no Last-Event-ID"),
+    ),
+    responses(
+        (status = 200, description = "text/event-stream: events `message` (id: seq), `typing`, `status`, `redirect`", content_type = "text/event-stream", body = String),
+        (status = 401, body = super::types::ErrorBody),
+        (status = 404, description = "No open conversation", body = super::types::ErrorBody),
+    )
+)]
+#[get("/events")]
+pub async fn events(
+    state: web::Data<AppState>,
+    who: VisitorAuth,
+    req: HttpRequest,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let last_event_id = req
+        .headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let after = last_event_id.or(query.after).unwrap_or(0).max(0);
+    let company = who.company_id.clone();
+    let conversation = state
+        .db
+        .run(move |conn| {
+            Ok::<_, AppError>(convs::open_for_visitor(conn, &company, &who.visitor_id)?)
+        })
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    // Subscribe before reading the backlog, so nothing falls between the two.
+    let rx = state.chat.hub.subscribe(&conversation.id);
+    let mut stream = Stream {
+        rx,
+        db: state.db.clone(),
+        company_id: conversation.company_id,
+        conversation_id: conversation.id,
+        last_seq: after,
+        pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
+        keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
+    };
+    stream.reload().await?;
+    let body = futures_util::stream::unfold(stream, |mut s| async move {
+        let next = s.next().await?;
+        Some((Ok::<_, Infallible>(next), s))
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header(header::CacheControl(vec![header::CacheDirective::NoCache]))
+        // Keep the compression middleware (and proxies) from buffering the stream.
+        .insert_header(header::ContentEncoding::Identity)
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+/// One visitor's event stream.
+struct Stream {
+    rx: Subscription,
+    db: Db,
+    company_id: String,
+    conversation_id: String,
+    /// The newest message sent.
+    last_seq: i64,
+    pending: VecDeque<Bytes>,
+    keepalive: tokio::time::Interval,
+}
+
+impl Stream {
+    /// The next chunk to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(chunk);
+            }
+            tokio::select! {
+                received = self.rx.recv() => match received {
+                    Ok(event) => {
+                        if let Some(seq) = event.seq() {
+                            if seq <= self.last_seq {
+                                continue;
+                            }
+                            self.last_seq = seq;
+                        }
+                        return Some(frame(&event));
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        if self.reload().await.is_err() {
+                            return None;
+                        }
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.keepalive.tick() => return Some(Bytes::from_static(b": ping\n\n")),
+            }
+        }
+    }
+
+    /// Queue the stored messages after `last_seq`.
+    async fn reload(&mut self) -> Result<(), AppError> {
+        let (company, conversation, after) = (
+            self.company_id.clone(),
+            self.conversation_id.clone(),
+            self.last_seq,
+        );
+        let rows = self
+            .db
+            .run(move |conn| {
+                Ok::<_, AppError>(convs::messages_after(
+                    conn,
+                    &company,
+                    &conversation,
+                    after,
+                    HISTORY_LIMIT,
+                )?)
+            })
+            .await?;
+        for row in &rows {
+            self.last_seq = self.last_seq.max(row.seq);
+            self.pending
+                .push_back(frame(&LiveEvent::Message(Message::from(row))));
+        }
+        Ok(())
+    }
+}
+
+/// One event in the wire format: `id:` (messages), `event:`, `data:` (one line of JSON).
+fn frame(event: &LiveEvent) -> Bytes {
+    let mut out = String::new();
+    if let Some(seq) = event.seq() {
+        out.push_str(&format!("id: {seq}\n"));
+    }
+    out.push_str(&format!(
+        "event: {}\ndata: {}\n\n",
+        event.name(),
+        event.data()
+    ));
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_carry_id_event_and_one_line_of_data() {
+        let typing = LiveEvent::Typing {
+            author: "bot".into(),
+            name: None,
+            typing: true,
+        };
+        assert_eq!(
+            frame(&typing),
+            Bytes::from("event: typing\ndata: {\"author\":\"bot\",\"typing\":true}\n\n")
+        );
+        let message = LiveEvent::Message(Message {
+            id: "m".into(),
+            seq: 7,
+            author: "visitor".into(),
+            author_name: None,
+            text: "two\nlines <b>".into(),
+            buttons: vec![],
+            input: None,
+            placeholder: None,
+            redirect: None,
+            created_at: 1,
+        });
+        let text = String::from_utf8(frame(&message).to_vec()).unwrap();
+        assert!(text.starts_with("id: 7\nevent: message\ndata: {"), "{text}");
+        assert_eq!(
+            text.matches('\n').count(),
+            4,
+            "newlines in the text stay escaped"
+        );
+    }
+}

@@ -1,0 +1,355 @@
+//! The widget API (`/api/widget/*`), as agreed with the widget script. Handlers parse,
+//! authorise and shape responses; `chat` does the work.
+//!
+//! Every route is open to any origin (CORS `*`): the widget runs on the customer's site and
+//! authenticates with its token, never with cookies.
+
+mod auth;
+pub mod events;
+pub mod types;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Utc;
+
+use self::auth::{AddressLimited, VisitorAuth};
+use self::types::*;
+use crate::chat::message::{ConversationRef, Message};
+use crate::chat::turn::{Input, Outcome, Reason};
+use crate::chat::{ChatError, session, texts, visitor};
+use crate::db::conversations as convs;
+use crate::db::{companies, visitors};
+use crate::web::json::Json;
+use crate::web::{AppError, AppState};
+
+/// Register the widget API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/widget")
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add(("Access-Control-Allow-Origin", "*"))
+                    .add(("Access-Control-Expose-Headers", "Retry-After")),
+            )
+            .service(start_session)
+            .service(trigger)
+            .service(send_message)
+            .service(history)
+            .service(events::events)
+            .service(identify)
+            .service(close)
+            .default_service(
+                web::route()
+                    .method(actix_web::http::Method::OPTIONS)
+                    .to(preflight),
+            ),
+    );
+}
+
+/// CORS preflight: any origin may call with a JSON body and a bearer token.
+async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        .insert_header((
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type",
+        ))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
+}
+
+impl From<ChatError> for AppError {
+    fn from(e: ChatError) -> AppError {
+        match e {
+            ChatError::NotFound => AppError::not_found(),
+            ChatError::UnknownVisitor => AppError::unauthorized("the visitor no longer exists"),
+            ChatError::BadChoice(message) => AppError::bad_request("invalid_choice", message)
+                .with_details(serde_json::json!({ "path": "choice.index" })),
+            ChatError::StaleChoice => {
+                AppError::conflict("stale_choice", "that question was already answered")
+            }
+            ChatError::Db(e) => AppError::from(e),
+        }
+    }
+}
+
+/// Start or resume a visitor's session.
+#[utoipa::path(
+    post,
+    path = "/api/widget/session",
+    tag = "widget",
+    request_body = SessionRequest,
+    responses(
+        (status = 200, body = SessionResponse),
+        (status = 400, description = "Malformed JSON (the field path in `details.path`)", body = ErrorBody),
+        (status = 404, description = "Unknown key", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 429, description = "Too many requests (see `Retry-After`)", body = ErrorBody),
+    )
+)]
+#[post("/session")]
+async fn start_session(
+    state: web::Data<AppState>,
+    _limited: AddressLimited,
+    Json(body): Json<SessionRequest>,
+) -> Result<HttpResponse, AppError> {
+    // A token that is forged, expired or of another company starts a new visitor: this
+    // call is where a widget without a valid token gets one.
+    let claims = body
+        .token
+        .as_deref()
+        .and_then(|t| state.tokens.verify(t).ok());
+    if let Some(claims) = &claims {
+        state.limits.check_visitor(&claims.sub)?;
+    }
+    let page = body.page.to_page();
+    let (key, tokens) = (body.key.clone(), state.tokens.clone());
+    let (session, token) = state
+        .db
+        .write(move |conn| {
+            let now = Utc::now();
+            let session = session::start(conn, &key, claims.as_ref(), &page, now)?;
+            let token = tokens.issue(&session.visitor, now.timestamp_millis())?;
+            Ok::<_, ChatError>((session, token))
+        })
+        .await?;
+    let settings = session.company.settings();
+    let language = texts::language_of(&body.page.language);
+    Ok(HttpResponse::Ok().json(SessionResponse {
+        token,
+        visitor: VisitorInfo {
+            id: session.visitor.id.clone(),
+            returning: session.visitor.returning(),
+            known: session.visitor.known,
+        },
+        settings: WidgetSettings {
+            bot_name: settings.bot_name,
+            color: settings.color,
+            position: settings.position,
+            avatar_url: settings.avatar_url,
+        },
+        texts: texts::widget_texts(language)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        conversation: session.conversation.map(|(c, rows)| ConversationHistory {
+            id: c.id,
+            status: c.status,
+            messages: rows.iter().map(Message::from).collect(),
+        }),
+        triggers: session
+            .triggers
+            .iter()
+            .map(|p| {
+                let t = &p.document.trigger;
+                TriggerInfo {
+                    slug: p.document.slug.clone(),
+                    on: serde_json::to_value(t.on)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    delay_seconds: t.delay_seconds,
+                    selector: t.selector.clone(),
+                    keywords: t.keywords.clone(),
+                }
+            })
+            .collect(),
+    }))
+}
+
+fn turn_response(outcome: Outcome) -> HttpResponse {
+    HttpResponse::Ok().json(TurnResponse {
+        conversation: outcome.conversation.as_ref().map(ConversationRef::from),
+        messages: outcome.messages.iter().map(Message::from).collect(),
+    })
+}
+
+/// Start a playbook (opens a conversation if none is open; a running flow is not
+/// interrupted).
+#[utoipa::path(
+    post,
+    path = "/api/widget/trigger",
+    tag = "widget",
+    request_body = TriggerRequest,
+    security(("visitor_token" = [])),
+    responses(
+        (status = 200, body = TurnResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such enabled playbook", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+#[post("/trigger")]
+async fn trigger(
+    state: web::Data<AppState>,
+    who: VisitorAuth,
+    Json(body): Json<TriggerRequest>,
+) -> Result<HttpResponse, AppError> {
+    let reason = match body.reason {
+        TriggerReason::PageLoad => Reason::PageLoad,
+        TriggerReason::TimeOnPage => Reason::TimeOnPage,
+        TriggerReason::Click => Reason::Click,
+        TriggerReason::Sdk => Reason::Sdk,
+    };
+    let input = Input::Trigger {
+        slug: body.slug,
+        reason,
+        page: body.page.to_page(),
+    };
+    let outcome = state
+        .chat
+        .visitor_turn(&who.company_id, &who.visitor_id, input)
+        .await?;
+    Ok(turn_response(outcome))
+}
+
+/// Send text or a button choice; the reply of this turn comes back at once.
+#[utoipa::path(
+    post,
+    path = "/api/widget/messages",
+    tag = "widget",
+    request_body = SendRequest,
+    security(("visitor_token" = [])),
+    responses(
+        (status = 200, body = TurnResponse),
+        (status = 400, description = "Malformed JSON, neither or both of text and choice, a button that does not exist", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "The message chosen from is not in the visitor's conversation", body = ErrorBody),
+        (status = 409, description = "The question was already answered", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+#[post("/messages")]
+async fn send_message(
+    state: web::Data<AppState>,
+    who: VisitorAuth,
+    Json(body): Json<SendRequest>,
+) -> Result<HttpResponse, AppError> {
+    let input = match (body.text, body.choice) {
+        (Some(text), None) => {
+            if text.chars().count() > MAX_TEXT_CHARS {
+                return Err(AppError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("a message is at most {MAX_TEXT_CHARS} characters"),
+                ));
+            }
+            let text = text.trim().to_owned();
+            if text.is_empty() {
+                return Err(invalid("text", "text: the message is empty"));
+            }
+            Input::Text(text)
+        }
+        (None, Some(c)) => Input::Choice {
+            message_id: c.message_id,
+            index: c.index,
+        },
+        _ => return Err(invalid(".", "send either `text` or `choice`")),
+    };
+    let outcome = state
+        .chat
+        .visitor_turn(&who.company_id, &who.visitor_id, input)
+        .await?;
+    Ok(turn_response(outcome))
+}
+
+fn invalid(path: &str, message: &str) -> AppError {
+    AppError::bad_request("invalid_json", message).with_details(serde_json::json!({ "path": path }))
+}
+
+/// The open conversation's messages after `after` (history on reload).
+#[utoipa::path(
+    get,
+    path = "/api/widget/messages",
+    tag = "widget",
+    params(("after" = Option<i64>, Query, description = "Only messages with a greater seq")),
+    security(("visitor_token" = [])),
+    responses((status = 200, body = HistoryResponse), (status = 401, body = ErrorBody))
+)]
+#[get("/messages")]
+async fn history(
+    state: web::Data<AppState>,
+    who: VisitorAuth,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, AppError> {
+    let after = query.after;
+    let rows = state
+        .db
+        .run(move |conn| {
+            let Some(c) = convs::open_for_visitor(conn, &who.company_id, &who.visitor_id)? else {
+                return Ok::<_, AppError>(Vec::new());
+            };
+            Ok(convs::messages_after(
+                conn,
+                &who.company_id,
+                &c.id,
+                after,
+                session::HISTORY_LIMIT,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(HistoryResponse {
+        messages: rows.iter().map(Message::from).collect(),
+    }))
+}
+
+/// The site vouches for the visitor's e-mail (signed with the company's identity secret).
+#[utoipa::path(
+    post,
+    path = "/api/widget/identify",
+    tag = "widget",
+    request_body = IdentifyRequest,
+    security(("visitor_token" = [])),
+    responses(
+        (status = 200, body = IdentifyResponse),
+        (status = 400, body = ErrorBody),
+        (status = 401, description = "Bad token or wrong hash", body = ErrorBody),
+    )
+)]
+#[post("/identify")]
+async fn identify(
+    state: web::Data<AppState>,
+    who: VisitorAuth,
+    Json(body): Json<IdentifyRequest>,
+) -> Result<HttpResponse, AppError> {
+    let email = body.email.trim().to_owned();
+    if !email_address::EmailAddress::is_valid(&email) {
+        return Err(invalid("email", "email: not an e-mail address"));
+    }
+    let name = body
+        .name
+        .map(|n| n.trim().chars().take(200).collect::<String>());
+    state
+        .db
+        .run(move |conn| {
+            let company =
+                companies::by_id(conn, &who.company_id)?.ok_or_else(AppError::not_found)?;
+            if !visitor::identity_hash_ok(&company.identity_secret, &email, &body.hash) {
+                return Err(AppError::unauthorized("the identity hash does not match"));
+            }
+            let name = name.as_deref().filter(|n| !n.is_empty());
+            visitors::identify(conn, &company.id, &who.visitor_id, &email, name)?;
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(IdentifyResponse { known: true }))
+}
+
+/// Leave the running flow (the widget's close).
+#[utoipa::path(
+    post,
+    path = "/api/widget/close",
+    tag = "widget",
+    security(("visitor_token" = [])),
+    responses((status = 200, body = TurnResponse), (status = 401, body = ErrorBody))
+)]
+#[post("/close")]
+async fn close(state: web::Data<AppState>, who: VisitorAuth) -> Result<HttpResponse, AppError> {
+    let outcome = state
+        .chat
+        .visitor_turn(&who.company_id, &who.visitor_id, Input::Close)
+        .await?;
+    Ok(turn_response(outcome))
+}
