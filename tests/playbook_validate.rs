@@ -340,3 +340,65 @@ proptest! {
         }
     }
 }
+
+/// Every JSON pointer of a value.
+fn pointers(value: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(entries) => {
+            for (k, v) in entries {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(v, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// API documents with a value swapped for another kind never make the checker panic,
+    /// and a rejected one always says what is wrong.
+    #[test]
+    fn documents_with_odd_values_are_rejected_cleanly(
+        which in 0usize..6,
+        picks in proptest::collection::vec((0usize..10_000, 0usize..10), 1..4),
+    ) {
+        let playbooks = shipped();
+        let mut doc = serde_json::to_value(&playbooks[which % playbooks.len()].1).unwrap();
+        for (at, replacement) in picks {
+            let mut all = Vec::new();
+            pointers(&doc, String::new(), &mut all);
+            let target = &all[at % all.len()];
+            let new = match replacement {
+                0 => serde_json::Value::Null,
+                1 => serde_json::json!(-1),
+                2 => serde_json::json!("x"),
+                3 => serde_json::json!([]),
+                4 => serde_json::json!({}),
+                5 => serde_json::json!(true),
+                6 => serde_json::json!(1.5e300),
+                7 => serde_json::json!("{{ vars.nope | "),
+                8 => serde_json::json!({"id": "zz", "type": "message"}),
+                _ => serde_json::json!(["a", {"b": null}]),
+            };
+            if let Some(slot) = doc.pointer_mut(target) {
+                *slot = new;
+            }
+        }
+        if let Err(report) = check_document(&doc.to_string(), Format::Json) {
+            prop_assert!(!report.problems.is_empty());
+            for f in &report.problems {
+                prop_assert!(!f.problem.message.is_empty());
+            }
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! Rules about one card on its own: required texts and branches, variable names,
 //! operators and their values, limits, URLs and JSON pointers.
 
+use std::collections::HashSet;
+
 use serde_json::Value;
 
 use crate::playbook::load::pointer;
@@ -104,13 +106,14 @@ fn buttons(card: CardRef<'_>, c: &ButtonsCard, problems: &mut Vec<Problem>) {
     if c.options.is_empty() {
         problems.push(card.problem("options", "buttons card has no options"));
     }
+    let mut labels = HashSet::with_capacity(c.options.len());
     for (i, o) in c.options.iter().enumerate() {
         if o.label.trim().is_empty() {
             problems.push(card.problem(
                 &format!("options/{i}/label"),
                 format!("options[{i}] has an empty label"),
             ));
-        } else if c.options[..i].iter().any(|p| p.label == o.label) {
+        } else if !labels.insert(o.label.as_str()) {
             problems.push(card.problem(
                 &format!("options/{i}/label"),
                 format!("two options have the label '{}'", o.label),

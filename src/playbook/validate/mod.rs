@@ -16,11 +16,11 @@ mod templates;
 mod top;
 mod varset;
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use super::load::{Loaded, closest};
-use super::model::{Card, Playbook};
+use super::model::{Card, MAX_CARDS, Playbook};
 pub use problem::Problem;
 
 /// Every problem of a playbook; empty when it is valid.
@@ -120,13 +120,13 @@ fn run(
             }
         }
     }
-    let exists = |id: &str| index_of.contains_key(id) || broken_ids.iter().any(|b| b == id);
+    let broken: HashSet<&str> = broken_ids.iter().map(String::as_str).collect();
+    let exists = |id: &str| index_of.contains_key(id) || broken.contains(id);
+    // Oversized documents get no suggestions: comparing every pair would take too long.
+    let small = card_count <= MAX_CARDS;
     let unknown = |key: &str, id: &str| {
-        let all = index_of
-            .keys()
-            .copied()
-            .chain(broken_ids.iter().map(String::as_str));
-        let hint = match closest(id, all) {
+        let all = index_of.keys().chain(broken.iter()).copied();
+        let hint = match small.then(|| closest(id, all)).flatten() {
             Some(s) => format!("; did you mean '{s}'?"),
             None => String::new(),
         };
@@ -153,8 +153,10 @@ fn run(
         all_templates.push(templates::parse_all(*c, &mut problems));
     }
 
+    // The flow rules need the whole playbook, and are not run on oversized ones.
     if let Some(pb) = header
         && complete
+        && small
         && let Some(&start) = index_of.get(pb.start.as_str())
     {
         let flow = flow::Flow {

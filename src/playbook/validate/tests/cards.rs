@@ -347,3 +347,31 @@ fn notify_needs_e_mail_recipients() {
         ["8: card 'cap': 'sales team' in to is not an e-mail address"]
     );
 }
+
+#[test]
+fn oversized_documents_are_rejected_without_slowing_down() {
+    // 20,000 cards, each naming a missing card: no quadratic work on the way.
+    let mut cards = Vec::new();
+    for i in 0..20_000 {
+        cards.push(serde_json::json!({"id": format!("c{i}"), "type": "message",
+            "text": "x", "next": format!("gone{i}")}));
+    }
+    let doc = serde_json::json!({"slug": "big", "name": "Big", "trigger": {"on": "page_load"},
+        "start": "c0", "cards": cards});
+    let started = std::time::Instant::now();
+    let report = crate::playbook::check::check_document(
+        &doc.to_string(),
+        crate::playbook::load::Format::Json,
+    )
+    .unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(report.problems.len(), 20_001);
+    assert_eq!(
+        report.problems[0].problem.message,
+        "the playbook has 20000 cards; at most 200 are allowed"
+    );
+    assert_eq!(
+        report.problems[1].problem.message,
+        "next names unknown card 'gone0'"
+    );
+}
