@@ -33,6 +33,7 @@ cards:
     input: email
     save: person.email
     retry_text: "That doesn't look like an e-mail address."
+    on_fail: thanks
     next: capture
   - id: capture
     type: capture
@@ -153,7 +154,7 @@ fn a_broken_playbook_is_reported() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("broken.yaml") && stderr.contains("cards[0]"),
+        stderr.contains("broken.yaml:6: card 'a': missing key 'text'"),
         "{stderr}"
     );
 }

@@ -6,13 +6,15 @@
 //! real. Without `--offline` a live chat card asks whether a rep takes the chat.
 
 mod http;
-mod yaml;
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+
+use crate::playbook::check::check_document;
+use crate::playbook::load::Format;
 
 use chrono::Utc;
 use serde::Serialize;
@@ -34,7 +36,12 @@ pub fn run(file: &Path, offline: bool, answers: Option<&Path>) -> ExitCode {
 }
 
 fn talk(file: &Path, offline: bool, answers: Option<&Path>) -> Result<(), String> {
-    let playbook = yaml::load(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    // Only a valid playbook runs: the same check as `playbook validate`.
+    let playbook = check_document(&text, Format::from_path(file)).map_err(|report| {
+        let rendered = report.render(&file.display().to_string());
+        format!("the playbook is not valid:\n{}", rendered.trim_end())
+    })?;
     let input: Box<dyn BufRead> = match answers {
         Some(path) => {
             let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
