@@ -352,3 +352,29 @@ async fn identify_needs_the_company_signature() {
     assert_eq!(ok.body["known"], true);
     assert_eq!(w.session().await["visitor"]["known"], true);
 }
+
+#[tokio::test]
+async fn system_texts_follow_the_language_of_the_offered_playbook() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let german = QUALIFY
+        .replace("slug: qualify", "slug: qualify-de")
+        .replace("name: Qualify\n", "name: Qualify\nlanguage: de\n");
+    assert!(
+        german.contains("language: de"),
+        "the fixture names its language"
+    );
+    let company = company_with(&app, &[&german]).await;
+    let mut w = Widget::new(&app, &company);
+    // The browser says en-GB, but the playbook offered on this page speaks German.
+    let session = w.session().await;
+    assert_eq!(session["triggers"][0]["slug"], "qualify-de");
+    assert_eq!(session["texts"]["send"], "Senden");
+    // A page where no playbook is offered falls back to the browser's language.
+    w.page = "https://acme.test/blog/post".into();
+    let elsewhere = w.session().await;
+    assert!(
+        elsewhere["triggers"].as_array().unwrap().is_empty(),
+        "{elsewhere}"
+    );
+    assert_eq!(elsewhere["texts"]["send"], "Send");
+}

@@ -114,7 +114,13 @@ async fn start_session(
         })
         .await?;
     let settings = session.company.settings();
-    let language = texts::language_of(&body.page.language);
+    // System texts speak the language of the playbook offered on this page (the highest
+    // priority one); the browser's language only when no playbook is offered.
+    let language = session
+        .triggers
+        .first()
+        .map(|p| p.document.language)
+        .unwrap_or_else(|| texts::language_of(&body.page.language));
     Ok(HttpResponse::Ok().json(SessionResponse {
         token,
         visitor: VisitorInfo {
