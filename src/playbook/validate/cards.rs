@@ -49,6 +49,11 @@ fn is_blank(text: &Option<String>) -> bool {
     text.as_deref().is_none_or(|t| t.trim().is_empty())
 }
 
+/// Is `text` a date written `YYYY-MM-DD`?
+fn is_date(text: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").is_ok()
+}
+
 /// Does `text` start with `prefix`, ignoring ASCII case?
 fn starts_with_ignoring_case(text: &str, prefix: &str) -> bool {
     text.get(..prefix.len())
@@ -210,16 +215,23 @@ fn cond(card: CardRef<'_>, c: &Cond, at: &mut At<'_>, problems: &mut Vec<Problem
                 (Op::In, Some(Value::Array(_))) => None,
                 (Op::In, Some(_)) => Some("operator 'in' needs a list of values".to_owned()),
                 (Op::Gt | Op::Gte | Op::Lt | Op::Lte, Some(Value::Number(_))) => None,
-                (Op::Gt | Op::Gte | Op::Lt | Op::Lte, Some(_)) => {
-                    Some(format!("operator '{name}' needs a number"))
-                }
+                (Op::Gt | Op::Gte | Op::Lt | Op::Lte, Some(Value::String(s))) if is_date(s) => None,
+                (Op::Gt | Op::Gte | Op::Lt | Op::Lte, Some(_)) => Some(format!(
+                    "operator '{name}' needs a number or a date written YYYY-MM-DD"
+                )),
                 (Op::Matches, Some(Value::String(_))) => None,
                 (Op::Matches, Some(_)) => {
                     Some("operator 'matches' needs a text pattern".to_owned())
                 }
-                (Op::Eq | Op::Ne | Op::Contains, Some(Value::Array(_) | Value::Object(_))) => Some(
-                    format!("operator '{name}' needs a single value, not a list"),
-                ),
+                (Op::Contains, Some(Value::Array(items))) if items.is_empty() => {
+                    Some("operator 'contains' needs a value, or a list of values".to_owned())
+                }
+                (_, Some(Value::Object(_))) => {
+                    Some(format!("operator '{name}' needs a value, not a mapping"))
+                }
+                (Op::Eq | Op::Ne, Some(Value::Array(_))) => Some(format!(
+                    "operator '{name}' needs a single value, not a list"
+                )),
                 (Op::Eq | Op::Ne | Op::Contains, Some(_)) => None,
             };
             if let Some(msg) = wrong {

@@ -15,18 +15,15 @@ use super::{CardRef, Problem};
 pub enum Place<'a> {
     /// A field, like `text` or `activity.subject`.
     Field(&'static str),
-    /// The label of `options[i]`.
-    Label(usize),
     /// A key of a mapping field: `set.vars.x`, `headers.Accept`.
     Key(&'static str, &'a str),
 }
 
 impl Place<'_> {
-    /// The field as reports name it: `text`, `options[0].label`, `headers.Accept`, …
+    /// The field as reports name it: `text`, `activity.subject`, `headers.Accept`, …
     fn name(self) -> String {
         match self {
             Place::Field(name) => name.to_owned(),
-            Place::Label(i) => format!("options[{i}].label"),
             Place::Key(field, key) => format!("{field}.{key}"),
         }
     }
@@ -34,7 +31,6 @@ impl Place<'_> {
     fn pointer(self, index: usize) -> String {
         match self {
             Place::Field(name) => field_pointer(index, &name.replace('.', "/")),
-            Place::Label(i) => field_pointer(index, &format!("options/{i}/label")),
             Place::Key(field, key) => key_pointer(index, field, key),
         }
     }
@@ -69,9 +65,6 @@ fn fields(card: &Card) -> Vec<(Place<'_>, &str)> {
         CardKind::Buttons(c) => {
             if let Some(t) = &c.text {
                 field(&mut out, "text", t);
-            }
-            for (i, o) in c.options.iter().enumerate() {
-                out.push((Place::Label(i), &o.label));
             }
         }
         CardKind::Condition(_) => {}

@@ -299,6 +299,8 @@ fn operators_need_fitting_values() {
         "{ var: score, op: gte, value: 10 }",
         "{ var: tags, op: in, value: [a, b] }",
         "{ var: person.email, op: set }",
+        "{ var: deal.expected_close_date, op: lt, value: 2026-01-31 }",
+        "{ var: tags, op: contains, value: [vip, partner] }",
         "{ var: visitor.url, op: matches, value: \"/pricing*\" }",
         "{ all: [ { var: score, op: lt, value: 3.5 }, { var: tags, op: contains, value: x } ] }",
     ] {
@@ -311,7 +313,15 @@ fn operators_need_fitting_values() {
         ),
         (
             "{ var: score, op: gt, value: \"10\" }",
-            "rules[0].when: operator 'gt' needs a number",
+            "rules[0].when: operator 'gt' needs a number or a date written YYYY-MM-DD",
+        ),
+        (
+            "{ var: tags, op: eq, value: [a] }",
+            "rules[0].when: operator 'eq' needs a single value, not a list",
+        ),
+        (
+            "{ var: tags, op: contains, value: { a: 1 } }",
+            "rules[0].when: operator 'contains' needs a value, not a mapping",
         ),
         (
             "{ var: score, op: lte }",
