@@ -72,22 +72,13 @@ pub async fn deliver<C: Crm, R: Recorder>(
             .find_org_by_name(&org.name)
             .await
             .map_err(crm(step))?;
-        let id = match found {
-            Some(id) => id,
-            None => {
-                mark_sent(progress, rec, step).await?;
-                let id = client
-                    .create_org(&NewOrg {
-                        name: org.name.trim().to_owned(),
-                        address: org.address.clone(),
-                        owner_id: job.owner_id,
-                    })
-                    .await
-                    .map_err(crm(step))?;
-                check_alive(rec, step)?;
-                id
-            }
+        let new_org = NewOrg {
+            name: org.name.trim().to_owned(),
+            address: org.address.clone(),
+            owner_id: job.owner_id,
         };
+        let create = client.create_org(&new_org);
+        let id = create_unless_found(progress, rec, step, found, create).await?;
         progress.org_id = Some(id);
         confirm(progress, rec, step).await?;
     }
@@ -112,24 +103,15 @@ pub async fn deliver<C: Crm, R: Recorder>(
             }
             None => None,
         };
-        let id = match found {
-            Some(id) => id,
-            None => {
-                mark_sent(progress, rec, step).await?;
-                let id = client
-                    .create_person(&NewPerson {
-                        name,
-                        email: email.map(str::to_owned),
-                        phone: w.person.phone.clone().filter(|p| !p.trim().is_empty()),
-                        org_id: progress.org_id,
-                        owner_id: job.owner_id,
-                    })
-                    .await
-                    .map_err(crm(step))?;
-                check_alive(rec, step)?;
-                id
-            }
+        let new_person = NewPerson {
+            name,
+            email: email.map(str::to_owned),
+            phone: w.person.phone.clone().filter(|p| !p.trim().is_empty()),
+            org_id: progress.org_id,
+            owner_id: job.owner_id,
         };
+        let create = client.create_person(&new_person);
+        let id = create_unless_found(progress, rec, step, found, create).await?;
         progress.person_id = Some(id);
         confirm(progress, rec, step).await?;
     }
@@ -148,20 +130,10 @@ pub async fn deliver<C: Crm, R: Recorder>(
         CaptureTarget::Lead => {
             if progress.lead_id.is_none() {
                 let step = Step::LeadOrDeal;
-                let found = if progress.unconfirmed == Some(step) {
-                    client.find_lead(&lead_or_deal).await.map_err(crm(step))?
-                } else {
-                    None
-                };
-                let id = match found {
-                    Some(id) => id,
-                    None => {
-                        mark_sent(progress, rec, step).await?;
-                        let id = client.create_lead(&lead_or_deal).await.map_err(crm(step))?;
-                        check_alive(rec, step)?;
-                        id
-                    }
-                };
+                let found =
+                    look_up_if_unconfirmed(progress, step, client.find_lead(&lead_or_deal)).await?;
+                let create = client.create_lead(&lead_or_deal);
+                let id = create_unless_found(progress, rec, step, found, create).await?;
                 progress.lead_id = Some(id);
                 confirm(progress, rec, step).await?;
             }
@@ -170,20 +142,10 @@ pub async fn deliver<C: Crm, R: Recorder>(
         CaptureTarget::Deal => {
             if progress.deal_id.is_none() {
                 let step = Step::LeadOrDeal;
-                let found = if progress.unconfirmed == Some(step) {
-                    client.find_deal(&lead_or_deal).await.map_err(crm(step))?
-                } else {
-                    None
-                };
-                let id = match found {
-                    Some(id) => id,
-                    None => {
-                        mark_sent(progress, rec, step).await?;
-                        let id = client.create_deal(&lead_or_deal).await.map_err(crm(step))?;
-                        check_alive(rec, step)?;
-                        id
-                    }
-                };
+                let found =
+                    look_up_if_unconfirmed(progress, step, client.find_deal(&lead_or_deal)).await?;
+                let create = client.create_deal(&lead_or_deal);
+                let id = create_unless_found(progress, rec, step, found, create).await?;
                 progress.deal_id = Some(id);
                 confirm(progress, rec, step).await?;
             }
@@ -205,20 +167,9 @@ pub async fn deliver<C: Crm, R: Recorder>(
             person_id: progress.person_id,
             org_id: progress.org_id,
         };
-        let found = if progress.unconfirmed == Some(step) {
-            client.find_activity(&activity).await.map_err(crm(step))?
-        } else {
-            None
-        };
-        let id = match found {
-            Some(id) => id,
-            None => {
-                mark_sent(progress, rec, step).await?;
-                let id = client.create_activity(&activity).await.map_err(crm(step))?;
-                check_alive(rec, step)?;
-                id
-            }
-        };
+        let found = look_up_if_unconfirmed(progress, step, client.find_activity(&activity)).await?;
+        let create = client.create_activity(&activity);
+        let id = create_unless_found(progress, rec, step, found, create).await?;
         progress.activity_id = Some(id);
         confirm(progress, rec, step).await?;
     }
@@ -229,31 +180,17 @@ pub async fn deliver<C: Crm, R: Recorder>(
         && let (Some(html), Some(target)) = (&job.note_html, &target)
     {
         let step = Step::Note;
-        let found = if progress.unconfirmed == Some(step) {
-            client
-                .find_note(target, &super::note::marker(&job.row_id))
-                .await
-                .map_err(crm(step))?
-        } else {
-            None
+        let marker = super::note::marker(&job.row_id);
+        let found =
+            look_up_if_unconfirmed(progress, step, client.find_note(target, &marker)).await?;
+        let new_note = NewNote {
+            content: html.clone(),
+            target: Some(target.clone()),
+            person_id: None,
+            org_id: None,
         };
-        let id = match found {
-            Some(id) => id,
-            None => {
-                mark_sent(progress, rec, step).await?;
-                let id = client
-                    .create_note(&NewNote {
-                        content: html.clone(),
-                        target: Some(target.clone()),
-                        person_id: None,
-                        org_id: None,
-                    })
-                    .await
-                    .map_err(crm(step))?;
-                check_alive(rec, step)?;
-                id
-            }
-        };
+        let create = client.create_note(&new_note);
+        let id = create_unless_found(progress, rec, step, found, create).await?;
         progress.note_id = Some(id);
         confirm(progress, rec, step).await?;
     }
@@ -276,6 +213,38 @@ fn person_name(job: &Job) -> String {
         .or(p.email.as_deref().map(str::trim).filter(|e| !e.is_empty()))
         .map(str::to_owned)
         .unwrap_or_else(|| job.fallback_person_name.clone())
+}
+
+/// The look-up after an unconfirmed attempt at `step` (the object may exist); nothing to
+/// look up when the last attempt was confirmed.
+async fn look_up_if_unconfirmed<T>(
+    progress: &Progress,
+    step: Step,
+    find: impl Future<Output = Result<Option<T>, CrmError>>,
+) -> Result<Option<T>, StepError> {
+    if progress.unconfirmed == Some(step) {
+        find.await.map_err(crm(step))
+    } else {
+        Ok(None)
+    }
+}
+
+/// `found`, or the id `create` makes: the step is recorded as unconfirmed before the create
+/// is sent, so an attempt that fails or dies after sending is looked up next time.
+async fn create_unless_found<T, R: Recorder>(
+    progress: &mut Progress,
+    rec: &mut R,
+    step: Step,
+    found: Option<T>,
+    create: impl Future<Output = Result<T, CrmError>>,
+) -> Result<T, StepError> {
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    mark_sent(progress, rec, step).await?;
+    let id = create.await.map_err(crm(step))?;
+    check_alive(rec, step)?;
+    Ok(id)
 }
 
 async fn mark_sent<R: Recorder>(
