@@ -52,20 +52,7 @@ pub fn save(
             .optional()?;
         match existing {
             Some(id) => {
-                diesel::update(
-                    installs::table
-                        .filter(installs::id.eq(&id))
-                        .filter(installs::company_id.eq(company_id)),
-                )
-                .set((
-                    installs::access_token.eq(&grant.access_token),
-                    installs::refresh_token.eq(&grant.refresh_token),
-                    installs::expires_at.eq(grant.expires_at),
-                    installs::scope.eq(&grant.scope),
-                    installs::api_domain.eq(&grant.api_domain),
-                    installs::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+                update_tokens(conn, company_id, &id, grant, now)?;
                 Ok(by_id(conn, company_id, &id)?.ok_or(diesel::result::Error::NotFound)?)
             }
             None => {
