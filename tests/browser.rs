@@ -524,18 +524,25 @@ async fn playbook_rich_text_renders_payloads_stay_inert_and_identify_works_on_a_
         browser.set_window_rect(0, 0, 390, 844).await.unwrap();
         browser.goto(&format!("{url}/demo/")).await.unwrap();
         shown(&browser, "#concierge .cnc-launcher").await;
-        let look = js(
-            &browser,
-            "const l = document.querySelector('#concierge .cnc-launcher');
-             return {
-               background: getComputedStyle(l).backgroundColor,
-               left: l.getBoundingClientRect().left,
-               name: document.querySelector('#concierge .cnc-name').textContent,
-               avatar: document.querySelector('#concierge .cnc-avatar').getAttribute('src'),
-             };",
-        )
+        // The launcher shows at once; the company's look arrives with the session.
+        let look = eventually("the company's look", || {
+            let browser = browser.clone();
+            async move {
+                let look = js(
+                    &browser,
+                    "const l = document.querySelector('#concierge .cnc-launcher');
+                     return {
+                       background: getComputedStyle(l).backgroundColor,
+                       left: l.getBoundingClientRect().left,
+                       name: document.querySelector('#concierge .cnc-name').textContent,
+                       avatar: document.querySelector('#concierge .cnc-avatar').getAttribute('src'),
+                     };",
+                )
+                .await;
+                (look["background"] == "rgb(15, 118, 110)").then_some(look)
+            }
+        })
         .await;
-        assert_eq!(look["background"], "rgb(15, 118, 110)");
         assert!(look["left"].as_f64().unwrap() < 50.0, "on the left: {look}");
         assert_eq!(look["name"], "Acme assistant");
         assert_eq!(look["avatar"], format!("{url}/demo/avatar.png"));
