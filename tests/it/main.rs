@@ -1,0 +1,28 @@
+//! The integration tests: one binary, one module per area, sharing the support modules
+//! (`common` — fresh databases and the real server; `crm_support` — the sandbox CRM;
+//! `openapi_support` — Pipedrive's OpenAPI files; `widget_support` — widget API calls).
+
+mod common;
+mod crm_support;
+mod openapi_support;
+mod widget_support;
+
+mod browser;
+mod cli_run;
+mod demo_site;
+mod engine_props;
+mod http_card;
+mod iframe_auth;
+mod oauth;
+mod outbox_faults;
+mod outbox_worker;
+mod pipedrive_client;
+mod pipedrive_openapi;
+mod playbook_validate;
+mod realtime;
+mod sandbox;
+mod seed;
+mod storage;
+mod visitor_api;
+mod visitor_errors;
+mod widget_size;

@@ -1,0 +1,130 @@
+//! Storage against SQLite always and PostgreSQL when `TEST_DATABASE_URL` is set.
+
+
+use crate::common::{TestApp, TestDb};
+use concierge::db::{self, Backend, companies, playbooks};
+use concierge::playbook::Playbook;
+use serde_json::json;
+
+fn tiny_playbook(slug: &str, text: &str) -> Playbook {
+    serde_json::from_value(json!({
+        "slug": slug,
+        "name": "Tiny",
+        "trigger": { "on": "page_load" },
+        "start": "hi",
+        "cards": [
+            { "id": "hi", "type": "message", "text": text, "next": "bye" },
+            { "id": "bye", "type": "end", "text": "Bye" }
+        ]
+    }))
+    .expect("valid document")
+}
+
+#[test]
+fn postgres_is_tested_when_configured() {
+    // CI sets TEST_DATABASE_URL; when it does, PostgreSQL must really be there.
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        let pg = TestDb::postgres().expect("configured");
+        assert_eq!(pg.backend, Backend::Postgres);
+        pg.open();
+    }
+}
+
+#[test]
+fn migrations_run_and_are_idempotent() {
+    for t in TestDb::all() {
+        t.open();
+        // A second start finds nothing to do.
+        t.open();
+    }
+}
+
+#[test]
+fn companies_round_trip_and_stay_apart() {
+    for t in TestDb::all() {
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let a = companies::create(&mut conn, "Acme", Some(11)).unwrap();
+        let b = companies::create(&mut conn, "Globex", Some(22)).unwrap();
+        assert_ne!(a.public_key, b.public_key);
+        assert_eq!(companies::first(&mut conn).unwrap().unwrap().id, a.id);
+        assert_eq!(
+            companies::by_public_key(&mut conn, &b.public_key)
+                .unwrap()
+                .unwrap()
+                .name,
+            "Globex"
+        );
+        assert_eq!(
+            companies::by_crm_id(&mut conn, 11).unwrap().unwrap().id,
+            a.id
+        );
+        assert!(companies::by_id(&mut conn, "nope").unwrap().is_none());
+        // A duplicate CRM company id is refused by the database.
+        let dup = companies::create(&mut conn, "Again", Some(11)).unwrap_err();
+        assert!(dup.is_unique_violation(), "{dup:?} on {:?}", t.backend);
+    }
+}
+
+#[test]
+fn published_versions_are_kept_and_scoped() {
+    for t in TestDb::all() {
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let a = companies::create(&mut conn, "Acme", None).unwrap();
+        let b = companies::create(&mut conn, "Globex", None).unwrap();
+        let v1 =
+            playbooks::save_and_publish(&mut conn, &a.id, &tiny_playbook("hello", "v1")).unwrap();
+        let v2 =
+            playbooks::save_and_publish(&mut conn, &a.id, &tiny_playbook("hello", "v2")).unwrap();
+        assert_eq!((v1.version, v2.version), (1, 2));
+        assert_eq!(v1.playbook_id, v2.playbook_id);
+        // Only the latest version is the published one…
+        let live = playbooks::published(&mut conn, &a.id).unwrap();
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].version_id, v2.version_id);
+        // …but a conversation on version 1 still finds its document.
+        let old = playbooks::version(&mut conn, &a.id, &v1.version_id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(old.document, tiny_playbook("hello", "v1"));
+        // Another company sees neither.
+        assert!(playbooks::published(&mut conn, &b.id).unwrap().is_empty());
+        assert!(
+            playbooks::version(&mut conn, &b.id, &v1.version_id)
+                .unwrap()
+                .is_none()
+        );
+        assert!(!playbooks::set_enabled(&mut conn, &b.id, &v1.playbook_id, false).unwrap());
+        assert!(playbooks::set_enabled(&mut conn, &a.id, &v1.playbook_id, false).unwrap());
+    }
+}
+
+#[test]
+fn write_transactions_roll_back_on_error() {
+    for t in TestDb::all() {
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let result: Result<(), db::DbError> = db::write_tx(&mut conn, |c| {
+            companies::create(c, "Doomed", None)?;
+            Err(db::DbError::Corrupt("stop".into()))
+        });
+        assert!(result.is_err());
+        assert!(
+            companies::first(&mut conn).unwrap().is_none(),
+            "{:?}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_when_the_database_does() {
+    for t in TestDb::all() {
+        let app = TestApp::spawn(t).await;
+        let resp = reqwest::get(app.at("/healthz")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let resp = reqwest::get(app.at("/no-such-page")).await.unwrap();
+        assert_eq!(resp.status(), 404);
+    }
+}
