@@ -20,8 +20,8 @@ const DEMO_ANSWERS: &[(&[&str], &str)] = &[
     ),
     (
         &["price", "prices", "pricing", "cost"],
-        "Plans start at **29 € per user and month**, billed yearly. Larger teams get a \
-         volume discount — just ask!",
+        "**Starter** is €19 and **Team** €49 per user and month, billed yearly; \
+         **Enterprise** is priced with you. See [all plans](/demo/pricing) — or just ask!",
     ),
 ];
 

@@ -110,9 +110,9 @@ pub fn visitor_turn(
             turn.text(&text)?;
         }
         Input::Choice { message_id, index } => turn.choice(&message_id, index)?,
-        Input::Trigger { page, .. } => {
+        Input::Trigger { page, reason, .. } => {
             if let Some(playbook) = triggered {
-                turn.trigger(playbook, &page)?;
+                turn.trigger(playbook, reason, &page)?;
             }
         }
         Input::Close => {
@@ -348,10 +348,18 @@ impl<'c> Turn<'c> {
         Ok(!later.iter().any(|m| !m.payload().buttons.is_empty()))
     }
 
-    /// Start a playbook found by [`triggered`], unless a flow is under way.
-    fn trigger(&mut self, playbook: Published, page: &Page) -> Result<(), ChatError> {
-        if self.flow.is_running() || self.conv.status != convs::status::BOT {
+    /// Start a playbook found by [`triggered`]. A page-load or time-on-page trigger
+    /// never interrupts a flow under way; a click or the SDK is the visitor's own wish and
+    /// leaves the waiting flow for the asked playbook. Never while a rep has the chat.
+    fn trigger(&mut self, playbook: Published, reason: Reason, page: &Page) -> Result<(), ChatError> {
+        if self.flow.state.phase == Phase::WithRep || self.conv.status != convs::status::BOT {
             return Ok(());
+        }
+        if self.flow.is_waiting() {
+            if reason.is_automatic() {
+                return Ok(());
+            }
+            self.feed(&Event::Interrupt)?;
         }
         self.start(playbook, page)
     }

@@ -1,5 +1,5 @@
-//! Finishing an install (code exchange → `/users/me` → company → sealed tokens → users)
-//! and carrying out an uninstall.
+//! Finishing an install (code exchange → `/users/me` → company → sealed tokens → the
+//! company's waiting outbox rows made due → users) and carrying out an uninstall.
 
 use crate::crm::{Crm, CrmError, Me};
 use crate::db::{self, Db, DbConn, DbError, companies, installs, purge};
@@ -49,6 +49,11 @@ pub async fn complete(access: &CrmAccess, db: &Db, code: &str) -> Result<Install
     let (company_id, user_id) = (company.id.clone(), me.user.id);
     db.run(move |conn| installs::save(conn, &company_id, user_id, &sealed, now))
         .await?;
+    // Captures made before the CRM was connected wait for it: they go now.
+    let company_id = company.id.clone();
+    let woken = db
+        .run(move |conn| super::outbox::store::wake_company(conn, &company_id, now))
+        .await?;
     let users_synced = match access.sync_users(&company.id).await {
         Ok(count) => Some(count.added + count.updated),
         Err(e) => {
@@ -56,7 +61,7 @@ pub async fn complete(access: &CrmAccess, db: &Db, code: &str) -> Result<Install
             None
         }
     };
-    tracing::info!(company_id = %company.id, crm_company_id = me.company_id, "CRM installed");
+    tracing::info!(company_id = %company.id, crm_company_id = me.company_id, woken, "CRM installed");
     Ok(Installed {
         company_id: company.id,
         company_name: me.company_name,

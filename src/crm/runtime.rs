@@ -28,6 +28,8 @@ pub struct CrmRuntime {
     pub client_id: String,
     /// Is the sandbox CRM standing in?
     pub sandbox: bool,
+    /// Wakes this node's outbox worker (a finished install makes waiting rows due).
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for CrmRuntime {
@@ -86,6 +88,7 @@ impl CrmRuntime {
             jwt_secret,
             client_id,
             sandbox: config.uses_sandbox(),
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }

@@ -91,7 +91,8 @@ pub struct CrmWrite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity: Option<ActivityData>,
     pub note: NoteMode,
-    /// The collected answers (variable → text), for the note.
+    /// The collected answers for the note: (the question's text, or the variable's name
+    /// in words → the answer).
     #[serde(default)]
     pub answers: Vec<(String, String)>,
 }

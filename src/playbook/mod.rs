@@ -11,6 +11,7 @@ pub mod input;
 pub mod load;
 pub mod model;
 pub mod paths;
+pub mod rich;
 pub mod state;
 pub mod template;
 pub mod validate;

@@ -52,6 +52,9 @@ pub enum Event {
     Choice { index: usize },
     /// The visitor left the flow (exit word or the widget's close).
     Exit,
+    /// The visitor asked for another playbook (a click or the SDK): the flow stops where
+    /// it stands, without a goodbye or an ending, for the other playbook to start.
+    Interrupt,
     /// A rep took the chat.
     RepJoined { rep_name: String },
     /// The live chat wait timer fired.

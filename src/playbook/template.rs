@@ -65,7 +65,8 @@ impl Template {
         })
     }
 
-    /// Fill the template from the variables. A slot with no value renders empty.
+    /// Fill the template from the variables. A slot with no value (or only empty ones:
+    /// empty text, list or set) renders empty.
     pub fn render(&self, vars: &Vars) -> String {
         let mut out = String::new();
         for part in &self.parts {
@@ -79,7 +80,7 @@ impl Template {
                                 break;
                             }
                             Candidate::Var(path) => {
-                                if let Some(v) = vars.get_text(path) {
+                                if let Some(v) = vars.template_text(path) {
                                     out.push_str(&v);
                                     break;
                                 }
@@ -214,6 +215,18 @@ mod tests {
         vars.add_tag("enterprise");
         vars.add_tag("b2b");
         assert_eq!(render("{{score}} {{ tags }}", &vars), "25 b2b, enterprise");
+    }
+
+    #[test]
+    fn empty_text_lists_and_sets_use_the_fallback() {
+        let mut vars = Vars::default();
+        assert_eq!(render("{{ tags | \"none\" }}", &vars), "none");
+        vars.set("vars.topics", json!([]));
+        vars.set("vars.note", json!(""));
+        assert_eq!(render("{{ vars.topics | \"none\" }}", &vars), "none");
+        assert_eq!(render("{{ vars.note | vars.topics | \"-\" }}", &vars), "-");
+        vars.add_tag("b2b");
+        assert_eq!(render("{{ tags | \"none\" }}", &vars), "b2b");
     }
 
     #[test]

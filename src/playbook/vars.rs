@@ -80,6 +80,21 @@ impl Vars {
         self.get(path).map(|v| value_text(&v))
     }
 
+    /// The text a template inserts for `path`: `None` when it is unset or empty (an
+    /// empty string, list or set), so that the placeholder's fallback is used instead.
+    pub fn template_text(&self, path: &str) -> Option<String> {
+        let text = match path {
+            "tags" if self.tags.is_empty() => return None,
+            "score" | "tags" => self.get_text(path)?,
+            _ => match self.values.get(path)? {
+                Value::Null => return None,
+                Value::String(s) => s.clone(),
+                other => value_text(other),
+            },
+        };
+        (!text.is_empty()).then_some(text)
+    }
+
     pub fn is_set(&self, path: &str) -> bool {
         match path {
             "score" | "tags" => true,

@@ -10,6 +10,7 @@ pub mod limits;
 mod oauth;
 mod openapi;
 pub mod pages;
+mod start;
 pub mod visitor;
 pub mod widget;
 
@@ -144,7 +145,9 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
             poll_interval: std::time::Duration::from_millis(cfg.poll_ms.max(10)),
             ..WorkerConfig::default()
         };
-        Worker::new(state.db.clone(), state.crm.access.clone(), worker_config).spawn()
+        Worker::new(state.db.clone(), state.crm.access.clone(), worker_config)
+            .with_wake(state.crm.outbox_wake.clone())
+            .spawn()
     })
 }
 
@@ -167,6 +170,7 @@ impl Server {
 /// Every route of the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .configure(start::routes)
         .configure(oauth::routes)
         .configure(pages::routes)
         .configure(crate::crm::sandbox::routes)

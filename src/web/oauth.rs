@@ -117,7 +117,10 @@ pub async fn callback(
         );
     };
     let installed = match install::complete(&state.crm.access, &state.db, code).await {
-        Ok(i) => i,
+        Ok(i) => {
+            state.crm.outbox_wake.notify_one();
+            i
+        }
         Err(install::InstallError::Db(e)) => return Err(e.into()),
         Err(e) => {
             tracing::warn!(error = %e, "install failed");

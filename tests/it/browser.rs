@@ -553,7 +553,8 @@ async fn playbook_rich_text_renders_payloads_stay_inert_and_identify_works_on_a_
 
         let report = js(
             &browser,
-            "const m = document.querySelector('#concierge .cnc-log .cnc-msg');
+            "const m = [...document.querySelectorAll('#concierge .cnc-log .cnc-msg')]
+               .find(e => e.textContent.startsWith('Rich:'));
              const all = [...m.querySelectorAll('*')];
              return {
                tags: [...new Set(all.map(e => e.tagName.toLowerCase()))].sort(),
@@ -631,6 +632,126 @@ async fn playbook_rich_text_renders_payloads_stay_inert_and_identify_works_on_a_
         let shot = std::env::temp_dir().join("concierge-widget-phone.png");
         std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
         println!("screenshot: {}", shot.display());
+    })
+    .await;
+}
+
+/// Near the size limit the composer counts characters and refuses to send over it; a
+/// message the server refuses as too large shows the server's own words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composer_counts_near_the_limit_and_shows_the_servers_413_message() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    demo_company(&app);
+    in_browser(&app, |browser, url| async move {
+        browser.goto(&format!("{url}/demo/contact")).await.unwrap();
+        shown(&browser, "#concierge .cnc-launcher").await.click().await.unwrap();
+        shown(&browser, "#concierge .cnc-input").await;
+        let fill = |n: usize| {
+            let browser = browser.clone();
+            async move {
+                js(
+                    &browser,
+                    &format!(
+                        "const i = document.querySelector('#concierge .cnc-input');
+                         i.focus();
+                         i.value = 'x'.repeat({n});
+                         i.dispatchEvent(new Event('input', {{ bubbles: true }}));
+                         const c = document.querySelector('#concierge .cnc-count');
+                         return {{ hidden: c.hidden, text: c.textContent, over: c.classList.contains('cnc-over') }};"
+                    ),
+                )
+                .await
+            }
+        };
+        assert_eq!(fill(100).await["hidden"], true);
+        let near = fill(3700).await;
+        assert_eq!(near, json!({ "hidden": false, "text": "3700 / 4000", "over": false }));
+        let over = fill(4001).await;
+        assert_eq!(over["over"], true, "{over}");
+        let before = messages(&browser).await.len();
+        press(&browser, Key::Enter).await;
+        // The over-long text stays in the composer and nothing was sent.
+        let kept = js(
+            &browser,
+            "return document.querySelector('#concierge .cnc-input').value.length",
+        )
+        .await;
+        assert_eq!(kept, 4001);
+        assert_eq!(messages(&browser).await.len(), before);
+
+        // The server's answer to a message it refuses as too large is shown as it is.
+        js(
+            &browser,
+            "const real = window.fetch;
+             window.fetch = (u, o) => String(u).endsWith('/messages') && o && o.method === 'POST'
+               ? Promise.resolve(new Response(JSON.stringify({ error: { code: 'too_large',
+                   message: 'A message can be at most 4000 characters long.' } }),
+                   { status: 413, headers: { 'Content-Type': 'application/json' } }))
+               : real(u, o);
+             return null;",
+        )
+        .await;
+        fill(10).await;
+        press(&browser, Key::Enter).await;
+        let error = shown(&browser, "#concierge .cnc-error").await;
+        assert_eq!(
+            error.text().await.unwrap(),
+            "A message can be at most 4000 characters long."
+        );
+    })
+    .await;
+}
+
+/// The app's pages in the CRM follow the CRM's theme: the one passed when it opens them,
+/// and every later change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_follows_the_crms_theme() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    in_browser(&app, |browser, url| async move {
+        browser
+            .goto(&format!("{url}/sandbox/app?surface=settings&theme=dark"))
+            .await
+            .unwrap();
+        shown(&browser, "#app-frame").await;
+        // Initialised: the sandbox shows the SDK's status.
+        eventually("the app to initialise the SDK", || {
+            let browser = browser.clone();
+            async move {
+                let s = js(&browser, "return document.getElementById('sdk-status').textContent").await;
+                (!s.as_str().unwrap_or("").starts_with("Waiting")).then_some(())
+            }
+        })
+        .await;
+        let theme = |browser: Client| async move {
+            browser.clone().enter_frame(Some(0)).await.unwrap();
+            let t = js(&browser, "return document.documentElement.getAttribute('data-theme')").await;
+            browser.clone().enter_parent_frame().await.unwrap();
+            t
+        };
+        assert_eq!(theme(browser.clone()).await, "dark");
+        // The link that installs the app leaves the CRM's frame.
+        browser.clone().enter_frame(Some(0)).await.unwrap();
+        let target = js(
+            &browser,
+            "return document.querySelector('a[href=\"/oauth/install\"]').getAttribute('target')",
+        )
+        .await;
+        browser.clone().enter_parent_frame().await.unwrap();
+        assert_eq!(target, "_top");
+        browser
+            .find(Locator::Css("#theme-toggle"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        eventually("the app to turn light", || {
+            let browser = browser.clone();
+            async move { (theme(browser).await == "light").then_some(()) }
+        })
+        .await;
+        let shot = std::env::temp_dir().join("concierge-sandbox-theme.png");
+        std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
     })
     .await;
 }

@@ -98,8 +98,17 @@ async fn the_shipped_playbooks_start_on_the_demo_pages() {
         "{pricing:#?}"
     );
 
-    // Contact: support triage starts on "help" and the like.
+    // Contact: a greeting when the page opens; support triage starts on "help" and the
+    // like.
     let contact = triggers_on(&app, &key, "/demo/contact").await;
+    assert_eq!(
+        contact
+            .iter()
+            .find(|t| t["on"] == "page_load" || t["on"] == "time_on_page")
+            .map(|t| &t["slug"]),
+        Some(&json!("contact-greeting")),
+        "{contact:#?}"
+    );
     assert!(
         contact
             .iter()
@@ -107,8 +116,15 @@ async fn the_shipped_playbooks_start_on_the_demo_pages() {
         "{contact:#?}"
     );
 
-    // Home: "Book a demo" starts appointment booking.
+    // Home: a new visitor is helped to a plan; "Book a demo" starts appointment booking.
     let home = triggers_on(&app, &key, "/demo/").await;
+    assert_eq!(
+        home.iter()
+            .find(|t| t["on"] == "page_load" || t["on"] == "time_on_page")
+            .map(|t| &t["slug"]),
+        Some(&json!("product-recommendation")),
+        "{home:#?}"
+    );
     assert!(
         home.iter().any(|t| t["slug"] == "appointment-booking"
             && t["on"] == "click"
@@ -133,4 +149,42 @@ async fn the_shipped_playbooks_start_on_the_demo_pages() {
             );
         }
     }
+}
+
+/// Every page of this site a shipped playbook sends visitors to — redirects and links in
+/// its texts — exists, down to the part of the page the address names.
+#[tokio::test]
+async fn the_shipped_playbooks_link_only_to_pages_the_site_has() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Same-site addresses: redirect urls and link targets starting with `/`.
+        let mut targets: Vec<String> = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(url) = line.strip_prefix("url: \"/") {
+                targets.push(format!("/{}", url.trim_end_matches('"')));
+            }
+            for piece in line.split("](/").skip(1) {
+                targets.push(format!("/{}", piece.split(')').next().unwrap()));
+            }
+        }
+        for target in targets {
+            let (address, fragment) = match target.split_once('#') {
+                Some((a, f)) => (a.to_owned(), Some(f.to_owned())),
+                None => (target.clone(), None),
+            };
+            let resp = get(&app, &address).await;
+            assert_eq!(resp.status(), 200, "{}: {target}", path.display());
+            let html = resp.text().await.unwrap();
+            if let Some(id) = fragment {
+                assert!(html.contains(&format!(r#"id="{id}""#)), "{target}: no #{id}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} same-site addresses found");
 }

@@ -347,3 +347,74 @@ async fn uninstall_forgets_the_company_and_stops_its_work() {
         assert!(app.state.crm.access.connect(&company_id).await.is_err());
     }
 }
+
+/// A capture made before the CRM was connected goes as soon as the install finishes, not
+/// after the worker's wait for a disconnected company (ten minutes).
+#[tokio::test]
+async fn finishing_an_install_sends_the_captures_that_waited() {
+    use concierge::playbook::effect::{CrmWrite, PersonData};
+    use concierge::playbook::model::{CaptureTarget, NoteMode, Owner};
+    for t in TestDb::all() {
+        let app = TestApp::spawn_with(t, |c| c.outbox.poll_ms = 20).await;
+        let company_id = {
+            let mut conn = app.state.db.conn().unwrap();
+            companies::first(&mut conn).unwrap().expect("demo company").id
+        };
+        let write = CrmWrite {
+            card: "capture".into(),
+            create: CaptureTarget::Lead,
+            title: "Chat lead before install".into(),
+            person: PersonData {
+                name: Some("Early Visitor".into()),
+                email: Some("early@example.com".into()),
+                phone: None,
+            },
+            org: None,
+            value: None,
+            expected_close_date: None,
+            owner: Owner::Rep,
+            label: None,
+            activity: None,
+            note: NoteMode::default(),
+            answers: Vec::new(),
+        };
+        let row_id = {
+            let mut conn = app.state.db.conn().unwrap();
+            let payload = serde_json::to_value(&write).unwrap();
+            outbox::enqueue(
+                &mut conn,
+                &company_id,
+                None,
+                outbox::Kind::Capture,
+                &payload,
+                db::now_ms(),
+            )
+            .unwrap()
+            .id
+        };
+        let row = || {
+            let mut conn = app.state.db.conn().unwrap();
+            outbox::for_company(&mut conn, &company_id, 10)
+                .unwrap()
+                .into_iter()
+                .find(|r| r.id == row_id)
+                .expect("the row")
+        };
+        // The worker tried, found no CRM connected and put the row aside.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while row().next_attempt_at < db::now_ms() + 60_000 {
+            assert!(std::time::Instant::now() < deadline, "never tried: {:?}", row());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        crate::crm_support::install_app(&app, 1001).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while row().status != "done" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not delivered after the install: {:?}",
+                row()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}

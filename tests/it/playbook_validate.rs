@@ -72,6 +72,7 @@ fn shipped_playbooks_are_valid() {
         "satisfaction-survey.yaml",
         "product-recommendation.yaml",
         "order-status.yaml",
+        "contact-greeting.yaml",
     ] {
         assert!(
             names.contains(&required),

@@ -200,6 +200,43 @@ async fn a_playbook_runs_through_buttons_questions_and_every_effect() {
 }
 
 #[tokio::test]
+async fn a_click_leaves_the_waiting_flow_for_the_asked_playbook() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let company = company_with(&app, &[QUALIFY, ORDER]).await;
+        let mut w = Widget::new(&app, &company);
+        w.session().await;
+        w.page = "https://acme.test/pricing".into();
+        let started = w.trigger("qualify", "page_load").await;
+        assert_eq!(texts(&started["messages"])[1], "How big is your team?");
+
+        // "Order status" pressed while the team size is asked: the order flow starts.
+        let clicked = w.trigger("order", "click").await;
+        assert_eq!(texts(&clicked["messages"]), ["Your order number?"]);
+        // The answer goes to the order flow, not to the left question.
+        let answered = w.say("A-1001").await;
+        let said = texts(&answered["messages"]);
+        assert_eq!(said[0], "A-1001");
+        assert!(!said.iter().any(|t| t == "How big is your team?"), "{said:?}");
+        let conv_id = answered["conversation"]["id"].as_str().unwrap().to_owned();
+        let vars = app
+            .state
+            .db
+            .run(move |conn| conversations::variables(conn, &conv_id))
+            .await
+            .unwrap();
+        assert!(vars.iter().any(|(k, v)| k == "vars.order_id" && v == "A-1001"));
+
+        // The SDK asks for the qualification again: it starts over.
+        let again = w.trigger("qualify", "sdk").await;
+        assert_eq!(texts(&again["messages"])[1], "How big is your team?");
+        // An automatic trigger still never interrupts.
+        let auto = w.trigger("qualify", "page_load").await;
+        assert_eq!(auto["messages"], json!([]));
+    }
+}
+
+#[tokio::test]
 async fn free_text_tries_keyword_playbooks_then_answer_rules_then_the_fallback() {
     for db in TestDb::all() {
         let app = TestApp::spawn(db).await;

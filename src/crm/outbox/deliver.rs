@@ -203,16 +203,37 @@ fn has_person(w: &CrmWrite) -> bool {
         .any(|v| v.as_deref().is_some_and(|s| !s.trim().is_empty()))
 }
 
-/// The person's name: as given, else the e-mail address, else the fallback.
+/// The person's name: as given; else, as a last resort, made from the e-mail address's
+/// local part (`ada.lovelace@…` → "Ada Lovelace"); else the fallback.
 fn person_name(job: &Job) -> String {
     let p = &job.write.person;
     p.name
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .or(p.email.as_deref().map(str::trim).filter(|e| !e.is_empty()))
         .map(str::to_owned)
+        .or_else(|| p.email.as_deref().and_then(name_from_email))
         .unwrap_or_else(|| job.fallback_person_name.clone())
+}
+
+/// "Ada Lovelace" from `ada.lovelace+news@example.com`: the local part without its `+`
+/// tag, split at dots, dashes and underscores, each word capitalised. `None` when nothing
+/// is left.
+fn name_from_email(email: &str) -> Option<String> {
+    let local = email.trim().split('@').next()?;
+    let local = local.split('+').next()?;
+    let words: Vec<String> = local
+        .split(['.', '_', '-'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// The look-up after an unconfirmed attempt at `step` (the object may exist); nothing to
@@ -279,4 +300,21 @@ async fn confirm<R: Recorder>(
         progress.unconfirmed = None;
     }
     rec.record(progress).await.map_err(StepError::NotRecorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_from_email;
+
+    #[test]
+    fn a_name_is_made_from_the_local_part_only_when_one_is_left() {
+        assert_eq!(
+            name_from_email("ada.lovelace+news@example.com").as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(name_from_email("j_doe-x@x.test").as_deref(), Some("J Doe X"));
+        assert_eq!(name_from_email("info@acme.test").as_deref(), Some("Info"));
+        assert_eq!(name_from_email("+tag@acme.test"), None);
+        assert_eq!(name_from_email(""), None);
+    }
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 
 use crate::crm::access::AccessError;
 use crate::crm::{Crm, CrmError, RateScope};
@@ -103,6 +103,7 @@ pub struct Worker<C: Connector> {
     config: WorkerConfig,
     crash_hook: Option<CrashHook>,
     company_slots: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    wake: Arc<Notify>,
 }
 
 /// A running worker; dropping it does not stop it, [`WorkerHandle::stop`] does.
@@ -132,7 +133,15 @@ impl<C: Connector> Worker<C> {
             config,
             crash_hook: None,
             company_slots: std::sync::Mutex::new(HashMap::new()),
+            wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Poll at once, instead of after the idle interval, whenever `wake` is notified (an
+    /// install finished: rows that waited for the CRM are due).
+    pub fn with_wake(mut self, wake: Arc<Notify>) -> Worker<C> {
+        self.wake = wake;
+        self
     }
 
     /// Install a crash hook (see [`CrashHook`]).
@@ -160,6 +169,7 @@ impl<C: Connector> Worker<C> {
                 if !busy {
                     tokio::select! {
                         _ = tokio::time::sleep(worker.config.poll_interval) => {}
+                        _ = worker.wake.notified() => {}
                         _ = stopped.changed() => {}
                     }
                 }
@@ -355,7 +365,13 @@ impl<C: Connector> Worker<C> {
                 Ok::<_, DbError>((owner_id, lines))
             })
             .await?;
-        let note_html = wants_note.then(|| note::content(&row.id, &lines, &write.answers));
+        let note_html = if wants_note {
+            note::content(&row.id, &lines, &write.answers)
+                .map_err(|e| tracing::warn!(row = %row.id, error = %e, "the CRM note cannot be rendered"))
+                .ok()
+        } else {
+            None
+        };
         let short = row
             .conversation_id
             .as_deref()

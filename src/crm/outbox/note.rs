@@ -1,43 +1,70 @@
-//! The CRM note of a capture: the transcript and the collected answers as HTML. Everything
-//! a visitor, a rep or a playbook wrote is escaped here, in this one function, so the
-//! note is inert in the CRM whatever was typed.
+//! The CRM note of a capture: the collected answers, labelled with the questions that asked
+//! them, and the transcript, as HTML (Pipedrive notes are HTML), built by the askama
+//! template `templates/crm/note.html`. Message text reaches the HTML only through
+//! [`crate::playbook::rich`]: bot, rep and playbook text as the rich-text subset, what a
+//! visitor typed exactly as typed; everything else is escaped by the template. The row's
+//! look-up marker is an HTML comment: invisible in the CRM, found again by the client.
+
+use askama::Template;
 
 use crate::db::transcripts::Line;
+use crate::playbook::rich;
 
 /// The text that identifies the note of outbox row `row_id`, for the look-up after an
-/// ambiguous create.
+/// ambiguous create (the client searches note content for it).
 pub fn marker(row_id: &str) -> String {
     format!("concierge-ref:{row_id}")
 }
 
+#[derive(Template)]
+#[template(path = "crm/note.html")]
+struct Note {
+    answers: Vec<Answer>,
+    lines: Vec<NoteLine>,
+    marker: String,
+}
+
+struct Answer {
+    /// Safe HTML of the question's rich text.
+    question: String,
+    /// As given (escaped by the template).
+    answer: String,
+}
+
+struct NoteLine {
+    who: &'static str,
+    /// Safe HTML of the message.
+    html: String,
+}
+
 /// The note's HTML.
-pub fn content(row_id: &str, lines: &[Line], answers: &[(String, String)]) -> String {
-    let mut html = String::new();
-    if !answers.is_empty() {
-        html.push_str("<p><b>Answers</b></p><ul>");
-        for (name, value) in answers {
-            html.push_str("<li><b>");
-            html.push_str(&escape(name));
-            html.push_str(":</b> ");
-            html.push_str(&escape(value));
-            html.push_str("</li>");
-        }
-        html.push_str("</ul>");
+pub fn content(
+    row_id: &str,
+    lines: &[Line],
+    answers: &[(String, String)],
+) -> Result<String, askama::Error> {
+    Note {
+        answers: answers
+            .iter()
+            .map(|(question, answer)| Answer {
+                question: rich::to_html(question),
+                answer: answer.clone(),
+            })
+            .collect(),
+        lines: lines
+            .iter()
+            .map(|line| NoteLine {
+                who: who(&line.author),
+                html: match line.author.as_str() {
+                    "visitor" => rich::plain_html(&line.body),
+                    _ => rich::to_html(&line.body),
+                },
+            })
+            .collect(),
+        // A row id is a UUID; `--` could never end the comment early.
+        marker: marker(row_id).replace("--", "- -"),
     }
-    if !lines.is_empty() {
-        html.push_str("<p><b>Chat transcript</b></p>");
-        for line in lines {
-            html.push_str("<p><b>");
-            html.push_str(who(&line.author));
-            html.push_str(":</b> ");
-            html.push_str(&escape(&line.body));
-            html.push_str("</p>");
-        }
-    }
-    html.push_str("<p><small>");
-    html.push_str(&escape(&marker(row_id)));
-    html.push_str("</small></p>");
-    html
+    .render()
 }
 
 fn who(author: &str) -> &'static str {
@@ -47,24 +74,6 @@ fn who(author: &str) -> &'static str {
         "rep" => "Rep",
         _ => "System",
     }
-}
-
-/// HTML-escape text, keeping line breaks as `<br>`.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push_str("<br>"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -80,19 +89,43 @@ mod tests {
     }
 
     #[test]
-    fn escapes_what_people_typed_and_carries_the_marker() {
+    fn escapes_what_people_typed_and_hides_the_marker() {
         let html = content(
             "row-1",
             &[
-                line("visitor", "<script>alert(1)</script>"),
+                line("visitor", "<script>alert(1)</script> **as typed**"),
                 line("bot", "Hi \"there\"\nsecond line"),
             ],
-            &[("company".into(), "<img src=x onerror=alert(1)>".into())],
-        );
+            &[("Company?".into(), "<img src=x onerror=alert(1)>".into())],
+        )
+        .unwrap();
         assert!(!html.contains("<script"));
         assert!(!html.contains("<img"));
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; **as typed**"));
         assert!(html.contains("Hi &quot;there&quot;<br>second line"));
-        assert!(html.contains(&marker("row-1")));
+        assert!(html.ends_with("<!-- concierge-ref:row-1 -->"), "{html}");
+        assert_eq!(html.matches(&marker("row-1")).count(), 1);
+    }
+
+    #[test]
+    fn bot_text_is_rich_and_answers_carry_their_question() {
+        let html = content(
+            "r",
+            &[line(
+                "bot",
+                "**Great!** See [our plans](https://acme.test/pricing)",
+            )],
+            &[("How big is **your** team?".into(), "50+".into())],
+        )
+        .unwrap();
+        assert!(
+            html.contains("<li>How big is <strong>your</strong> team?<br><b>50+</b></li>"),
+            "{html}"
+        );
+        assert!(html.contains(
+            "<p><b>Bot:</b> <strong>Great!</strong> See <a href=\"https://acme.test/pricing\""
+        ));
+        assert!(!html.contains("**"), "{html}");
+        assert!(!html.contains("vars."), "{html}");
     }
 }

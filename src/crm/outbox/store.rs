@@ -202,6 +202,29 @@ pub fn finish(
     Ok(n == 1)
 }
 
+/// A new install of the company: its waiting capture rows (postponed while the CRM was not
+/// connected, or backing off) become due now. Leased rows are left to their worker; the
+/// number of rows made due is returned.
+pub fn wake_company(conn: &mut DbConn, company_id: &str, now: i64) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::company_id.eq(company_id))
+            .filter(outbox::kind.eq(Kind::Capture.as_str()))
+            .filter(outbox::status.eq(status::PENDING))
+            .filter(outbox::next_attempt_at.gt(now))
+            .filter(
+                outbox::locked_until
+                    .is_null()
+                    .or(outbox::locked_until.le(now)),
+            ),
+    )
+    .set((
+        outbox::next_attempt_at.eq(now),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
 /// The company's capture rows that wait or failed, oldest first.
 pub fn unfinished(
     conn: &mut DbConn,
@@ -218,20 +241,23 @@ pub fn unfinished(
         .load(conn)?)
 }
 
-/// The company's most recently delivered capture rows.
+/// The company's most recently delivered capture rows, newest capture first (the order
+/// of the time the sync log shows).
 pub fn delivered(
     conn: &mut DbConn,
     company_id: &str,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, DbError> {
-    Ok(outbox::table
+    let mut rows: Vec<OutboxRow> = outbox::table
         .filter(outbox::company_id.eq(company_id))
         .filter(outbox::kind.eq(Kind::Capture.as_str()))
         .filter(outbox::status.eq(status::DONE))
         .order((outbox::updated_at.desc(), outbox::id.desc()))
         .limit(limit)
         .select(OutboxRow::as_select())
-        .load(conn)?)
+        .load(conn)?;
+    rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    Ok(rows)
 }
 
 /// One capture row of the company.

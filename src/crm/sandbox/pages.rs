@@ -25,6 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/app", web::get().to(app))
         .route("/app/token", web::get().to(app_token))
         .route("/data", web::get().to(data))
+        .route("/{kind:person|organization|deal}/{id}", web::get().to(record))
+        .route("/leads/inbox/{id}", web::get().to(lead))
         .route("/static/host.js", web::get().to(host_js))
         .configure(super::control::routes);
 }
@@ -140,6 +142,25 @@ async fn app(
         }
         .render(),
     ))
+}
+
+/// Where the CRM's record pages would be (`/person/7`, `/organization/3`, `/deal/5`, the
+/// sync log links to them): the record's row on the data page.
+async fn record(path: web::Path<(String, String)>) -> HttpResponse {
+    let (kind, id) = path.into_inner();
+    to_row(&kind, &id)
+}
+
+/// `/leads/inbox/{id}`: the lead's row on the data page.
+async fn lead(id: web::Path<String>) -> HttpResponse {
+    to_row("lead", &id)
+}
+
+fn to_row(kind: &str, id: &str) -> HttpResponse {
+    let id: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    HttpResponse::SeeOther()
+        .insert_header(("Location", format!("/sandbox/data#{kind}-{id}")))
+        .finish()
 }
 
 #[derive(Debug, Deserialize)]

@@ -72,7 +72,7 @@ impl<'a> Run<'a> {
             }
             CardKind::LiveChat(c) => self.arrive_at_live_chat(card, c),
             CardKind::Capture(c) => {
-                let write = crm::write(&card.id, c, vars, self.env.now);
+                let write = crm::write(self.playbook, &card.id, c, vars, self.env.now);
                 self.effects.push(Effect::QueueCrm(Box::new(write)));
                 Some(&c.next)
             }

@@ -4,15 +4,22 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::super::effect::{ActivityData, CrmWrite, OrgData, PersonData};
-use super::super::model::{CaptureCard, Money};
+use super::super::model::{CaptureCard, CardKind, Money, Playbook};
 use super::super::vars::{Vars, value_number, value_text};
 use super::render;
 
 /// Variable families whose values go into the note as the collected answers.
 const ANSWER_PREFIXES: [&str; 4] = ["person.", "org.", "deal.", "vars."];
 
-/// The CRM write for capture card `card_id`, from the conversation's variables at `now`.
-pub(super) fn write(card_id: &str, c: &CaptureCard, vars: &Vars, now: DateTime<Utc>) -> CrmWrite {
+/// The CRM write for capture card `card_id` of `playbook`, from the conversation's
+/// variables at `now`.
+pub(super) fn write(
+    playbook: &Playbook,
+    card_id: &str,
+    c: &CaptureCard,
+    vars: &Vars,
+    now: DateTime<Utc>,
+) -> CrmWrite {
     let today = now.date_naive();
     CrmWrite {
         card: card_id.to_owned(),
@@ -30,23 +37,90 @@ pub(super) fn write(card_id: &str, c: &CaptureCard, vars: &Vars, now: DateTime<U
         value: c.value.clone().or_else(|| deal_value(vars)),
         expected_close_date: match c.expected_close_days {
             Some(days) => days_after(today, days),
-            None => text(vars, "deal.expected_close_date")
-                .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+            None => text(vars, "deal.expected_close_date").and_then(|d| date(&d)),
         },
         owner: c.owner,
         label: c.label.clone(),
         activity: c.activity.as_ref().map(|a| ActivityData {
             subject: render::text(&a.subject, vars),
             kind: a.kind.clone(),
-            due_date: days_after(today, a.due_in_days).unwrap_or(today),
+            due_date: a
+                .due
+                .as_deref()
+                .and_then(|due| date(&render::text(due, vars)))
+                .or_else(|| days_after(today, a.due_in_days))
+                .unwrap_or(today),
         }),
         note: c.note,
-        answers: vars
-            .values
+        answers: answers(playbook, vars),
+    }
+}
+
+/// The collected answers for the note, as (label, answer): first each variable a
+/// question or buttons card of the playbook saves into, in card order, labelled with the
+/// card's text (a chosen button shows its label); then the other variables, labelled
+/// with their name in words.
+fn answers(playbook: &Playbook, vars: &Vars) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut labelled = Vec::new();
+    for card in &playbook.cards {
+        let (text, save, options) = match &card.kind {
+            CardKind::Question(q) => (q.text.as_deref(), q.save.as_deref(), &[][..]),
+            CardKind::Buttons(b) => (b.text.as_deref(), b.save.as_deref(), &b.options[..]),
+            _ => continue,
+        };
+        let Some(path) = save.filter(|p| !labelled.contains(p)) else {
+            continue;
+        };
+        labelled.push(path);
+        let Some(answer) = vars.values.get(path).and_then(non_empty_text) else {
+            continue;
+        };
+        let answer = options
             .iter()
-            .filter(|(path, _)| ANSWER_PREFIXES.iter().any(|p| path.starts_with(p)))
-            .filter_map(|(path, value)| Some((path.clone(), non_empty_text(value)?)))
-            .collect(),
+            .find(|o| o.saved_value() == answer)
+            .map_or(answer, |o| o.label.clone());
+        let label = text
+            .map(|t| render::text(t, vars))
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| in_words(path));
+        out.push((label, answer));
+    }
+    for (path, value) in &vars.values {
+        if labelled.contains(&path.as_str())
+            || !ANSWER_PREFIXES.iter().any(|p| path.starts_with(p))
+        {
+            continue;
+        }
+        if let Some(answer) = non_empty_text(value) {
+            out.push((in_words(path), answer));
+        }
+    }
+    out
+}
+
+/// A variable's name as a reader says it: `person.email` → "E-mail", `vars.team_size`
+/// → "Team size".
+fn in_words(path: &str) -> String {
+    let known = match path {
+        "person.name" => "Name",
+        "person.email" => "E-mail",
+        "person.phone" => "Phone",
+        "org.name" => "Company",
+        "org.address" => "Address",
+        "deal.value" => "Deal value",
+        "deal.currency" => "Currency",
+        "deal.expected_close_date" => "Expected close date",
+        _ => "",
+    };
+    if !known.is_empty() {
+        return known.to_owned();
+    }
+    let name = path.rsplit('.').next().unwrap_or(path).replace(['_', '-'], " ");
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => path.to_owned(),
     }
 }
 
@@ -73,6 +147,11 @@ fn deal_value(vars: &Vars) -> Option<Money> {
         amount,
         currency: text(vars, "deal.currency").unwrap_or_default(),
     })
+}
+
+/// A `YYYY-MM-DD` date (what a date question saves).
+fn date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }
 
 fn days_after(day: NaiveDate, days: u32) -> Option<NaiveDate> {

@@ -68,6 +68,7 @@ impl<'a> Run<'a> {
             Event::Start if phase == Phase::Idle => self.go(&self.playbook.start),
             Event::Text { text } if self.is_exit_word(text) && is_waiting(phase) => self.leave(),
             Event::Exit if is_waiting(phase) => self.leave(),
+            Event::Interrupt if is_waiting(phase) => self.interrupt(),
             Event::Text { text } if phase == Phase::AwaitingInput => self.answer(text),
             Event::Choice { index } if phase == Phase::AwaitingInput => self.choose(*index),
             Event::RepJoined { .. } if phase != Phase::WithRep => self.rep_joined(),
@@ -103,12 +104,25 @@ impl<'a> Run<'a> {
         let card = self.current_card().map(|c| c.id.clone());
         let card = card.or_else(|| self.state.at.clone()).unwrap_or_default();
         self.say_plain(card, texts::goodbye(self.playbook.language));
+        self.cancel_wait();
+        self.end();
+    }
+
+    /// Another playbook takes over the conversation: this flow stops where it stands,
+    /// silently and without [`Effect::End`] (the conversation goes on with the other one).
+    fn interrupt(&mut self) {
+        self.cancel_wait();
+        self.state.phase = Phase::Ended;
+        self.state.tries = 0;
+    }
+
+    /// A flow waiting for a rep stops waiting.
+    fn cancel_wait(&mut self) {
         if self.state.phase == Phase::AwaitingRep {
             self.effects.push(Effect::CancelTimer {
                 kind: TimerKind::LiveChatWait,
             });
         }
-        self.end();
     }
 
     /// A rep took the chat: the bot's part is over.

@@ -151,7 +151,7 @@ fn pipes(inner: &str) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
-/// Insert the variable's text; false when it has no value.
+/// Insert the variable's text; false when it has no value or an empty one (text, list, set).
 fn insert_var(
     vars: &Vars,
     path: &str,
@@ -159,14 +159,18 @@ fn insert_var(
     insert: &impl Fn(&mut String, &str),
 ) -> bool {
     match path {
-        "score" | "tags" => match vars.get_text(path) {
+        "score" | "tags" => match vars.template_text(path) {
             Some(text) => insert(out, &text),
             None => return false,
         },
         _ => match vars.values.get(path) {
             None | Some(Value::Null) => return false,
+            Some(Value::String(s)) if s.is_empty() => return false,
             Some(Value::String(s)) => insert(out, s),
-            Some(other) => insert(out, &value_text(other)),
+            Some(other) => match value_text(other) {
+                text if text.is_empty() => return false,
+                text => insert(out, &text),
+            },
         },
     }
     true
@@ -291,7 +295,8 @@ mod tests {
             let mut vars = vars();
             vars.set("a", json!("A"));
             vars.set("a.b", json!(3));
-            vars.set("b", json!(null));
+            vars.set("b", json!([]));
+            vars.set("vars.none", json!(""));
             vars.add_tag("t");
             let expected = match Template::parse(&src) {
                 Ok(t) => t.render(&vars),

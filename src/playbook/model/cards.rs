@@ -278,6 +278,10 @@ pub struct ActivitySpec {
     pub subject: String,
     #[serde(rename = "type", default = "default_activity_type")]
     pub kind: String,
+    /// A template giving the due date as `YYYY-MM-DD`, like `{{ vars.day }}` from a date
+    /// question; when it renders empty or as no date, `due_in_days` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
     #[serde(default = "default_due_in_days")]
     pub due_in_days: u32,
 }

@@ -92,6 +92,9 @@ fn fields(card: &Card) -> Vec<(Place<'_>, &str)> {
             field(&mut out, "title", &c.title);
             if let Some(a) = &c.activity {
                 field(&mut out, "activity.subject", &a.subject);
+                if let Some(due) = &a.due {
+                    field(&mut out, "activity.due", due);
+                }
             }
         }
         CardKind::Notify(c) => {

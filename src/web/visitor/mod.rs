@@ -133,6 +133,7 @@ async fn start_session(
             color: settings.color,
             position: settings.position,
             avatar_url: settings.avatar_url,
+            max_text_chars: MAX_TEXT_CHARS,
         },
         texts: texts::widget_texts(language)
             .into_iter()
@@ -239,7 +240,7 @@ async fn send_message(
                 return Err(AppError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too_large",
-                    format!("a message is at most {MAX_TEXT_CHARS} characters"),
+                    format!("A message can be at most {MAX_TEXT_CHARS} characters long."),
                 ));
             }
             let text = text.trim().to_owned();

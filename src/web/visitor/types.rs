@@ -77,6 +77,9 @@ pub struct WidgetSettings {
     /// `right` or `left`.
     pub position: String,
     pub avatar_url: Option<String>,
+    /// Longest message the visitor may send, in characters (longer ones are refused
+    /// with 413).
+    pub max_text_chars: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -58,7 +58,8 @@
     clicks: [],
     es: null,
     choices: null,
-    kind: ''
+    kind: '',
+    max: 4000
   };
   var readyResolve;
   var ready = new Promise(function (r) { readyResolve = r; });
@@ -163,6 +164,7 @@
   var log = panel.appendChild(attrs(el('div', 'cnc-log'), { role: 'log', 'aria-live': 'polite', tabindex: '0' }));
   var typing = panel.appendChild(el('div', 'cnc-typing'));
   var error = panel.appendChild(attrs(el('div', 'cnc-error'), { role: 'alert' }));
+  var count = panel.appendChild(attrs(el('div', 'cnc-count'), { 'aria-live': 'polite' }));
   // The server checks answers (and replies with the question's retry text): the browser's
   // own validation would silently block an invalid e-mail or URL.
   var form = panel.appendChild(attrs(el('form', 'cnc-form'), { novalidate: '' }));
@@ -176,7 +178,7 @@
   });
   launcher.appendChild(attrs(el('span', 'cnc-icon'), { 'aria-hidden': 'true' }));
   var badge = launcher.appendChild(attrs(el('span', 'cnc-badge'), { 'aria-hidden': 'true' }));
-  bubble.hidden = panel.hidden = typing.hidden = error.hidden = badge.hidden = true;
+  bubble.hidden = panel.hidden = typing.hidden = error.hidden = count.hidden = badge.hidden = true;
   root.append(bubble, panel, launcher);
 
   function labels() {
@@ -219,12 +221,14 @@
     input.placeholder = placeholder || t('placeholder_' + kind) || t('placeholder');
     if (S.kind !== kind) input.value = '';
     S.kind = kind;
+    counter();
     if (had) input.focus();
   }
 
   function settings(s) {
     s = s || {};
     S.bot = s.bot_name || S.bot;
+    S.max = s.max_text_chars || S.max;
     var c = /^#[0-9a-f]{6}$/i.test(s.color) ? s.color : '#2f6fed';
     var n = parseInt(c.slice(1), 16);
     var light = 0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255) > 170;
@@ -406,19 +410,31 @@
       conversation(d.conversation);
       add(d.messages, true);
     }).catch(function (e) {
-      error.textContent = t(e.status === 429 ? 'slow_down' : 'error');
+      // Over the size limit the server's answer says what the limit is.
+      error.textContent = e.status === 413 && e.message ? e.message : t(e.status === 429 ? 'slow_down' : 'error');
       error.hidden = false;
       if (failed) failed();
     }).then(function () {
       sendBtn.disabled = false;
+      counter();
     });
+  }
+
+  // Near the size limit the composer counts characters; over it, nothing is sent.
+  function counter() {
+    var n = input ? Array.from(input.value).length : 0;
+    count.hidden = n < S.max * 0.9;
+    count.textContent = n + ' / ' + S.max;
+    count.classList.toggle('cnc-over', n > S.max);
+    return n <= S.max;
   }
 
   function submit() {
     var text = input.value.trim();
-    if (!text) return;
+    if (!text || !counter()) return;
     input.value = '';
-    send({ text: text }, function () { input.value = text; });
+    counter();
+    send({ text: text }, function () { input.value = text; counter(); });
   }
 
   function trigger(slug, reason, show) {
@@ -500,6 +516,7 @@
   root.addEventListener('keydown', function (e) {
     if (e.key === 'Escape' && S.open) hidePanel();
   });
+  form.addEventListener('input', counter);
   form.addEventListener('submit', function (e) {
     e.preventDefault();
     submit();

@@ -278,6 +278,21 @@ fn custom_exit_words_and_the_close_button() {
 }
 
 #[test]
+fn an_interrupt_stops_the_flow_silently() {
+    let pb = playbook(json!([
+        { "id": "ask", "type": "question", "text": "Your e-mail?", "input": "email",
+          "save": "person.email", "next": "done" },
+        { "id": "done", "type": "end", "text": "Thanks" },
+    ]));
+    let mut chat = Chat::new(pb);
+    chat.start();
+    let out = chat.send(Event::Interrupt);
+    assert!(out.effects.is_empty(), "{:?}", out.effects);
+    assert_eq!(out.state.phase, Phase::Ended);
+    assert!(chat.text("ada@example.com").effects.is_empty(), "no longer waiting");
+}
+
+#[test]
 fn conditions_take_the_first_matching_rule_else_else() {
     let pb = playbook(json!([
         { "id": "route", "type": "condition", "rules": [

@@ -331,13 +331,51 @@ fn capture_queues_everything_learned() {
     assert_eq!(
         answers,
         [
-            ("deal.currency", "GBP"),
-            ("deal.expected_close_date", "2027-06-30"),
-            ("deal.value", "2500"),
-            ("org.name", "Analytical Engines"),
-            ("person.email", "ada@example.com"),
-            ("person.name", "Ada Lovelace"),
-            ("vars.team_size", "large"),
+            ("Currency", "GBP"),
+            ("Expected close date", "2027-06-30"),
+            ("Deal value", "2500"),
+            ("Company", "Analytical Engines"),
+            ("E-mail", "ada@example.com"),
+            ("Name", "Ada Lovelace"),
+            ("Team size", "large"),
+        ]
+    );
+}
+
+#[test]
+fn answers_are_labelled_with_the_question_that_asked_them() {
+    let pb = playbook(json!([
+        { "id": "size", "type": "buttons", "text": "How big is **your** team?",
+          "save": "vars.team_size", "options": [
+            { "label": "1-10", "value": "small", "next": "mail" },
+            { "label": "50+", "value": "large", "next": "mail" } ] },
+        { "id": "mail", "type": "question", "text": "Your e-mail, {{ person.name | \"friend\" }}?",
+          "input": "email", "save": "person.email", "next": "capture" },
+        { "id": "capture", "type": "capture", "title": "Lead", "next": "done" },
+        { "id": "done", "type": "end" },
+    ]));
+    let mut chat = Chat::new(pb);
+    chat.start();
+    chat.choice(1);
+    let out = chat.text("ada@example.com");
+    let write = out
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::QueueCrm(w) => Some(w.clone()),
+            _ => None,
+        })
+        .expect("a capture");
+    let answers: Vec<(&str, &str)> = write
+        .answers
+        .iter()
+        .map(|(p, v)| (p.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("How big is **your** team?", "50+"),
+            ("Your e-mail, friend?", "ada@example.com"),
         ]
     );
 }
@@ -360,6 +398,28 @@ fn capture_takes_value_and_close_date_from_deal_variables() {
     assert_eq!(write.owner, Owner::Rep);
     assert_eq!(write.activity, None);
     assert_eq!(write.note, NoteMode::None);
+}
+
+#[test]
+fn the_activity_is_due_on_the_day_the_visitor_chose() {
+    // deal.expected_close_date stands in for a day a date question saved.
+    let chosen = capture(json!({ "title": "Lead", "activity": {
+        "subject": "Meeting", "type": "meeting",
+        "due": "{{ deal.expected_close_date }}", "due_in_days": 2 } }));
+    assert_eq!(
+        chosen.activity.expect("activity").due_date,
+        NaiveDate::from_ymd_opt(2027, 6, 30).unwrap()
+    );
+    // No day (or no date): due_in_days from the capture.
+    for due in ["{{ vars.unset_day }}", "{{ vars.team_size }}"] {
+        let fallback = capture(json!({ "title": "Lead", "activity": {
+            "subject": "Meeting", "due": due, "due_in_days": 2 } }));
+        assert_eq!(
+            fallback.activity.expect("activity").due_date,
+            NaiveDate::from_ymd_opt(2027, 3, 6).unwrap(),
+            "{due}"
+        );
+    }
 }
 
 #[test]
