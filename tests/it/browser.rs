@@ -6,7 +6,6 @@
 //! Chromium and chromedriver are Debian's `chromium` and `chromium-driver` packages
 //! (`.ci/run` installs them). When they are missing these tests fail; they never skip.
 
-
 use std::future::Future;
 use std::net::TcpListener;
 use std::path::Path;

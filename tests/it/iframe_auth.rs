@@ -1,8 +1,7 @@
 //! Sign-in inside the CRM (R7) and company isolation of the signed-in pages (R6).
 
-
-use base64::Engine as _;
 use crate::common::{TestApp, TestDb};
+use base64::Engine as _;
 use concierge::config::{Config, Secret};
 use concierge::crm::CrmUser;
 use concierge::crm::secrets::{TokenCipher, token_owner};

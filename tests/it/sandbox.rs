@@ -2,13 +2,12 @@
 //! API's envelopes and headers, the CRM shell's signed iframe launch, the data page, fault
 //! controls, persistence, and its absence when a real Pipedrive app is configured.
 
-
 use std::time::Duration;
 
 use crate::common::{TestApp, TestDb};
+use crate::crm_support::{authorize, browser, client, install, token_call};
 use concierge::crm::Crm;
 use concierge::crm::sandbox;
-use crate::crm_support::{authorize, browser, client, install, token_call};
 use serde_json::{Value, json};
 
 async fn app() -> TestApp {
