@@ -351,7 +351,12 @@ impl<'c> Turn<'c> {
     /// Start a playbook found by [`triggered`]. A page-load or time-on-page trigger
     /// never interrupts a flow under way; a click or the SDK is the visitor's own wish and
     /// leaves the waiting flow for the asked playbook. Never while a rep has the chat.
-    fn trigger(&mut self, playbook: Published, reason: Reason, page: &Page) -> Result<(), ChatError> {
+    fn trigger(
+        &mut self,
+        playbook: Published,
+        reason: Reason,
+        page: &Page,
+    ) -> Result<(), ChatError> {
         if self.flow.state.phase == Phase::WithRep || self.conv.status != convs::status::BOT {
             return Ok(());
         }

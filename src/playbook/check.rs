@@ -151,7 +151,7 @@ mod tests {
     fn shipped_lead_qualification_is_valid() {
         let src = include_str!("../../playbooks/lead-qualification.yaml");
         match check_document(src, Format::Yaml) {
-            Ok(pb) => assert_eq!(pb.cards.len(), 9),
+            Ok(pb) => assert_eq!(pb.cards.len(), 11),
             Err(report) => panic!("{}", report.render("lead-qualification.yaml")),
         }
     }

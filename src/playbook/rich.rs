@@ -101,7 +101,10 @@ enum Piece<'a> {
 impl Piece<'_> {
     fn write(&self, out: &mut String) {
         match self {
-            Piece::Image { alt, url: Some(url) } => {
+            Piece::Image {
+                alt,
+                url: Some(url),
+            } => {
                 out.push_str("<img src=\"");
                 escape_into(out, url);
                 out.push_str("\" alt=\"");
@@ -109,7 +112,10 @@ impl Piece<'_> {
                 out.push_str("\">");
             }
             Piece::Image { alt, url: None } => escape_into(out, alt),
-            Piece::Link { label, url: Some(url) } => {
+            Piece::Link {
+                label,
+                url: Some(url),
+            } => {
                 out.push_str("<a href=\"");
                 escape_into(out, url);
                 out.push_str("\" target=\"_blank\" rel=\"noopener noreferrer\">");

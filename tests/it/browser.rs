@@ -716,20 +716,28 @@ async fn the_app_follows_the_crms_theme() {
         eventually("the app to initialise the SDK", || {
             let browser = browser.clone();
             async move {
-                let s = js(&browser, "return document.getElementById('sdk-status').textContent").await;
+                let s = js(
+                    &browser,
+                    "return document.getElementById('sdk-status').textContent",
+                )
+                .await;
                 (!s.as_str().unwrap_or("").starts_with("Waiting")).then_some(())
             }
         })
         .await;
         let theme = |browser: Client| async move {
-            browser.clone().enter_frame(Some(0)).await.unwrap();
-            let t = js(&browser, "return document.documentElement.getAttribute('data-theme')").await;
+            browser.clone().enter_frame(0).await.unwrap();
+            let t = js(
+                &browser,
+                "return document.documentElement.getAttribute('data-theme')",
+            )
+            .await;
             browser.clone().enter_parent_frame().await.unwrap();
             t
         };
         assert_eq!(theme(browser.clone()).await, "dark");
         // The link that installs the app leaves the CRM's frame.
-        browser.clone().enter_frame(Some(0)).await.unwrap();
+        browser.clone().enter_frame(0).await.unwrap();
         let target = js(
             &browser,
             "return document.querySelector('a[href=\"/oauth/install\"]').getAttribute('target')",

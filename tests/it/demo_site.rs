@@ -180,7 +180,10 @@ async fn the_shipped_playbooks_link_only_to_pages_the_site_has() {
             assert_eq!(resp.status(), 200, "{}: {target}", path.display());
             let html = resp.text().await.unwrap();
             if let Some(id) = fragment {
-                assert!(html.contains(&format!(r#"id="{id}""#)), "{target}: no #{id}");
+                assert!(
+                    html.contains(&format!(r#"id="{id}""#)),
+                    "{target}: no #{id}"
+                );
             }
             checked += 1;
         }

@@ -203,6 +203,7 @@ fn capture() -> impl Strategy<Value = CardKind> {
                     activity: activity.map(|(subject, due_in_days)| ActivitySpec {
                         subject,
                         kind: "call".into(),
+                        due: None,
                         due_in_days,
                     }),
                     note: NoteMode::Transcript,

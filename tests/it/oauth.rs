@@ -357,7 +357,10 @@ async fn finishing_an_install_sends_the_captures_that_waited() {
         let app = TestApp::spawn_with(t, |c| c.outbox.poll_ms = 20).await;
         let company_id = {
             let mut conn = app.state.db.conn().unwrap();
-            companies::first(&mut conn).unwrap().expect("demo company").id
+            companies::first(&mut conn)
+                .unwrap()
+                .expect("demo company")
+                .id
         };
         let write = CrmWrite {
             card: "capture".into(),
@@ -402,7 +405,11 @@ async fn finishing_an_install_sends_the_captures_that_waited() {
         // The worker tried, found no CRM connected and put the row aside.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while row().next_attempt_at < db::now_ms() + 60_000 {
-            assert!(std::time::Instant::now() < deadline, "never tried: {:?}", row());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never tried: {:?}",
+                row()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         crate::crm_support::install_app(&app, 1001).await;

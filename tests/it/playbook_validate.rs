@@ -138,7 +138,12 @@ fn every_path_of_the_shipped_playbooks_starts_at_start_and_ends() {
     for (name, pb) in shipped() {
         let list = paths(&pb, DEFAULT_LIMIT);
         assert!(!list.truncated, "{name}");
-        assert!(list.paths.len() >= 3, "{name}: {}", list.render());
+        // Every flow branches, except a greeting of one card.
+        assert!(
+            list.paths.len() >= 3 || pb.cards.len() == 1,
+            "{name}: {}",
+            list.render()
+        );
         for path in &list.paths {
             assert_eq!(path.steps[0].card, pb.start, "{name}");
         }

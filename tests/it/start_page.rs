@@ -7,7 +7,10 @@ use reqwest::header;
 async fn html(app: &TestApp, path: &str) -> String {
     let resp = reqwest::get(app.at(path)).await.expect("request");
     assert_eq!(resp.status(), 200, "{path}");
-    let kind = resp.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    let kind = resp.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(kind.starts_with("text/html"), "{path}: {kind}");
     resp.text().await.unwrap()
 }
@@ -27,8 +30,16 @@ async fn the_start_page_explains_and_every_link_works() {
     let page = html(&app, "/").await;
     assert!(page.contains("<h1>Concierge</h1>"), "{page}");
     let links = links(&page);
-    for wanted in ["/demo/", "/sandbox/", "/sandbox/app?surface=settings", "/openapi.json"] {
-        assert!(links.iter().any(|l| l == wanted), "{wanted} missing: {links:?}");
+    for wanted in [
+        "/demo/",
+        "/sandbox/",
+        "/sandbox/app?surface=settings",
+        "/openapi.json",
+    ] {
+        assert!(
+            links.iter().any(|l| l == wanted),
+            "{wanted} missing: {links:?}"
+        );
     }
     for link in &links {
         let resp = reqwest::get(app.at(link)).await.unwrap();

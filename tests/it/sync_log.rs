@@ -69,7 +69,10 @@ async fn the_links_to_created_records_open_them_in_the_sandbox() {
         let location = resp.headers()["location"].to_str().unwrap().to_owned();
         let (page, row) = location.split_once('#').expect("a row of the data page");
         assert_eq!(page, "/sandbox/data", "{href}");
-        assert!(data.contains(&format!("id=\"{row}\"")), "{kind}: no row {row}");
+        assert!(
+            data.contains(&format!("id=\"{row}\"")),
+            "{kind}: no row {row}"
+        );
         // Followed, the link lands on the page.
         assert_eq!(reqwest::get(&href).await.unwrap().status(), 200, "{href}");
     }

@@ -202,7 +202,8 @@ async fn a_playbook_runs_through_buttons_questions_and_every_effect() {
 async fn a_click_leaves_the_waiting_flow_for_the_asked_playbook() {
     for db in TestDb::all() {
         let app = TestApp::spawn(db).await;
-        let company = company_with(&app, &[QUALIFY, ORDER]).await;
+        let order = ORDER.replace("API_BASE", "http://127.0.0.1:9");
+        let company = company_with(&app, &[QUALIFY, &order]).await;
         let mut w = Widget::new(&app, &company);
         w.session().await;
         w.page = "https://acme.test/pricing".into();
@@ -216,7 +217,10 @@ async fn a_click_leaves_the_waiting_flow_for_the_asked_playbook() {
         let answered = w.say("A-1001").await;
         let said = texts(&answered["messages"]);
         assert_eq!(said[0], "A-1001");
-        assert!(!said.iter().any(|t| t == "How big is your team?"), "{said:?}");
+        assert!(
+            !said.iter().any(|t| t == "How big is your team?"),
+            "{said:?}"
+        );
         let conv_id = answered["conversation"]["id"].as_str().unwrap().to_owned();
         let vars = app
             .state
@@ -224,7 +228,10 @@ async fn a_click_leaves_the_waiting_flow_for_the_asked_playbook() {
             .run(move |conn| conversations::variables(conn, &conv_id))
             .await
             .unwrap();
-        assert!(vars.iter().any(|(k, v)| k == "vars.order_id" && v == "A-1001"));
+        assert!(
+            vars.iter()
+                .any(|(k, v)| k == "vars.order_id" && v == "A-1001")
+        );
 
         // The SDK asks for the qualification again: it starts over.
         let again = w.trigger("qualify", "sdk").await;

@@ -312,7 +312,10 @@ mod tests {
             name_from_email("ada.lovelace+news@example.com").as_deref(),
             Some("Ada Lovelace")
         );
-        assert_eq!(name_from_email("j_doe-x@x.test").as_deref(), Some("J Doe X"));
+        assert_eq!(
+            name_from_email("j_doe-x@x.test").as_deref(),
+            Some("J Doe X")
+        );
         assert_eq!(name_from_email("info@acme.test").as_deref(), Some("Info"));
         assert_eq!(name_from_email("+tag@acme.test"), None);
         assert_eq!(name_from_email(""), None);

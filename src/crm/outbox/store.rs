@@ -218,10 +218,7 @@ pub fn wake_company(conn: &mut DbConn, company_id: &str, now: i64) -> Result<usi
                     .or(outbox::locked_until.le(now)),
             ),
     )
-    .set((
-        outbox::next_attempt_at.eq(now),
-        outbox::updated_at.eq(now),
-    ))
+    .set((outbox::next_attempt_at.eq(now), outbox::updated_at.eq(now)))
     .execute(conn)?)
 }
 

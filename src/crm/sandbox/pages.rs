@@ -25,7 +25,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/app", web::get().to(app))
         .route("/app/token", web::get().to(app_token))
         .route("/data", web::get().to(data))
-        .route("/{kind:person|organization|deal}/{id}", web::get().to(record))
+        .route(
+            "/{kind:person|organization|deal}/{id}",
+            web::get().to(record),
+        )
         .route("/leads/inbox/{id}", web::get().to(lead))
         .route("/static/host.js", web::get().to(host_js))
         .configure(super::control::routes);

@@ -87,8 +87,7 @@ fn answers(playbook: &Playbook, vars: &Vars) -> Vec<(String, String)> {
         out.push((label, answer));
     }
     for (path, value) in &vars.values {
-        if labelled.contains(&path.as_str())
-            || !ANSWER_PREFIXES.iter().any(|p| path.starts_with(p))
+        if labelled.contains(&path.as_str()) || !ANSWER_PREFIXES.iter().any(|p| path.starts_with(p))
         {
             continue;
         }
@@ -116,7 +115,11 @@ fn in_words(path: &str) -> String {
     if !known.is_empty() {
         return known.to_owned();
     }
-    let name = path.rsplit('.').next().unwrap_or(path).replace(['_', '-'], " ");
+    let name = path
+        .rsplit('.')
+        .next()
+        .unwrap_or(path)
+        .replace(['_', '-'], " ");
     let mut chars = name.trim().chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -289,7 +289,10 @@ fn an_interrupt_stops_the_flow_silently() {
     let out = chat.send(Event::Interrupt);
     assert!(out.effects.is_empty(), "{:?}", out.effects);
     assert_eq!(out.state.phase, Phase::Ended);
-    assert!(chat.text("ada@example.com").effects.is_empty(), "no longer waiting");
+    assert!(
+        chat.text("ada@example.com").effects.is_empty(),
+        "no longer waiting"
+    );
 }
 
 #[test]
