@@ -7,6 +7,7 @@ mod crm_support;
 mod openapi_support;
 mod widget_support;
 
+mod ai_generate;
 mod browser;
 mod cli_run;
 mod demo_site;
