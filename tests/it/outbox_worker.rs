@@ -3,14 +3,13 @@
 //! refuses some rows for good. Exactly-once in effect, on SQLite and PostgreSQL, with two
 //! workers sharing PostgreSQL, and after a crash between the CRM's answer and the record.
 
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
 use crate::common::TestDb;
+use chrono::NaiveDate;
 use concierge::crm::access::AccessError;
 use concierge::crm::outbox::backoff::Backoff;
 use concierge::crm::outbox::progress::Step;
