@@ -1,7 +1,6 @@
 //! The demo website at `/demo/`: its pages embed the widget with the first company's key,
 //! and the shipped playbooks, loaded into an empty database, start on them.
 
-
 use crate::common::{TestApp, TestDb};
 use concierge::db::companies;
 use reqwest::header;

@@ -1,17 +1,16 @@
 //! The http card against a real local API: JSON mapped into variables, typing shown while
 //! it runs, and internal addresses refused unless allow-listed (R10).
 
-
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use crate::common::{TestApp, TestDb};
+use crate::widget_support::*;
+use actix_web::{App, HttpResponse, HttpServer, web};
 use concierge::chat::http_card::HttpCaller;
 use concierge::chat::ssrf::AllowList;
 use concierge::playbook::effect::HttpRequest;
 use concierge::playbook::model::HttpMethod;
 use concierge::playbook::state::HttpOutcome;
-use crate::widget_support::*;
 
 /// A small order API on a free port: `/orders/{id}`, `/redirect`, `/slow`, `/text`.
 async fn order_api() -> (String, actix_web::dev::ServerHandle) {

@@ -1,6 +1,5 @@
 //! Install, refresh and uninstall against the sandbox CRM, through the app's own routes.
 
-
 use crate::common::{TestApp, TestDb};
 use concierge::crm::Crm;
 use concierge::crm::oauth::StateSigner;

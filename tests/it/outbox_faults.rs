@@ -9,14 +9,13 @@
 //! 1,000 conversations are spread over several sandboxes (each its own company and token)
 //! run side by side: one company's searches alone would take minutes.
 
-
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
 use crate::common::{TestApp, TestDb};
+use chrono::NaiveDate;
 use concierge::config::Config;
 use concierge::crm::access::CrmAccess;
 use concierge::crm::oauth::{Credentials, OAuthClient};

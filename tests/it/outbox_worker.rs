@@ -3,14 +3,13 @@
 //! refuses some rows for good. Exactly-once in effect, on SQLite and PostgreSQL, with two
 //! workers sharing PostgreSQL, and after a crash between the CRM's answer and the record.
 
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
 use crate::common::TestDb;
+use chrono::NaiveDate;
 use concierge::crm::access::AccessError;
 use concierge::crm::outbox::backoff::Backoff;
 use concierge::crm::outbox::progress::Step;
@@ -464,7 +463,8 @@ async fn a_crash_after_the_crm_answered_does_not_duplicate() {
         let connector = Arc::new(FakeConnector(crm.clone()));
         // Every row dies right after its lead is created, before the id is recorded.
         let mut config = fast_config();
-        config.lease = Duration::from_millis(300);
+        // Long enough that the three runs below finish inside it on a loaded machine.
+        config.lease = Duration::from_secs(3);
         let crashing = Worker::new(db.clone(), connector.clone(), config.clone())
             .with_crash_hook(Arc::new(|_, step| step != Step::LeadOrDeal));
         crashing.run_once().await.unwrap();
@@ -476,7 +476,7 @@ async fn a_crash_after_the_crm_answered_does_not_duplicate() {
             assert!(s.activities.is_empty());
         }
         // A fresh worker takes over after the leases expire.
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(3100)).await;
         run_until_quiet(
             vec![Worker::new(db.clone(), connector, config)],
             &db,

@@ -2,16 +2,15 @@
 //! outbox worker needs, the look-ups that follow an ambiguous failure, and the error class
 //! of every fault the sandbox can inject.
 
-
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
 use crate::common::{TestApp, TestDb};
+use crate::crm_support::{client, faults, journal};
+use chrono::NaiveDate;
 use concierge::crm::{
     Crm, CrmError, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, RateScope, Target,
 };
 use concierge::playbook::model::Money;
-use crate::crm_support::{client, faults, journal};
 use serde_json::json;
 
 const SLOW: Duration = Duration::from_secs(15);

@@ -3,12 +3,12 @@
 //! sandbox gives to them match the operation's schemas, and the client reads every example
 //! and error envelope found in the spec for the operations it uses.
 
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
 use crate::common::{TestApp, TestDb};
+use crate::openapi_support::{errors, operation};
+use chrono::{NaiveDate, Utc};
 use concierge::crm::pipedrive::wire::{
     ActivityItem, DealItem, IntId, LeadItem, LeadLabel, NoteItem, SearchData, User, UuidId,
 };
@@ -17,7 +17,6 @@ use concierge::crm::{
     Crm, CrmError, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target,
 };
 use concierge::playbook::model::Money;
-use crate::openapi_support::{errors, operation};
 use serde_json::{Value, json};
 
 /// Every client method, with every optional part present and absent.

@@ -1,9 +1,8 @@
 //! The real-time channel (Server-Sent Events) against the real server.
 
-
 use crate::common::{TestApp, TestDb};
-use concierge::chat::realtime::LiveEvent;
 use crate::widget_support::*;
+use concierge::chat::realtime::LiveEvent;
 
 #[tokio::test]
 async fn the_event_stream_carries_replies_and_resumes_by_last_event_id() {

@@ -1,9 +1,8 @@
 //! An empty database gets the demo company with the shipped playbooks, once.
 
-
 use crate::common::{TestApp, TestDb};
-use concierge::db::{answer_rules, companies, playbooks};
 use crate::widget_support::*;
+use concierge::db::{answer_rules, companies, playbooks};
 
 #[tokio::test]
 async fn an_empty_database_gets_a_working_demo() {

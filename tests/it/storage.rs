@@ -1,6 +1,5 @@
 //! Storage against SQLite always and PostgreSQL when `TEST_DATABASE_URL` is set.
 
-
 use crate::common::{TestApp, TestDb};
 use concierge::db::{self, Backend, companies, playbooks};
 use concierge::playbook::Playbook;

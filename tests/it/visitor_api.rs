@@ -1,11 +1,10 @@
 //! The widget API over HTTP against the real server, on SQLite and PostgreSQL: sessions,
 //! triggers, playbook turns and their effects, answer rules, history.
 
-
 use crate::common::{TestApp, TestDb};
+use crate::widget_support::*;
 use concierge::db::{analytics, conversations, outbox, timers};
 use serde_json::json;
-use crate::widget_support::*;
 
 #[tokio::test]
 async fn a_session_starts_and_resumes_the_same_visitor() {

@@ -1,13 +1,12 @@
 //! Bad input on the widget API (PRODUCT §9): 400 with the field path, 401, 404, 409,
 //! 413, 429 with `Retry-After` — and nobody else is affected.
 
-
 use crate::common::{TestApp, TestDb};
+use crate::widget_support::*;
 use concierge::chat::visitor::TokenKeys;
 use concierge::config::{Rate, RateLimits};
 use concierge::db::visitors;
 use serde_json::json;
-use crate::widget_support::*;
 
 #[tokio::test]
 async fn malformed_bodies_name_the_field() {

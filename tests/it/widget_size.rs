@@ -1,7 +1,6 @@
 //! The widget a website loads (P4): its size, that it talks to no other host, that it never
 //! feeds text to the HTML parser, and how it is cached.
 
-
 use std::io::Read;
 
 use crate::common::{TestApp, TestDb};
