@@ -19,7 +19,11 @@ pub fn crm_fields() -> Vec<&'static str> {
     KNOWN_VARIABLES
         .iter()
         .copied()
-        .filter(|v| ["person.", "org.", "deal."].iter().any(|p| v.starts_with(p)))
+        .filter(|v| {
+            ["person.", "org.", "deal."]
+                .iter()
+                .any(|p| v.starts_with(p))
+        })
         .collect()
 }
 
