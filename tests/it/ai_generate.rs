@@ -396,6 +396,7 @@ async fn malformed_json_goes_back_to_the_model_and_fails_clearly_when_it_stays()
             .contains("invalid JSON"),
         "{problems:#?}"
     );
+    assert_eq!(model.requests().len(), 3);
 }
 
 #[tokio::test]
@@ -511,6 +512,7 @@ async fn a_description_that_says_to_ignore_the_schema_stays_data() {
     let (model, admin) = with_model(vec![Reply::Answer(OBEYED_INJECTION); 3]).await;
     let (status, _, body) = admin.generate(describe(injection)).await;
     assert_eq!(status, 422, "{body:#}");
+    assert_eq!(model.requests().len(), 3);
 }
 
 #[tokio::test]
