@@ -8,6 +8,7 @@ mod openapi_support;
 mod widget_support;
 
 mod browser;
+mod browser_livechat;
 mod cli_run;
 mod demo_site;
 mod engine_props;
