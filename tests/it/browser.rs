@@ -124,7 +124,7 @@ where
 pub(crate) static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Run `scenario` in a browser of its own, and close the browser whatever happens.
-async fn in_browser<F, Fut>(app: &TestApp, scenario: F)
+pub(crate) async fn in_browser<F, Fut>(app: &TestApp, scenario: F)
 where
     F: FnOnce(Client, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,

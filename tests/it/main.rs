@@ -9,6 +9,7 @@ mod widget_support;
 
 mod ai_generate;
 mod browser;
+mod browser_livechat;
 mod cli_run;
 mod demo_site;
 mod engine_props;

@@ -531,15 +531,24 @@
   var FIELDS = ["person.name", "person.email", "person.phone", "org.name", "org.address",
     "deal.value", "deal.currency", "deal.expected_close_date", "notes"];
   function field(name) { return document.querySelector('#panel [name="' + name + '"]'); }
+  // The panel's fields as the API takes them (empty = null, the deal value a number);
+  // null when the deal value is not a number.
   function panelValues() {
     var out = { person: {}, org: {}, deal: {}, notes: "" };
+    var ok = true;
     FIELDS.forEach(function (name) {
-      var v = field(name).value;
+      var v = field(name).value.trim();
       var parts = name.split(".");
-      if (parts.length === 1) out[name] = v;
-      else out[parts[0]][parts[1]] = v;
+      if (parts.length === 1) return (out[name] = v);
+      if (name === "deal.value" && v) {
+        var n = Number(v.replace(/\s/g, "").replace(",", "."));
+        ok = isFinite(n);
+        v = n;
+      }
+      out[parts[0]][parts[1]] = v === "" ? null : v;
     });
-    return out;
+    field("deal.value").setCustomValidity(ok ? "" : "A number, like 1200.50");
+    return ok ? out : null;
   }
   function fact(dl, term, value) {
     if (value == null || value === "" || (Array.isArray(value) && !value.length)) return;
@@ -608,7 +617,12 @@
     var id = S.current;
     if (!id) return Promise.resolve();
     var state = $("panel-state");
-    return api("PUT", "conversations/" + encodeURIComponent(id) + "/panel", panelValues()).then(function (p) {
+    var values = panelValues();
+    if (!values) {
+      state.textContent = "Not saved: the deal value must be a number.";
+      return Promise.resolve();
+    }
+    return api("PUT", "conversations/" + encodeURIComponent(id) + "/panel", values).then(function (p) {
       if (S.detail && S.current === id) S.detail.panel = p;
       state.textContent = "Saved · " + clock(Date.now());
     }, function (e) { state.textContent = "Not saved: " + e.message; });
@@ -624,6 +638,10 @@
       var id = S.current;
       var kind = b.dataset.create;
       var body = panelValues();
+      if (!body) {
+        $("panel-state").textContent = "The deal value must be a number.";
+        return;
+      }
       body.create = kind;
       clearTimeout(S.saveTimer);
       b.disabled = true;
