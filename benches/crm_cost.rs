@@ -40,6 +40,7 @@ fn config(dir: &std::path::Path) -> Config {
         },
         http_allow: Default::default(),
         rate_limits: Default::default(),
+        ai: None,
     }
 }
 

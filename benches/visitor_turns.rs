@@ -180,6 +180,7 @@ fn config(database_url: &str, dir: &Path) -> Config {
             per_address: unlimited,
             ..RateLimits::default()
         },
+        ai: None,
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::Deserialize;
 
+pub use crate::ai::AiSettings;
 pub use crate::chat::ssrf::AllowList;
 
 /// One configuration option: its file key, its environment variable, its default and what
@@ -127,6 +128,37 @@ pub const OPTIONS: &[OptionDoc] = &[
                 /64 (`0` = no limit). Behind a proxy every visitor shares its address: raise \
                 or turn off.",
     },
+    OptionDoc {
+        key: "ai_url",
+        env: "CONCIERGE_AI_URL",
+        default: "unset: the playbook generator is off",
+        about: "OpenAI-compatible chat-completions API of the model that drafts playbooks \
+                (e.g. `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1` for Ollama).",
+    },
+    OptionDoc {
+        key: "ai_model",
+        env: "CONCIERGE_AI_MODEL",
+        default: "unset (required with `ai_url`)",
+        about: "The model's name at that API.",
+    },
+    OptionDoc {
+        key: "ai_key",
+        env: "CONCIERGE_AI_KEY",
+        default: "unset",
+        about: "API key sent as `Authorization: Bearer` (a secret; local servers need none).",
+    },
+    OptionDoc {
+        key: "ai_timeout",
+        env: "CONCIERGE_AI_TIMEOUT",
+        default: "90",
+        about: "Seconds one model answer may take.",
+    },
+    OptionDoc {
+        key: "ai_repair_rounds",
+        env: "CONCIERGE_AI_REPAIR_ROUNDS",
+        default: "2",
+        about: "Times an invalid generated playbook goes back to the model with its problems.",
+    },
 ];
 
 /// A secret string that never shows in logs or debug output.
@@ -195,6 +227,8 @@ pub struct Config {
     pub http_allow: AllowList,
     /// Flood limits of the widget API.
     pub rate_limits: RateLimits,
+    /// The model that drafts playbooks; `None` when not configured.
+    pub ai: Option<AiSettings>,
 }
 
 /// A rate: so many requests per second, with bursts of so many. A rate of 0 means no limit.
@@ -286,6 +320,11 @@ struct FileConfig {
     http_allow: Option<String>,
     visitor_rate_limit: Option<String>,
     address_rate_limit: Option<String>,
+    ai_url: Option<String>,
+    ai_model: Option<String>,
+    ai_key: Option<String>,
+    ai_timeout: Option<u64>,
+    ai_repair_rounds: Option<u32>,
 }
 
 impl Config {
@@ -368,6 +407,20 @@ impl Config {
                 defaults.per_address,
             )?,
         };
+        let ai_file = |name: &str| match name {
+            "CONCIERGE_AI_URL" => f.ai_url.clone(),
+            "CONCIERGE_AI_MODEL" => f.ai_model.clone(),
+            "CONCIERGE_AI_KEY" => f.ai_key.clone(),
+            "CONCIERGE_AI_TIMEOUT" => f.ai_timeout.map(|v| v.to_string()),
+            "CONCIERGE_AI_REPAIR_ROUNDS" => f.ai_repair_rounds.map(|v| v.to_string()),
+            _ => None,
+        };
+        let ai = AiSettings::from_vars(|name| pick(name, ai_file(name))).map_err(|e| {
+            ConfigError::Invalid {
+                name: e.name,
+                message: e.message,
+            }
+        })?;
         let client_secret = pick("PIPEDRIVE_CLIENT_SECRET", f.pipedrive_client_secret);
         let jwt_secret =
             pick("PIPEDRIVE_JWT_SECRET", f.pipedrive_jwt_secret).or_else(|| client_secret.clone());
@@ -392,6 +445,7 @@ impl Config {
             outbox,
             http_allow,
             rate_limits,
+            ai,
         })
     }
 

@@ -1,5 +1,6 @@
 //! Concierge: chat widget, chatbot playbooks and live chat that write leads into the CRM.
 
+pub mod ai;
 pub mod chat;
 pub mod cli;
 pub mod config;

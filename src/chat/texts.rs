@@ -22,7 +22,7 @@ pub fn language_of(tag: &str) -> Language {
 
 /// Every system text of the widget, by key. `{name}` stands for the bot's or rep's name.
 pub fn widget_texts(language: Language) -> BTreeMap<&'static str, &'static str> {
-    let rows: [(&str, [&str; 5]); 12] = [
+    let rows: [(&str, [&str; 5]); 14] = [
         // key, then en, fr, pt, de, es
         (
             "open",
@@ -87,6 +87,26 @@ pub fn widget_texts(language: Language) -> BTreeMap<&'static str, &'static str> 
                 "{name} está a escrever…",
                 "{name} schreibt…",
                 "{name} está escribiendo…",
+            ],
+        ),
+        (
+            "queue",
+            [
+                "You are number {n} in line.",
+                "Vous êtes numéro {n} dans la file.",
+                "É o número {n} na fila.",
+                "Sie sind Nummer {n} in der Warteschlange.",
+                "Eres el número {n} en la cola.",
+            ],
+        ),
+        (
+            "wait",
+            [
+                "Expected wait: about {m} min.",
+                "Attente prévue : environ {m} min.",
+                "Espera prevista: cerca de {m} min.",
+                "Erwartete Wartezeit: etwa {m} Min.",
+                "Espera prevista: unos {m} min.",
             ],
         ),
         (
@@ -177,7 +197,8 @@ mod tests {
             Language::Es,
         ] {
             let texts = widget_texts(lang);
-            assert_eq!(texts.len(), 12);
+            assert_eq!(texts.len(), 14);
+            assert!(texts["queue"].contains("{n}") && texts["wait"].contains("{m}"));
             assert!(texts.values().all(|t| !t.is_empty()));
             assert!(texts["typing"].contains("{name}"));
         }

@@ -1,5 +1,6 @@
-//! The `concierge` command line: `serve` and `playbook validate|paths|run`.
+//! The `concierge` command line: `serve` and `playbook validate|paths|run|generate`.
 
+mod generate;
 mod paths;
 mod run;
 mod serve;
@@ -9,6 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::playbook::model::Language;
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +61,29 @@ enum PlaybookCommand {
         #[arg(long)]
         answers: Option<PathBuf>,
     },
+    /// Write a valid playbook from a description in words, with the configured AI model
+    /// (CONCIERGE_AI_URL, CONCIERGE_AI_MODEL, CONCIERGE_AI_KEY).
+    Generate {
+        /// What the flow should do, e.g. "qualify by team size, book a demo for big teams".
+        description: String,
+        /// Change this playbook file instead of writing a new one.
+        #[arg(long)]
+        draft: Option<PathBuf>,
+        /// Playbook files whose slugs the new playbook must not take.
+        #[arg(long, num_args = 1..)]
+        existing: Vec<PathBuf>,
+        /// Language of the visitor-facing texts: en, fr, pt, de or es.
+        #[arg(long, value_parser = parse_language)]
+        language: Option<Language>,
+        /// Write the playbook to this file (only when it is valid) instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+fn parse_language(code: &str) -> Result<Language, String> {
+    serde_json::from_value(serde_json::Value::String(code.to_owned()))
+        .map_err(|_| format!("`{code}` is not one of en, fr, pt, de, es"))
 }
 
 /// Parse the arguments and run the command.
@@ -72,5 +98,18 @@ pub fn main() -> ExitCode {
             offline,
             answers,
         }) => run::run(&file, offline, answers.as_deref()),
+        Command::Playbook(PlaybookCommand::Generate {
+            description,
+            draft,
+            existing,
+            language,
+            output,
+        }) => generate::generate(generate::Options {
+            description,
+            draft,
+            existing,
+            language,
+            output,
+        }),
     }
 }

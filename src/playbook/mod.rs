@@ -6,6 +6,7 @@
 pub mod check;
 pub mod cond;
 pub mod effect;
+pub mod emit;
 pub mod engine;
 pub mod input;
 pub mod load;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod demo;
 pub mod error;
+pub mod generate;
 mod health;
 pub mod json;
 pub mod limits;
@@ -19,6 +20,8 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
+use crate::ai::Generator;
+use crate::ai::openai::OpenAiCompatible;
 use crate::chat::Chat;
 use crate::chat::http_card::HttpCaller;
 use crate::chat::realtime::LocalHub;
@@ -46,6 +49,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Flood limits of the widget API.
     pub limits: Arc<Limits>,
+    /// The playbook generator, when a model is configured.
+    pub ai: Option<Arc<Generator>>,
 }
 
 /// A bound, not yet running server.
@@ -104,7 +109,19 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         .await?;
     let http = HttpCaller::new(config.http_allow.clone())
         .map_err(|e| StartError::Setup(format!("cannot build the http card client: {e}")))?;
+    let ai = match &config.ai {
+        Some(settings) => {
+            let provider = OpenAiCompatible::new(settings)
+                .map_err(|e| StartError::Setup(format!("cannot build the AI client: {e}")))?;
+            Some(Arc::new(Generator::new(
+                Arc::new(provider),
+                settings.repair_rounds,
+            )))
+        }
+        None => None,
+    };
     let state = AppState {
+        ai,
         chat: Chat::new(db.clone(), Arc::new(LocalHub::new()), http),
         tokens: TokenKeys::new(&config.secret_key),
         limits: Arc::new(Limits::new(config.rate_limits)),
@@ -178,6 +195,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(demo::routes)
         .service(openapi::openapi_json)
         .configure(visitor::configure)
+        .configure(generate::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 

@@ -2,10 +2,10 @@
 //! annotations and the request and response types.
 
 use actix_web::{HttpResponse, get};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::visitor;
+use super::{generate, visitor};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,9 +21,14 @@ use super::visitor;
         visitor::identify,
         visitor::close,
         visitor::events::events,
+        generate::status,
+        generate::generate,
     ),
     modifiers(&VisitorToken),
-    tags((name = "widget", description = "The API of the embeddable widget"))
+    tags(
+        (name = "widget", description = "The API of the embeddable widget"),
+        (name = "admin", description = "The admin API: an admin's session cookie, with `X-CSRF-Token` on writes")
+    )
 )]
 pub struct ApiDoc;
 
@@ -41,6 +46,10 @@ impl Modify for VisitorToken {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "admin_session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("concierge_session"))),
         );
     }
 }

@@ -21,19 +21,19 @@ use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long a step may take before the test gives up.
-const PATIENCE: Duration = Duration::from_secs(20);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
 /// chromedriver on a free port, killed when dropped.
-struct ChromeDriver {
+pub(crate) struct ChromeDriver {
     child: Child,
     url: String,
 }
 
 impl ChromeDriver {
-    async fn start() -> ChromeDriver {
+    pub(crate) async fn start() -> ChromeDriver {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 Path::new(path).exists(),
@@ -66,7 +66,7 @@ impl ChromeDriver {
     }
 
     /// A fresh headless Chromium with its own profile.
-    async fn browser(&self, profile: &Path) -> Client {
+    pub(crate) async fn browser(&self, profile: &Path) -> Client {
         let mut args: Vec<String> = [
             "--headless",
             "--no-sandbox",
@@ -105,7 +105,7 @@ impl Drop for ChromeDriver {
 }
 
 /// Poll `probe` until it gives a value, or fail naming `what`.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -121,10 +121,10 @@ where
 }
 
 /// One browser at a time: they are heavy, and the timing checks want a calm machine.
-static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Run `scenario` in a browser of its own, and close the browser whatever happens.
-async fn in_browser<F, Fut>(app: &TestApp, scenario: F)
+pub(crate) async fn in_browser<F, Fut>(app: &TestApp, scenario: F)
 where
     F: FnOnce(Client, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -140,7 +140,7 @@ where
     }
 }
 
-async fn js(browser: &Client, script: &str) -> Value {
+pub(crate) async fn js(browser: &Client, script: &str) -> Value {
     browser
         .execute(script, Vec::new())
         .await
@@ -156,7 +156,7 @@ async fn press(browser: &Client, key: Key) {
 }
 
 /// The first element matching `css` that is displayed, once there is one.
-async fn shown(browser: &Client, css: &str) -> Element {
+pub(crate) async fn shown(browser: &Client, css: &str) -> Element {
     eventually(&format!("{css} to be shown"), || async {
         let el = browser.find(Locator::Css(css)).await.ok()?;
         el.is_displayed().await.ok()?.then_some(el)
@@ -165,7 +165,7 @@ async fn shown(browser: &Client, css: &str) -> Element {
 }
 
 /// The text of every message in the chat, in order.
-async fn messages(browser: &Client) -> Vec<String> {
+pub(crate) async fn messages(browser: &Client) -> Vec<String> {
     let v = js(
         browser,
         "return [...document.querySelectorAll('#concierge .cnc-log .cnc-msg')].map(e => e.textContent)",
@@ -175,7 +175,7 @@ async fn messages(browser: &Client) -> Vec<String> {
 }
 
 /// Wait until a message containing `text` is shown; returns how many messages there are.
-async fn wait_message(browser: &Client, text: &str) -> usize {
+pub(crate) async fn wait_message(browser: &Client, text: &str) -> usize {
     eventually(&format!("a message containing {text:?}"), || async {
         let all = messages(browser).await;
         all.iter().any(|m| m.contains(text)).then_some(all.len())
@@ -184,7 +184,7 @@ async fn wait_message(browser: &Client, text: &str) -> usize {
 }
 
 /// The reply button labelled `label`, once shown.
-async fn choice(browser: &Client, label: &str) -> Element {
+pub(crate) async fn choice(browser: &Client, label: &str) -> Element {
     eventually(&format!("the button {label:?}"), || async {
         let buttons = browser
             .find_all(Locator::Css("#concierge .cnc-choices button"))
@@ -200,7 +200,7 @@ async fn choice(browser: &Client, label: &str) -> Element {
     .await
 }
 
-async fn composer(browser: &Client) -> Element {
+pub(crate) async fn composer(browser: &Client) -> Element {
     browser
         .find(Locator::Css("#concierge .cnc-input"))
         .await
@@ -208,7 +208,7 @@ async fn composer(browser: &Client) -> Element {
 }
 
 /// Type `text` into the composer and press Enter.
-async fn say(browser: &Client, text: &str) {
+pub(crate) async fn say(browser: &Client, text: &str) {
     composer(browser)
         .await
         .send_keys(&format!("{text}{}", Key::Enter))
@@ -216,12 +216,12 @@ async fn say(browser: &Client, text: &str) {
         .expect("typing");
 }
 
-async fn attr(el: &Element, name: &str) -> Option<String> {
+pub(crate) async fn attr(el: &Element, name: &str) -> Option<String> {
     el.attr(name).await.expect("attribute")
 }
 
 /// The first company (the demo's), with the shipped playbooks published.
-fn demo_company(app: &TestApp) -> companies::Company {
+pub(crate) fn demo_company(app: &TestApp) -> companies::Company {
     let mut conn = app.state.db.conn().expect("connection");
     let company = companies::first(&mut conn)
         .expect("query")

@@ -93,6 +93,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         outbox: OutboxConfig::default(),
         http_allow: Default::default(),
         rate_limits: Default::default(),
+        ai: None,
     }
 }
 

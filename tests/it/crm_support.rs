@@ -16,6 +16,9 @@ use crate::common::TestApp;
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // No kept-alive connections: on a loaded machine the server may close an idle one
+        // just as the next request goes out on it.
+        .pool_max_idle_per_host(0)
         .build()
         .expect("http client")
 }

@@ -463,3 +463,53 @@ async fn one_company_never_sees_another() {
         assert_eq!(resp.status(), 401);
     }
 }
+
+#[tokio::test]
+async fn every_signed_in_page_carries_the_csrf_token_in_a_meta_tag() {
+    let app = TestApp::spawn_with(TestDb::sqlite(), configure).await;
+    let a = tenant(&app, 11, "Acme");
+    let (_, settings) = sign_in(&app, "/settings", a.admin, a.crm_company_id).await;
+    let csrf = csrf_of(&settings);
+    assert!(
+        settings.contains(&format!("<meta name=\"csrf-token\" content=\"{csrf}\">")),
+        "the settings page"
+    );
+    let (_, inbox) = sign_in(&app, "/inbox", a.rep, a.crm_company_id).await;
+    let at = inbox
+        .find("<meta name=\"csrf-token\" content=\"")
+        .expect("the inbox's meta")
+        + 34;
+    let token = inbox[at..].split('"').next().unwrap();
+    assert!(token.len() >= 20, "{token}");
+    // The inbox is a shell its own script fills from the rep API.
+    assert!(inbox.contains("<script src=\"/assets/inbox.js\" defer></script>"));
+    for id in [
+        "online-toggle",
+        "chat-list",
+        "transcript",
+        "composer",
+        "panel",
+    ] {
+        assert!(inbox.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    let script = client()
+        .get(app.at("/assets/inbox.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    let script = script.text().await.unwrap();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!script.contains(sink), "the inbox script uses {sink}");
+    }
+    assert!(
+        !script.contains("://"),
+        "the inbox script names no other host"
+    );
+}

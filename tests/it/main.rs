@@ -7,7 +7,9 @@ mod crm_support;
 mod openapi_support;
 mod widget_support;
 
+mod ai_generate;
 mod browser;
+mod browser_livechat;
 mod cli_run;
 mod demo_site;
 mod engine_props;

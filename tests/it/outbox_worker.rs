@@ -463,7 +463,8 @@ async fn a_crash_after_the_crm_answered_does_not_duplicate() {
         let connector = Arc::new(FakeConnector(crm.clone()));
         // Every row dies right after its lead is created, before the id is recorded.
         let mut config = fast_config();
-        config.lease = Duration::from_millis(300);
+        // Long enough that the three runs below finish inside it on a loaded machine.
+        config.lease = Duration::from_secs(3);
         let crashing = Worker::new(db.clone(), connector.clone(), config.clone())
             .with_crash_hook(Arc::new(|_, step| step != Step::LeadOrDeal));
         crashing.run_once().await.unwrap();
@@ -475,7 +476,7 @@ async fn a_crash_after_the_crm_answered_does_not_duplicate() {
             assert!(s.activities.is_empty());
         }
         // A fresh worker takes over after the leases expire.
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(3100)).await;
         run_until_quiet(
             vec![Worker::new(db.clone(), connector, config)],
             &db,

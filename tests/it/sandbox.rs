@@ -365,3 +365,51 @@ async fn no_sandbox_when_a_pipedrive_app_is_configured() {
     assert_eq!(resp.status(), 404);
     handle.stop(false).await;
 }
+
+#[tokio::test]
+async fn chat_with_yourself_shows_the_demo_site_beside_a_reps_inbox() {
+    let app = app().await;
+    let html = browser()
+        .get(app.at("/sandbox/chat?user=1003&theme=dark&width=floating"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!(
+        "id=\"demo-frame\" title=\"Demo website (visitor)\" src=\"{}/demo/pricing\"",
+        app.url
+    )));
+    assert!(html.contains("class=\"side-by-side floating\""));
+    assert!(html.contains("<body class=\"dark\">"));
+    let at = html.find("id=\"app-frame\"").unwrap();
+    let start = html[at..].find("src=\"").unwrap() + at + 5;
+    let src = html[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
+    let src = url::Url::parse(&src).unwrap();
+    assert_eq!(src.path(), "/inbox");
+    let q: std::collections::HashMap<String, String> = src.query_pairs().into_owned().collect();
+    assert_eq!(q["userId"], "1003");
+    assert_eq!(q["theme"], "dark");
+    // Without a user, a rep (not the admin) is chosen; every user can be picked.
+    let html = browser()
+        .get(app.at("/sandbox/chat"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<strong>Ben Rep</strong>"));
+    for user in [1001, 1003, 1004] {
+        assert!(
+            html.contains(&format!("/sandbox/chat?user={user}&amp;theme=light")),
+            "{user}"
+        );
+    }
+}

@@ -24,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(home))
         .route("/app", web::get().to(app))
         .route("/app/token", web::get().to(app_token))
+        .route("/chat", web::get().to(chat))
         .route("/data", web::get().to(data))
         .route(
             "/{kind:person|organization|deal}/{id}",
@@ -120,11 +121,39 @@ async fn app(
         Some("inbox") => "inbox",
         _ => "settings",
     };
-    let theme = match q.theme.as_deref() {
+    let theme = theme_of(q.theme.as_deref());
+    let (src, runtime_id) = frame_src(&sb, &store, user, surface, theme)?;
+    Ok(html(
+        AppPage {
+            store: &store,
+            user,
+            surface,
+            theme,
+            src,
+            runtime_id,
+        }
+        .render(),
+    ))
+}
+
+/// The CRM theme a page asks for: `dark` or `light`.
+fn theme_of(raw: Option<&str>) -> &'static str {
+    match raw {
         Some("dark") => "dark",
         _ => "light",
-    };
-    let token = sign_iframe_token(&sb, user.id, store.company.id)?;
+    }
+}
+
+/// The address the shell gives its iframe: the app's `surface` with a fresh signed token,
+/// the SDK runtime id and the theme; and that runtime id.
+fn frame_src(
+    sb: &Sandbox,
+    store: &Store,
+    user: &DemoUser,
+    surface: &str,
+    theme: &str,
+) -> Result<(String, String), AppError> {
+    let token = sign_iframe_token(sb, user.id, store.company.id)?;
     let runtime_id = uuid::Uuid::new_v4().to_string();
     let mut src =
         url::Url::parse(&format!("{}/{surface}", sb.public_url)).map_err(AppError::internal)?;
@@ -134,13 +163,54 @@ async fn app(
         .append_pair("token", &token)
         .append_pair("id", &runtime_id)
         .append_pair("theme", theme);
+    Ok((src.to_string(), runtime_id))
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatQuery {
+    user: Option<i64>,
+    theme: Option<String>,
+    /// `floating`: the inbox as narrow as the CRM's floating window.
+    width: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/chat.html")]
+struct ChatPage<'a> {
+    store: &'a Store,
+    user: &'a DemoUser,
+    theme: &'a str,
+    floating: bool,
+    demo_src: String,
+    src: String,
+    runtime_id: String,
+}
+
+/// `/sandbox/chat`: the demo website and a user's inbox side by side, so one person can
+/// chat as the visitor on the left and as the rep on the right.
+async fn chat(
+    q: web::Query<ChatQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let sb = of(&state)?;
+    let store = sb.snapshot();
+    // A rep by default: the first user who is not an admin.
+    let user = q
+        .user
+        .and_then(|id| store.user(id))
+        .or_else(|| store.users.iter().find(|u| !u.is_admin))
+        .or(store.users.first())
+        .ok_or_else(AppError::not_found)?;
+    let theme = theme_of(q.theme.as_deref());
+    let (src, runtime_id) = frame_src(&sb, &store, user, "inbox", theme)?;
     Ok(html(
-        AppPage {
+        ChatPage {
             store: &store,
             user,
-            surface,
             theme,
-            src: src.to_string(),
+            floating: q.width.as_deref() == Some("floating"),
+            demo_src: format!("{}/demo/pricing", sb.public_url),
+            src,
             runtime_id,
         }
         .render(),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -9,7 +10,7 @@ use serde_json::Value;
 use super::{DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_TRIES};
 
 /// The bot says something (rich-text subset).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageCard {
     pub text: String,
@@ -17,7 +18,7 @@ pub struct MessageCard {
 }
 
 /// Collects one value into a variable.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,7 +46,7 @@ impl QuestionCard {
 }
 
 /// What a question accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InputKind {
     Text,
@@ -72,7 +73,7 @@ impl InputKind {
 }
 
 /// A qualifying question with options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonsCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +87,7 @@ pub struct ButtonsCard {
     pub other_next: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ButtonOption {
     pub label: String,
@@ -107,7 +108,7 @@ impl ButtonOption {
 }
 
 /// Sets variables, adds score or tags.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetCard {
     /// Variable → value; text values are templates.
@@ -121,7 +122,7 @@ pub struct SetCard {
 }
 
 /// Calls an external API and maps its JSON answer into variables.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCard {
     #[serde(default)]
@@ -150,7 +151,7 @@ impl HttpCard {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     #[default]
@@ -174,7 +175,7 @@ impl HttpMethod {
 }
 
 /// Hands the conversation to a rep, with an offline fallback.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiveChatCard {
     pub online_message: String,
@@ -190,7 +191,7 @@ fn default_wait_seconds() -> u32 {
 }
 
 /// Writes what was learned into the CRM.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureCard {
     #[serde(default)]
@@ -213,7 +214,7 @@ pub struct CaptureCard {
     pub next: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CaptureTarget {
     #[default]
@@ -221,7 +222,7 @@ pub enum CaptureTarget {
     Deal,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     pub amount: f64,
@@ -271,7 +272,7 @@ impl<'de> Deserialize<'de> for Owner {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivitySpec {
     /// A template.
@@ -294,7 +295,7 @@ fn default_due_in_days() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoteMode {
     #[default]
@@ -303,7 +304,7 @@ pub enum NoteMode {
 }
 
 /// Sends an e-mail to the team.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyCard {
     pub to: Vec<String>,
@@ -315,7 +316,7 @@ pub struct NotifyCard {
 }
 
 /// Sends the visitor's page to a URL; ends the flow unless `next` is given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedirectCard {
     /// A template.
@@ -325,7 +326,7 @@ pub struct RedirectCard {
 }
 
 /// Ends the conversation's flow with a last message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]

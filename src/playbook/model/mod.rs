@@ -7,13 +7,16 @@
 
 mod cards;
 mod condition;
+mod schema;
 
+use schemars::JsonSchema;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 pub use cards::*;
 pub use condition::*;
+pub use schema::playbook_schema;
 
 /// Most cards a playbook may have.
 pub const MAX_CARDS: usize = 200;
@@ -26,7 +29,7 @@ pub const MAX_HTTP_TIMEOUT: u32 = 30;
 pub const WAIT_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 10..=3600;
 
 /// One playbook document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Playbook {
     pub slug: String,
@@ -59,7 +62,7 @@ impl Playbook {
 }
 
 /// Language of the system texts the widget shows for this playbook.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     #[default]
@@ -83,7 +86,7 @@ impl Language {
 }
 
 /// When, where and for whom a playbook starts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     pub on: TriggerOn,
@@ -101,7 +104,7 @@ pub struct Trigger {
     pub hours: HoursFilter,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerOn {
     PageLoad,
@@ -111,7 +114,7 @@ pub enum TriggerOn {
 }
 
 /// URL patterns with `*` wildcards. An empty include list matches every page.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UrlRules {
     #[serde(default)]
@@ -120,7 +123,7 @@ pub struct UrlRules {
     pub exclude: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VisitorFilter {
     #[default]
@@ -131,7 +134,7 @@ pub enum VisitorFilter {
     Unknown,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HoursFilter {
     #[default]

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get};
 
 const SDK: &str = include_str!("../assets/app-extensions-sdk.js");
 const EXTENSION: &str = include_str!("../assets/extension.js");
+const INBOX: &str = include_str!("../assets/inbox.js");
 
 fn js(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -22,4 +23,10 @@ pub async fn sdk() -> HttpResponse {
 #[get("/assets/extension.js")]
 pub async fn extension() -> HttpResponse {
     js(EXTENSION)
+}
+
+/// The inbox page's script.
+#[get("/assets/inbox.js")]
+pub async fn inbox() -> HttpResponse {
+    js(INBOX)
 }

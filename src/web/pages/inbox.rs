@@ -1,4 +1,6 @@
-//! `/inbox`: the company's open conversations (read-only for now).
+//! `/inbox`: the rep's live-chat inbox. The page is a shell (toolbar, folders, chat list,
+//! transcript, composer, side panel); `assets/inbox.js` fills it from the rep API
+//! (`/api/inbox/*`) and its event stream, so the page itself carries no conversation data.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -6,15 +8,7 @@ use askama::Template;
 
 use super::super::auth::{self, LaunchQuery, SignIn};
 use super::super::{AppError, AppState};
-use super::{html, sdk_id, when};
-use crate::db::transcripts;
-
-struct Row {
-    visitor: String,
-    email: Option<String>,
-    status: String,
-    updated: String,
-}
+use super::{html, sdk_id};
 
 #[derive(Template)]
 #[template(path = "app/inbox.html")]
@@ -22,7 +16,7 @@ struct InboxPage {
     title: &'static str,
     sdk_id: Option<String>,
     user_name: Option<String>,
-    conversations: Vec<Row>,
+    csrf: String,
 }
 
 #[get("/inbox")]
@@ -35,28 +29,11 @@ pub async fn page(
         SignIn::Ok(s, c) => (s, c),
         SignIn::NotInstalled => return super::settings::not_installed(&query),
     };
-    let company = session.company_id.clone();
-    let rows = state
-        .db
-        .run(move |conn| transcripts::open_conversations(conn, &company, 200))
-        .await?;
     let page = InboxPage {
         title: "Inbox",
         sdk_id: sdk_id(query.id.as_deref()),
         user_name: session.user_name.clone(),
-        conversations: rows
-            .into_iter()
-            .map(|c| Row {
-                visitor: c
-                    .visitor_name
-                    .clone()
-                    .or(c.visitor_email.clone())
-                    .unwrap_or_else(|| "Anonymous visitor".into()),
-                email: c.visitor_email,
-                status: c.status,
-                updated: when(c.updated_at),
-            })
-            .collect(),
+        csrf: session.csrf.clone(),
     };
     let mut resp = html(StatusCode::OK, &page)?;
     if let Some(cookie) = cookie {

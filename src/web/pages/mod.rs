@@ -18,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(settings::sync_users)
         .service(settings::set_admin)
         .service(settings::retry)
+        .service(assets::inbox)
         .service(inbox::page);
 }
 
@@ -37,6 +38,8 @@ pub struct MessagePage<'a> {
     pub title: &'a str,
     pub sdk_id: Option<String>,
     pub user_name: Option<String>,
+    /// The session's CSRF token, on pages of a signed-in user (empty otherwise).
+    pub csrf: String,
     pub heading: &'a str,
     pub text: &'a str,
     pub link: Option<(&'a str, String)>,
@@ -48,6 +51,7 @@ impl<'a> MessagePage<'a> {
             title: heading,
             sdk_id: None,
             user_name: None,
+            csrf: String::new(),
             heading,
             text,
             link: None,

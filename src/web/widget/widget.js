@@ -31,6 +31,8 @@
     message: 'Message',
     unread: 'new messages',
     typing: '{name} is typing…',
+    queue: 'You are number {n} in line.',
+    wait: 'Expected wait: about {m} min.',
     error: 'Your message could not be sent. Please try again.',
     slow_down: 'Too many messages at once. Please wait a moment.'
   };
@@ -49,6 +51,9 @@
     token: load(),
     texts: EN,
     bot: 'Concierge',
+    pic: '',
+    agent: null,
+    typed: 0,
     conv: null,
     open: false,
     unread: 0,
@@ -76,7 +81,7 @@
     return e;
   }
   function t(key, name) {
-    return String(S.texts[key] || EN[key] || '').replace('{name}', name || S.bot);
+    return String(S.texts[key] || EN[key] || '').replace('{name}', name || who());
   }
   function load() {
     try { return localStorage.getItem(STORE); } catch (e) { return null; }
@@ -161,6 +166,7 @@
   var nameEl = head.appendChild(el('h2', 'cnc-name'));
   var minBtn = head.appendChild(attrs(el('button', 'cnc-min', '–'), { type: 'button' }));
   var endBtn = head.appendChild(attrs(el('button', 'cnc-end', '×'), { type: 'button' }));
+  var queue = panel.appendChild(attrs(el('div', 'cnc-queue'), { role: 'status' }));
   var log = panel.appendChild(attrs(el('div', 'cnc-log'), { role: 'log', 'aria-live': 'polite', tabindex: '0' }));
   var typing = panel.appendChild(el('div', 'cnc-typing'));
   var error = panel.appendChild(attrs(el('div', 'cnc-error'), { role: 'alert' }));
@@ -178,12 +184,16 @@
   });
   launcher.appendChild(attrs(el('span', 'cnc-icon'), { 'aria-hidden': 'true' }));
   var badge = launcher.appendChild(attrs(el('span', 'cnc-badge'), { 'aria-hidden': 'true' }));
-  bubble.hidden = panel.hidden = typing.hidden = error.hidden = count.hidden = badge.hidden = true;
+  bubble.hidden = panel.hidden = queue.hidden = typing.hidden = error.hidden = count.hidden = badge.hidden = true;
   root.append(bubble, panel, launcher);
 
+  // Who speaks for the company: the rep who joined, else the bot.
+  function who() {
+    return S.agent ? S.agent.name : S.bot;
+  }
   function labels() {
-    nameEl.textContent = S.bot;
-    panel.setAttribute('aria-label', S.bot);
+    nameEl.textContent = who();
+    panel.setAttribute('aria-label', who());
     minBtn.setAttribute('aria-label', t('minimize'));
     endBtn.setAttribute('aria-label', t('close'));
     bubbleX.setAttribute('aria-label', t('minimize'));
@@ -207,6 +217,7 @@
       if (input) input.replaceWith(next);
       else form.insertBefore(next, sendBtn);
       input = next;
+      input.addEventListener('input', function () { typed(!!input.value); });
       input.addEventListener('keydown', function (e) {
         if (e.key === 'Enter' && input.tagName === 'TEXTAREA' && (e.ctrlKey || e.metaKey)) {
           e.preventDefault();
@@ -235,12 +246,24 @@
     root.style.setProperty('--cnc-c', c);
     root.style.setProperty('--cnc-f', light ? '#1d2330' : '#fff');
     root.classList.toggle('cnc-left', s.position === 'left');
-    var pic = safe(s.avatar_url, IMG);
+    S.pic = s.avatar_url;
+    face();
+  }
+
+  // The header's picture and name: the rep's (initial when the CRM has no picture) while a
+  // rep has the chat, else the company's bot.
+  function face() {
+    var pic = safe(S.agent ? S.agent.avatar_url : S.pic, IMG);
     var next = pic ? attrs(el('img', 'cnc-avatar'), { src: pic, alt: '' })
-      : attrs(el('span', 'cnc-avatar', S.bot.charAt(0).toUpperCase()), { 'aria-hidden': 'true' });
+      : attrs(el('span', 'cnc-avatar', who().charAt(0).toUpperCase()), { 'aria-hidden': 'true' });
     avatar.replaceWith(next);
     avatar = next;
     labels();
+  }
+  function agent(a) {
+    S.agent = a && a.name ? a : null;
+    if (S.agent) queue.hidden = true;
+    face();
   }
 
   // ---- messages ----
@@ -283,7 +306,7 @@
     if (S.choices) S.choices.remove();
     S.choices = null;
     var last = S.rows.length ? S.rows[S.rows.length - 1].m : {};
-    var asks = last.author !== 'visitor' && S.conv && S.conv.status !== 'closed';
+    var asks = last.author !== 'visitor' && live();
     composer(asks && last.input, asks && last.placeholder);
     if (asks && last.buttons && last.buttons.length) {
       S.choices = log.appendChild(el('div', 'cnc-choices'));
@@ -338,11 +361,18 @@
       if (c && c.id !== S.convId) {
         if (S.convId) S.round++;
         S.convId = c.id;
+        agent(c.agent);
       }
       S.conv = c;
     }
-    if (S.conv && S.conv.status !== 'closed') listen();
+    // A closing conversation keeps its stream (its last messages may follow the status)
+    // until the next one starts; a closed one is not followed again.
+    if (live() || (S.es && S.esFor === S.conv.id)) listen();
     else stop();
+  }
+  // Is the conversation still talking? A missed chat runs its offline branch.
+  function live() {
+    return !!S.conv && (S.conv.status !== 'closed' || S.conv.outcome === 'missed');
   }
 
   function session() {
@@ -384,8 +414,20 @@
       typing.textContent = t('typing', d.name);
       typing.hidden = !d.typing;
     });
+    on('agent', agent);
+    // Place in the queue and the expected wait, while nobody has the chat.
+    on('queue', function (d) {
+      var m = d.expected_wait_seconds;
+      queue.textContent = t('queue').replace('{n}', d.position) +
+        (m == null ? '' : ' ' + t('wait').replace('{m}', Math.max(1, Math.round(m / 60))));
+      queue.hidden = !d.position || !!S.agent;
+    });
     on('status', function (d) {
-      if (S.conv) S.conv.status = d.status;
+      if (d.status !== 'unassigned') queue.hidden = true;
+      if (S.conv) {
+        S.conv.status = d.status;
+        S.conv.outcome = d.outcome;
+      }
       conversation();
       pending();
     });
@@ -400,7 +442,19 @@
   function stop() {
     if (S.es) S.es.close();
     S.es = null;
-    typing.hidden = true;
+    typing.hidden = queue.hidden = true;
+  }
+
+  // Tells a rep who has (or may take) the chat that the visitor is typing: at most every
+  // two seconds while keys are pressed, and once more when they stop.
+  function typed(on) {
+    var live = S.conv && (S.conv.status === 'assigned' || S.conv.status === 'unassigned');
+    var now = Date.now();
+    clearTimeout(S.idle);
+    if (on) S.idle = setTimeout(function () { typed(false); }, 3000);
+    if (!live || (on && now - S.typed < 2000) || (!on && !S.typed)) return;
+    S.typed = on ? now : 0;
+    call('POST', 'typing', { typing: on }).catch(function () {});
   }
 
   function send(body, failed) {
@@ -434,6 +488,7 @@
     if (!text || !counter()) return;
     input.value = '';
     counter();
+    typed(false);
     send({ text: text }, function () { input.value = text; counter(); });
   }
 
