@@ -343,7 +343,7 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
 
         // No rep is online: the offline message, then the phone question.
         wait_message(&browser, "Everyone is busy right now").await;
-        wait_message(&browser, "Your phone number?").await;
+        wait_message(&browser, "Your phone number, with its country code?").await;
         let input = composer(&browser).await;
         assert_eq!(attr(&input, "type").await.as_deref(), Some("tel"));
         say(&browser, "+44 20 7946 0958").await;
