@@ -23,7 +23,7 @@ pub struct Chat {
     pub db: Db,
     pub hub: Arc<dyn Hub>,
     pub http: HttpCaller,
-    versions: Arc<VersionCache>,
+    pub(crate) versions: Arc<VersionCache>,
 }
 
 impl Chat {
@@ -132,8 +132,9 @@ impl Chat {
         }
     }
 
-    /// Publish a committed outcome; the http call it asks for, if any.
-    fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
+    /// Publish a committed outcome (to the visitor and the company's reps, whose inbox
+    /// is then told what changed); the http call it asks for, if any.
+    pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
         let conv = outcome.conversation.as_ref()?;
         for row in &outcome.messages {
             let event = LiveEvent::Message(Message::from(row));
@@ -142,6 +143,7 @@ impl Chat {
         for event in &outcome.events {
             self.hub.publish(&conv.company_id, &conv.id, event.clone());
         }
+        super::live::announce::after(self, outcome);
         outcome.http.clone()
     }
 }

@@ -52,6 +52,31 @@ pub struct CompanySettings {
     pub fallback_reply: String,
     /// Seconds after which an inbox without heartbeat no longer counts as online.
     pub heartbeat_timeout_seconds: u32,
+    /// How live chat is shared among the reps.
+    pub live_chat: LiveChatSettings,
+}
+
+/// The company's live chat rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LiveChatSettings {
+    /// Every rep sees every chat (else a chat assigned to a rep is hidden from the others).
+    pub see_all_chats: bool,
+    /// Open chats a rep may have at once.
+    pub max_open_chats: u32,
+    /// Minutes a visitor's message may stay unanswered before the chat goes back to
+    /// Unassigned.
+    pub unanswered_minutes: u32,
+}
+
+impl Default for LiveChatSettings {
+    fn default() -> Self {
+        LiveChatSettings {
+            see_all_chats: false,
+            max_open_chats: 5,
+            unanswered_minutes: 3,
+        }
+    }
 }
 
 impl Default for CompanySettings {
@@ -76,7 +101,8 @@ impl Default for CompanySettings {
             exit_words: vec!["stop".into(), "quit".into()],
             fallback_reply: "Thanks for your message! Someone from the team will get back to you."
                 .into(),
-            heartbeat_timeout_seconds: 60,
+            heartbeat_timeout_seconds: 30,
+            live_chat: LiveChatSettings::default(),
         }
     }
 }

@@ -27,6 +27,10 @@ diesel::table! {
         last_seen_at -> Nullable<BigInt>,
         notifications -> Bool,
         synced_at -> BigInt,
+        notify_new_chat -> Bool,
+        notify_assigned -> Bool,
+        notify_message -> Bool,
+        last_assigned_at -> Nullable<BigInt>,
     }
 }
 
@@ -110,6 +114,11 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         closed_at -> Nullable<BigInt>,
+        waiting_since -> Nullable<BigInt>,
+        assigned_at -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
+        team -> Nullable<Text>,
+        panel -> Nullable<Text>,
     }
 }
 
@@ -183,6 +192,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    chat_takes (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Text,
+        crm_user_id -> Text,
+        waited_ms -> BigInt,
+        taken_at -> BigInt,
+    }
+}
+
 diesel::joinable!(crm_users -> companies (company_id));
 diesel::joinable!(installs -> companies (company_id));
 diesel::joinable!(playbooks -> companies (company_id));
@@ -194,6 +214,7 @@ diesel::joinable!(conversations -> playbook_versions (playbook_version_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(variables -> conversations (conversation_id));
 diesel::joinable!(timers -> conversations (conversation_id));
+diesel::joinable!(conversations -> crm_users (assigned_to));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -209,4 +230,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     timers,
     analytics_events,
+    chat_takes,
 );

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{generate, visitor};
+use super::{generate, inbox, visitor};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,12 +21,28 @@ use super::{generate, visitor};
         visitor::identify,
         visitor::close,
         visitor::events::events,
+        visitor::typing,
+        inbox::me,
+        inbox::presence,
+        inbox::heartbeat,
+        inbox::reps,
+        inbox::notifications,
+        inbox::list,
+        inbox::detail,
+        inbox::assign,
+        inbox::send,
+        inbox::typing,
+        inbox::close,
+        inbox::panel,
+        inbox::crm,
+        inbox::events::events,
         generate::status,
         generate::generate,
     ),
     modifiers(&VisitorToken),
     tags(
         (name = "widget", description = "The API of the embeddable widget"),
+        (name = "inbox", description = "The rep API of the inbox: a rep's session cookie, with `X-CSRF-Token` on writes"),
         (name = "admin", description = "The admin API: an admin's session cookie, with `X-CSRF-Token` on writes")
     )
 )]

@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::VisitorAuth;
+use crate::chat::live::announce;
 use crate::chat::message::Message;
 use crate::chat::realtime::{LiveEvent, Subscription};
 use crate::chat::session::HISTORY_LIMIT;
@@ -24,6 +25,8 @@ use crate::db::conversations as convs;
 use crate::web::{AppError, AppState};
 
 const KEEPALIVE: Duration = Duration::from_secs(20);
+/// A conversation closed this recently (Unix ms) still has its stream.
+const RECENTLY: i64 = 10 * 60 * 1000;
 
 #[derive(serde::Deserialize)]
 struct EventsQuery {
@@ -41,9 +44,9 @@ struct EventsQuery {
         ("after" = Option<i64>, Query, description = "Resume after this seq when there is no Last-Event-ID"),
     ),
     responses(
-        (status = 200, description = "text/event-stream: events `message` (id: seq), `typing`, `status`, `redirect`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "text/event-stream: events `message` (id: seq), `typing` {name, typing}, `status` {status, outcome}, `redirect`, `agent` {name, avatar_url}, `queue` {position, expected_wait_seconds}", content_type = "text/event-stream", body = String),
         (status = 401, body = super::types::ErrorBody),
-        (status = 404, description = "No open conversation", body = super::types::ErrorBody),
+        (status = 404, description = "No open (or just closed) conversation", body = super::types::ErrorBody),
     )
 )]
 #[get("/events")]
@@ -60,13 +63,27 @@ pub async fn events(
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = last_event_id.or(query.after).unwrap_or(0).max(0);
     let company = who.company_id.clone();
-    let conversation = state
+    let (conversation, place) = state
         .db
         .run(move |conn| {
-            Ok::<_, AppError>(convs::open_for_visitor(conn, &company, &who.visitor_id)?)
+            let now = crate::db::now_ms();
+            let conversation = match convs::open_for_visitor(conn, &company, &who.visitor_id)? {
+                Some(c) => Some(c),
+                // A chat a rep just closed still answers, so the widget can show its end.
+                None => convs::recently_closed(conn, &company, &who.visitor_id, now - RECENTLY)?,
+            };
+            let place = match &conversation {
+                Some(c) if c.status == convs::status::UNASSIGNED => {
+                    announce::places(conn, &company, now)?
+                        .into_iter()
+                        .find(|p| p.conversation_id == c.id)
+                }
+                _ => None,
+            };
+            Ok::<_, AppError>((conversation, place))
         })
-        .await?
-        .ok_or_else(AppError::not_found)?;
+        .await?;
+    let conversation = conversation.ok_or_else(AppError::not_found)?;
     // Subscribe before reading the backlog, so nothing falls between the two.
     let rx = state.chat.hub.subscribe(&conversation.id);
     let mut stream = Stream {
@@ -79,6 +96,12 @@ pub async fn events(
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
     };
     stream.reload().await?;
+    if let Some(place) = place {
+        stream.pending.push_back(frame(&LiveEvent::Queue {
+            position: place.position,
+            expected_wait_seconds: place.expected_wait_seconds,
+        }));
+    }
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let next = s.next().await?;
         Some((Ok::<_, Infallible>(next), s))
