@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
 use crate::crm::runtime::CrmRuntime;
 use crate::db::Db;
+use crate::mail::{MailWorker, MailWorkerConfig, MailWorkerHandle, Mailer};
 use limits::Limits;
 
 pub use error::AppError;
@@ -61,6 +62,7 @@ pub struct Server {
     pub state: AppState,
     server: actix_web::dev::Server,
     outbox: Option<WorkerHandle>,
+    mail: Option<MailWorkerHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +133,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         sandbox,
     };
     let outbox = start_outbox_worker(&state);
+    let mail = start_mail_worker(&state)?;
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -150,6 +153,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         state,
         server,
         outbox,
+        mail,
     })
 }
 
@@ -168,11 +172,43 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
     })
 }
 
+/// The mail worker of this node (it hands `email` outbox rows to the transport the
+/// configuration names), unless the configuration turns the outbox workers off.
+fn start_mail_worker(state: &AppState) -> Result<Option<MailWorkerHandle>, StartError> {
+    let config = &state.config;
+    let transport = crate::mail::Transport::from_config(&config.mail, &config.data_dir)
+        .map_err(StartError::Setup)?;
+    let from = config
+        .mail
+        .from
+        .parse()
+        .map_err(|e| StartError::Setup(format!("CONCIERGE_MAIL_FROM: {e}")))?;
+    if config.outbox.concurrency == 0 {
+        return Ok(None);
+    }
+    let mailer = Mailer {
+        transport,
+        from,
+        public_url: config.public_url.clone(),
+    };
+    let worker_config = MailWorkerConfig {
+        concurrency: config.outbox.concurrency,
+        poll_interval: std::time::Duration::from_millis(config.outbox.poll_ms.max(10)),
+        ..MailWorkerConfig::default()
+    };
+    Ok(Some(
+        MailWorker::new(state.db.clone(), Arc::new(mailer), worker_config).spawn(),
+    ))
+}
+
 impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
         let result = self.server.await;
         if let Some(worker) = self.outbox {
+            worker.stop().await;
+        }
+        if let Some(worker) = self.mail {
             worker.stop().await;
         }
         result
