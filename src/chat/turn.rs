@@ -69,6 +69,9 @@ pub struct Outcome {
     pub events: Vec<LiveEvent>,
     /// An http card's call to make now; its result comes back as an event.
     pub http: Option<HttpRequest>,
+    /// The earliest due time (Unix ms) of the timers armed in this turn, for waking the
+    /// timer worker once the turn committed.
+    pub armed: Option<i64>,
 }
 
 /// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.

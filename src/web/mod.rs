@@ -25,6 +25,7 @@ use crate::ai::openai::OpenAiCompatible;
 use crate::chat::Chat;
 use crate::chat::http_card::HttpCaller;
 use crate::chat::realtime::LocalHub;
+use crate::chat::timers;
 use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
 use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
@@ -61,6 +62,7 @@ pub struct Server {
     pub state: AppState,
     server: actix_web::dev::Server,
     outbox: Option<WorkerHandle>,
+    timers: Option<timers::WorkerHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +133,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         sandbox,
     };
     let outbox = start_outbox_worker(&state);
+    let timers = start_timer_worker(&state);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -150,6 +153,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         state,
         server,
         outbox,
+        timers,
     })
 }
 
@@ -168,11 +172,27 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
     })
 }
 
+/// The timer worker of this node, unless the configuration turns it off.
+fn start_timer_worker(state: &AppState) -> Option<timers::WorkerHandle> {
+    let cfg = &state.config.timers;
+    (cfg.batch > 0).then(|| {
+        let worker_config = timers::WorkerConfig {
+            batch: cfg.batch,
+            idle: std::time::Duration::from_millis(cfg.idle_ms.max(10)),
+            ..timers::WorkerConfig::default()
+        };
+        timers::Worker::new(state.chat.clone(), worker_config).spawn()
+    })
+}
+
 impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
         let result = self.server.await;
         if let Some(worker) = self.outbox {
+            worker.stop().await;
+        }
+        if let Some(worker) = self.timers {
             worker.stop().await;
         }
         result
