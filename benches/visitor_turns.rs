@@ -175,6 +175,7 @@ fn config(database_url: &str, dir: &Path) -> Config {
         },
         outbox: Default::default(),
         mail: Default::default(),
+        timers: Default::default(),
         http_allow: Default::default(),
         // One address sends everything: only the per-visitor limit stays on.
         rate_limits: RateLimits {

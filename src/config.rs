@@ -122,6 +122,19 @@ pub const OPTIONS: &[OptionDoc] = &[
         about: "How often an idle outbox worker looks for due CRM writes (milliseconds).",
     },
     OptionDoc {
+        key: "timer_batch",
+        env: "CONCIERGE_TIMER_BATCH",
+        default: "256",
+        about: "Due live chat timers this node claims per round; 0 runs no timer worker here.",
+    },
+    OptionDoc {
+        key: "timer_idle_ms",
+        env: "CONCIERGE_TIMER_IDLE_MS",
+        default: "30000",
+        about: "Longest an idle timer worker sleeps before looking for timers armed on other \
+                nodes (milliseconds); timers armed on its own node wake it.",
+    },
+    OptionDoc {
         key: "http_allow",
         env: "CONCIERGE_HTTP_ALLOW",
         default: "empty",
@@ -243,6 +256,24 @@ impl Default for MailConfig {
     }
 }
 
+/// The timer worker of this node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerConfig {
+    /// Timers claimed per round; 0 = no worker on this node.
+    pub batch: usize,
+    /// Longest idle sleep in milliseconds.
+    pub idle_ms: u64,
+}
+
+impl Default for TimerConfig {
+    fn default() -> TimerConfig {
+        TimerConfig {
+            batch: 256,
+            idle_ms: 30_000,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -258,6 +289,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// Where e-mails go and who sends them.
     pub mail: MailConfig,
+    pub timers: TimerConfig,
     /// Addresses http cards may call although they are internal.
     pub http_allow: AllowList,
     /// Flood limits of the widget API.
@@ -354,6 +386,8 @@ struct FileConfig {
     outbox_poll_ms: Option<u64>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    timer_batch: Option<usize>,
+    timer_idle_ms: Option<u64>,
     http_allow: Option<String>,
     visitor_rate_limit: Option<String>,
     address_rate_limit: Option<String>,
@@ -419,6 +453,10 @@ impl Config {
             pick("CONCIERGE_SMTP_URL", f.smtp_url),
             pick("CONCIERGE_MAIL_FROM", f.mail_from),
         )?;
+        let timers = TimerConfig {
+            batch: number(&env, "CONCIERGE_TIMER_BATCH", f.timer_batch, 256)?,
+            idle_ms: number(&env, "CONCIERGE_TIMER_IDLE_MS", f.timer_idle_ms, 30_000)?,
+        };
         let secret_key = match pick("CONCIERGE_SECRET_KEY", f.secret_key) {
             Some(key) => Secret::new(key),
             None => kept_secret_key(&data_dir)?,
@@ -485,6 +523,7 @@ impl Config {
             },
             outbox,
             mail,
+            timers,
             http_allow,
             rate_limits,
             ai,

@@ -25,6 +25,7 @@ use crate::ai::openai::OpenAiCompatible;
 use crate::chat::Chat;
 use crate::chat::http_card::HttpCaller;
 use crate::chat::realtime::LocalHub;
+use crate::chat::timers;
 use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
 use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
@@ -63,6 +64,7 @@ pub struct Server {
     server: actix_web::dev::Server,
     outbox: Option<WorkerHandle>,
     mail: Option<MailWorkerHandle>,
+    timers: Option<timers::WorkerHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +136,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     };
     let outbox = start_outbox_worker(&state);
     let mail = start_mail_worker(&state)?;
+    let timers = start_timer_worker(&state);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -154,6 +157,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         server,
         outbox,
         mail,
+        timers,
     })
 }
 
@@ -201,6 +205,19 @@ fn start_mail_worker(state: &AppState) -> Result<Option<MailWorkerHandle>, Start
     ))
 }
 
+/// The timer worker of this node, unless the configuration turns it off.
+fn start_timer_worker(state: &AppState) -> Option<timers::WorkerHandle> {
+    let cfg = &state.config.timers;
+    (cfg.batch > 0).then(|| {
+        let worker_config = timers::WorkerConfig {
+            batch: cfg.batch,
+            idle: std::time::Duration::from_millis(cfg.idle_ms.max(10)),
+            ..timers::WorkerConfig::default()
+        };
+        timers::Worker::new(state.chat.clone(), worker_config).spawn()
+    })
+}
+
 impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
@@ -209,6 +226,9 @@ impl Server {
             worker.stop().await;
         }
         if let Some(worker) = self.mail {
+            worker.stop().await;
+        }
+        if let Some(worker) = self.timers {
             worker.stop().await;
         }
         result

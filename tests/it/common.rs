@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use concierge::config::{Config, MailConfig, OutboxConfig, PipedriveConfig, Secret};
+use concierge::config::{Config, MailConfig, OutboxConfig, PipedriveConfig, Secret, TimerConfig};
 use concierge::db::{Backend, Db};
 
 /// A database made for one test, removed afterwards.
@@ -92,6 +92,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
         },
         outbox: OutboxConfig::default(),
         mail: MailConfig::default(),
+        timers: TimerConfig::default(),
         http_allow: Default::default(),
         rate_limits: Default::default(),
         ai: None,
