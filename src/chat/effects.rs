@@ -82,15 +82,17 @@ pub(super) fn apply(
                 )?;
             }
             Effect::ArmTimer { kind, card, due_at } => {
+                let due_at = due_at.timestamp_millis();
                 timers::arm(
                     turn.conn,
                     &turn.conv.company_id,
                     &turn.conv.id,
                     kind.as_str(),
                     &card,
-                    due_at.timestamp_millis(),
+                    due_at,
                     now,
                 )?;
+                turn.out.armed = Some(turn.out.armed.map_or(due_at, |a| a.min(due_at)));
             }
             Effect::CancelTimer { kind } => {
                 timers::cancel(
@@ -130,8 +132,8 @@ pub(super) fn apply(
                 turn.analytics
                     .push((analytics::kind::COMPLETED, playbook_id.clone(), None));
                 if turn.conv.status == status::CLOSED && turn.conv.closed_at.is_none() {
-                    // The offline branch of a missed chat is over: the visitor's next
-                    // message opens a new conversation.
+                    // A missed chat whose offline branch is over: now closed for the
+                    // visitor too, whose next message opens a new conversation.
                     turn.conv.closed_at = Some(now);
                 }
                 let trigger = &playbook.document.trigger;

@@ -39,7 +39,7 @@ pub enum LiveEvent {
         name: Option<String>,
         typing: bool,
     },
-    /// The conversation's status changed (`outcome`: `missed` when nobody took it).
+    /// The conversation's status changed; a closed one may say how it ended (`missed`).
     Status {
         status: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

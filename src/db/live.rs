@@ -516,21 +516,16 @@ pub fn unanswered(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, DbErr
     Ok(out)
 }
 
-/// When the conversation's armed live chat wait timer is due, if it has one.
-pub fn wait_due(
-    conn: &mut DbConn,
-    company_id: &str,
-    conversation_id: &str,
-) -> Result<Option<i64>, DbError> {
+/// When the armed live chat wait timers of the company's conversations are due.
+pub fn wait_dues(conn: &mut DbConn, company_id: &str) -> Result<HashMap<String, i64>, DbError> {
     use super::schema::timers;
-    Ok(timers::table
+    let rows: Vec<(String, i64)> = timers::table
         .filter(timers::company_id.eq(company_id))
-        .filter(timers::conversation_id.eq(conversation_id))
         .filter(timers::kind.eq("live_chat_wait"))
         .filter(timers::status.eq("armed"))
-        .select(timers::due_at)
-        .first(conn)
-        .optional()?)
+        .select((timers::conversation_id, timers::due_at))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
 }
 
 /// Reps of every company with the online switch on.

@@ -16,6 +16,8 @@ mod engine_props;
 mod http_card;
 mod iframe_auth;
 mod live_chat;
+mod live_timers;
+mod mail;
 mod oauth;
 mod outbox_faults;
 mod outbox_worker;

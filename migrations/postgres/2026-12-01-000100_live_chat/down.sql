@@ -2,7 +2,6 @@ DROP TABLE chat_takes;
 DROP INDEX conversations_assigned;
 ALTER TABLE conversations DROP COLUMN panel;
 ALTER TABLE conversations DROP COLUMN team;
-ALTER TABLE conversations DROP COLUMN outcome;
 ALTER TABLE conversations DROP COLUMN assigned_at;
 ALTER TABLE conversations DROP COLUMN waiting_since;
 ALTER TABLE crm_users DROP COLUMN last_assigned_at;

@@ -1,5 +1,5 @@
 -- Live chat: each rep's notification choices and last assignment, a conversation's wait,
--- assignment, outcome, team and side panel, and the history of how long chats waited
+-- assignment, team and side panel, and the history of how long chats waited
 -- before a rep took them (the visitor's expected wait). Keep in step with sqlite.
 
 ALTER TABLE crm_users ADD COLUMN notify_new_chat BOOLEAN NOT NULL DEFAULT TRUE;
@@ -9,7 +9,6 @@ ALTER TABLE crm_users ADD COLUMN last_assigned_at BIGINT;
 
 ALTER TABLE conversations ADD COLUMN waiting_since BIGINT;
 ALTER TABLE conversations ADD COLUMN assigned_at BIGINT;
-ALTER TABLE conversations ADD COLUMN outcome TEXT;
 ALTER TABLE conversations ADD COLUMN team TEXT;
 ALTER TABLE conversations ADD COLUMN panel TEXT;
 CREATE INDEX conversations_assigned ON conversations (company_id, assigned_to, status);

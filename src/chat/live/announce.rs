@@ -153,8 +153,22 @@ async fn announce(chat: Chat, change: Change) {
     }
 }
 
+/// Companies whose queue is about to be recomputed: a burst of changes (many chats
+/// missed at once) is told once.
+static PENDING: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Changes within this long are told together.
+const QUEUE_GATHER: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Tell every waiting visitor of the company their place and expected wait.
 pub async fn queue(chat: &Chat, company_id: &str) {
+    let pending = || PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    if !pending().insert(company_id.to_owned()) {
+        return;
+    }
+    tokio::time::sleep(QUEUE_GATHER).await;
+    pending().remove(company_id);
     let company = company_id.to_owned();
     let places = chat
         .db
@@ -203,6 +217,7 @@ pub fn places(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Vec<Place
         .collect();
     let takes = live::recent_takes(conn, company_id, &online, now - TAKES_WINDOW_MS, TAKES_USED)?;
     let typical = median(takes);
+    let dues = live::wait_dues(conn, company_id)?;
     let mut out = Vec::with_capacity(waiting.len());
     for (i, (id, since)) in waiting.into_iter().enumerate() {
         let position = i as i64 + 1;
@@ -211,7 +226,7 @@ pub fn places(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Vec<Place
             let rounds = (position + reps - 1) / reps;
             (m * rounds - (now - since)).max(0) / 1000
         });
-        if let (Some(e), Some(due)) = (expected, live::wait_due(conn, company_id, &id)?) {
+        if let (Some(e), Some(due)) = (expected, dues.get(&id)) {
             expected = Some(e.min(((due - now) / 1000).max(0)));
         }
         out.push(Place {

@@ -16,7 +16,6 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::VisitorAuth;
-use crate::chat::live::announce;
 use crate::chat::message::Message;
 use crate::chat::realtime::{LiveEvent, Subscription};
 use crate::chat::session::HISTORY_LIMIT;
@@ -63,24 +62,19 @@ pub async fn events(
         .and_then(|v| v.trim().parse::<i64>().ok());
     let after = last_event_id.or(query.after).unwrap_or(0).max(0);
     let company = who.company_id.clone();
-    let (conversation, place) = state
+    let conversation = state
         .db
         .run(move |conn| {
             let now = crate::db::now_ms();
-            let conversation = match convs::open_for_visitor(conn, &company, &who.visitor_id)? {
-                Some(c) => Some(c),
-                // A chat a rep just closed still answers, so the widget can show its end.
-                None => convs::recently_closed(conn, &company, &who.visitor_id, now - RECENTLY)?,
-            };
-            let place = match &conversation {
-                Some(c) if c.status == convs::status::UNASSIGNED => {
-                    announce::places(conn, &company, now)?
-                        .into_iter()
-                        .find(|p| p.conversation_id == c.id)
-                }
-                _ => None,
-            };
-            Ok::<_, AppError>((conversation, place))
+            Ok::<_, AppError>(
+                match convs::open_for_visitor(conn, &company, &who.visitor_id)? {
+                    Some(c) => Some(c),
+                    // A chat a rep just closed still answers, so the widget can show its end.
+                    None => {
+                        convs::recently_closed(conn, &company, &who.visitor_id, now - RECENTLY)?
+                    }
+                },
+            )
         })
         .await?;
     let conversation = conversation.ok_or_else(AppError::not_found)?;
@@ -96,12 +90,6 @@ pub async fn events(
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
     };
     stream.reload().await?;
-    if let Some(place) = place {
-        stream.pending.push_back(frame(&LiveEvent::Queue {
-            position: place.position,
-            expected_wait_seconds: place.expected_wait_seconds,
-        }));
-    }
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let next = s.next().await?;
         Some((Ok::<_, Infallible>(next), s))
