@@ -20,6 +20,8 @@ pub struct AppError {
     pub log_detail: Option<String>,
     /// Seconds to wait, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// More members of the `error` object itself (e.g. `problems` of an invalid playbook).
+    pub fields: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl AppError {
@@ -31,6 +33,7 @@ impl AppError {
             details: None,
             log_detail: None,
             retry_after: None,
+            fields: None,
         }
     }
 
@@ -81,6 +84,14 @@ impl AppError {
         self.details = Some(details);
         self
     }
+
+    /// Add a member to the `error` object (`code` and `message` stay as they are).
+    pub fn with_field(mut self, name: &str, value: serde_json::Value) -> AppError {
+        self.fields
+            .get_or_insert_with(Default::default)
+            .insert(name.to_owned(), value);
+        self
+    }
 }
 
 impl std::fmt::Display for AppError {
@@ -101,6 +112,11 @@ impl ResponseError for AppError {
         let mut body = json!({ "error": { "code": self.code, "message": self.message } });
         if let Some(details) = &self.details {
             body["error"]["details"] = details.clone();
+        }
+        for (name, value) in self.fields.iter().flatten() {
+            if name != "code" && name != "message" {
+                body["error"][name] = value.clone();
+            }
         }
         let mut resp = HttpResponse::build(self.status);
         if let Some(secs) = self.retry_after {
