@@ -82,9 +82,12 @@ fn run(options: &Options<'_>) -> Result<String, String> {
             Some(id) => {
                 let saved = api
                     .send(
-                        api.request(reqwest::Method::PUT, &format!("/api/admin/playbooks/{id}/draft"))
-                            .header("Content-Type", content_type)
-                            .body(text.clone()),
+                        api.request(
+                            reqwest::Method::PUT,
+                            &format!("/api/admin/playbooks/{id}/draft"),
+                        )
+                        .header("Content-Type", content_type)
+                        .body(text.clone()),
                     )
                     .await?;
                 let problems = saved["problems"].as_array().cloned().unwrap_or_default();
@@ -109,14 +112,20 @@ fn run(options: &Options<'_>) -> Result<String, String> {
         };
         let published = api
             .send(
-                api.request(reqwest::Method::POST, &format!("/api/admin/playbooks/{id}/publish"))
-                    .json(&json!({ "note": note })),
+                api.request(
+                    reqwest::Method::POST,
+                    &format!("/api/admin/playbooks/{id}/publish"),
+                )
+                .json(&json!({ "note": note })),
             )
             .await?;
         if options.enable {
             api.send(
-                api.request(reqwest::Method::POST, &format!("/api/admin/playbooks/{id}/enabled"))
-                    .json(&json!({ "enabled": true })),
+                api.request(
+                    reqwest::Method::POST,
+                    &format!("/api/admin/playbooks/{id}/enabled"),
+                )
+                .json(&json!({ "enabled": true })),
             )
             .await?;
         }
@@ -182,7 +191,9 @@ impl Api {
             };
             let message = p["message"].as_str().unwrap_or("");
             match p["line"].as_u64() {
-                Some(line) => out.push_str(&format!("{}:{line}: {subject}: {message}\n", self.file)),
+                Some(line) => {
+                    out.push_str(&format!("{}:{line}: {subject}: {message}\n", self.file))
+                }
                 None => out.push_str(&format!("{}: {subject}: {message}\n", self.file)),
             }
         }

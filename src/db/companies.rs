@@ -57,32 +57,30 @@ pub struct CompanySettings {
     /// visitors read): `en`, `fr`, `pt`, `de` or `es`.
     #[schema(value_type = String)]
     pub language: Language,
-    /// How live chat runs for the reps.
+    /// How live chat is shared among the reps.
     pub live_chat: LiveChatSettings,
 }
 
-/// Live chat for the reps: who sees which chats, how many a rep holds at once, when an
-/// unanswered chat goes back to the Unassigned folder, automatic assignment.
+/// The company's live chat rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LiveChatSettings {
-    /// `own`: reps see Unassigned and their own chats (admins see all); `all`: every rep
-    /// sees every chat.
-    pub visibility: String,
-    /// Most open chats one rep holds at once.
-    pub max_open_chats_per_rep: u32,
-    /// Minutes an assigned chat may leave a visitor's message unanswered before it goes
-    /// back to Unassigned.
+    /// Every rep sees every chat (else a chat assigned to a rep is hidden from the others).
+    pub see_all_chats: bool,
+    /// Open chats a rep may have at once.
+    pub max_open_chats: u32,
+    /// Minutes a visitor's message may stay unanswered before the chat goes back to
+    /// Unassigned.
     pub unanswered_minutes: u32,
-    /// Give new chats to the online rep with the fewest open chats.
+    /// New chats go to an online rep by themselves (the one with the fewest open chats).
     pub auto_assign: bool,
 }
 
 impl Default for LiveChatSettings {
     fn default() -> Self {
         LiveChatSettings {
-            visibility: "own".into(),
-            max_open_chats_per_rep: 5,
+            see_all_chats: false,
+            max_open_chats: 5,
             unanswered_minutes: 3,
             auto_assign: false,
         }
@@ -232,7 +230,7 @@ mod tests {
         assert_eq!(s.bot_name, "Bot");
         assert_eq!(s.timezone, "Europe/Paris");
         assert_eq!(s.live_chat, LiveChatSettings::default());
-        assert_eq!(s.live_chat.max_open_chats_per_rep, 5);
+        assert_eq!(s.live_chat.max_open_chats, 5);
         assert_eq!(s.live_chat.unanswered_minutes, 3);
         assert_eq!(s.language, Language::En);
     }

@@ -386,38 +386,46 @@ pub fn published_at(
 pub enum Deleted {
     /// Gone, with its versions.
     Deleted,
-    /// Conversations still run on it: switched off instead, to be deleted once they end.
-    SwitchedOff { running: i64 },
+    /// Flows still run on it: switched off instead, to be deleted once they end.
+    SwitchedOff {
+        running: i64,
+    },
     NotFound,
 }
 
-/// Delete a company's playbook, unless conversations still run on one of its versions:
-/// then switch it off. Closed conversations keep their messages and lose the link.
-pub fn delete(conn: &mut DbConn, company_id: &str, playbook_id: &str) -> Result<Deleted, DbError> {
+/// Delete a company's playbook, unless a flow still runs on one of its versions (as
+/// `is_running` judges a conversation's stored engine state): then switch it off.
+/// Conversations that keep no running flow lose their link to the version.
+pub fn delete(
+    conn: &mut DbConn,
+    company_id: &str,
+    playbook_id: &str,
+    is_running: impl Fn(&str) -> bool,
+) -> Result<Deleted, DbError> {
     use super::schema::conversations;
     if by_id(conn, company_id, playbook_id)?.is_none() {
         return Ok(Deleted::NotFound);
     }
-    let version_ids = playbook_versions::table
-        .filter(playbook_versions::playbook_id.eq(playbook_id))
-        .select(playbook_versions::id);
-    let running: i64 = conversations::table
+    let version_ids = || {
+        playbook_versions::table
+            .filter(playbook_versions::playbook_id.eq(playbook_id))
+            .select(playbook_versions::id)
+    };
+    let open: Vec<String> = conversations::table
         .filter(conversations::company_id.eq(company_id))
         .filter(conversations::closed_at.is_null())
-        .filter(conversations::playbook_version_id.eq_any(version_ids.nullable()))
-        .count()
-        .get_result(conn)?;
+        .filter(conversations::playbook_version_id.eq_any(version_ids().nullable()))
+        .select(conversations::engine_state)
+        .load(conn)?;
+    let running = open.iter().filter(|state| is_running(state)).count() as i64;
     if running > 0 {
         set_enabled(conn, company_id, playbook_id, false)?;
         return Ok(Deleted::SwitchedOff { running });
     }
-    let version_ids = playbook_versions::table
-        .filter(playbook_versions::playbook_id.eq(playbook_id))
-        .select(playbook_versions::id);
     diesel::update(
         conversations::table
             .filter(conversations::company_id.eq(company_id))
-            .filter(conversations::playbook_version_id.eq_any(version_ids.nullable())),
+            .filter(conversations::playbook_version_id.eq_any(version_ids().nullable())),
     )
     .set(conversations::playbook_version_id.eq(None::<String>))
     .execute(conn)?;

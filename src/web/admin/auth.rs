@@ -50,9 +50,11 @@ fn bearer(req: &HttpRequest) -> Option<Result<String, AppError>> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .filter(|k| !k.is_empty());
-    Some(key.map(str::to_owned).ok_or_else(|| {
-        AppError::unauthorized("send the API key as `Authorization: Bearer KEY`")
-    }))
+    Some(
+        key.map(str::to_owned).ok_or_else(|| {
+            AppError::unauthorized("send the API key as `Authorization: Bearer KEY`")
+        }),
+    )
 }
 
 async fn admin_of(req: HttpRequest) -> Result<Admin, AppError> {

@@ -51,8 +51,12 @@ pub fn invalid(problems: &[ApiProblem]) -> AppError {
         1 => "the playbook has a problem".to_owned(),
         n => format!("the playbook has {n} problems"),
     };
-    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_playbook", message)
-        .with_field("problems", json!(problems))
+    AppError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_playbook",
+        message,
+    )
+    .with_field("problems", json!(problems))
 }
 
 /// A playbook text as sent.
@@ -118,9 +122,7 @@ fn format_of_request(req: &HttpRequest) -> Result<Option<Format>, AppError> {
         other => Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content_type",
-            format!(
-                "a playbook is sent as application/yaml or application/json, not `{other}`"
-            ),
+            format!("a playbook is sent as application/yaml or application/json, not `{other}`"),
         )),
     }
 }

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::Admin;
 use super::document::{ApiProblem, PlaybookText, check_text, format_of, invalid, readable};
 use super::words::describe_trigger;
+use crate::chat::flow::FlowState;
 use crate::db::audit::{self, Change};
 use crate::db::playbooks::{self as store, Deleted, NewPlaybook, PlaybookRow};
 use crate::db::{self, DbConn, DbError, analytics};
@@ -244,8 +245,7 @@ fn summary(
         priority: row.priority,
         published_version: row.published_version,
         published_at: published.map(|(_, at)| *at),
-        has_unpublished_changes: problems > 0
-            || published.is_none_or(|(doc, _)| *doc != row.draft),
+        has_unpublished_changes: problems > 0 || published.is_none_or(|(doc, _)| *doc != row.draft),
         draft_problems: problems,
         trigger: document
             .map(|d| describe_trigger(&d.trigger))
@@ -807,7 +807,9 @@ pub async fn remove(
         .db
         .write(move |conn| {
             let row = owned(conn, &admin.company_id, &id)?;
-            let outcome = store::delete(conn, &admin.company_id, &id)?;
+            let outcome = store::delete(conn, &admin.company_id, &id, |state| {
+                FlowState::parse(state).is_running()
+            })?;
             let (action, detail) = match outcome {
                 Deleted::Deleted => ("playbook.delete", json!({ "name": row.name })),
                 Deleted::SwitchedOff { running } => (
@@ -883,8 +885,7 @@ pub async fn export(
         .await?;
     let yaml = match document {
         Some(document) => {
-            let playbook: Playbook =
-                serde_json::from_str(&document).map_err(AppError::internal)?;
+            let playbook: Playbook = serde_json::from_str(&document).map_err(AppError::internal)?;
             emit::to_yaml(&playbook).map_err(AppError::internal)?
         }
         None => {
@@ -904,7 +905,10 @@ pub async fn export(
         .content_type("application/yaml; charset=utf-8")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{}.yaml\"", safe_file_name(&row.slug)),
+            format!(
+                "attachment; filename=\"{}.yaml\"",
+                safe_file_name(&row.slug)
+            ),
         ))
         .body(yaml))
 }

@@ -28,7 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// A field that cannot be saved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldProblem {
-    /// Dotted path, e.g. `live_chat.max_open_chats_per_rep` or `business_hours.2`.
+    /// Dotted path, e.g. `live_chat.max_open_chats` or `business_hours.2`.
     pub field: String,
     pub message: String,
 }
@@ -195,7 +195,10 @@ pub fn check(s: &CompanySettings) -> Vec<FieldProblem> {
     };
     let name = s.bot_name.trim();
     if name.is_empty() || name.chars().count() > 60 {
-        bad("bot_name", "give the widget a name of 1 to 60 characters".into());
+        bad(
+            "bot_name",
+            "give the widget a name of 1 to 60 characters".into(),
+        );
     }
     if let Some(url) = &s.avatar_url
         && !url.is_empty()
@@ -208,10 +211,16 @@ pub fn check(s: &CompanySettings) -> Vec<FieldProblem> {
     }
     let hex = s.color.strip_prefix('#').unwrap_or("");
     if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        bad("color", format!("'{}' is not a colour like #2f6fed", s.color));
+        bad(
+            "color",
+            format!("'{}' is not a colour like #2f6fed", s.color),
+        );
     }
     if s.position != "right" && s.position != "left" {
-        bad("position", "the widget sits on the 'right' or the 'left'".into());
+        bad(
+            "position",
+            "the widget sits on the 'right' or the 'left'".into(),
+        );
     }
     if s.timezone.parse::<chrono_tz::Tz>().is_err() {
         bad(
@@ -259,15 +268,9 @@ pub fn check(s: &CompanySettings) -> Vec<FieldProblem> {
         );
     }
     let live = &s.live_chat;
-    if live.visibility != "own" && live.visibility != "all" {
+    if !(1..=100).contains(&live.max_open_chats) {
         bad(
-            "live_chat.visibility",
-            "'own' (reps see Unassigned and their own chats) or 'all'".into(),
-        );
-    }
-    if !(1..=100).contains(&live.max_open_chats_per_rep) {
-        bad(
-            "live_chat.max_open_chats_per_rep",
+            "live_chat.max_open_chats",
             "between 1 and 100 open chats".into(),
         );
     }
@@ -390,17 +393,17 @@ mod tests {
         let before = CompanySettings::default();
         let after = apply(
             &before,
-            &json!({ "color": "#112233", "live_chat": { "max_open_chats_per_rep": 2 } }),
+            &json!({ "color": "#112233", "live_chat": { "max_open_chats": 2 } }),
         )
         .unwrap();
         assert_eq!(after.color, "#112233");
-        assert_eq!(after.live_chat.max_open_chats_per_rep, 2);
+        assert_eq!(after.live_chat.max_open_chats, 2);
         assert_eq!(after.live_chat.unanswered_minutes, 3);
         assert_eq!(after.bot_name, before.bot_name);
         let c = changes(&before, &after);
         assert_eq!(c.len(), 2, "{c:?}");
         assert_eq!(c["color"]["before"], json!("#2f6fed"));
-        assert_eq!(c["live_chat.max_open_chats_per_rep"]["after"], json!(2));
+        assert_eq!(c["live_chat.max_open_chats"]["after"], json!(2));
 
         let err = apply(&before, &json!({ "colour": "#112233" })).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
@@ -410,7 +413,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let problems = &err.fields.unwrap()["problems"];
+        let problems = &err.details.unwrap()["problems"];
         assert_eq!(problems.as_array().unwrap().len(), 2, "{problems}");
     }
 }
