@@ -1,5 +1,6 @@
 //! Answer rules: keyword(s) → one reply, checked in order after playbook keyword triggers.
-//! When nothing matches, the company's fallback reply (not twice in a row).
+//! When nothing matches, the company's fallback reply (not twice in a row), then an
+//! acknowledgement of each further line (`turn.rs`).
 
 use super::targeting::keywords_match;
 use crate::db::answer_rules::AnswerRuleRow;

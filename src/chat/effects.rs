@@ -71,15 +71,17 @@ pub(super) fn apply(
                 )?;
             }
             Effect::ArmTimer { kind, card, due_at } => {
+                let due_at = due_at.timestamp_millis();
                 timers::arm(
                     turn.conn,
                     &turn.conv.company_id,
                     &turn.conv.id,
                     kind.as_str(),
                     &card,
-                    due_at.timestamp_millis(),
+                    due_at,
                     now,
                 )?;
+                turn.out.armed = Some(turn.out.armed.map_or(due_at, |a| a.min(due_at)));
             }
             Effect::CancelTimer { kind } => {
                 timers::cancel(
@@ -93,6 +95,7 @@ pub(super) fn apply(
                 turn.conv.status = status::UNASSIGNED.to_owned();
                 turn.out.events.push(LiveEvent::Status {
                     status: status::UNASSIGNED.to_owned(),
+                    outcome: None,
                 });
                 turn.analytics.push((
                     analytics::kind::CHAT_OFFERED,
@@ -116,6 +119,11 @@ pub(super) fn apply(
             Effect::End => {
                 turn.analytics
                     .push((analytics::kind::COMPLETED, playbook_id.clone(), None));
+                if turn.conv.status == status::CLOSED && turn.conv.closed_at.is_none() {
+                    // A missed chat whose offline branch is over: now closed for the
+                    // visitor too, whose next message opens a new conversation.
+                    turn.conv.closed_at = Some(now);
+                }
                 let trigger = &playbook.document.trigger;
                 if matches!(trigger.on, TriggerOn::PageLoad | TriggerOn::TimeOnPage) {
                     visitors::mark_finished(

@@ -14,6 +14,7 @@ pub mod session;
 pub mod ssrf;
 pub mod targeting;
 pub mod texts;
+pub mod timers;
 pub mod turn;
 pub mod versions;
 pub mod visitor;

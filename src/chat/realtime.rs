@@ -38,8 +38,12 @@ pub enum LiveEvent {
         name: Option<String>,
         typing: bool,
     },
-    /// The conversation's status changed.
-    Status { status: String },
+    /// The conversation's status changed; a closed one may say how it ended (`missed`).
+    Status {
+        status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<String>,
+    },
     /// The visitor's page should go to this URL.
     Redirect { url: String },
 }
@@ -140,7 +144,10 @@ mod tests {
     use super::*;
 
     fn status(s: &str) -> LiveEvent {
-        LiveEvent::Status { status: s.into() }
+        LiveEvent::Status {
+            status: s.into(),
+            outcome: None,
+        }
     }
 
     #[tokio::test]

@@ -10,9 +10,11 @@ use super::ChatError;
 use super::http_card::HttpCaller;
 use super::message::Message;
 use super::realtime::{Hub, LiveEvent};
+use super::timers::{self, TimerWake};
 use super::turn::{self, Input, Outcome};
 use super::versions::VersionCache;
 use crate::db::Db;
+use crate::db::timers::TimerRow;
 use crate::playbook::Event;
 use crate::playbook::effect::HttpRequest;
 use crate::playbook::state::HttpOutcome;
@@ -24,6 +26,8 @@ pub struct Chat {
     pub hub: Arc<dyn Hub>,
     pub http: HttpCaller,
     versions: Arc<VersionCache>,
+    /// Wakes this node's timer worker when a turn arms a timer earlier than its sleep.
+    pub timer_wake: Arc<TimerWake>,
 }
 
 impl Chat {
@@ -33,6 +37,7 @@ impl Chat {
             hub,
             http,
             versions: Arc::new(VersionCache::new()),
+            timer_wake: Arc::new(TimerWake::default()),
         }
     }
 
@@ -63,14 +68,41 @@ impl Chat {
                 other => break other?,
             }
         };
-        if let Some(request) = self.deliver(&outcome)
+        self.committed(&outcome);
+        Ok(outcome)
+    }
+
+    /// Fire timers claimed by the timer worker (see [`timers`]) in one write transaction,
+    /// each in a savepoint of its own: the engine's event, the timer marked fired and the
+    /// conversation recorded as missed commit together, or not at all. Then each outcome is
+    /// delivered like a visitor turn's. Returns how many fired.
+    pub async fn fire_timers(&self, claimed: Vec<TimerRow>) -> Result<usize, ChatError> {
+        let versions = self.versions.clone();
+        let outcomes = self
+            .db
+            .write(move |conn| {
+                Ok::<_, ChatError>(timers::fire_all(conn, &versions, &claimed, Utc::now()))
+            })
+            .await?;
+        for outcome in &outcomes {
+            self.committed(outcome);
+        }
+        Ok(outcomes.len())
+    }
+
+    /// After a turn committed: publish it, wake the timer worker for a timer it armed,
+    /// and start the http call it asked for.
+    fn committed(&self, outcome: &Outcome) {
+        if let Some(due_at) = outcome.armed {
+            self.timer_wake.armed(due_at);
+        }
+        if let Some(request) = self.deliver(outcome)
             && let Some(conv) = &outcome.conversation
         {
             let chat = self.clone();
             let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
             tokio::spawn(async move { chat.run_http(company, conversation, request).await });
         }
-        Ok(outcome)
     }
 
     /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
@@ -101,6 +133,9 @@ impl Chat {
                 )
             })
             .await?;
+        if let Some(due_at) = outcome.armed {
+            self.timer_wake.armed(due_at);
+        }
         Ok(self.deliver(&outcome))
     }
 

@@ -174,6 +174,18 @@ pub fn redirecting(language: Language, url: &str) -> String {
     format!("{lead} [{url}]({url})")
 }
 
+/// The short acknowledgement of free text that got no other answer (the fallback reply is
+/// never sent twice in a row): the visitor always learns that the message arrived.
+pub fn received(language: Language) -> &'static str {
+    match language {
+        Language::En => "Got it: your message is with the team.",
+        Language::Fr => "Bien reçu : votre message est transmis à l'équipe.",
+        Language::Pt => "Recebido: a sua mensagem foi entregue à equipa.",
+        Language::De => "Angekommen: Ihre Nachricht liegt beim Team.",
+        Language::Es => "Recibido: tu mensaje ha llegado al equipo.",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use super::effects;
 use super::flow::{FlowState, visitor_vars};
 use super::realtime::LiveEvent;
 use super::versions::VersionCache;
-use super::{ChatError, answers, targeting};
+use super::{ChatError, answers, targeting, texts};
 use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, author};
 use crate::db::playbooks::{self, Published};
 use crate::db::visitors::{self, Page, Visitor};
@@ -69,6 +69,9 @@ pub struct Outcome {
     pub events: Vec<LiveEvent>,
     /// An http card's call to make now; its result comes back as an event.
     pub http: Option<HttpRequest>,
+    /// The earliest due time (Unix ms) of the timers armed in this turn, for waking the
+    /// timer worker once the turn committed.
+    pub armed: Option<i64>,
 }
 
 /// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.
@@ -297,13 +300,19 @@ impl<'c> Turn<'c> {
                 .push((analytics::kind::ANSWERED, None, Some(rule.id.clone())));
             return self.bot_says(rule.reply.clone());
         }
+        // Never silence: after the fallback, each further message is acknowledged.
+        let received = match self.playbook()? {
+            Some(playbook) => texts::received(playbook.document.language),
+            None => texts::received(texts::language_of(&page.language)),
+        };
         let fallback = company.settings().fallback_reply;
         let last = convs::last_reply(self.conn, &company.id, &self.conv.id)?;
-        if answers::fallback_due(&fallback, last.as_ref().map(|m| m.body.as_str())) {
+        let last = last.as_ref().map(|m| m.body.as_str());
+        if last != Some(received) && answers::fallback_due(&fallback, last) {
             self.analytics.push((analytics::kind::FALLBACK, None, None));
-            self.bot_says(fallback)?;
+            return self.bot_says(fallback);
         }
-        Ok(())
+        self.bot_says(received.to_owned())
     }
 
     fn bot_says(&mut self, text: String) -> Result<(), ChatError> {

@@ -113,6 +113,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         closed_at -> Nullable<BigInt>,
+        outcome -> Nullable<Text>,
     }
 }
 

@@ -1,10 +1,17 @@
 //! Durable timers (the live chat wait): rows with a due time, armed and cancelled in the
-//! transaction of the engine step that asks for it, fired later by a worker.
+//! transaction of the engine step that asks for it, fired later by the timer worker
+//! (`chat::timers`).
+//!
+//! Claiming differs per backend, here and nowhere else: PostgreSQL selects due timers
+//! `FOR UPDATE SKIP LOCKED`, so workers on several nodes never take the same one; SQLite
+//! serialises writers with `BEGIN IMMEDIATE`. Both then set a lease (`locked_until`) that
+//! only grows, and firing names the lease it holds ([`take`]): a worker whose lease was
+//! taken over fires nothing.
 
 use diesel::prelude::*;
 
-use super::schema::timers;
-use super::{DbConn, DbError, new_id};
+use super::schema::{conversations, timers};
+use super::{DbConn, DbError, new_id, write_tx};
 
 /// Timer states.
 pub mod status {
@@ -89,4 +96,129 @@ pub fn for_conversation(
         .order(timers::created_at.desc())
         .select(TimerRow::as_select())
         .load(conn)?)
+}
+
+/// Armed timers due at `now` and not leased by a live claim, earliest first.
+macro_rules! due_timers {
+    ($now:expr) => {
+        timers::table
+            .filter(timers::status.eq(status::ARMED))
+            .filter(timers::due_at.le($now))
+            .filter(
+                timers::locked_until
+                    .is_null()
+                    .or(timers::locked_until.le($now)),
+            )
+            .order((timers::due_at.asc(), timers::id.asc()))
+    };
+}
+
+/// Set the lease of the claimed rows (on either connection type).
+macro_rules! lease {
+    ($conn:expr, $rows:expr, $lease_until:expr) => {
+        if !$rows.is_empty() {
+            let ids: Vec<&str> = $rows.iter().map(|r| r.id.as_str()).collect();
+            diesel::update(timers::table.filter(timers::id.eq_any(ids)))
+                .set(timers::locked_until.eq(Some($lease_until)))
+                .execute($conn)?;
+        }
+    };
+}
+
+/// Claim up to `limit` due timers of every company until `lease_until` (Unix ms), earliest
+/// first. The rows come back with their new lease.
+pub fn claim(
+    conn: &mut DbConn,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<TimerRow>, DbError> {
+    let mut rows: Vec<TimerRow> = match conn {
+        // Backend-specific: row locks that concurrent claimers skip.
+        DbConn::Pg(pg) => pg.transaction(|pg| {
+            let rows: Vec<TimerRow> = due_timers!(now)
+                .limit(limit)
+                .select(TimerRow::as_select())
+                .for_update()
+                .skip_locked()
+                .load(pg)?;
+            lease!(pg, rows, lease_until);
+            Ok::<_, diesel::result::Error>(rows)
+        })?,
+        DbConn::Sqlite(_) => write_tx(conn, |conn| {
+            let rows: Vec<TimerRow> = due_timers!(now)
+                .limit(limit)
+                .select(TimerRow::as_select())
+                .load(conn)?;
+            lease!(conn, rows, lease_until);
+            Ok::<_, DbError>(rows)
+        })?,
+    };
+    for row in &mut rows {
+        row.locked_until = Some(lease_until);
+    }
+    Ok(rows)
+}
+
+/// When the next armed timer that nobody holds falls due (Unix ms), if any. Timers under
+/// a live lease are left out: their worker fires them.
+pub fn next_due(conn: &mut DbConn, now: i64) -> Result<Option<i64>, DbError> {
+    Ok(timers::table
+        .filter(timers::status.eq(status::ARMED))
+        .filter(
+            timers::locked_until
+                .is_null()
+                .or(timers::locked_until.le(now)),
+        )
+        .order(timers::due_at.asc())
+        .select(timers::due_at)
+        .first(conn)
+        .optional()?)
+}
+
+/// Mark a claimed timer fired, if it is still armed and still under the lease `held`.
+/// `false` when it was cancelled (a rep took the chat) or another worker holds it now.
+pub fn take(conn: &mut DbConn, timer: &TimerRow, held: i64, now: i64) -> Result<bool, DbError> {
+    let n = diesel::update(
+        timers::table
+            .filter(timers::id.eq(&timer.id))
+            .filter(timers::company_id.eq(&timer.company_id))
+            .filter(timers::status.eq(status::ARMED))
+            .filter(timers::locked_until.eq(held)),
+    )
+    .set((
+        timers::status.eq(status::FIRED),
+        timers::fired_at.eq(Some(now)),
+        timers::locked_until.eq(None::<i64>),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// How a conversation ended, for the inbox.
+pub mod outcome {
+    /// The live chat wait timer fired before any rep took the chat.
+    pub const MISSED: &str = "missed";
+}
+
+/// Record a missed chat: closed for the inbox with the outcome `missed`. `closed_at` stays
+/// unset while the flow still runs its offline branch with the visitor.
+pub fn mark_missed(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    closed_at: Option<i64>,
+) -> Result<(), DbError> {
+    diesel::update(
+        conversations::table
+            .filter(conversations::id.eq(conversation_id))
+            .filter(conversations::company_id.eq(company_id)),
+    )
+    .set((
+        conversations::status.eq(super::conversations::status::CLOSED),
+        conversations::outcome.eq(Some(outcome::MISSED)),
+        conversations::closed_at.eq(closed_at),
+    ))
+    .execute(conn)?;
+    Ok(())
 }

@@ -26,11 +26,13 @@ use crate::ai::openai::OpenAiCompatible;
 use crate::chat::Chat;
 use crate::chat::http_card::HttpCaller;
 use crate::chat::realtime::LocalHub;
+use crate::chat::timers;
 use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
 use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
 use crate::crm::runtime::CrmRuntime;
 use crate::db::Db;
+use crate::mail::{MailWorker, MailWorkerConfig, MailWorkerHandle, Mailer};
 use limits::Limits;
 
 pub use error::AppError;
@@ -62,6 +64,8 @@ pub struct Server {
     pub state: AppState,
     server: actix_web::dev::Server,
     outbox: Option<WorkerHandle>,
+    mail: Option<MailWorkerHandle>,
+    timers: Option<timers::WorkerHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +136,8 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         sandbox,
     };
     let outbox = start_outbox_worker(&state);
+    let mail = start_mail_worker(&state)?;
+    let timers = start_timer_worker(&state);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -151,6 +157,8 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         state,
         server,
         outbox,
+        mail,
+        timers,
     })
 }
 
@@ -169,11 +177,59 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
     })
 }
 
+/// The mail worker of this node (it hands `email` outbox rows to the transport the
+/// configuration names), unless the configuration turns the outbox workers off.
+fn start_mail_worker(state: &AppState) -> Result<Option<MailWorkerHandle>, StartError> {
+    let config = &state.config;
+    let transport = crate::mail::Transport::from_config(&config.mail, &config.data_dir)
+        .map_err(StartError::Setup)?;
+    let from = config
+        .mail
+        .from
+        .parse()
+        .map_err(|e| StartError::Setup(format!("CONCIERGE_MAIL_FROM: {e}")))?;
+    if config.outbox.concurrency == 0 {
+        return Ok(None);
+    }
+    let mailer = Mailer {
+        transport,
+        from,
+        public_url: config.public_url.clone(),
+    };
+    let worker_config = MailWorkerConfig {
+        concurrency: config.outbox.concurrency,
+        poll_interval: std::time::Duration::from_millis(config.outbox.poll_ms.max(10)),
+        ..MailWorkerConfig::default()
+    };
+    Ok(Some(
+        MailWorker::new(state.db.clone(), Arc::new(mailer), worker_config).spawn(),
+    ))
+}
+
+/// The timer worker of this node, unless the configuration turns it off.
+fn start_timer_worker(state: &AppState) -> Option<timers::WorkerHandle> {
+    let cfg = &state.config.timers;
+    (cfg.batch > 0).then(|| {
+        let worker_config = timers::WorkerConfig {
+            batch: cfg.batch,
+            idle: std::time::Duration::from_millis(cfg.idle_ms.max(10)),
+            ..timers::WorkerConfig::default()
+        };
+        timers::Worker::new(state.chat.clone(), worker_config).spawn()
+    })
+}
+
 impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
         let result = self.server.await;
         if let Some(worker) = self.outbox {
+            worker.stop().await;
+        }
+        if let Some(worker) = self.mail {
+            worker.stop().await;
+        }
+        if let Some(worker) = self.timers {
             worker.stop().await;
         }
         result

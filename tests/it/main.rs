@@ -16,6 +16,8 @@ mod demo_site;
 mod engine_props;
 mod http_card;
 mod iframe_auth;
+mod live_timers;
+mod mail;
 mod oauth;
 mod outbox_faults;
 mod outbox_worker;

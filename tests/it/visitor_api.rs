@@ -258,12 +258,16 @@ async fn free_text_tries_keyword_playbooks_then_answer_rules_then_the_fallback()
         );
         let conv = first["conversation"]["id"].clone();
 
-        // Nothing matches: the fallback, once (not repeated for the next line).
+        // Nothing matches: the fallback, once; every further line is acknowledged, so the
+        // visitor is never left without an answer.
         let fallback = "Thanks for your message! Someone from the team will get back to you.";
+        let received = "Got it: your message is with the team.";
         let other = w.say("Hello?").await;
         assert_eq!(texts(&other["messages"]), ["Hello?", fallback]);
         let again = w.say("Anyone?").await;
-        assert_eq!(texts(&again["messages"]), ["Anyone?"]);
+        assert_eq!(texts(&again["messages"]), ["Anyone?", received]);
+        let more = w.say("Still there?").await;
+        assert_eq!(texts(&more["messages"]), ["Still there?", received]);
 
         // A keyword starts its playbook, before any answer rule.
         let kw = w.say("the opening hours page is broken").await;
@@ -281,12 +285,12 @@ async fn free_text_tries_keyword_playbooks_then_answer_rules_then_the_fallback()
         );
 
         // One open conversation all along.
-        for r in [&other, &again, &kw, &answered] {
+        for r in [&other, &again, &more, &kw, &answered] {
             assert_eq!(r["conversation"]["id"], conv);
         }
         let all = w.history(0).await;
-        assert_eq!(all.len(), 9);
-        let after = w.history(7).await;
+        assert_eq!(all.len(), 12);
+        let after = w.history(10).await;
         assert_eq!(
             texts(&json!(after)),
             ["the login", "Thanks, we'll look into it."]

@@ -1,0 +1,341 @@
+//! The timer worker: fires durable timers (the live chat wait) once, close to their due
+//! time, also after a restart and with several nodes on one PostgreSQL.
+//!
+//! Timers are rows (`db::timers`), armed in the transaction of the engine step that
+//! reached a live chat card. Each node runs one worker, which:
+//!
+//! - **claims** up to `batch` due timers, earliest first, with a lease (`FOR UPDATE SKIP
+//!   LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), so no two workers hold one timer;
+//! - **fires** them a `chunk` at a time, one write transaction per chunk and a savepoint per
+//!   timer (several chunks at once on PostgreSQL). Firing a timer locks its conversation,
+//!   runs the engine's "wait expired" event for the card that armed it, marks the timer
+//!   fired — only if it is still armed and still under this worker's lease — and records
+//!   the conversation as a missed chat. A rep who assigns the chat cancels the timer in
+//!   the assignment's transaction, under the same conversation lock, so exactly one of the
+//!   two happens. After the commit the outcome is delivered like a visitor turn's;
+//! - **sleeps** until the next due time (`min(due_at)` of the unleased armed timers), at
+//!   most `idle`, so timers armed on other nodes are noticed; a turn on this node that arms
+//!   an earlier timer wakes it ([`TimerWake`]). There is no polling in between.
+//!
+//! Timers that fell due while no worker ran are simply due: the first round after a start
+//! fires them. A worker that dies holding a lease leaves its timers to the others once the
+//! lease has passed.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use tokio::sync::{Notify, watch};
+
+use super::flow::FlowState;
+use super::realtime::LiveEvent;
+use super::turn::{self, Outcome};
+use super::versions::VersionCache;
+use super::{Chat, ChatError};
+use crate::db::conversations::status;
+use crate::db::timers::{self as store, TimerRow, outcome};
+use crate::db::{self, Backend, DbConn, DbError};
+use crate::playbook::effect::TimerKind;
+use crate::playbook::{Event, Phase};
+
+/// How the worker paces itself.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Timers claimed per round.
+    pub batch: usize,
+    /// Timers fired per transaction.
+    pub chunk: usize,
+    /// Transactions at once (PostgreSQL; SQLite has one writer).
+    pub parallel: usize,
+    /// Longest sleep: timers armed on other nodes are noticed within it.
+    pub idle: Duration,
+    /// How long a claimed timer stays reserved for this worker.
+    pub lease: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> WorkerConfig {
+        WorkerConfig {
+            batch: 256,
+            chunk: 32,
+            parallel: 4,
+            idle: Duration::from_secs(30),
+            lease: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Wakes the worker early when a timer is armed before the time it sleeps until.
+#[derive(Debug)]
+pub struct TimerWake {
+    notify: Notify,
+    /// Until when the worker sleeps (Unix ms); `i64::MAX` while it works, so that a timer
+    /// armed meanwhile leaves a wake-up for its next sleep.
+    sleeping_until: AtomicI64,
+}
+
+impl Default for TimerWake {
+    fn default() -> TimerWake {
+        TimerWake {
+            notify: Notify::new(),
+            sleeping_until: AtomicI64::new(i64::MAX),
+        }
+    }
+}
+
+impl TimerWake {
+    /// A timer due at `due_at` (Unix ms) was armed and committed.
+    pub fn armed(&self, due_at: i64) {
+        if due_at < self.sleeping_until.load(Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
+
+    fn working(&self) {
+        self.sleeping_until.store(i64::MAX, Ordering::SeqCst);
+    }
+
+    fn sleeping(&self, until: i64) {
+        self.sleeping_until.store(until, Ordering::SeqCst);
+    }
+}
+
+/// See the module documentation.
+pub struct Worker {
+    chat: Chat,
+    config: WorkerConfig,
+}
+
+/// A running worker; [`WorkerHandle::stop`] stops it.
+pub struct WorkerHandle {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    /// Stop after the round in progress and wait for that.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Stop at once (claimed timers wait for their lease to pass).
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+impl Worker {
+    pub fn new(chat: Chat, config: WorkerConfig) -> Worker {
+        Worker { chat, config }
+    }
+
+    /// Run on the current runtime until stopped.
+    pub fn spawn(self) -> WorkerHandle {
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(self.run(stopped));
+        WorkerHandle { stop, task }
+    }
+
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let wake = self.chat.timer_wake.clone();
+        loop {
+            if *stopped.borrow() {
+                break;
+            }
+            wake.working();
+            let until = match self.round().await {
+                Ok(Some(until)) => until,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "timer worker cannot claim timers");
+                    db::now_ms() + 1000
+                }
+            };
+            wake.sleeping(until);
+            let wait = u64::try_from(until - db::now_ms()).unwrap_or(0);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                _ = wake.notify.notified() => {}
+                _ = stopped.changed() => {}
+            }
+        }
+    }
+
+    /// Fire what is due; when to look again (Unix ms), or `None` for at once (the batch
+    /// was full, more may be due).
+    async fn round(&self) -> Result<Option<i64>, ChatError> {
+        if self.run_once().await? >= self.config.batch.max(1) {
+            return Ok(None);
+        }
+        let now = db::now_ms();
+        let next = self
+            .chat
+            .db
+            .run(move |conn| store::next_due(conn, now))
+            .await?;
+        let idle = now + millis(self.config.idle);
+        Ok(Some(match next {
+            // Armed after the claim with a time already past, or being claimed by another
+            // node right now: look again in a moment.
+            Some(due) if due <= now => now + 2,
+            Some(due) => due.min(idle),
+            None => idle,
+        }))
+    }
+
+    /// Claim one batch of due timers and fire them. Returns how many were claimed.
+    pub async fn run_once(&self) -> Result<usize, ChatError> {
+        let now = db::now_ms();
+        let lease_until = now + millis(self.config.lease);
+        let limit = i64::try_from(self.config.batch.max(1)).unwrap_or(256);
+        let claimed = self
+            .chat
+            .db
+            .run(move |conn| store::claim(conn, now, lease_until, limit))
+            .await?;
+        let count = claimed.len();
+        let parallel = match self.chat.db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => self.config.parallel.max(1),
+        };
+        let chunks: Vec<Vec<TimerRow>> = claimed
+            .chunks(self.config.chunk.max(1))
+            .map(<[TimerRow]>::to_vec)
+            .collect();
+        futures_util::stream::iter(chunks)
+            .map(|chunk| self.fire_chunk(chunk))
+            .buffer_unordered(parallel)
+            .collect::<Vec<()>>()
+            .await;
+        Ok(count)
+    }
+
+    /// Fire a chunk in one transaction; if that transaction fails as a whole, each timer
+    /// alone, so one bad timer does not hold back the others until the lease passes.
+    async fn fire_chunk(&self, chunk: Vec<TimerRow>) {
+        let single = chunk.len() == 1;
+        let Err(e) = self.chat.fire_timers(chunk.clone()).await else {
+            return;
+        };
+        if single {
+            tracing::warn!(error = %e, timer = %chunk[0].id, "cannot fire a timer");
+            return;
+        }
+        for timer in chunk {
+            let id = timer.id.clone();
+            if let Err(e) = self.chat.fire_timers(vec![timer]).await {
+                tracing::warn!(error = %e, timer = %id, "cannot fire a timer");
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// Why a timer was not fired.
+#[derive(Debug)]
+enum Skip {
+    /// Cancelled (a rep took the chat) or held by another worker now: nothing to do.
+    Stale,
+    Failed(ChatError),
+}
+
+impl From<diesel::result::Error> for Skip {
+    fn from(e: diesel::result::Error) -> Skip {
+        Skip::Failed(ChatError::from(e))
+    }
+}
+
+impl From<DbError> for Skip {
+    fn from(e: DbError) -> Skip {
+        Skip::Failed(ChatError::Db(e))
+    }
+}
+
+impl From<ChatError> for Skip {
+    fn from(e: ChatError) -> Skip {
+        Skip::Failed(e)
+    }
+}
+
+/// Fire claimed timers inside the caller's write transaction, each in a savepoint: what
+/// one timer did is kept or undone as a whole. The outcomes of those that fired.
+pub(super) fn fire_all(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    claimed: &[TimerRow],
+    now: DateTime<Utc>,
+) -> Vec<Outcome> {
+    use diesel::Connection;
+
+    let mut fired = Vec::with_capacity(claimed.len());
+    for timer in claimed {
+        match conn.transaction(|conn| fire(conn, versions, timer, now)) {
+            Ok(outcome) => fired.push(outcome),
+            Err(Skip::Stale) => {}
+            Err(Skip::Failed(e)) => {
+                // Left under its lease: tried again once the lease has passed.
+                tracing::warn!(error = %e, timer = %timer.id, "cannot fire a timer");
+            }
+        }
+    }
+    fired
+}
+
+/// Fire one timer: the engine's event for the card that armed it, the timer marked fired
+/// under the lease held, a chat nobody took recorded as missed.
+fn fire(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    timer: &TimerRow,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Skip> {
+    let held = timer.locked_until.ok_or(Skip::Stale)?;
+    let event = match timer.kind.as_str() {
+        k if k == TimerKind::LiveChatWait.as_str() => Some(Event::WaitExpired),
+        _ => None,
+    };
+    // The conversation is locked first (inside the turn), then the timer: the order of
+    // the assignment's transaction too.
+    let mut fired = match &event {
+        Some(event) => turn::conversation_event(
+            conn,
+            versions,
+            &timer.company_id,
+            &timer.conversation_id,
+            event,
+            Some(&timer.card),
+            now,
+        )?,
+        None => {
+            tracing::warn!(timer = %timer.id, kind = %timer.kind, "a timer of an unknown kind is dropped");
+            Outcome::default()
+        }
+    };
+    let now_ms = now.timestamp_millis();
+    if !store::take(conn, timer, held, now_ms)? {
+        return Err(Skip::Stale);
+    }
+    // The offline message was said: nobody took the chat.
+    let missed = !fired.messages.is_empty();
+    if let Some(conv) = fired
+        .conversation
+        .as_mut()
+        .filter(|c| missed && c.status == status::UNASSIGNED)
+    {
+        let ended = FlowState::parse(&conv.engine_state).state.phase == Phase::Ended;
+        let closed_at = conv.closed_at.or(ended.then_some(now_ms));
+        store::mark_missed(conn, &conv.company_id, &conv.id, closed_at)?;
+        conv.status = status::CLOSED.to_owned();
+        conv.closed_at = closed_at;
+        fired.events.push(LiveEvent::Status {
+            status: status::CLOSED.to_owned(),
+            outcome: Some(outcome::MISSED.to_owned()),
+        });
+    }
+    Ok(fired)
+}
