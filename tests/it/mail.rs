@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::browser::{eventually, xss_payloads};
 use crate::common::{TestApp, TestDb};
-use crate::widget_support::{Widget, company_with};
+use crate::widget_support::{Widget, company_with, texts};
 
 const JWT_SECRET: &str = "mail-test-jwt-secret";
 
@@ -651,5 +651,98 @@ async fn the_missed_chat_alert_and_the_transcript_show_what_the_visitor_wrote() 
             "bot text as rich text: {html}"
         );
         assert_inert(&html);
+    }
+}
+
+const HUMAN: &str = r#"
+slug: human
+name: Human
+trigger: { on: keyword, keywords: [human] }
+start: rep
+cards:
+  - id: rep
+    type: live_chat
+    online_message: "Connecting you…"
+    wait_seconds: 60
+    offline_message: "Nobody is here right now."
+    offline_next: email
+  - id: email
+    type: question
+    text: "Your e-mail, so we can write back?"
+    input: email
+    save: person.email
+    next: bye
+  - id: bye
+    type: end
+    text: "We'll write to you."
+"#;
+
+/// Ends at once, no live chat.
+const THANKS: &str = r#"
+slug: thanks
+name: Thanks
+trigger: { on: keyword, keywords: [thanks] }
+start: bye
+cards:
+  - id: bye
+    type: end
+    text: "You're welcome."
+"#;
+
+/// The missed-chat alerts queued for the company.
+fn alerts_queued(app: &TestApp, company_id: &str) -> usize {
+    let mut conn = app.state.db.conn().unwrap();
+    schema::outbox::table
+        .filter(schema::outbox::company_id.eq(company_id))
+        .filter(schema::outbox::kind.eq("email"))
+        .select(schema::outbox::payload)
+        .load::<String>(&mut conn)
+        .unwrap()
+        .iter()
+        .filter(|p| p.contains("\"template\":\"missed_chat\""))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_chat_alerts_the_team_once_its_offline_branch_is_over() {
+    for t in TestDb::all() {
+        let smtp = Smtp::start(&[]);
+        let app = TestApp::spawn_with(t, with_smtp(smtp.url())).await;
+        let company = company_with(&app, &[HUMAN, THANKS]).await;
+        {
+            let mut conn = app.state.db.conn().unwrap();
+            let mut settings = company.settings();
+            settings.notification_emails = vec!["team@acme.test".into(), "boss@acme.test".into()];
+            companies::update_settings(&mut conn, &company.id, &settings).unwrap();
+        }
+        let mut widget = Widget::new(&app, &company);
+        widget.session().await;
+        // Nobody is online: the offline branch asks for an address; no alert yet.
+        widget.say("I need a human <now>").await;
+        assert_eq!(alerts_queued(&app, &company.id), 0);
+        widget.say("grace@visitor.test").await;
+        assert_eq!(alerts_queued(&app, &company.id), 1);
+        let alert = eventually("the missed-chat alert", || {
+            let m = smtp.messages();
+            async move { m.into_iter().next() }
+        })
+        .await;
+        assert_eq!(
+            alert["rcpt_tos"],
+            json!(["team@acme.test", "boss@acme.test"])
+        );
+        assert_eq!(alert["subject"], "Missed chat: grace@visitor.test");
+        let plain = text(&alert, "text");
+        assert!(plain.contains("E-mail: grace@visitor.test"), "{plain}");
+        assert!(plain.contains("I need a human <now>"), "{plain}");
+        assert!(text(&alert, "html").contains("I need a human &lt;now&gt;"));
+        // Another flow of the conversation ends without a miss: no second alert.
+        let reply = widget.say("thanks").await;
+        assert_eq!(texts(&reply["messages"]), ["thanks", "You're welcome."]);
+        assert_eq!(alerts_queued(&app, &company.id), 1);
+        // A second miss gets its own alert.
+        widget.say("human").await;
+        widget.say("grace@visitor.test").await;
+        assert_eq!(alerts_queued(&app, &company.id), 2);
     }
 }
