@@ -746,3 +746,37 @@ async fn a_missed_chat_alerts_the_team_once_its_offline_branch_is_over() {
         assert_eq!(alerts_queued(&app, &company.id), 2);
     }
 }
+
+/// What the README promises after its first command: the demo's lead qualification mails
+/// its team into `DATA_DIR/mail/`.
+#[tokio::test]
+async fn the_demo_lead_qualification_mails_the_team_into_the_data_folder() {
+    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.outbox.poll_ms = 50).await;
+    let company = {
+        let mut conn = app.state.db.conn().unwrap();
+        companies::first(&mut conn).unwrap().unwrap()
+    };
+    let mut widget = Widget::new(&app, &company);
+    widget.session().await;
+    let started = widget.trigger("lead-qualification", "time_on_page").await;
+    let ask = started["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["buttons"].is_array()))
+        .unwrap_or_else(|| panic!("the team size question: {started}"));
+    widget.choose(ask["id"].as_str().unwrap(), 0).await;
+    widget.say("ada@example.com").await;
+    let folder = app.state.config.data_dir.join("mail");
+    let file = eventually("a mail in DATA_DIR/mail", || {
+        let found = std::fs::read_dir(&folder).ok().and_then(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == "eml"))
+        });
+        async move { found }
+    })
+    .await;
+    let got = parse_eml(&file);
+    assert_eq!(got["to"], "sales@example.com");
+    assert_eq!(got["subject"], "New lead: ada@example.com");
+    assert!(text(&got, "text").contains("Team size small"), "{got}");
+}
