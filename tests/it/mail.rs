@@ -471,6 +471,59 @@ async fn mail_waits_while_the_server_is_down_and_goes_when_it_is_back() {
     }
 }
 
+/// A mail worker of its own on the app's database, as another node runs one.
+fn worker(app: &TestApp, url: String) -> concierge::mail::MailWorkerHandle {
+    let mailer = Mailer {
+        transport: Transport::from_config(
+            &concierge::config::MailConfig {
+                smtp_url: Some(Secret::new(url)),
+                from: "bot@acme.test".into(),
+            },
+            Path::new("unused"),
+        )
+        .unwrap(),
+        from: "bot@acme.test".parse().unwrap(),
+        public_url: "http://app.test".into(),
+    };
+    let config = MailWorkerConfig {
+        poll_interval: Duration::from_millis(20),
+        concurrency: 4,
+        backoff: Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(500),
+        },
+        ..MailWorkerConfig::default()
+    };
+    MailWorker::new(app.state.db.clone(), std::sync::Arc::new(mailer), config).spawn()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_on_one_database_send_each_mail_once() {
+    for t in TestDb::all() {
+        let smtp = Smtp::start(&[]);
+        let app = TestApp::spawn_with(t, |c| c.outbox.concurrency = 0).await;
+        let workers: Vec<_> = (0..3).map(|_| worker(&app, smtp.url())).collect();
+        let ids: Vec<String> = (0..60)
+            .map(|i| queue(&app, "sales@acme.test", &format!("Mail {i}")).id)
+            .collect();
+        for id in &ids {
+            until_status(&app, id, "done").await;
+        }
+        for w in workers {
+            w.stop().await;
+        }
+        let got = smtp.messages();
+        let mut seen: Vec<String> = got
+            .iter()
+            .map(|m| m["message_id"].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        let mut want: Vec<String> = ids.iter().map(|id| format!("<{id}@app.test>")).collect();
+        want.sort();
+        assert_eq!(seen, want, "each mail once");
+    }
+}
+
 /// A worker of a node that (re)starts with mail due: rows queued while no worker ran, and
 /// a row a crashed worker had claimed (its lease runs out first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,30 +541,7 @@ async fn a_starting_worker_sends_the_mail_that_is_due_once() {
                 .execute(&mut *conn)
                 .unwrap();
         }
-        let worker = |url: String| {
-            let mailer = Mailer {
-                transport: Transport::from_config(
-                    &concierge::config::MailConfig {
-                        smtp_url: Some(Secret::new(url)),
-                        from: "bot@acme.test".into(),
-                    },
-                    Path::new("unused"),
-                )
-                .unwrap(),
-                from: "bot@acme.test".parse().unwrap(),
-                public_url: "http://app.test".into(),
-            };
-            let config = MailWorkerConfig {
-                poll_interval: Duration::from_millis(50),
-                backoff: Backoff {
-                    base: Duration::from_millis(100),
-                    cap: Duration::from_millis(500),
-                },
-                ..MailWorkerConfig::default()
-            };
-            MailWorker::new(app.state.db.clone(), std::sync::Arc::new(mailer), config).spawn()
-        };
-        let running = worker(smtp.url());
+        let running = worker(&app, smtp.url());
         until_status(&app, &due.id, "done").await;
         let sent = until_status(&app, &claimed.id, "done").await;
         assert!(
