@@ -810,3 +810,17 @@ async fn the_demo_lead_qualification_mails_the_team_into_the_data_folder() {
     assert_eq!(got["subject"], "New lead: ada@example.com");
     assert!(text(&got, "text").contains("Team size small"), "{got}");
 }
+
+#[tokio::test]
+async fn an_invalid_address_fails_the_mail_without_sending_it() {
+    let smtp = Smtp::start(&[]);
+    let app = TestApp::spawn_with(TestDb::sqlite(), with_smtp(smtp.url())).await;
+    let queued = queue(&app, "sales at acme", "Nowhere");
+    let failed = until_status(&app, &queued.id, "failed").await;
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("invalid address `sales at acme`")
+    );
+    assert_eq!(failed.attempts, 1);
+    assert!(smtp.messages().is_empty());
+}
