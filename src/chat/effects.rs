@@ -129,6 +129,19 @@ pub(super) fn apply(
                 turn.out.events.push(LiveEvent::Redirect { url });
             }
             Effect::End => {
+                // A chat nobody took: the team hears of it, with what the offline branch
+                // collected, once that branch is over.
+                let missed_now = turn
+                    .analytics
+                    .iter()
+                    .any(|(kind, _, _)| *kind == analytics::kind::CHAT_MISSED);
+                crate::mail::jobs::queue_missed_chat_at_end(
+                    turn.conn,
+                    &turn.conv.company_id,
+                    &turn.conv.id,
+                    missed_now,
+                    now,
+                )?;
                 turn.analytics
                     .push((analytics::kind::COMPLETED, playbook_id.clone(), None));
                 if turn.conv.status == status::CLOSED && turn.conv.closed_at.is_none() {

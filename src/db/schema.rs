@@ -62,6 +62,7 @@ diesel::table! {
         owner_crm_user_id -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        draft_source -> Nullable<Text>,
     }
 }
 
@@ -72,6 +73,8 @@ diesel::table! {
         version -> Integer,
         document -> Text,
         published_at -> BigInt,
+        note -> Text,
+        author -> Nullable<Text>,
     }
 }
 
@@ -203,6 +206,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        prefix -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        company_id -> Text,
+        actor -> Text,
+        actor_crm_user_id -> Nullable<BigInt>,
+        actor_key_id -> Nullable<Text>,
+        action -> Text,
+        subject_id -> Nullable<Text>,
+        subject -> Text,
+        detail -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(crm_users -> companies (company_id));
 diesel::joinable!(installs -> companies (company_id));
 diesel::joinable!(playbooks -> companies (company_id));
@@ -215,6 +247,8 @@ diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(variables -> conversations (conversation_id));
 diesel::joinable!(timers -> conversations (conversation_id));
 diesel::joinable!(conversations -> crm_users (assigned_to));
+diesel::joinable!(api_keys -> companies (company_id));
+diesel::joinable!(audit_log -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -231,4 +265,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     timers,
     analytics_events,
     chat_takes,
+    api_keys,
+    audit_log,
 );

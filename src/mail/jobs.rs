@@ -15,6 +15,9 @@ use crate::db::schema::{conversations, visitors};
 use crate::db::{DbConn, DbError, companies, conversations as convs, transcripts};
 use crate::playbook::effect::Email;
 
+/// The `template` of a missed-chat alert's payload.
+const MISSED_CHAT: &str = "missed_chat";
+
 /// One line of a conversation as a mail shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
@@ -68,7 +71,7 @@ impl MailJob {
     pub fn parse(payload: &str) -> Result<MailJob, serde_json::Error> {
         let value: Value = serde_json::from_str(payload)?;
         match value.get("template").and_then(Value::as_str) {
-            Some("missed_chat") => serde_json::from_value(value).map(MailJob::MissedChat),
+            Some(MISSED_CHAT) => serde_json::from_value(value).map(MailJob::MissedChat),
             Some("transcript") => serde_json::from_value(value).map(MailJob::Transcript),
             _ => serde_json::from_value(value).map(MailJob::Notify),
         }
@@ -78,7 +81,7 @@ impl MailJob {
     pub fn to_json(&self) -> Result<Value, serde_json::Error> {
         let (template, mut value) = match self {
             MailJob::Notify(e) => ("notify", serde_json::to_value(e)?),
-            MailJob::MissedChat(m) => ("missed_chat", serde_json::to_value(m)?),
+            MailJob::MissedChat(m) => (MISSED_CHAT, serde_json::to_value(m)?),
             MailJob::Transcript(t) => ("transcript", serde_json::to_value(t)?),
         };
         if let Value::Object(map) = &mut value {
@@ -135,6 +138,43 @@ pub fn queue_missed_chat(
         page,
     });
     enqueue(conn, company_id, conversation_id, &job, now).map(Some)
+}
+
+/// At the end of a flow: queue the missed-chat alert when a chat of this conversation was
+/// missed (`missed_now`: in this very step) since its last alert, so the alert carries
+/// the contact details the offline branch collected. Call inside the step's transaction.
+pub fn queue_missed_chat_at_end(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    missed_now: bool,
+    now: i64,
+) -> Result<Option<OutboxRow>, DbError> {
+    use crate::db::schema::{analytics_events, outbox as rows};
+    let last_miss = if missed_now {
+        Some(now)
+    } else {
+        analytics_events::table
+            .filter(analytics_events::company_id.eq(company_id))
+            .filter(analytics_events::conversation_id.eq(conversation_id))
+            .filter(analytics_events::kind.eq(crate::db::analytics::kind::CHAT_MISSED))
+            .select(diesel::dsl::max(analytics_events::created_at))
+            .first::<Option<i64>>(conn)?
+    };
+    let Some(last_miss) = last_miss else {
+        return Ok(None);
+    };
+    let last_alert: Option<i64> = rows::table
+        .filter(rows::company_id.eq(company_id))
+        .filter(rows::conversation_id.eq(conversation_id))
+        .filter(rows::kind.eq(outbox::Kind::Email.as_str()))
+        .filter(rows::payload.like(format!("%\"template\":\"{MISSED_CHAT}\"%")))
+        .select(diesel::dsl::max(rows::created_at))
+        .first(conn)?;
+    if last_alert.is_some_and(|at| at >= last_miss) {
+        return Ok(None);
+    }
+    queue_missed_chat(conn, company_id, conversation_id, now)
 }
 
 /// Queue a copy of the conversation for the visitor at `to`. Call inside the transaction

@@ -334,6 +334,52 @@ mod tests {
     }
 
     #[test]
+    fn rendered_mails() {
+        use crate::mail::jobs::{Contact, Line, MissedChat, Transcript};
+        let links = Links {
+            inbox: Some("https://chat.acme.test/inbox#c-1".into()),
+            crm: vec![("lead", "https://acme.crm.test/leads/inbox/u-1".into())],
+        };
+        let notify = render(&notify("Ada asked for a call.\nScore 30", "50+"), &links).unwrap();
+        insta::assert_snapshot!("notify_html", notify.html);
+        insta::assert_snapshot!("notify_text", notify.text);
+        let lines = vec![
+            Line {
+                author: "bot".into(),
+                body: "Hi! How can we **help**?".into(),
+                at: 1_767_225_600_000,
+            },
+            Line {
+                author: "visitor".into(),
+                body: "A human <please>".into(),
+                at: 1_767_225_660_000,
+            },
+        ];
+        let missed = MailJob::MissedChat(MissedChat {
+            to: vec!["team@acme.test".into()],
+            contact: Contact {
+                name: Some("Ada".into()),
+                email: Some("ada@example.test".into()),
+                phone: Some("+44 20 7946 0958".into()),
+                company: None,
+            },
+            lines: lines.clone(),
+            page: Some("https://acme.test/pricing".into()),
+        });
+        let missed = render(&missed, &links).unwrap();
+        assert_eq!(missed.subject, "Missed chat: Ada");
+        insta::assert_snapshot!("missed_chat_text", missed.text);
+        insta::assert_snapshot!("missed_chat_html", missed.html);
+        let copy = MailJob::Transcript(Transcript {
+            to: "ada@example.test".into(),
+            company_name: "Acme".into(),
+            lines,
+        });
+        let copy = render(&copy, &Links::default()).unwrap();
+        insta::assert_snapshot!("transcript_text", copy.text);
+    }
+
+    #[test]
     fn the_message_has_a_stable_id_and_both_parts() {
         let r = render(&notify("Body", "42"), &Links::default()).unwrap();
         let from: Mailbox = "Concierge <bot@acme.test>".parse().unwrap();

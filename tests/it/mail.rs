@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::browser::{eventually, xss_payloads};
 use crate::common::{TestApp, TestDb};
-use crate::widget_support::{Widget, company_with};
+use crate::widget_support::{Widget, company_with, texts};
 
 const JWT_SECRET: &str = "mail-test-jwt-secret";
 
@@ -471,6 +471,59 @@ async fn mail_waits_while_the_server_is_down_and_goes_when_it_is_back() {
     }
 }
 
+/// A mail worker of its own on the app's database, as another node runs one.
+fn worker(app: &TestApp, url: String) -> concierge::mail::MailWorkerHandle {
+    let mailer = Mailer {
+        transport: Transport::from_config(
+            &concierge::config::MailConfig {
+                smtp_url: Some(Secret::new(url)),
+                from: "bot@acme.test".into(),
+            },
+            Path::new("unused"),
+        )
+        .unwrap(),
+        from: "bot@acme.test".parse().unwrap(),
+        public_url: "http://app.test".into(),
+    };
+    let config = MailWorkerConfig {
+        poll_interval: Duration::from_millis(20),
+        concurrency: 4,
+        backoff: Backoff {
+            base: Duration::from_millis(100),
+            cap: Duration::from_millis(500),
+        },
+        ..MailWorkerConfig::default()
+    };
+    MailWorker::new(app.state.db.clone(), std::sync::Arc::new(mailer), config).spawn()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_on_one_database_send_each_mail_once() {
+    for t in TestDb::all() {
+        let smtp = Smtp::start(&[]);
+        let app = TestApp::spawn_with(t, |c| c.outbox.concurrency = 0).await;
+        let workers: Vec<_> = (0..3).map(|_| worker(&app, smtp.url())).collect();
+        let ids: Vec<String> = (0..60)
+            .map(|i| queue(&app, "sales@acme.test", &format!("Mail {i}")).id)
+            .collect();
+        for id in &ids {
+            until_status(&app, id, "done").await;
+        }
+        for w in workers {
+            w.stop().await;
+        }
+        let got = smtp.messages();
+        let mut seen: Vec<String> = got
+            .iter()
+            .map(|m| m["message_id"].as_str().unwrap().to_owned())
+            .collect();
+        seen.sort();
+        let mut want: Vec<String> = ids.iter().map(|id| format!("<{id}@app.test>")).collect();
+        want.sort();
+        assert_eq!(seen, want, "each mail once");
+    }
+}
+
 /// A worker of a node that (re)starts with mail due: rows queued while no worker ran, and
 /// a row a crashed worker had claimed (its lease runs out first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,30 +541,7 @@ async fn a_starting_worker_sends_the_mail_that_is_due_once() {
                 .execute(&mut *conn)
                 .unwrap();
         }
-        let worker = |url: String| {
-            let mailer = Mailer {
-                transport: Transport::from_config(
-                    &concierge::config::MailConfig {
-                        smtp_url: Some(Secret::new(url)),
-                        from: "bot@acme.test".into(),
-                    },
-                    Path::new("unused"),
-                )
-                .unwrap(),
-                from: "bot@acme.test".parse().unwrap(),
-                public_url: "http://app.test".into(),
-            };
-            let config = MailWorkerConfig {
-                poll_interval: Duration::from_millis(50),
-                backoff: Backoff {
-                    base: Duration::from_millis(100),
-                    cap: Duration::from_millis(500),
-                },
-                ..MailWorkerConfig::default()
-            };
-            MailWorker::new(app.state.db.clone(), std::sync::Arc::new(mailer), config).spawn()
-        };
-        let running = worker(smtp.url());
+        let running = worker(&app, smtp.url());
         until_status(&app, &due.id, "done").await;
         let sent = until_status(&app, &claimed.id, "done").await;
         assert!(
@@ -652,4 +682,145 @@ async fn the_missed_chat_alert_and_the_transcript_show_what_the_visitor_wrote() 
         );
         assert_inert(&html);
     }
+}
+
+const HUMAN: &str = r#"
+slug: human
+name: Human
+trigger: { on: keyword, keywords: [human] }
+start: rep
+cards:
+  - id: rep
+    type: live_chat
+    online_message: "Connecting you…"
+    wait_seconds: 60
+    offline_message: "Nobody is here right now."
+    offline_next: email
+  - id: email
+    type: question
+    text: "Your e-mail, so we can write back?"
+    input: email
+    save: person.email
+    next: bye
+  - id: bye
+    type: end
+    text: "We'll write to you."
+"#;
+
+/// Ends at once, no live chat.
+const THANKS: &str = r#"
+slug: thanks
+name: Thanks
+trigger: { on: keyword, keywords: [thanks] }
+start: bye
+cards:
+  - id: bye
+    type: end
+    text: "You're welcome."
+"#;
+
+/// The missed-chat alerts queued for the company.
+fn alerts_queued(app: &TestApp, company_id: &str) -> usize {
+    let mut conn = app.state.db.conn().unwrap();
+    schema::outbox::table
+        .filter(schema::outbox::company_id.eq(company_id))
+        .filter(schema::outbox::kind.eq("email"))
+        .select(schema::outbox::payload)
+        .load::<String>(&mut conn)
+        .unwrap()
+        .iter()
+        .filter(|p| p.contains("\"template\":\"missed_chat\""))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_chat_alerts_the_team_once_its_offline_branch_is_over() {
+    for t in TestDb::all() {
+        let smtp = Smtp::start(&[]);
+        let app = TestApp::spawn_with(t, with_smtp(smtp.url())).await;
+        let company = company_with(&app, &[HUMAN, THANKS]).await;
+        {
+            let mut conn = app.state.db.conn().unwrap();
+            let mut settings = company.settings();
+            settings.notification_emails = vec!["team@acme.test".into(), "boss@acme.test".into()];
+            companies::update_settings(&mut conn, &company.id, &settings).unwrap();
+        }
+        let mut widget = Widget::new(&app, &company);
+        widget.session().await;
+        // Nobody is online: the offline branch asks for an address; no alert yet.
+        widget.say("I need a human <now>").await;
+        assert_eq!(alerts_queued(&app, &company.id), 0);
+        widget.say("grace@visitor.test").await;
+        assert_eq!(alerts_queued(&app, &company.id), 1);
+        let alert = eventually("the missed-chat alert", || {
+            let m = smtp.messages();
+            async move { m.into_iter().next() }
+        })
+        .await;
+        assert_eq!(
+            alert["rcpt_tos"],
+            json!(["team@acme.test", "boss@acme.test"])
+        );
+        assert_eq!(alert["subject"], "Missed chat: grace@visitor.test");
+        let plain = text(&alert, "text");
+        assert!(plain.contains("E-mail: grace@visitor.test"), "{plain}");
+        assert!(plain.contains("I need a human <now>"), "{plain}");
+        assert!(text(&alert, "html").contains("I need a human &lt;now&gt;"));
+        // Another flow of the conversation ends without a miss: no second alert.
+        let reply = widget.say("thanks").await;
+        assert_eq!(texts(&reply["messages"]), ["thanks", "You're welcome."]);
+        assert_eq!(alerts_queued(&app, &company.id), 1);
+        // A second miss gets its own alert.
+        widget.say("human").await;
+        widget.say("grace@visitor.test").await;
+        assert_eq!(alerts_queued(&app, &company.id), 2);
+    }
+}
+
+/// What the README promises after its first command: the demo's lead qualification mails
+/// its team into `DATA_DIR/mail/`.
+#[tokio::test]
+async fn the_demo_lead_qualification_mails_the_team_into_the_data_folder() {
+    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.outbox.poll_ms = 50).await;
+    let company = {
+        let mut conn = app.state.db.conn().unwrap();
+        companies::first(&mut conn).unwrap().unwrap()
+    };
+    let mut widget = Widget::new(&app, &company);
+    widget.session().await;
+    let started = widget.trigger("lead-qualification", "time_on_page").await;
+    let ask = started["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["buttons"].is_array()))
+        .unwrap_or_else(|| panic!("the team size question: {started}"));
+    widget.choose(ask["id"].as_str().unwrap(), 0).await;
+    widget.say("ada@example.com").await;
+    let folder = app.state.config.data_dir.join("mail");
+    let file = eventually("a mail in DATA_DIR/mail", || {
+        let found = std::fs::read_dir(&folder).ok().and_then(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == "eml"))
+        });
+        async move { found }
+    })
+    .await;
+    let got = parse_eml(&file);
+    assert_eq!(got["to"], "sales@example.com");
+    assert_eq!(got["subject"], "New lead: ada@example.com");
+    assert!(text(&got, "text").contains("Team size small"), "{got}");
+}
+
+#[tokio::test]
+async fn an_invalid_address_fails_the_mail_without_sending_it() {
+    let smtp = Smtp::start(&[]);
+    let app = TestApp::spawn_with(TestDb::sqlite(), with_smtp(smtp.url())).await;
+    let queued = queue(&app, "sales at acme", "Nowhere");
+    let failed = until_status(&app, &queued.id, "failed").await;
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("invalid address `sales at acme`")
+    );
+    assert_eq!(failed.attempts, 1);
+    assert!(smtp.messages().is_empty());
 }
