@@ -116,7 +116,7 @@ async fn announce(chat: Chat, change: Change) {
         tell(
             notify::NEW_CHAT,
             "A chat is waiting".into(),
-            format!("{who}: {}", summary.preview),
+            format!("{who} waits for a rep."),
             to,
         );
     }

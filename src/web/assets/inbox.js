@@ -85,9 +85,11 @@
   }
 
   // ---- in-page notices, desktop notifications and the sound ----
-  function notice(title, body, conversationId) {
+  function notice(title, body, conversationId, kind) {
     var box = el("div", "notice");
     box.setAttribute("role", "status");
+    if (conversationId) box.dataset.conversation = conversationId;
+    if (kind) box.dataset.kind = kind;
     var text = box.appendChild(el("div"));
     text.appendChild(el("strong", "", title));
     if (body) text.appendChild(el("span", "", body));
@@ -132,7 +134,10 @@
   }, { once: true });
 
   function notify(d) {
-    notice(d.title || "Concierge", d.body || "", d.conversation_id);
+    // A message in the chat on screen needs no notice.
+    var onScreen = d.conversation_id && d.conversation_id === S.current && !document.hidden;
+    if (d.kind === "message" && onScreen) return;
+    notice(d.title || "Concierge", d.body || "", d.conversation_id, d.kind);
     var away = document.hidden || !document.hasFocus();
     if (away && window.Notification && Notification.permission === "granted") {
       try {
@@ -741,6 +746,12 @@
     on("resync", resync);
     on("conversation", function (c) {
       S.chats[c.id] = c;
+      // A waiting chat someone took is no longer news.
+      if (c.status !== "unassigned") {
+        document.querySelectorAll('#notices .notice[data-kind="new_chat"]').forEach(function (n) {
+          if (n.dataset.conversation === c.id && n.parentNode) n.parentNode.removeChild(n);
+        });
+      }
       list();
       if (c.id === S.current) showChat();
     });
