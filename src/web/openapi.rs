@@ -48,6 +48,7 @@ use super::{admin, generate, visitor};
         admin::api_keys::create,
         admin::api_keys::revoke,
         admin::audit::list,
+        admin::templates::list,
     ),
     modifiers(&VisitorToken),
     tags(
