@@ -17,6 +17,7 @@ mod demo_site;
 mod engine_props;
 mod http_card;
 mod iframe_auth;
+mod live_chat;
 mod live_timers;
 mod mail;
 mod oauth;
