@@ -63,6 +63,7 @@ use super::{admin, generate, inbox, visitor};
         admin::api_keys::create,
         admin::api_keys::revoke,
         admin::audit::list,
+        admin::templates::list,
     ),
     modifiers(&VisitorToken),
     tags(

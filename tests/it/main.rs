@@ -10,6 +10,7 @@ mod widget_support;
 mod admin_api;
 mod ai_generate;
 mod browser;
+mod browser_admin;
 mod browser_livechat;
 mod cli_run;
 mod demo_site;
