@@ -9,6 +9,8 @@
 
 pub mod analytics;
 pub mod answer_rules;
+pub mod api_keys;
+pub mod audit;
 pub mod companies;
 pub mod conversations;
 pub mod crm_users;

@@ -58,6 +58,7 @@ diesel::table! {
         owner_crm_user_id -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        draft_source -> Nullable<Text>,
     }
 }
 
@@ -68,6 +69,8 @@ diesel::table! {
         version -> Integer,
         document -> Text,
         published_at -> BigInt,
+        note -> Text,
+        author -> Nullable<Text>,
     }
 }
 
@@ -184,6 +187,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        prefix -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        company_id -> Text,
+        actor -> Text,
+        actor_crm_user_id -> Nullable<BigInt>,
+        actor_key_id -> Nullable<Text>,
+        action -> Text,
+        subject_id -> Nullable<Text>,
+        subject -> Text,
+        detail -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(crm_users -> companies (company_id));
 diesel::joinable!(installs -> companies (company_id));
 diesel::joinable!(playbooks -> companies (company_id));
@@ -195,6 +227,8 @@ diesel::joinable!(conversations -> playbook_versions (playbook_version_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(variables -> conversations (conversation_id));
 diesel::joinable!(timers -> conversations (conversation_id));
+diesel::joinable!(api_keys -> companies (company_id));
+diesel::joinable!(audit_log -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -210,4 +244,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     timers,
     analytics_events,
+    api_keys,
+    audit_log,
 );

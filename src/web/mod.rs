@@ -1,6 +1,7 @@
 //! The web layer: the app is built by one function, [`build`], that `serve` and the tests
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
+pub mod admin;
 pub mod auth;
 pub mod demo;
 pub mod error;
@@ -256,6 +257,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(openapi::openapi_json)
         .configure(visitor::configure)
         .configure(generate::routes)
+        .configure(admin::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 

@@ -7,6 +7,7 @@ mod crm_support;
 mod openapi_support;
 mod widget_support;
 
+mod admin_api;
 mod ai_generate;
 mod browser;
 mod browser_livechat;
