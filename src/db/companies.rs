@@ -109,7 +109,7 @@ impl Default for CompanySettings {
             exit_words: vec!["stop".into(), "quit".into()],
             fallback_reply: "Thanks for your message! Someone from the team will get back to you."
                 .into(),
-            heartbeat_timeout_seconds: 60,
+            heartbeat_timeout_seconds: 30,
             language: Language::En,
             live_chat: LiveChatSettings::default(),
         }

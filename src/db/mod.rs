@@ -15,6 +15,7 @@ pub mod companies;
 pub mod conversations;
 pub mod crm_users;
 pub mod installs;
+pub mod live;
 pub mod outbox;
 pub mod playbooks;
 pub mod presence;

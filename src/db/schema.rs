@@ -27,6 +27,10 @@ diesel::table! {
         last_seen_at -> Nullable<BigInt>,
         notifications -> Bool,
         synced_at -> BigInt,
+        notify_new_chat -> Bool,
+        notify_assigned -> Bool,
+        notify_message -> Bool,
+        last_assigned_at -> Nullable<BigInt>,
     }
 }
 
@@ -113,7 +117,11 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         closed_at -> Nullable<BigInt>,
+        waiting_since -> Nullable<BigInt>,
+        assigned_at -> Nullable<BigInt>,
         outcome -> Nullable<Text>,
+        team -> Nullable<Text>,
+        panel -> Nullable<Text>,
     }
 }
 
@@ -188,6 +196,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_takes (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Text,
+        crm_user_id -> Text,
+        waited_ms -> BigInt,
+        taken_at -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Text,
         company_id -> Text,
@@ -227,6 +246,7 @@ diesel::joinable!(conversations -> playbook_versions (playbook_version_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(variables -> conversations (conversation_id));
 diesel::joinable!(timers -> conversations (conversation_id));
+diesel::joinable!(conversations -> crm_users (assigned_to));
 diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(audit_log -> companies (company_id));
 
@@ -244,6 +264,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     timers,
     analytics_events,
+    chat_takes,
     api_keys,
     audit_log,
 );

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod generate;
 mod health;
+pub mod inbox;
 pub mod json;
 pub mod limits;
 mod oauth;
@@ -66,6 +67,7 @@ pub struct Server {
     outbox: Option<WorkerHandle>,
     mail: Option<MailWorkerHandle>,
     timers: Option<timers::WorkerHandle>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +140,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     let outbox = start_outbox_worker(&state);
     let mail = start_mail_worker(&state)?;
     let timers = start_timer_worker(&state);
+    let sweeper = crate::chat::live::sweeper::spawn(state.chat.clone(), LIVE_SWEEP_EVERY);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -159,8 +162,12 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         outbox,
         mail,
         timers,
+        sweeper,
     })
 }
+
+/// How often each node hands back the chats of absent reps and announces presence.
+const LIVE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The outbox worker of this node, unless the configuration turns it off.
 fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
@@ -171,8 +178,21 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
             poll_interval: std::time::Duration::from_millis(cfg.poll_ms.max(10)),
             ..WorkerConfig::default()
         };
+        // The inbox shows a chat's CRM records as they change.
+        let hub = state.chat.hub.clone();
+        let on_finish: crate::crm::outbox::FinishHook = Arc::new(move |row| {
+            if let Some(conversation_id) = &row.conversation_id {
+                hub.publish_rep(
+                    &row.company_id,
+                    crate::chat::live::RepEvent::Crm {
+                        conversation_id: conversation_id.clone(),
+                    },
+                );
+            }
+        });
         Worker::new(state.db.clone(), state.crm.access.clone(), worker_config)
             .with_wake(state.crm.outbox_wake.clone())
+            .with_on_finish(on_finish)
             .spawn()
     })
 }
@@ -223,6 +243,7 @@ impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.sweeper.abort();
         if let Some(worker) = self.outbox {
             worker.stop().await;
         }
@@ -256,6 +277,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(demo::routes)
         .service(openapi::openapi_json)
         .configure(visitor::configure)
+        .configure(inbox::routes)
         .configure(generate::routes)
         .configure(admin::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));

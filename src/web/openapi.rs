@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, generate, visitor};
+use super::{admin, generate, inbox, visitor};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,21 @@ use super::{admin, generate, visitor};
         visitor::identify,
         visitor::close,
         visitor::events::events,
+        visitor::typing,
+        inbox::me,
+        inbox::presence,
+        inbox::heartbeat,
+        inbox::reps,
+        inbox::notifications,
+        inbox::list,
+        inbox::detail,
+        inbox::assign,
+        inbox::send,
+        inbox::typing,
+        inbox::close,
+        inbox::panel,
+        inbox::crm,
+        inbox::events::events,
         generate::status,
         generate::generate,
         admin::playbooks::list,
@@ -48,10 +63,12 @@ use super::{admin, generate, visitor};
         admin::api_keys::create,
         admin::api_keys::revoke,
         admin::audit::list,
+        admin::templates::list,
     ),
     modifiers(&VisitorToken),
     tags(
         (name = "widget", description = "The API of the embeddable widget"),
+        (name = "inbox", description = "The rep API of the inbox: a rep's session cookie, with `X-CSRF-Token` on writes"),
         (name = "admin", description = "The admin API: an admin's session cookie, with `X-CSRF-Token` on writes, or an API key of the company as `Authorization: Bearer KEY` (API keys cannot manage API keys). Playbooks are sent as YAML (`application/yaml`) or JSON; an invalid one answers 422 `invalid_playbook` with `error.problems`: `[{\"card\", \"line\", \"message\", \"pointer\"}]`, `line` counting from 1 in the text as sent. Every change is recorded in the audit log.")
     )
 )]

@@ -1491,3 +1491,83 @@ fn valid_playbook() -> impl proptest::strategy::Strategy<Value = Value> {
             },
         )
 }
+
+#[tokio::test]
+async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html() {
+    let s = setup(TestDb::sqlite()).await;
+    let Auth::Session { cookie, .. } = &s.admin else {
+        unreachable!()
+    };
+    let page = reqwest::Client::new()
+        .get(s.app.at("/settings"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for id in [
+        "playbooks",
+        "editor",
+        "answer-rules",
+        "company",
+        "embed",
+        "api-keys",
+        "audit",
+        "connection",
+        "users",
+        "sync-log",
+    ] {
+        assert!(html.contains(&format!("<section id=\"{id}\"")), "{id}");
+        assert!(
+            id == "editor" || html.contains(&format!("href=\"#{id}\"")),
+            "{id} not in the side navigation"
+        );
+    }
+    assert!(html.contains("/assets/settings.js"));
+    assert!(html.contains("<meta name=\"csrf-token\""));
+    // A rep gets the 403 page.
+    let Auth::Session { cookie, .. } = &s.rep else {
+        unreachable!()
+    };
+    let page = reqwest::Client::new()
+        .get(s.app.at("/settings"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403);
+    // R8: the script builds everything with createElement and textContent.
+    let script = reqwest::get(s.app.at("/assets/settings.js"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(!script.contains(sink), "{sink}");
+    }
+    // The templates it offers are valid playbooks, a blank one first.
+    let (status, body) = s.get(&s.admin, "/api/admin/templates").await;
+    assert_eq!(status, 200);
+    let templates = body["templates"].as_array().unwrap();
+    assert_eq!(templates[0]["slug"], "new-playbook");
+    assert!(templates.len() >= 7, "{body:#}");
+    for t in templates {
+        let (_, checked) = s
+            .call(
+                &s.admin,
+                Method::POST,
+                "/api/admin/validate",
+                Body::Yaml(t["yaml"].as_str().unwrap().to_owned()),
+            )
+            .await;
+        assert_eq!(checked["problems"], json!([]), "{}", t["slug"]);
+    }
+}

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod document;
 pub mod playbooks;
 pub mod settings;
+pub mod templates;
 mod words;
 
 use actix_web::web;
@@ -21,5 +22,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)
-        .service(audit::list);
+        .service(audit::list)
+        .service(templates::list);
 }
