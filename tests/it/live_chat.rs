@@ -452,6 +452,11 @@ async fn exactly_one_of_two_reps_pressing_assign_at_once_wins_100_times() {
         chloe.online().await;
         let mut wins = (0, 0);
         for round in 0..100 {
+            // Their inboxes stay connected (the page sends a heartbeat every 10 s).
+            if round % 10 == 0 {
+                assert_eq!(ben.post("heartbeat", None).await.0, 204);
+                assert_eq!(chloe.post("heartbeat", None).await.0, 204);
+            }
             let (_, id) = visitor_waits(&app, &company, &format!("v{round}@acme.test")).await;
             let path = format!("conversations/{id}/assign");
             let ((a, a_body), (b, b_body)) =
