@@ -90,7 +90,10 @@ fn main() {
         };
         runtime.block_on(run(name, &url, timers, span_s));
         if let Some((admin, db)) = cleanup {
-            pg(&admin, &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
+            pg(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+            );
         }
     }
 }
@@ -111,7 +114,10 @@ impl Hub for Recorder {
             && let Some(due) = self.due.get(conversation_id)
         {
             let late = db::now_ms() - due;
-            self.late.lock().unwrap_or_else(|e| e.into_inner()).push(late);
+            self.late
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(late);
         }
         self.inner.publish(company_id, conversation_id, event);
     }
@@ -214,11 +220,7 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
         })
         .await
         .expect("counts");
-    let mut late = recorder
-        .late
-        .lock()
-        .map(|l| l.clone())
-        .unwrap_or_default();
+    let mut late = recorder.late.lock().map(|l| l.clone()).unwrap_or_default();
     late.sort_unstable();
     let pick = |q: f64| {
         late.get(((late.len() as f64 * q) as usize).min(late.len().saturating_sub(1)))
@@ -323,7 +325,9 @@ fn seed(db: &Db, count: usize) -> Result<Vec<String>, DbError> {
             // Multi-row inserts on PostgreSQL, one statement per row on SQLite (cheap
             // there), each chunk in one transaction.
             DbConn::Pg(c) => c.transaction(|c| {
-                diesel::insert_into(visitors::table).values(&vs).execute(c)?;
+                diesel::insert_into(visitors::table)
+                    .values(&vs)
+                    .execute(c)?;
                 diesel::insert_into(conversations::table)
                     .values(&cs)
                     .execute(c)?;
