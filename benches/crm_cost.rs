@@ -38,6 +38,7 @@ fn config(dir: &std::path::Path) -> Config {
             concurrency: 0,
             poll_ms: 1000,
         },
+        mail: Default::default(),
         timers: Default::default(),
         http_allow: Default::default(),
         rate_limits: Default::default(),

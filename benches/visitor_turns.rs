@@ -174,6 +174,7 @@ fn config(database_url: &str, dir: &Path) -> Config {
             oauth_url: "http://127.0.0.1:0".into(),
         },
         outbox: Default::default(),
+        mail: Default::default(),
         timers: Default::default(),
         http_allow: Default::default(),
         // One address sends everything: only the per-visitor limit stays on.

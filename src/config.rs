@@ -47,6 +47,20 @@ pub const OPTIONS: &[OptionDoc] = &[
         about: "Folder for the generated secret key and the default mail folder.",
     },
     OptionDoc {
+        key: "smtp_url",
+        env: "CONCIERGE_SMTP_URL",
+        default: "unset: e-mails are written to DATA_DIR/mail/",
+        about: "SMTP server that sends e-mails, as `smtp://host:25` (plain), \
+                `smtp://user:pass@host:587?tls=required` (STARTTLS) or \
+                `smtps://user:pass@host:465` (TLS from the start) (a secret).",
+    },
+    OptionDoc {
+        key: "mail_from",
+        env: "CONCIERGE_MAIL_FROM",
+        default: "Concierge <concierge@localhost>",
+        about: "Sender of every e-mail, `Name <address>` or an address.",
+    },
+    OptionDoc {
         key: "playbooks_dir",
         env: "CONCIERGE_PLAYBOOKS_DIR",
         default: "playbooks",
@@ -98,7 +112,8 @@ pub const OPTIONS: &[OptionDoc] = &[
         key: "outbox_concurrency",
         env: "CONCIERGE_OUTBOX_CONCURRENCY",
         default: "4",
-        about: "CRM writes this node delivers at the same time; 0 runs no outbox worker here.",
+        about: "CRM writes (and e-mails) this node delivers at the same time; 0 runs no outbox \
+                worker, for the CRM or for mail, on this node.",
     },
     OptionDoc {
         key: "outbox_poll_ms",
@@ -223,6 +238,24 @@ impl Default for OutboxConfig {
     }
 }
 
+/// Where e-mails go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailConfig {
+    /// `None`: written as `.eml` files to `DATA_DIR/mail/`.
+    pub smtp_url: Option<Secret>,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> MailConfig {
+        MailConfig {
+            smtp_url: None,
+            from: "Concierge <concierge@localhost>".into(),
+        }
+    }
+}
+
 /// The timer worker of this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimerConfig {
@@ -254,6 +287,8 @@ pub struct Config {
     pub log: String,
     pub pipedrive: PipedriveConfig,
     pub outbox: OutboxConfig,
+    /// Where e-mails go and who sends them.
+    pub mail: MailConfig,
     pub timers: TimerConfig,
     /// Addresses http cards may call although they are internal.
     pub http_allow: AllowList,
@@ -349,6 +384,8 @@ struct FileConfig {
     pipedrive_oauth_url: Option<String>,
     outbox_concurrency: Option<usize>,
     outbox_poll_ms: Option<u64>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
     timer_batch: Option<usize>,
     timer_idle_ms: Option<u64>,
     http_allow: Option<String>,
@@ -412,6 +449,10 @@ impl Config {
             )?,
             poll_ms: number(&env, "CONCIERGE_OUTBOX_POLL_MS", f.outbox_poll_ms, 1000)?,
         };
+        let mail = mail_config(
+            pick("CONCIERGE_SMTP_URL", f.smtp_url),
+            pick("CONCIERGE_MAIL_FROM", f.mail_from),
+        )?;
         let timers = TimerConfig {
             batch: number(&env, "CONCIERGE_TIMER_BATCH", f.timer_batch, 256)?,
             idle_ms: number(&env, "CONCIERGE_TIMER_IDLE_MS", f.timer_idle_ms, 30_000)?,
@@ -481,6 +522,7 @@ impl Config {
                     .to_owned(),
             },
             outbox,
+            mail,
             timers,
             http_allow,
             rate_limits,
@@ -492,6 +534,44 @@ impl Config {
     pub fn uses_sandbox(&self) -> bool {
         self.pipedrive.client_id.is_none()
     }
+}
+
+/// The mail settings, checked: an SMTP URL of a scheme lettre knows, a sender that parses.
+fn mail_config(smtp_url: Option<String>, from: Option<String>) -> Result<MailConfig, ConfigError> {
+    let defaults = MailConfig::default();
+    if let Some(url) = &smtp_url {
+        // Never echo the URL: it may carry a password.
+        let parsed = url::Url::parse(url).map_err(|e| ConfigError::Invalid {
+            name: "CONCIERGE_SMTP_URL",
+            message: format!("not a URL: {e}"),
+        })?;
+        let tls = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let known = matches!(
+            (parsed.scheme(), tls.as_deref()),
+            ("smtp", None | Some("required") | Some("opportunistic")) | ("smtps", None)
+        );
+        if !known || parsed.host_str().is_none_or(str::is_empty) {
+            return Err(ConfigError::Invalid {
+                name: "CONCIERGE_SMTP_URL",
+                message: "expected smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required \
+                          or smtps://USER:PASS@HOST:465"
+                    .into(),
+            });
+        }
+    }
+    let from = from.unwrap_or(defaults.from);
+    from.parse::<lettre::message::Mailbox>()
+        .map_err(|e| ConfigError::Invalid {
+            name: "CONCIERGE_MAIL_FROM",
+            message: format!("`{from}` is not an address: {e}"),
+        })?;
+    Ok(MailConfig {
+        smtp_url: smtp_url.map(Secret::new),
+        from,
+    })
 }
 
 /// A whole number from the environment, else the file, else `default`.
@@ -647,6 +727,35 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("PER_SECOND/BURST"), "{err}");
+    }
+
+    #[test]
+    fn mail_settings_are_checked() {
+        let cfg = load(&[("CONCIERGE_SECRET_KEY", "k")], None).unwrap();
+        assert_eq!(cfg.mail, MailConfig::default());
+        let cfg = load(
+            &[
+                ("CONCIERGE_SECRET_KEY", "k"),
+                (
+                    "CONCIERGE_SMTP_URL",
+                    "smtp://u:hunter2@mail.test:587?tls=required",
+                ),
+                ("CONCIERGE_MAIL_FROM", "Acme Bot <bot@acme.test>"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.mail.from, "Acme Bot <bot@acme.test>");
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        for (name, value) in [
+            ("CONCIERGE_SMTP_URL", "http://u:hunter2@mail.test"),
+            ("CONCIERGE_SMTP_URL", "smtp://u:hunter2@mail.test?tls=maybe"),
+            ("CONCIERGE_MAIL_FROM", "not an address"),
+        ] {
+            let err = load(&[("CONCIERGE_SECRET_KEY", "k"), (name, value)], None).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
     }
 
     #[test]

@@ -6,5 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod crm;
 pub mod db;
+pub mod mail;
 pub mod playbook;
 pub mod web;

@@ -4,7 +4,7 @@ use super::ChatError;
 use super::realtime::LiveEvent;
 use super::texts;
 use super::turn::Turn;
-use crate::db::conversations::{self as convs, NewMessage, Payload, author, status};
+use crate::db::conversations::{self as convs, NewMessage, Payload, author, outcome, status};
 use crate::db::playbooks::Published;
 use crate::db::{analytics, outbox, timers, visitors};
 use crate::playbook::Effect;
@@ -34,6 +34,17 @@ pub(super) fn apply(
                         playbook_id.clone(),
                         Some(message.card.clone()),
                     ));
+                    if turn.conv.status == status::UNASSIGNED {
+                        // Nobody took it in time: a missed chat, listed with the closed
+                        // ones while its offline branch runs.
+                        turn.conv.status = status::CLOSED.to_owned();
+                        turn.conv.outcome = Some(outcome::MISSED.to_owned());
+                        turn.conv.waiting_since = None;
+                        turn.out.events.push(LiveEvent::Status {
+                            status: status::CLOSED.to_owned(),
+                            outcome: Some(outcome::MISSED.to_owned()),
+                        });
+                    }
                 }
                 turn.append(bot_message(message))?;
             }
@@ -93,6 +104,7 @@ pub(super) fn apply(
             }
             Effect::HandOff { card } => {
                 turn.conv.status = status::UNASSIGNED.to_owned();
+                turn.conv.waiting_since = Some(now);
                 turn.out.events.push(LiveEvent::Status {
                     status: status::UNASSIGNED.to_owned(),
                     outcome: None,
@@ -117,6 +129,19 @@ pub(super) fn apply(
                 turn.out.events.push(LiveEvent::Redirect { url });
             }
             Effect::End => {
+                // A chat nobody took: the team hears of it, with what the offline branch
+                // collected, once that branch is over.
+                let missed_now = turn
+                    .analytics
+                    .iter()
+                    .any(|(kind, _, _)| *kind == analytics::kind::CHAT_MISSED);
+                crate::mail::jobs::queue_missed_chat_at_end(
+                    turn.conn,
+                    &turn.conv.company_id,
+                    &turn.conv.id,
+                    missed_now,
+                    now,
+                )?;
                 turn.analytics
                     .push((analytics::kind::COMPLETED, playbook_id.clone(), None));
                 if turn.conv.status == status::CLOSED && turn.conv.closed_at.is_none() {

@@ -6,6 +6,7 @@ pub mod answers;
 mod effects;
 pub mod flow;
 pub mod http_card;
+pub mod live;
 pub mod message;
 pub mod realtime;
 pub mod seed;

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use super::live::RepEvent;
 use super::message::Message;
 
 /// Events buffered per conversation for a slow subscriber before it must re-read.
@@ -46,6 +47,16 @@ pub enum LiveEvent {
     },
     /// The visitor's page should go to this URL.
     Redirect { url: String },
+    /// A rep joined (or, with no name, left) the conversation: who speaks for the company.
+    Agent {
+        name: Option<String>,
+        avatar_url: Option<String>,
+    },
+    /// The visitor's place among the company's waiting chats and the expected wait.
+    Queue {
+        position: i64,
+        expected_wait_seconds: Option<i64>,
+    },
 }
 
 impl LiveEvent {
@@ -56,6 +67,8 @@ impl LiveEvent {
             LiveEvent::Typing { .. } => "typing",
             LiveEvent::Status { .. } => "status",
             LiveEvent::Redirect { .. } => "redirect",
+            LiveEvent::Agent { .. } => "agent",
+            LiveEvent::Queue { .. } => "queue",
         }
     }
 
@@ -81,20 +94,52 @@ impl LiveEvent {
 /// Receives a conversation's events. On `RecvError::Lagged`, re-read from the database.
 pub type Subscription = broadcast::Receiver<Arc<LiveEvent>>;
 
-/// Carries events to the watchers of a conversation, wherever they are connected.
+/// What the reps of a company watch (their inbox's event stream): every conversation
+/// event of the company, and the events of the rep side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CompanyEvent {
+    /// An event published to one of the company's conversations.
+    Conversation {
+        conversation_id: String,
+        event: LiveEvent,
+    },
+    /// An event of the rep side (a chat changed, presence, notifications, typing).
+    Rep { event: RepEvent },
+}
+
+/// Receives a company's events. On `RecvError::Lagged`, re-read from the database.
+pub type CompanySubscription = broadcast::Receiver<Arc<CompanyEvent>>;
+
+/// Carries events to the watchers of a conversation and to the reps of its company,
+/// wherever they are connected.
 pub trait Hub: Send + Sync + 'static {
-    /// Deliver `event` to every current subscriber of the conversation. Never blocks and
-    /// never fails the caller: call it after the transaction that caused it committed.
+    /// Deliver `event` to every current subscriber of the conversation, and to the
+    /// company's rep streams. Never blocks and never fails the caller: call it after the
+    /// transaction that caused it committed.
     fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent);
 
     /// Watch a conversation (ids are checked by the caller, who knows the company).
     fn subscribe(&self, conversation_id: &str) -> Subscription;
+
+    /// Deliver a rep-side event to the company's rep streams (not to visitors).
+    fn publish_rep(&self, company_id: &str, event: RepEvent);
+
+    /// Watch every event of a company (a rep's inbox; the caller checks who may see what).
+    fn subscribe_company(&self, company_id: &str) -> CompanySubscription;
 }
 
-/// The in-process hub: one broadcast channel per watched conversation.
+/// Events buffered per company for a slow rep stream before it must re-read.
+const COMPANY_CAPACITY: usize = 256;
+
+type Channels<T> = Mutex<HashMap<String, broadcast::Sender<Arc<T>>>>;
+
+/// The in-process hub: one broadcast channel per watched conversation and per company
+/// with an open inbox.
 #[derive(Debug, Default)]
 pub struct LocalHub {
-    channels: Mutex<HashMap<String, broadcast::Sender<Arc<LiveEvent>>>>,
+    channels: Channels<LiveEvent>,
+    companies: Channels<CompanyEvent>,
     subscriptions: AtomicUsize,
 }
 
@@ -114,10 +159,33 @@ impl LocalHub {
         // A panic while holding the lock leaves a map that is still consistent.
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn to_company(&self, company_id: &str, event: CompanyEvent) {
+        let mut companies = self.companies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = companies.get(company_id)
+            && tx.send(Arc::new(event)).is_err()
+        {
+            companies.remove(company_id);
+        }
+    }
 }
 
 impl Hub for LocalHub {
-    fn publish(&self, _company_id: &str, conversation_id: &str, event: LiveEvent) {
+    fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent) {
+        let watched_by_reps = self
+            .companies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(company_id);
+        if watched_by_reps {
+            self.to_company(
+                company_id,
+                CompanyEvent::Conversation {
+                    conversation_id: conversation_id.to_owned(),
+                    event: event.clone(),
+                },
+            );
+        }
         let mut channels = self.lock();
         if let Some(tx) = channels.get(conversation_id)
             && tx.send(Arc::new(event)).is_err()
@@ -125,6 +193,19 @@ impl Hub for LocalHub {
             // Nobody listens any more.
             channels.remove(conversation_id);
         }
+    }
+
+    fn publish_rep(&self, company_id: &str, event: RepEvent) {
+        self.to_company(company_id, CompanyEvent::Rep { event });
+    }
+
+    fn subscribe_company(&self, company_id: &str) -> CompanySubscription {
+        let mut companies = self.companies.lock().unwrap_or_else(|e| e.into_inner());
+        companies.retain(|_, tx| tx.receiver_count() > 0);
+        companies
+            .entry(company_id.to_owned())
+            .or_insert_with(|| broadcast::channel(COMPANY_CAPACITY).0)
+            .subscribe()
     }
 
     fn subscribe(&self, conversation_id: &str) -> Subscription {

@@ -33,6 +33,10 @@ pub fn seed_if_empty(conn: &mut DbConn, dir: &Path) -> Result<Option<Company>, D
         return Ok(None);
     }
     let company = companies::create(conn, DEMO_COMPANY, None)?;
+    // The demo is always open, so live chat works at any hour.
+    let mut settings = company.settings();
+    settings.business_hours = vec![vec!["00:00-24:00".to_owned()]; 7];
+    companies::update_settings(conn, &company.id, &settings)?;
     for path in playbook_files(dir) {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,

@@ -25,7 +25,7 @@ pub struct Chat {
     pub db: Db,
     pub hub: Arc<dyn Hub>,
     pub http: HttpCaller,
-    versions: Arc<VersionCache>,
+    pub(crate) versions: Arc<VersionCache>,
     /// Wakes this node's timer worker when a turn arms a timer earlier than its sleep.
     pub timer_wake: Arc<TimerWake>,
 }
@@ -167,8 +167,9 @@ impl Chat {
         }
     }
 
-    /// Publish a committed outcome; the http call it asks for, if any.
-    fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
+    /// Publish a committed outcome (to the visitor and the company's reps, whose inbox
+    /// is then told what changed); the http call it asks for, if any.
+    pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
         let conv = outcome.conversation.as_ref()?;
         for row in &outcome.messages {
             let event = LiveEvent::Message(Message::from(row));
@@ -177,6 +178,7 @@ impl Chat {
         for event in &outcome.events {
             self.hub.publish(&conv.company_id, &conv.id, event.clone());
         }
+        super::live::announce::after(self, outcome);
         outcome.http.clone()
     }
 }

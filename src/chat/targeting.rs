@@ -142,7 +142,7 @@ pub fn is_open(settings: &CompanySettings, now: DateTime<Utc>) -> bool {
 }
 
 /// `09:00-17:30` → minutes of the day (540, 1050). `24:00` is accepted as an end.
-fn parse_range(text: &str) -> Option<(u32, u32)> {
+pub fn parse_range(text: &str) -> Option<(u32, u32)> {
     let (a, b) = text.split_once('-')?;
     let minutes = |t: &str| {
         let t = t.trim();

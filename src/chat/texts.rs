@@ -174,6 +174,39 @@ pub fn redirecting(language: Language, url: &str) -> String {
     format!("{lead} [{url}]({url})")
 }
 
+/// "NAME joined the chat": a rep took the conversation.
+pub fn rep_joined(language: Language, name: &str) -> String {
+    match language {
+        Language::En => format!("{name} joined the chat"),
+        Language::Fr => format!("{name} a rejoint le chat"),
+        Language::Pt => format!("{name} entrou no chat"),
+        Language::De => format!("{name} ist dem Chat beigetreten"),
+        Language::Es => format!("{name} se unió al chat"),
+    }
+}
+
+/// The chat went back to the team's waiting list.
+pub fn someone_else(language: Language) -> &'static str {
+    match language {
+        Language::En => "Someone else from the team will answer you shortly.",
+        Language::Fr => "Une autre personne de l'équipe va vous répondre sous peu.",
+        Language::Pt => "Outra pessoa da equipa vai responder-lhe em breve.",
+        Language::De => "Jemand anderes aus dem Team antwortet Ihnen gleich.",
+        Language::Es => "Otra persona del equipo te responderá en breve.",
+    }
+}
+
+/// A rep closed the chat.
+pub fn chat_closed(language: Language) -> &'static str {
+    match language {
+        Language::En => "The chat was closed. Write again any time.",
+        Language::Fr => "Le chat est terminé. Écrivez-nous quand vous voulez.",
+        Language::Pt => "O chat foi encerrado. Escreva quando quiser.",
+        Language::De => "Der Chat wurde beendet. Schreiben Sie uns jederzeit wieder.",
+        Language::Es => "El chat se ha cerrado. Escríbenos cuando quieras.",
+    }
+}
+
 /// The short acknowledgement of free text that got no other answer (the fallback reply is
 /// never sent twice in a row): the visitor always learns that the message arrived.
 pub fn received(language: Language) -> &'static str {

@@ -69,6 +69,8 @@ pub struct Outcome {
     pub events: Vec<LiveEvent>,
     /// An http card's call to make now; its result comes back as an event.
     pub http: Option<HttpRequest>,
+    /// A rep (CRM user id) was given the chat by someone else: they are notified.
+    pub assigned_to_other: Option<i64>,
     /// The earliest due time (Unix ms) of the timers armed in this turn, for waking the
     /// timer worker once the turn committed.
     pub armed: Option<i64>,
@@ -189,6 +191,29 @@ pub fn conversation_event(
     turn.finish()
 }
 
+/// Lock a conversation of the company and run `f` on it as one turn (a rep's action):
+/// the conversation is stored and the outcome returned when `f` succeeds. The caller's
+/// transaction commits or rolls back everything `f` did.
+pub(super) fn locked<T, E>(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    company_id: &str,
+    conversation_id: &str,
+    now: DateTime<Utc>,
+    f: impl FnOnce(&mut Turn<'_>) -> Result<T, E>,
+) -> Result<(Outcome, T), E>
+where
+    E: From<ChatError>,
+{
+    let conv = convs::lock(conn, company_id, conversation_id).map_err(ChatError::from)?;
+    let visitor = visitors::get(conn, company_id, &conv.visitor_id)
+        .map_err(ChatError::from)?
+        .ok_or(ChatError::NotFound)?;
+    let mut turn = Turn::new(conn, versions, conv, visitor, now);
+    let value = f(&mut turn)?;
+    Ok((turn.finish()?, value))
+}
+
 /// The state of a turn under way.
 pub(super) struct Turn<'c> {
     pub(super) conn: &'c mut DbConn,
@@ -204,7 +229,7 @@ pub(super) struct Turn<'c> {
 }
 
 impl<'c> Turn<'c> {
-    fn new(
+    pub(super) fn new(
         conn: &'c mut DbConn,
         versions: &'c VersionCache,
         conv: Conversation,
@@ -241,7 +266,7 @@ impl<'c> Turn<'c> {
     }
 
     /// The playbook version the current flow runs on.
-    fn playbook(&mut self) -> Result<Option<Arc<Published>>, ChatError> {
+    pub(super) fn playbook(&mut self) -> Result<Option<Arc<Published>>, ChatError> {
         match self.conv.playbook_version_id.clone() {
             Some(id) => Ok(self.versions.get(self.conn, &self.conv.company_id, &id)?),
             None => Ok(None),
@@ -470,7 +495,7 @@ impl<'c> Turn<'c> {
     }
 
     /// Store the new state and analytics; the outcome for the caller.
-    fn finish(mut self) -> Result<Outcome, ChatError> {
+    pub(super) fn finish(mut self) -> Result<Outcome, ChatError> {
         let now = self.now_ms();
         self.conv.engine_state = self.flow.to_json();
         self.conv.updated_at = now;

@@ -1,7 +1,8 @@
-//! The `concierge` command line: `serve` and `playbook validate|paths|run|generate`.
+//! The `concierge` command line: `serve` and `playbook validate|paths|run|generate|push`.
 
 mod generate;
 mod paths;
+mod push;
 mod run;
 mod serve;
 mod validate;
@@ -79,6 +80,21 @@ enum PlaybookCommand {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Check a playbook file, then send it to a running Concierge and publish it (with
+    /// the API key in CONCIERGE_API_KEY): the draft of the playbook with its slug, or a
+    /// new playbook.
+    Push {
+        file: PathBuf,
+        /// The address Concierge is reached at, e.g. https://chat.example.com.
+        #[arg(long)]
+        url: String,
+        /// The version's note (default: "pushed from FILE").
+        #[arg(long)]
+        note: Option<String>,
+        /// Switch the playbook on after publishing.
+        #[arg(long)]
+        enable: bool,
+    },
 }
 
 fn parse_language(code: &str) -> Result<Language, String> {
@@ -110,6 +126,17 @@ pub fn main() -> ExitCode {
             existing,
             language,
             output,
+        }),
+        Command::Playbook(PlaybookCommand::Push {
+            file,
+            url,
+            note,
+            enable,
+        }) => push::push(push::Options {
+            file: &file,
+            url: &url,
+            note,
+            enable,
         }),
     }
 }

@@ -105,3 +105,29 @@ pub fn for_conversation(
         .select(AnalyticsEvent::as_select())
         .load(conn)?)
 }
+
+/// How many events of each kind each playbook of the company had since `since` (Unix ms):
+/// `(playbook id, kind, count)` for the kinds asked.
+pub fn counts_since(
+    conn: &mut DbConn,
+    company_id: &str,
+    kinds: &[&str],
+    since: i64,
+) -> Result<Vec<(String, String, i64)>, DbError> {
+    let rows: Vec<(Option<String>, String, i64)> = analytics_events::table
+        .filter(analytics_events::company_id.eq(company_id))
+        .filter(analytics_events::created_at.ge(since))
+        .filter(analytics_events::kind.eq_any(kinds))
+        .filter(analytics_events::playbook_id.is_not_null())
+        .group_by((analytics_events::playbook_id, analytics_events::kind))
+        .select((
+            analytics_events::playbook_id,
+            analytics_events::kind,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(p, k, n)| Some((p?, k, n)))
+        .collect())
+}

@@ -61,3 +61,63 @@ pub fn enabled(conn: &mut DbConn, company_id: &str) -> Result<Vec<AnswerRuleRow>
         .select(AnswerRuleRow::as_select())
         .load(conn)?)
 }
+
+/// Every rule of the company (switched off ones too), in order.
+pub fn list(conn: &mut DbConn, company_id: &str) -> Result<Vec<AnswerRuleRow>, DbError> {
+    Ok(answer_rules::table
+        .filter(answer_rules::company_id.eq(company_id))
+        .order((answer_rules::position.asc(), answer_rules::created_at.asc()))
+        .select(AnswerRuleRow::as_select())
+        .load(conn)?)
+}
+
+/// One rule of the company.
+pub fn by_id(
+    conn: &mut DbConn,
+    company_id: &str,
+    id: &str,
+) -> Result<Option<AnswerRuleRow>, DbError> {
+    Ok(answer_rules::table
+        .find(id)
+        .filter(answer_rules::company_id.eq(company_id))
+        .select(AnswerRuleRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Change a rule of the company; false when it has no such rule.
+pub fn update(
+    conn: &mut DbConn,
+    company_id: &str,
+    id: &str,
+    keywords: &[String],
+    reply: &str,
+    enabled: bool,
+    position: i32,
+) -> Result<bool, DbError> {
+    let keywords = serde_json::to_string(keywords).map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let n = diesel::update(
+        answer_rules::table
+            .find(id)
+            .filter(answer_rules::company_id.eq(company_id)),
+    )
+    .set((
+        answer_rules::keywords.eq(keywords),
+        answer_rules::reply.eq(reply),
+        answer_rules::enabled.eq(enabled),
+        answer_rules::position.eq(position),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Delete a rule of the company; false when it has no such rule.
+pub fn delete(conn: &mut DbConn, company_id: &str, id: &str) -> Result<bool, DbError> {
+    let n = diesel::delete(
+        answer_rules::table
+            .find(id)
+            .filter(answer_rules::company_id.eq(company_id)),
+    )
+    .execute(conn)?;
+    Ok(n == 1)
+}

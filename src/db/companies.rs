@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::schema::companies;
 use super::{DbConn, DbError, new_id, now_ms};
+use crate::playbook::model::Language;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = companies)]
@@ -31,7 +32,7 @@ impl Company {
 }
 
 /// What an admin sets for the whole company.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CompanySettings {
     pub bot_name: String,
@@ -52,6 +53,38 @@ pub struct CompanySettings {
     pub fallback_reply: String,
     /// Seconds after which an inbox without heartbeat no longer counts as online.
     pub heartbeat_timeout_seconds: u32,
+    /// The language new playbooks start in (a playbook's own `language` decides what its
+    /// visitors read): `en`, `fr`, `pt`, `de` or `es`.
+    #[schema(value_type = String)]
+    pub language: Language,
+    /// How live chat is shared among the reps.
+    pub live_chat: LiveChatSettings,
+}
+
+/// The company's live chat rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct LiveChatSettings {
+    /// Every rep sees every chat (else a chat assigned to a rep is hidden from the others).
+    pub see_all_chats: bool,
+    /// Open chats a rep may have at once.
+    pub max_open_chats: u32,
+    /// Minutes a visitor's message may stay unanswered before the chat goes back to
+    /// Unassigned.
+    pub unanswered_minutes: u32,
+    /// New chats go to an online rep by themselves (the one with the fewest open chats).
+    pub auto_assign: bool,
+}
+
+impl Default for LiveChatSettings {
+    fn default() -> Self {
+        LiveChatSettings {
+            see_all_chats: false,
+            max_open_chats: 5,
+            unanswered_minutes: 3,
+            auto_assign: false,
+        }
+    }
 }
 
 impl Default for CompanySettings {
@@ -76,7 +109,9 @@ impl Default for CompanySettings {
             exit_words: vec!["stop".into(), "quit".into()],
             fallback_reply: "Thanks for your message! Someone from the team will get back to you."
                 .into(),
-            heartbeat_timeout_seconds: 60,
+            heartbeat_timeout_seconds: 30,
+            language: Language::En,
+            live_chat: LiveChatSettings::default(),
         }
     }
 }
@@ -172,4 +207,31 @@ pub fn link_crm(
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Replace the identity secret (`Concierge.identify` hashes made with the old one stop
+/// verifying). Returns the new secret.
+pub fn rotate_identity_secret(conn: &mut DbConn, id: &str) -> Result<String, DbError> {
+    let secret = random_token(32);
+    diesel::update(companies::table.find(id))
+        .set(companies::identity_secret.eq(&secret))
+        .execute(conn)?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_saved_before_live_chat_existed_read_with_defaults() {
+        let old = r##"{"bot_name":"Bot","color":"#112233","timezone":"Europe/Paris"}"##;
+        let s: CompanySettings = serde_json::from_str(old).unwrap();
+        assert_eq!(s.bot_name, "Bot");
+        assert_eq!(s.timezone, "Europe/Paris");
+        assert_eq!(s.live_chat, LiveChatSettings::default());
+        assert_eq!(s.live_chat.max_open_chats, 5);
+        assert_eq!(s.live_chat.unanswered_minutes, 3);
+        assert_eq!(s.language, Language::En);
+    }
 }

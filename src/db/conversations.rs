@@ -22,6 +22,12 @@ pub mod status {
     pub const CLOSED: &str = "closed";
 }
 
+/// How a conversation ended besides a close.
+pub mod outcome {
+    /// Nobody took the chat before the live chat card's wait ended.
+    pub const MISSED: &str = "missed";
+}
+
 /// Who wrote a message.
 pub mod author {
     pub const VISITOR: &str = "visitor";
@@ -47,6 +53,16 @@ pub struct Conversation {
     pub created_at: i64,
     pub updated_at: i64,
     pub closed_at: Option<i64>,
+    /// Since when it waits in Unassigned (set while its status is `unassigned`).
+    pub waiting_since: Option<i64>,
+    /// When the current rep took it.
+    pub assigned_at: Option<i64>,
+    /// How it ended besides a close: `missed` when nobody took it in time.
+    pub outcome: Option<String>,
+    /// The team whose reps see it in Unassigned (none: every rep).
+    pub team: Option<String>,
+    /// The side panel as a rep edited it (JSON); none: prefilled from the variables.
+    pub panel: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -117,6 +133,34 @@ pub fn open_for_visitor(
         .optional()?)
 }
 
+/// One conversation of the company.
+pub fn get(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Conversation>, DbError> {
+    Ok(conversations::table
+        .find(id)
+        .filter(conversations::company_id.eq(company_id))
+        .select(Conversation::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The visitor's newest conversation closed at or after `since` (Unix ms), if any: the
+/// widget may still show a chat a rep just closed.
+pub fn recently_closed(
+    conn: &mut DbConn,
+    company_id: &str,
+    visitor_id: &str,
+    since: i64,
+) -> Result<Option<Conversation>, DbError> {
+    Ok(conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::visitor_id.eq(visitor_id))
+        .filter(conversations::closed_at.ge(since))
+        .order(conversations::closed_at.desc())
+        .select(Conversation::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// Open a conversation. Fails with a unique violation when the visitor already has one
 /// open (someone else opened it first).
 pub fn create(
@@ -137,6 +181,11 @@ pub fn create(
         created_at: now,
         updated_at: now,
         closed_at: None,
+        waiting_since: None,
+        assigned_at: None,
+        outcome: None,
+        team: None,
+        panel: None,
     };
     diesel::insert_into(conversations::table)
         .values(&conversation)
@@ -162,7 +211,8 @@ pub fn lock(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Conversatio
         .first(conn)?)
 }
 
-/// Store the conversation's state columns (status, flow, state, last seq, times).
+/// Store the conversation's state columns (status, flow, state, last seq, times, the
+/// assignment and the wait; the panel has its own writer).
 pub fn save(conn: &mut DbConn, c: &Conversation) -> Result<(), DbError> {
     diesel::update(
         conversations::table
@@ -176,6 +226,11 @@ pub fn save(conn: &mut DbConn, c: &Conversation) -> Result<(), DbError> {
         conversations::last_seq.eq(c.last_seq),
         conversations::updated_at.eq(c.updated_at),
         conversations::closed_at.eq(c.closed_at),
+        conversations::assigned_to.eq(&c.assigned_to),
+        conversations::waiting_since.eq(c.waiting_since),
+        conversations::assigned_at.eq(c.assigned_at),
+        conversations::outcome.eq(&c.outcome),
+        conversations::team.eq(&c.team),
     ))
     .execute(conn)?;
     Ok(())

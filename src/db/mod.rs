@@ -9,10 +9,13 @@
 
 pub mod analytics;
 pub mod answer_rules;
+pub mod api_keys;
+pub mod audit;
 pub mod companies;
 pub mod conversations;
 pub mod crm_users;
 pub mod installs;
+pub mod live;
 pub mod outbox;
 pub mod playbooks;
 pub mod presence;

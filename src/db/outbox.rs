@@ -98,3 +98,30 @@ pub fn for_company(
         .select(OutboxRow::as_select())
         .load(conn)?)
 }
+
+/// Set a row's `result` (the progress a delivery starts from).
+pub fn set_result(
+    conn: &mut DbConn,
+    company_id: &str,
+    id: &str,
+    result: &str,
+) -> Result<(), DbError> {
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::company_id.eq(company_id)),
+    )
+    .set(outbox::result.eq(Some(result)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// One row of the company.
+pub fn get(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<OutboxRow>, DbError> {
+    Ok(outbox::table
+        .find(id)
+        .filter(outbox::company_id.eq(company_id))
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()?)
+}

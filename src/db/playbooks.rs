@@ -22,6 +22,9 @@ pub struct PlaybookRow {
     pub owner_crm_user_id: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The draft as the admin last wrote it (YAML or JSON text), when it came through the
+    /// admin API; `draft` holds the same document as JSON (the last readable one).
+    pub draft_source: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -32,6 +35,10 @@ pub struct VersionRow {
     pub version: i32,
     pub document: String,
     pub published_at: i64,
+    /// What the admin said about this version.
+    pub note: String,
+    /// Who published it (as the audit log names people); `None` for the shipped seed.
+    pub author: Option<String>,
 }
 
 /// A published version ready for the engine.
@@ -94,6 +101,7 @@ pub fn save_draft(conn: &mut DbConn, company_id: &str, doc: &Playbook) -> Result
                 .set((
                     playbooks::name.eq(&doc.name),
                     playbooks::draft.eq(draft),
+                    playbooks::draft_source.eq(None::<String>),
                     playbooks::updated_at.eq(now),
                 ))
                 .execute(conn)?;
@@ -112,6 +120,7 @@ pub fn save_draft(conn: &mut DbConn, company_id: &str, doc: &Playbook) -> Result
                 owner_crm_user_id: None,
                 created_at: now,
                 updated_at: now,
+                draft_source: None,
             };
             diesel::insert_into(playbooks::table)
                 .values(&row)
@@ -127,36 +136,56 @@ pub fn publish(
     company_id: &str,
     playbook_id: &str,
 ) -> Result<Published, DbError> {
-    let row: PlaybookRow = playbooks::table
-        .find(playbook_id)
-        .filter(playbooks::company_id.eq(company_id))
-        .select(PlaybookRow::as_select())
-        .first(conn)?;
+    let row = by_id(conn, company_id, playbook_id)?.ok_or(diesel::result::Error::NotFound)?;
     let document = from_json(&row.draft)?;
-    let version = row.published_version.unwrap_or(0) + 1;
+    publish_document(conn, &row, &document, "", None)
+}
+
+/// Publish `document` (the checked draft of `row`) as the next version, with a note and
+/// its author. The version is immutable from then on.
+pub fn publish_document(
+    conn: &mut DbConn,
+    row: &PlaybookRow,
+    document: &Playbook,
+    note: &str,
+    author: Option<&str>,
+) -> Result<Published, DbError> {
+    let json = to_json(document)?;
+    let last: Option<i32> = playbook_versions::table
+        .filter(playbook_versions::playbook_id.eq(&row.id))
+        .select(diesel::dsl::max(playbook_versions::version))
+        .first(conn)?;
+    let version = last.unwrap_or(0).max(row.published_version.unwrap_or(0)) + 1;
     let v = VersionRow {
         id: new_id(),
         playbook_id: row.id.clone(),
         version,
-        document: row.draft.clone(),
+        document: json,
         published_at: now_ms(),
+        note: note.to_owned(),
+        author: author.map(str::to_owned),
     };
     diesel::insert_into(playbook_versions::table)
         .values(&v)
         .execute(conn)?;
-    diesel::update(playbooks::table.find(&row.id))
-        .set((
-            playbooks::published_version.eq(Some(version)),
-            playbooks::priority.eq(document.priority),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        playbooks::table
+            .find(&row.id)
+            .filter(playbooks::company_id.eq(&row.company_id)),
+    )
+    .set((
+        playbooks::published_version.eq(Some(version)),
+        playbooks::priority.eq(document.priority),
+        playbooks::name.eq(&document.name),
+    ))
+    .execute(conn)?;
     Ok(Published {
-        playbook_id: row.id,
+        playbook_id: row.id.clone(),
         version_id: v.id,
         version,
         enabled: row.enabled,
         priority: document.priority,
-        document,
+        document: document.clone(),
     })
 }
 
@@ -215,4 +244,196 @@ pub fn set_enabled(
     .set(playbooks::enabled.eq(enabled))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// One playbook of the company.
+pub fn by_id(
+    conn: &mut DbConn,
+    company_id: &str,
+    playbook_id: &str,
+) -> Result<Option<PlaybookRow>, DbError> {
+    Ok(playbooks::table
+        .find(playbook_id)
+        .filter(playbooks::company_id.eq(company_id))
+        .select(PlaybookRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A new playbook from the admin API: switched off and unpublished until an admin says
+/// otherwise. `draft` is the document as JSON, `source` the text it was written in.
+pub struct NewPlaybook<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub priority: i64,
+    pub draft: String,
+    pub source: Option<String>,
+    pub owner_crm_user_id: Option<i64>,
+}
+
+/// Create a playbook. A slug the company already uses is a unique violation.
+pub fn create(
+    conn: &mut DbConn,
+    company_id: &str,
+    new: NewPlaybook<'_>,
+) -> Result<PlaybookRow, DbError> {
+    let now = now_ms();
+    let row = PlaybookRow {
+        id: new_id(),
+        company_id: company_id.to_owned(),
+        slug: new.slug.to_owned(),
+        name: new.name.to_owned(),
+        enabled: false,
+        priority: new.priority,
+        draft: new.draft,
+        published_version: None,
+        owner_crm_user_id: new.owner_crm_user_id,
+        created_at: now,
+        updated_at: now,
+        draft_source: new.source,
+    };
+    diesel::insert_into(playbooks::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(row)
+}
+
+/// Replace the draft: `draft` is the document as JSON when the text could be read (else
+/// the last readable one stays), `source` the text as written.
+pub fn update_draft(
+    conn: &mut DbConn,
+    company_id: &str,
+    playbook_id: &str,
+    draft: Option<String>,
+    source: &str,
+) -> Result<bool, DbError> {
+    let target = playbooks::table
+        .find(playbook_id)
+        .filter(playbooks::company_id.eq(company_id));
+    let now = now_ms();
+    let n = match draft {
+        Some(draft) => diesel::update(target)
+            .set((
+                playbooks::draft.eq(draft),
+                playbooks::draft_source.eq(Some(source)),
+                playbooks::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                playbooks::draft_source.eq(Some(source)),
+                playbooks::updated_at.eq(now),
+            ))
+            .execute(conn)?,
+    };
+    Ok(n == 1)
+}
+
+/// Every version of a company's playbook, newest first.
+pub fn versions(
+    conn: &mut DbConn,
+    company_id: &str,
+    playbook_id: &str,
+) -> Result<Vec<VersionRow>, DbError> {
+    Ok(playbook_versions::table
+        .inner_join(playbooks::table)
+        .filter(playbook_versions::playbook_id.eq(playbook_id))
+        .filter(playbooks::company_id.eq(company_id))
+        .order(playbook_versions::version.desc())
+        .select(VersionRow::as_select())
+        .load(conn)?)
+}
+
+/// One version of a company's playbook, by number.
+pub fn version_by_number(
+    conn: &mut DbConn,
+    company_id: &str,
+    playbook_id: &str,
+    version: i32,
+) -> Result<Option<VersionRow>, DbError> {
+    Ok(playbook_versions::table
+        .inner_join(playbooks::table)
+        .filter(playbook_versions::playbook_id.eq(playbook_id))
+        .filter(playbook_versions::version.eq(version))
+        .filter(playbooks::company_id.eq(company_id))
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// When each playbook's published version was published, by playbook id.
+pub fn published_at(
+    conn: &mut DbConn,
+    company_id: &str,
+) -> Result<Vec<(String, String, i64)>, DbError> {
+    Ok(playbooks::table
+        .inner_join(
+            playbook_versions::table.on(playbook_versions::playbook_id
+                .eq(playbooks::id)
+                .and(playbooks::published_version.eq(playbook_versions::version.nullable()))),
+        )
+        .filter(playbooks::company_id.eq(company_id))
+        .select((
+            playbooks::id,
+            playbook_versions::document,
+            playbook_versions::published_at,
+        ))
+        .load(conn)?)
+}
+
+/// What deleting a playbook did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Gone, with its versions.
+    Deleted,
+    /// Flows still run on it: switched off instead, to be deleted once they end.
+    SwitchedOff {
+        running: i64,
+    },
+    NotFound,
+}
+
+/// Delete a company's playbook, unless a flow still runs on one of its versions (as
+/// `is_running` judges a conversation's stored engine state): then switch it off.
+/// Conversations that keep no running flow lose their link to the version.
+pub fn delete(
+    conn: &mut DbConn,
+    company_id: &str,
+    playbook_id: &str,
+    is_running: impl Fn(&str) -> bool,
+) -> Result<Deleted, DbError> {
+    use super::schema::conversations;
+    if by_id(conn, company_id, playbook_id)?.is_none() {
+        return Ok(Deleted::NotFound);
+    }
+    let version_ids = || {
+        playbook_versions::table
+            .filter(playbook_versions::playbook_id.eq(playbook_id))
+            .select(playbook_versions::id)
+    };
+    let open: Vec<String> = conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::closed_at.is_null())
+        .filter(conversations::playbook_version_id.eq_any(version_ids().nullable()))
+        .select(conversations::engine_state)
+        .load(conn)?;
+    let running = open.iter().filter(|state| is_running(state)).count() as i64;
+    if running > 0 {
+        set_enabled(conn, company_id, playbook_id, false)?;
+        return Ok(Deleted::SwitchedOff { running });
+    }
+    diesel::update(
+        conversations::table
+            .filter(conversations::company_id.eq(company_id))
+            .filter(conversations::playbook_version_id.eq_any(version_ids().nullable())),
+    )
+    .set(conversations::playbook_version_id.eq(None::<String>))
+    .execute(conn)?;
+    diesel::delete(
+        playbooks::table
+            .find(playbook_id)
+            .filter(playbooks::company_id.eq(company_id)),
+    )
+    .execute(conn)?;
+    Ok(Deleted::Deleted)
 }

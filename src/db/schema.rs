@@ -27,6 +27,10 @@ diesel::table! {
         last_seen_at -> Nullable<BigInt>,
         notifications -> Bool,
         synced_at -> BigInt,
+        notify_new_chat -> Bool,
+        notify_assigned -> Bool,
+        notify_message -> Bool,
+        last_assigned_at -> Nullable<BigInt>,
     }
 }
 
@@ -58,6 +62,7 @@ diesel::table! {
         owner_crm_user_id -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        draft_source -> Nullable<Text>,
     }
 }
 
@@ -68,6 +73,8 @@ diesel::table! {
         version -> Integer,
         document -> Text,
         published_at -> BigInt,
+        note -> Text,
+        author -> Nullable<Text>,
     }
 }
 
@@ -110,7 +117,11 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         closed_at -> Nullable<BigInt>,
+        waiting_since -> Nullable<BigInt>,
+        assigned_at -> Nullable<BigInt>,
         outcome -> Nullable<Text>,
+        team -> Nullable<Text>,
+        panel -> Nullable<Text>,
     }
 }
 
@@ -184,6 +195,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    chat_takes (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Text,
+        crm_user_id -> Text,
+        waited_ms -> BigInt,
+        taken_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        prefix -> Text,
+        created_by -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        company_id -> Text,
+        actor -> Text,
+        actor_crm_user_id -> Nullable<BigInt>,
+        actor_key_id -> Nullable<Text>,
+        action -> Text,
+        subject_id -> Nullable<Text>,
+        subject -> Text,
+        detail -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(crm_users -> companies (company_id));
 diesel::joinable!(installs -> companies (company_id));
 diesel::joinable!(playbooks -> companies (company_id));
@@ -195,6 +246,9 @@ diesel::joinable!(conversations -> playbook_versions (playbook_version_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(variables -> conversations (conversation_id));
 diesel::joinable!(timers -> conversations (conversation_id));
+diesel::joinable!(conversations -> crm_users (assigned_to));
+diesel::joinable!(api_keys -> companies (company_id));
+diesel::joinable!(audit_log -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -210,4 +264,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     timers,
     analytics_events,
+    chat_takes,
+    api_keys,
+    audit_log,
 );

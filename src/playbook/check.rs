@@ -1,16 +1,16 @@
 //! Loading and validating a document in one step, and the report of what is wrong,
-//! with source lines for YAML files: `FILE:LINE: card 'ID': message`.
+//! with source lines for YAML and JSON files: `FILE:LINE: card 'ID': message`.
 
 use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::load::{self, Format, pointer, yaml};
+use super::load::{self, Format, json_lines, pointer, yaml};
 use super::model::Playbook;
 use super::validate::{self, Problem};
 
-/// A problem and the line of the file it is on (YAML files; JSON syntax errors).
+/// A problem and the line of the file it is on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,12 +107,18 @@ fn check(src: &str, format: Format, with_lines: bool) -> Result<Playbook, Report
         },
     };
     let loaded = load::load_value(&value);
-    let problems = loaded
+    let problems: Vec<Problem> = loaded
         .problems
         .iter()
         .cloned()
-        .chain(validate::validate_loaded(&loaded));
-    findings.extend(problems.map(|problem| Finding {
+        .chain(validate::validate_loaded(&loaded))
+        .collect();
+    // JSON lines are looked up only when there is something to report.
+    let lines = match lines {
+        None if format == Format::Json && !problems.is_empty() => Some(json_lines::lines(src)),
+        lines => lines,
+    };
+    findings.extend(problems.into_iter().map(|problem| Finding {
         line: lines.as_ref().and_then(|l| l.line(&problem.pointer)),
         problem,
     }));

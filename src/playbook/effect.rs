@@ -122,11 +122,19 @@ pub struct ActivityData {
     pub due_date: NaiveDate,
 }
 
+/// A notify card's e-mail to the team: its templates filled in, and the answers collected
+/// so far (as a capture's note has them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Email {
     pub to: Vec<String>,
     pub subject: String,
     pub body: String,
+    /// The notify card.
+    #[serde(default)]
+    pub card: String,
+    /// (the question's text, or the variable's name in words → the answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

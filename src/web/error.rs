@@ -20,6 +20,9 @@ pub struct AppError {
     pub log_detail: Option<String>,
     /// Seconds to wait, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// `details` are members of the `error` object itself (e.g. `problems` of an invalid
+    /// playbook), not under `error.details`.
+    pub details_inline: bool,
 }
 
 impl AppError {
@@ -31,6 +34,7 @@ impl AppError {
             details: None,
             log_detail: None,
             retry_after: None,
+            details_inline: false,
         }
     }
 
@@ -79,6 +83,20 @@ impl AppError {
 
     pub fn with_details(mut self, details: serde_json::Value) -> AppError {
         self.details = Some(details);
+        self.details_inline = false;
+        self
+    }
+
+    /// Add a member to the `error` object itself (`code` and `message` stay as they are).
+    pub fn with_field(mut self, name: &str, value: serde_json::Value) -> AppError {
+        if !self.details_inline {
+            self.details = None;
+            self.details_inline = true;
+        }
+        let details = self
+            .details
+            .get_or_insert_with(|| serde_json::Value::Object(Default::default()));
+        details[name] = value;
         self
     }
 }
@@ -99,8 +117,16 @@ impl ResponseError for AppError {
             tracing::error!(code = self.code, detail = ?self.log_detail, "request failed");
         }
         let mut body = json!({ "error": { "code": self.code, "message": self.message } });
-        if let Some(details) = &self.details {
-            body["error"]["details"] = details.clone();
+        match (&self.details, self.details_inline) {
+            (Some(serde_json::Value::Object(fields)), true) => {
+                for (name, value) in fields {
+                    if name != "code" && name != "message" {
+                        body["error"][name] = value.clone();
+                    }
+                }
+            }
+            (Some(details), _) => body["error"]["details"] = details.clone(),
+            (None, _) => {}
         }
         let mut resp = HttpResponse::build(self.status);
         if let Some(secs) = self.retry_after {

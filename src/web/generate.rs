@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::auth::Session;
+use super::admin::Admin;
 use super::json::Json;
 use super::visitor::types::ErrorBody;
 use super::{AppError, AppState};
@@ -72,7 +72,7 @@ pub struct GeneratedDraft {
     get,
     path = "/api/admin/playbooks/generate",
     tag = "admin",
-    security(("admin_session" = [])),
+    security(("admin_session" = []), ("api_key" = [])),
     responses(
         (status = 200, body = GeneratorStatus),
         (status = 401, body = ErrorBody),
@@ -80,11 +80,7 @@ pub struct GeneratedDraft {
     )
 )]
 #[get("/api/admin/playbooks/generate")]
-pub async fn status(
-    state: web::Data<AppState>,
-    session: Session,
-) -> Result<HttpResponse, AppError> {
-    session.require_admin()?;
+pub async fn status(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, AppError> {
     let body = match &state.ai {
         Some(generator) => GeneratorStatus {
             configured: true,
@@ -105,7 +101,7 @@ pub async fn status(
     path = "/api/admin/playbooks/generate",
     tag = "admin",
     request_body = GenerateBody,
-    security(("admin_session" = [])),
+    security(("admin_session" = []), ("api_key" = [])),
     responses(
         (status = 200, body = GeneratedDraft),
         (status = 400, description = "Malformed JSON, or an empty or too long description", body = ErrorBody),
@@ -122,12 +118,9 @@ pub async fn status(
 #[post("/api/admin/playbooks/generate")]
 pub async fn generate(
     state: web::Data<AppState>,
-    session: Session,
-    req: HttpRequest,
+    admin: Admin,
     body: Json<GenerateBody>,
 ) -> Result<HttpResponse, AppError> {
-    session.require_admin()?;
-    session.check_csrf_header(&req)?;
     let Some(generator) = state.ai.clone() else {
         return Err(AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -136,13 +129,13 @@ pub async fn generate(
         ));
     };
     let body = body.0;
-    let context = company_context(&state, &session.company_id, &body).await?;
+    let context = company_context(&state, &admin.company_id, &body).await?;
     let request = Request {
         description: body.description,
         context,
     };
     let draft = generator
-        .generate_for(&session.company_id, &request)
+        .generate_for(&admin.company_id, &request)
         .await
         .map_err(error)?;
     Ok(HttpResponse::Ok().json(GeneratedDraft {

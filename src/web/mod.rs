@@ -1,11 +1,13 @@
 //! The web layer: the app is built by one function, [`build`], that `serve` and the tests
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
+pub mod admin;
 pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod generate;
 mod health;
+pub mod inbox;
 pub mod json;
 pub mod limits;
 mod oauth;
@@ -31,6 +33,7 @@ use crate::config::Config;
 use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
 use crate::crm::runtime::CrmRuntime;
 use crate::db::Db;
+use crate::mail::{MailWorker, MailWorkerConfig, MailWorkerHandle, Mailer};
 use limits::Limits;
 
 pub use error::AppError;
@@ -62,7 +65,9 @@ pub struct Server {
     pub state: AppState,
     server: actix_web::dev::Server,
     outbox: Option<WorkerHandle>,
+    mail: Option<MailWorkerHandle>,
     timers: Option<timers::WorkerHandle>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +138,9 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         sandbox,
     };
     let outbox = start_outbox_worker(&state);
+    let mail = start_mail_worker(&state)?;
     let timers = start_timer_worker(&state);
+    let sweeper = crate::chat::live::sweeper::spawn(state.chat.clone(), LIVE_SWEEP_EVERY);
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || {
         App::new()
@@ -153,9 +160,14 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         state,
         server,
         outbox,
+        mail,
         timers,
+        sweeper,
     })
 }
+
+/// How often each node hands back the chats of absent reps and announces presence.
+const LIVE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The outbox worker of this node, unless the configuration turns it off.
 fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
@@ -166,10 +178,52 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
             poll_interval: std::time::Duration::from_millis(cfg.poll_ms.max(10)),
             ..WorkerConfig::default()
         };
+        // The inbox shows a chat's CRM records as they change.
+        let hub = state.chat.hub.clone();
+        let on_finish: crate::crm::outbox::FinishHook = Arc::new(move |row| {
+            if let Some(conversation_id) = &row.conversation_id {
+                hub.publish_rep(
+                    &row.company_id,
+                    crate::chat::live::RepEvent::Crm {
+                        conversation_id: conversation_id.clone(),
+                    },
+                );
+            }
+        });
         Worker::new(state.db.clone(), state.crm.access.clone(), worker_config)
             .with_wake(state.crm.outbox_wake.clone())
+            .with_on_finish(on_finish)
             .spawn()
     })
+}
+
+/// The mail worker of this node (it hands `email` outbox rows to the transport the
+/// configuration names), unless the configuration turns the outbox workers off.
+fn start_mail_worker(state: &AppState) -> Result<Option<MailWorkerHandle>, StartError> {
+    let config = &state.config;
+    let transport = crate::mail::Transport::from_config(&config.mail, &config.data_dir)
+        .map_err(StartError::Setup)?;
+    let from = config
+        .mail
+        .from
+        .parse()
+        .map_err(|e| StartError::Setup(format!("CONCIERGE_MAIL_FROM: {e}")))?;
+    if config.outbox.concurrency == 0 {
+        return Ok(None);
+    }
+    let mailer = Mailer {
+        transport,
+        from,
+        public_url: config.public_url.clone(),
+    };
+    let worker_config = MailWorkerConfig {
+        concurrency: config.outbox.concurrency,
+        poll_interval: std::time::Duration::from_millis(config.outbox.poll_ms.max(10)),
+        ..MailWorkerConfig::default()
+    };
+    Ok(Some(
+        MailWorker::new(state.db.clone(), Arc::new(mailer), worker_config).spawn(),
+    ))
 }
 
 /// The timer worker of this node, unless the configuration turns it off.
@@ -189,7 +243,11 @@ impl Server {
     /// Serve until stopped.
     pub async fn run(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.sweeper.abort();
         if let Some(worker) = self.outbox {
+            worker.stop().await;
+        }
+        if let Some(worker) = self.mail {
             worker.stop().await;
         }
         if let Some(worker) = self.timers {
@@ -215,7 +273,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(demo::routes)
         .service(openapi::openapi_json)
         .configure(visitor::configure)
+        .configure(inbox::routes)
         .configure(generate::routes)
+        .configure(admin::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
 }
 

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{generate, visitor};
+use super::{admin, generate, inbox, visitor};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,13 +21,55 @@ use super::{generate, visitor};
         visitor::identify,
         visitor::close,
         visitor::events::events,
+        visitor::typing,
+        inbox::me,
+        inbox::presence,
+        inbox::heartbeat,
+        inbox::reps,
+        inbox::notifications,
+        inbox::list,
+        inbox::detail,
+        inbox::assign,
+        inbox::send,
+        inbox::typing,
+        inbox::close,
+        inbox::panel,
+        inbox::crm,
+        inbox::events::events,
         generate::status,
         generate::generate,
+        admin::playbooks::list,
+        admin::playbooks::create,
+        admin::playbooks::validate,
+        admin::playbooks::get_one,
+        admin::playbooks::put_draft,
+        admin::playbooks::publish,
+        admin::playbooks::version_list,
+        admin::playbooks::version_detail,
+        admin::playbooks::restore,
+        admin::playbooks::set_enabled,
+        admin::playbooks::remove,
+        admin::playbooks::export,
+        admin::settings::get_settings,
+        admin::settings::put_settings,
+        admin::settings::embed,
+        admin::settings::rotate_identity_secret,
+        admin::answer_rules::list,
+        admin::answer_rules::create,
+        admin::answer_rules::get_one,
+        admin::answer_rules::update,
+        admin::answer_rules::remove,
+        admin::api_keys::list,
+        admin::api_keys::create,
+        admin::api_keys::revoke,
+        admin::audit::list,
+        admin::templates::list,
     ),
     modifiers(&VisitorToken),
     tags(
         (name = "widget", description = "The API of the embeddable widget"),
-        (name = "admin", description = "The admin API: an admin's session cookie, with `X-CSRF-Token` on writes")
+        (name = "inbox", description = "The rep API of the inbox: a rep's session cookie, with `X-CSRF-Token` on writes"),
+        (name = "admin", description = "The admin API: an admin's session cookie, with `X-CSRF-Token` on writes, or an API key of the company as `Authorization: Bearer KEY` (API keys cannot manage API keys). Playbooks are sent as YAML (`application/yaml`) or JSON; an invalid one answers 422 `invalid_playbook` with `error.problems`: `[{\"card\", \"line\", \"message\", \"pointer\"}]`, `line` counting from 1 in the text as sent. Every change is recorded in the audit log.")
     )
 )]
 pub struct ApiDoc;
@@ -50,6 +92,15 @@ impl Modify for VisitorToken {
         components.add_security_scheme(
             "admin_session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("concierge_session"))),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("ck_…")
+                    .build(),
+            ),
         );
     }
 }

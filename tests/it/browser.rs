@@ -413,68 +413,24 @@ fn identity_hash(secret: &str, email: &str) -> String {
         .collect()
 }
 
+/// The classic XSS payloads (R8), shared by every test that shows text in HTML.
+pub(crate) fn xss_payloads() -> Vec<String> {
+    serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/xss_payloads.json"
+    )))
+    .expect("the payload list")
+}
+
 /// A playbook whose message carries the rich-text subset and the classic XSS payloads an
 /// admin might paste into a card (R8).
 fn rich_text_playbook() -> (Playbook, usize) {
-    let payloads = [
-        "<script>window.__xss=1</script>",
-        "<img src=x onerror=window.__xss=1>",
-        "<svg onload=window.__xss=1>",
-        "<svg><script>window.__xss=1</script></svg>",
-        "<iframe src=javascript:window.__xss=1></iframe>",
-        "<body onload=window.__xss=1>",
-        "<a href=\"javascript:window.__xss=1\">x</a>",
-        "<div style=\"background:url(javascript:window.__xss=1)\">",
-        "<math><mi xlink:href=\"javascript:window.__xss=1\">x</mi></math>",
-        "<details open ontoggle=window.__xss=1>",
-        "<input autofocus onfocus=window.__xss=1>",
-        "<video><source onerror=window.__xss=1></video>",
-        "<audio src=x onerror=window.__xss=1>",
-        "<object data=javascript:window.__xss=1>",
-        "<embed src=javascript:window.__xss=1>",
-        "<marquee onstart=window.__xss=1>",
-        "<form action=javascript:window.__xss=1><button>x</button></form>",
-        "<isindex action=javascript:window.__xss=1 type=image>",
-        "<meta http-equiv=refresh content=\"0;url=javascript:window.__xss=1\">",
-        "<link rel=import href=data:text/html,x>",
-        "<style>@import 'javascript:window.__xss=1'</style>",
-        "<template><img src=x onerror=window.__xss=1></template>",
-        "<noscript><p title=\"</noscript><img src=x onerror=window.__xss=1>\">",
-        "\"><img src=x onerror=window.__xss=1>",
-        "'><svg onload=window.__xss=1>",
-        "</textarea><script>window.__xss=1</script>",
-        "<scr<script>ipt>window.__xss=1</script>",
-        "&lt;script&gt;window.__xss=1&lt;/script&gt;",
-        "<IMG SRC=JaVaScRiPt:window.__xss=1>",
-        "<img src=`javascript:window.__xss=1`>",
-        "[click](javascript:window.__xss=1)",
-        "[click](JAVASCRIPT:window.__xss=1)",
-        "[click]( javascript:window.__xss=1)",
-        "[click](java\tscript:window.__xss=1)",
-        "[click](vbscript:msgbox(1))",
-        "[click](data:text/html;base64,PHNjcmlwdD53aW5kb3cuX194c3M9MTwvc2NyaXB0Pg==)",
-        "[click](javascript&colon;window.__xss=1)",
-        "[click](&#106;avascript:window.__xss=1)",
-        "[**bold**](javascript:window.__xss=1)",
-        "[x](\" onmouseover=\"window.__xss=1)",
-        "![pic](javascript:window.__xss=1)",
-        "![pic](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
-        "![\" onerror=\"window.__xss=1](https://127.0.0.1:9/x.png)",
-        "![pic](x\" onerror=\"window.__xss=1)",
-        "![pic](file:///etc/passwd)",
-        "**<img src=x onerror=window.__xss=1>**",
-        "*<svg onload=window.__xss=1>*",
-        "- <script>window.__xss=1</script>",
-        "- [item](javascript:window.__xss=1)",
-        "<a href=\"&#x6A;avascript:window.__xss=1\">x</a>",
-        "<svg><animate onbegin=window.__xss=1 attributeName=x dur=1s>",
-        "<x contenteditable onblur=window.__xss=1>",
-    ];
+    let payloads = xss_payloads();
     let mut text = String::from(
         "Rich: **bold**, *italic*, [a link](https://example.com/docs) and ![a picture](/healthz-image.png)\n\
          - first item\n- second item\nPayloads:",
     );
-    for p in payloads {
+    for p in &payloads {
         text.push('\n');
         text.push_str(p);
     }

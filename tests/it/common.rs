@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use concierge::config::{Config, OutboxConfig, PipedriveConfig, Secret, TimerConfig};
+use concierge::config::{Config, MailConfig, OutboxConfig, PipedriveConfig, Secret, TimerConfig};
 use concierge::db::{Backend, Db};
 
 /// A database made for one test, removed afterwards.
@@ -91,6 +91,7 @@ pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
             oauth_url: "http://127.0.0.1:0/sandbox".into(),
         },
         outbox: OutboxConfig::default(),
+        mail: MailConfig::default(),
         timers: TimerConfig::default(),
         http_allow: Default::default(),
         rate_limits: Default::default(),

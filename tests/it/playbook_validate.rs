@@ -253,13 +253,19 @@ fn validate_command_reads_json_documents() {
         .1;
     let mut json = serde_json::to_value(pb).unwrap();
     json["cards"][0]["colour"] = "red".into();
-    std::fs::write(&file, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    let pretty = serde_json::to_string_pretty(&json).unwrap();
+    std::fs::write(&file, &pretty).unwrap();
+    let line = pretty
+        .lines()
+        .position(|l| l.contains("\"colour\""))
+        .unwrap()
+        + 1;
     let out = concierge(&["playbook", "validate", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stdout),
         format!(
-            "{}: card 'intro': unknown key 'colour' (expected one of text, next)\n",
+            "{}:{line}: card 'intro': unknown key 'colour' (expected one of text, next)\n",
             file.display()
         )
     );

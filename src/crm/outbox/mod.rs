@@ -92,6 +92,9 @@ pub trait Connector: Send + Sync + 'static {
     fn wait_hint(&self, company_id: &str) -> Option<(Duration, RateScope)>;
 }
 
+/// Told about every row whose attempt ended (the inbox shows CRM records live).
+pub type FinishHook = Arc<dyn Fn(&OutboxRow) + Send + Sync>;
+
 /// Called after each create with the row id and the step; `false` abandons the row right
 /// there, as if the process had died. For crash tests.
 pub type CrashHook = Arc<dyn Fn(&str, Step) -> bool + Send + Sync>;
@@ -104,6 +107,7 @@ pub struct Worker<C: Connector> {
     crash_hook: Option<CrashHook>,
     company_slots: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     wake: Arc<Notify>,
+    on_finish: Option<FinishHook>,
 }
 
 /// A running worker; dropping it does not stop it, [`WorkerHandle::stop`] does.
@@ -134,7 +138,14 @@ impl<C: Connector> Worker<C> {
             crash_hook: None,
             company_slots: std::sync::Mutex::new(HashMap::new()),
             wake: Arc::new(Notify::new()),
+            on_finish: None,
         }
+    }
+
+    /// Call `hook` with each row whose attempt ended (done, failed or to be retried).
+    pub fn with_on_finish(mut self, hook: FinishHook) -> Worker<C> {
+        self.on_finish = Some(hook);
+        self
     }
 
     /// Poll at once, instead of after the idle interval, whenever `wake` is notified (an
@@ -240,7 +251,11 @@ impl<C: Connector> Worker<C> {
             .run(move |conn| store::finish(conn, &id, held, &result, &outcome, now))
             .await;
         match finished {
-            Ok(true) => {}
+            Ok(true) => {
+                if let Some(hook) = &self.on_finish {
+                    hook(&row);
+                }
+            }
             Ok(false) => {
                 tracing::warn!(row = %row.id, "outbox lease lost before the row was finished")
             }
@@ -271,6 +286,13 @@ impl<C: Connector> Worker<C> {
                 at: now + millis(wait),
                 error: Some(format!("waiting for the CRM's {scope} rate limit to reset")),
             });
+        }
+        if let Some(source) = progress.notes_for.clone()
+            && progress.lead_id.is_none()
+            && progress.deal_id.is_none()
+            && let Some(outcome) = self.take_over_ids(row, &source, progress).await
+        {
+            return Some(outcome);
         }
         let job = match self.job(row, write, progress).await {
             Ok(job) => job,
@@ -340,6 +362,47 @@ impl<C: Connector> Worker<C> {
                     error: Some(e.to_string()),
                 }
             }
+        }
+    }
+
+    /// A transcript row takes the CRM ids of the row that made its lead or deal; an
+    /// outcome when it cannot (yet).
+    async fn take_over_ids(
+        &self,
+        row: &OutboxRow,
+        source: &str,
+        progress: &mut Progress,
+    ) -> Option<Outcome> {
+        let (company, id) = (row.company_id.clone(), source.to_owned());
+        let found = self
+            .db
+            .run(move |conn| db::outbox::get(conn, &company, &id))
+            .await;
+        let source = match found {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Some(Outcome::Failed {
+                    error: "the lead or deal of this transcript is gone".into(),
+                });
+            }
+            Err(e) => return Some(self.retry(row, format!("database: {e}"))),
+        };
+        match source.status.as_str() {
+            db::outbox::status::DONE => {
+                let made = Progress::parse(source.result.as_deref());
+                progress.org_id = made.org_id;
+                progress.person_id = made.person_id;
+                progress.lead_id = made.lead_id;
+                progress.deal_id = made.deal_id;
+                None
+            }
+            db::outbox::status::PENDING => Some(Outcome::Postpone {
+                at: db::now_ms() + 5_000,
+                error: None,
+            }),
+            _ => Some(Outcome::Failed {
+                error: "the lead or deal of this transcript was not created".into(),
+            }),
         }
     }
 

@@ -46,6 +46,10 @@ pub struct Progress {
     /// looks the object up before creating it again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unconfirmed: Option<Step>,
+    /// A transcript note for the lead or deal that this other row of the conversation
+    /// made: its CRM ids are taken over before the delivery starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes_for: Option<String>,
 }
 
 impl Progress {

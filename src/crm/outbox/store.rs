@@ -1,5 +1,6 @@
-//! The outbox worker's database side: claiming due capture rows, recording progress and
-//! outcomes, and the sync log the settings page shows.
+//! The outbox workers' database side: claiming due rows of one kind (captures for the CRM
+//! worker, e-mails for the mail worker in `crate::mail`), recording progress and outcomes,
+//! and the sync log the settings page shows.
 //!
 //! Claiming differs per backend, here and nowhere else: PostgreSQL selects due rows
 //! `FOR UPDATE SKIP LOCKED` so that concurrent workers on several nodes never take the same
@@ -16,12 +17,12 @@ use crate::db::{DbConn, DbError, write_tx};
 
 diesel::alias!(outbox as earlier: EarlierOutbox);
 
-/// Due, unleased capture rows that are the oldest pending one of their conversation (a
-/// conversation's rows are delivered in order).
-macro_rules! due_capture_rows {
-    ($now:expr) => {
+/// Due, unleased rows of one kind that are the oldest pending one of that kind in their
+/// conversation (a conversation's rows of a kind are delivered in order).
+macro_rules! due_rows {
+    ($kind:expr, $now:expr) => {
         outbox::table
-            .filter(outbox::kind.eq(Kind::Capture.as_str()))
+            .filter(outbox::kind.eq($kind))
             .filter(outbox::status.eq(status::PENDING))
             .filter(outbox::next_attempt_at.le($now))
             .filter(
@@ -36,7 +37,7 @@ macro_rules! due_capture_rows {
                             .field(outbox::conversation_id)
                             .eq(outbox::conversation_id),
                     )
-                    .filter(earlier.field(outbox::kind).eq(Kind::Capture.as_str()))
+                    .filter(earlier.field(outbox::kind).eq($kind))
                     .filter(earlier.field(outbox::status).eq(status::PENDING))
                     .filter(
                         earlier
@@ -70,10 +71,23 @@ pub fn claim(
     lease_until: i64,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, DbError> {
+    claim_kind(conn, Kind::Capture, now, lease_until, limit)
+}
+
+/// Claim up to `limit` due rows of `kind` until `lease_until` (Unix ms). Each worker claims
+/// only its own kind, so an e-mail never waits for the CRM and a capture never for SMTP.
+pub fn claim_kind(
+    conn: &mut DbConn,
+    kind: Kind,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, DbError> {
+    let kind = kind.as_str();
     let ids: Vec<String> = match conn {
         // Backend-specific: row locks that concurrent claimers skip.
         DbConn::Pg(pg) => pg.transaction(|pg| {
-            let ids: Vec<String> = due_capture_rows!(now)
+            let ids: Vec<String> = due_rows!(kind, now)
                 .select(outbox::id)
                 .limit(limit)
                 .for_update()
@@ -83,7 +97,7 @@ pub fn claim(
             Ok::<_, diesel::result::Error>(ids)
         })?,
         DbConn::Sqlite(_) => write_tx(conn, |conn| {
-            let ids: Vec<String> = due_capture_rows!(now)
+            let ids: Vec<String> = due_rows!(kind, now)
                 .select(outbox::id)
                 .limit(limit)
                 .load(conn)?;
@@ -228,9 +242,20 @@ pub fn unfinished(
     company_id: &str,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, DbError> {
+    unfinished_of(conn, company_id, &[Kind::Capture], limit)
+}
+
+/// The company's rows of these kinds that wait or failed, oldest first.
+pub fn unfinished_of(
+    conn: &mut DbConn,
+    company_id: &str,
+    kinds: &[Kind],
+    limit: i64,
+) -> Result<Vec<OutboxRow>, DbError> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
     Ok(outbox::table
         .filter(outbox::company_id.eq(company_id))
-        .filter(outbox::kind.eq(Kind::Capture.as_str()))
+        .filter(outbox::kind.eq_any(kinds))
         .filter(outbox::status.eq_any([status::PENDING, status::FAILED]))
         .order((outbox::created_at.asc(), outbox::id.asc()))
         .limit(limit)
@@ -245,9 +270,20 @@ pub fn delivered(
     company_id: &str,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, DbError> {
+    delivered_of(conn, company_id, &[Kind::Capture], limit)
+}
+
+/// The company's most recently delivered rows of these kinds, newest row first.
+pub fn delivered_of(
+    conn: &mut DbConn,
+    company_id: &str,
+    kinds: &[Kind],
+    limit: i64,
+) -> Result<Vec<OutboxRow>, DbError> {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
     let mut rows: Vec<OutboxRow> = outbox::table
         .filter(outbox::company_id.eq(company_id))
-        .filter(outbox::kind.eq(Kind::Capture.as_str()))
+        .filter(outbox::kind.eq_any(kinds))
         .filter(outbox::status.eq(status::DONE))
         .order((outbox::updated_at.desc(), outbox::id.desc()))
         .limit(limit)
@@ -268,8 +304,8 @@ pub fn get(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Outbo
         .optional()?)
 }
 
-/// The sync log's retry button: a failed row of the company becomes due again. `false`
-/// when there is no such failed row.
+/// The sync log's retry button: a failed capture or e-mail of the company becomes due
+/// again. `false` when there is no such failed row.
 pub fn retry_failed(
     conn: &mut DbConn,
     company_id: &str,
@@ -280,7 +316,7 @@ pub fn retry_failed(
         outbox::table
             .filter(outbox::company_id.eq(company_id))
             .filter(outbox::id.eq(id))
-            .filter(outbox::kind.eq(Kind::Capture.as_str()))
+            .filter(outbox::kind.eq_any([Kind::Capture.as_str(), Kind::Email.as_str()]))
             .filter(outbox::status.eq(status::FAILED)),
     )
     .set((
@@ -296,9 +332,18 @@ pub fn retry_failed(
 
 /// Counts of the company's capture rows by status (for the settings page and tests).
 pub fn counts(conn: &mut DbConn, company_id: &str) -> Result<Vec<(String, i64)>, DbError> {
+    counts_of(conn, company_id, Kind::Capture)
+}
+
+/// Counts of the company's rows of `kind` by status.
+pub fn counts_of(
+    conn: &mut DbConn,
+    company_id: &str,
+    kind: Kind,
+) -> Result<Vec<(String, i64)>, DbError> {
     Ok(outbox::table
         .filter(outbox::company_id.eq(company_id))
-        .filter(outbox::kind.eq(Kind::Capture.as_str()))
+        .filter(outbox::kind.eq(kind.as_str()))
         .group_by(outbox::status)
         .select((outbox::status, diesel::dsl::count_star()))
         .order(outbox::status.asc())

@@ -81,6 +81,8 @@ impl<'a> Run<'a> {
                     to: c.to.clone(),
                     subject: render::text(&c.subject, vars),
                     body: render::text(&c.body, vars),
+                    card: card.id.clone(),
+                    answers: crm::answers(self.playbook, vars),
                 };
                 self.effects.push(Effect::QueueEmail(email));
                 Some(&c.next)

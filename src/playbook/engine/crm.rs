@@ -60,7 +60,7 @@ pub(super) fn write(
 /// question or buttons card of the playbook saves into, in card order, labelled with the
 /// card's text (a chosen button shows its label); then the other variables, labelled
 /// with their name in words.
-fn answers(playbook: &Playbook, vars: &Vars) -> Vec<(String, String)> {
+pub(super) fn answers(playbook: &Playbook, vars: &Vars) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut labelled = Vec::new();
     for card in &playbook.cards {

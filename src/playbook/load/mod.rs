@@ -7,6 +7,7 @@
 
 mod decode;
 mod explain;
+pub mod json_lines;
 pub mod pointer;
 mod suggest;
 pub mod yaml;

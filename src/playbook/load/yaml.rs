@@ -40,7 +40,7 @@ impl LineMap {
         }
     }
 
-    fn insert(&mut self, pointer: String, line: usize) {
+    pub(super) fn insert(&mut self, pointer: String, line: usize) {
         self.lines.entry(pointer).or_insert(line);
     }
 }

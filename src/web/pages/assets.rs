@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get};
 const SDK: &str = include_str!("../assets/app-extensions-sdk.js");
 const EXTENSION: &str = include_str!("../assets/extension.js");
 const INBOX: &str = include_str!("../assets/inbox.js");
+const SETTINGS: &str = include_str!("../assets/settings.js");
 
 fn js(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -29,4 +30,10 @@ pub async fn extension() -> HttpResponse {
 #[get("/assets/inbox.js")]
 pub async fn inbox() -> HttpResponse {
     js(INBOX)
+}
+
+/// The settings page's script.
+#[get("/assets/settings.js")]
+pub async fn settings() -> HttpResponse {
+    js(SETTINGS)
 }

@@ -19,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(settings::set_admin)
         .service(settings::retry)
         .service(assets::inbox)
+        .service(assets::settings)
         .service(inbox::page);
 }
 

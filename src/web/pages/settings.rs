@@ -1,6 +1,7 @@
 //! `/settings`: the CRM connection (company, who installed, users synced), the users with
-//! their admin rights, and the sync log (captures waiting or failed, with the CRM's own
-//! message, a retry button and links to what was created). Admins only.
+//! their admin rights, and the sync log (captures and e-mails waiting or failed, with the
+//! CRM's or the mail server's own message, a retry button and links to what was created).
+//! Admins only.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -12,8 +13,9 @@ use super::super::auth::{self, LaunchQuery, Session, SignIn};
 use super::super::{AppError, AppState};
 use super::{MessagePage, html, sdk_id, when};
 use crate::crm::outbox::{progress::Progress, store};
-use crate::db::outbox::OutboxRow;
+use crate::db::outbox::{Kind, OutboxRow};
 use crate::db::{self, companies, crm_users, installs};
+use crate::mail::MailJob;
 use crate::playbook::effect::CrmWrite;
 
 struct UserView {
@@ -123,8 +125,8 @@ async fn load(
             let company = companies::by_id(conn, &company_id)?;
             let install = installs::current(conn, &company_id)?;
             let users = crm_users::list(conn, &company_id)?;
-            let pending = store::unfinished(conn, &company_id, 200)?;
-            let delivered = store::delivered(conn, &company_id, 20)?;
+            let pending = store::unfinished_of(conn, &company_id, SYNC_LOG_KINDS, 200)?;
+            let delivered = store::delivered_of(conn, &company_id, SYNC_LOG_KINDS, 20)?;
             Ok::<_, db::DbError>((company, install, users, pending, delivered))
         })
         .await?;
@@ -167,14 +169,25 @@ async fn load(
     })
 }
 
+/// What the sync log lists: CRM writes and e-mails.
+const SYNC_LOG_KINDS: &[Kind] = &[Kind::Capture, Kind::Email];
+
 fn log_row(row: &OutboxRow, api_domain: &str) -> LogRow {
-    let title = serde_json::from_str::<CrmWrite>(&row.payload)
-        .map(|w| w.title)
-        .unwrap_or_else(|_| "(unreadable capture)".into());
-    let links = if api_domain.is_empty() {
-        Vec::new()
+    let (title, links) = if row.kind == Kind::Email.as_str() {
+        let title = MailJob::parse(&row.payload)
+            .map(|job| job.summary())
+            .unwrap_or_else(|_| "(unreadable e-mail)".into());
+        (title, Vec::new())
     } else {
-        Progress::parse(row.result.as_deref()).links(api_domain)
+        let title = serde_json::from_str::<CrmWrite>(&row.payload)
+            .map(|w| w.title)
+            .unwrap_or_else(|_| "(unreadable capture)".into());
+        let links = if api_domain.is_empty() {
+            Vec::new()
+        } else {
+            Progress::parse(row.result.as_deref()).links(api_domain)
+        };
+        (title, links)
     };
     LogRow {
         id: row.id.clone(),
@@ -193,7 +206,7 @@ fn flash_text(done: &str) -> Option<&'static str> {
         "synced" => "The user list was read from the CRM.",
         "sync_failed" => "The user list could not be read from the CRM; try again in a moment.",
         "admin" => "Admin rights changed.",
-        "retried" => "The capture will be sent again in a moment.",
+        "retried" => "It will be sent again in a moment.",
         _ => return None,
     })
 }

@@ -24,6 +24,8 @@ use crate::db::conversations as convs;
 use crate::web::{AppError, AppState};
 
 const KEEPALIVE: Duration = Duration::from_secs(20);
+/// A conversation closed this recently (Unix ms) still has its stream.
+const RECENTLY: i64 = 10 * 60 * 1000;
 
 #[derive(serde::Deserialize)]
 struct EventsQuery {
@@ -41,9 +43,9 @@ struct EventsQuery {
         ("after" = Option<i64>, Query, description = "Resume after this seq when there is no Last-Event-ID"),
     ),
     responses(
-        (status = 200, description = "text/event-stream: events `message` (id: seq), `typing`, `status`, `redirect`", content_type = "text/event-stream", body = String),
+        (status = 200, description = "text/event-stream: events `message` (id: seq), `typing` {name, typing}, `status` {status, outcome}, `redirect`, `agent` {name, avatar_url}, `queue` {position, expected_wait_seconds}", content_type = "text/event-stream", body = String),
         (status = 401, body = super::types::ErrorBody),
-        (status = 404, description = "No open conversation", body = super::types::ErrorBody),
+        (status = 404, description = "No open (or just closed) conversation", body = super::types::ErrorBody),
     )
 )]
 #[get("/events")]
@@ -63,10 +65,19 @@ pub async fn events(
     let conversation = state
         .db
         .run(move |conn| {
-            Ok::<_, AppError>(convs::open_for_visitor(conn, &company, &who.visitor_id)?)
+            let now = crate::db::now_ms();
+            Ok::<_, AppError>(
+                match convs::open_for_visitor(conn, &company, &who.visitor_id)? {
+                    Some(c) => Some(c),
+                    // A chat a rep just closed still answers, so the widget can show its end.
+                    None => {
+                        convs::recently_closed(conn, &company, &who.visitor_id, now - RECENTLY)?
+                    }
+                },
+            )
         })
-        .await?
-        .ok_or_else(AppError::not_found)?;
+        .await?;
+    let conversation = conversation.ok_or_else(AppError::not_found)?;
     // Subscribe before reading the backlog, so nothing falls between the two.
     let rx = state.chat.hub.subscribe(&conversation.id);
     let mut stream = Stream {

@@ -18,7 +18,7 @@ use crate::chat::message::{ConversationRef, Message};
 use crate::chat::turn::{Input, Outcome, Reason};
 use crate::chat::{ChatError, session, texts, visitor};
 use crate::db::conversations as convs;
-use crate::db::{companies, visitors};
+use crate::db::{companies, live, visitors};
 use crate::web::json::Json;
 use crate::web::{AppError, AppState};
 
@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(events::events)
             .service(identify)
             .service(close)
+            .service(typing)
             .default_service(
                 web::route()
                     .method(actix_web::http::Method::OPTIONS)
@@ -104,13 +105,20 @@ async fn start_session(
     }
     let page = body.page.to_page();
     let (key, tokens) = (body.key.clone(), state.tokens.clone());
-    let (session, token) = state
+    let (session, token, agent) = state
         .db
         .write(move |conn| {
             let now = Utc::now();
             let session = session::start(conn, &key, claims.as_ref(), &page, now)?;
             let token = tokens.issue(&session.visitor, now.timestamp_millis())?;
-            Ok::<_, ChatError>((session, token))
+            let agent = match &session.conversation {
+                Some((c, _)) if c.status == convs::status::ASSIGNED => match &c.assigned_to {
+                    Some(id) => live::rep_by_row(conn, &c.company_id, id)?.map(|r| r.name),
+                    None => None,
+                },
+                _ => None,
+            };
+            Ok::<_, ChatError>((session, token, agent))
         })
         .await?;
     let settings = session.company.settings();
@@ -142,6 +150,11 @@ async fn start_session(
         conversation: session.conversation.map(|(c, rows)| ConversationHistory {
             id: c.id,
             status: c.status,
+            outcome: c.outcome,
+            agent: agent.map(|name| Agent {
+                name,
+                avatar_url: None,
+            }),
             messages: rows.iter().map(Message::from).collect(),
         }),
         triggers: session
@@ -359,4 +372,25 @@ async fn close(state: web::Data<AppState>, who: VisitorAuth) -> Result<HttpRespo
         .visitor_turn(&who.company_id, &who.visitor_id, Input::Close)
         .await?;
     Ok(turn_response(outcome))
+}
+
+/// The visitor is typing (or stopped): the reps who may take or have the chat see it.
+#[utoipa::path(
+    post,
+    path = "/api/widget/typing",
+    tag = "widget",
+    request_body = TypingRequest,
+    security(("visitor_token" = [])),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody))
+)]
+#[post("/typing")]
+async fn typing(
+    state: web::Data<AppState>,
+    who: VisitorAuth,
+    Json(body): Json<TypingRequest>,
+) -> Result<HttpResponse, AppError> {
+    crate::chat::live::Live::new(state.chat.clone())
+        .visitor_typing(&who.company_id, &who.visitor_id, body.typing)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

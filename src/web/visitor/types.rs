@@ -86,7 +86,27 @@ pub struct WidgetSettings {
 pub struct ConversationHistory {
     pub id: String,
     pub status: String,
+    /// `missed` when nobody took the live chat in time (its offline branch runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// The rep who has the chat, who speaks instead of the bot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
     pub messages: Vec<Message>,
+}
+
+/// A rep in the widget's header.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Agent {
+    pub name: String,
+    pub avatar_url: Option<String>,
+}
+
+/// The visitor is typing (or stopped).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TypingRequest {
+    pub typing: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -439,6 +439,8 @@ fn notify_queues_a_rendered_email() {
             to: vec!["sales@example.com".into()],
             subject: "New lead: unknown".into(),
             body: "Score 0 from /pricing".into(),
+            card: "tell".into(),
+            answers: vec![],
         })
     );
 }

@@ -109,20 +109,20 @@ fn one_bad_card_does_not_hide_the_others() {
 }
 
 #[test]
-fn problems_carry_pointers_for_documents_without_lines() {
+fn json_problems_carry_pointers_and_lines() {
     let json = r#"{"slug": "t", "name": "T", "trigger": {"on": "page_load"}, "start": "a",
         "cards": [{"id": "a", "type": "condition", "rules": [], "else": "b"},
                   {"id": "b", "type": "end"}]}"#;
     let report = check_document(json, Format::Json).unwrap_err();
     assert_eq!(report.problems.len(), 1);
-    assert_eq!(report.problems[0].line, None);
+    assert_eq!(report.problems[0].line, Some(2));
     assert_eq!(
         report.problems[0].problem,
         Problem::card("a", "/cards/0/rules", "condition has no rules")
     );
     assert_eq!(
         report.render("api"),
-        "api: card 'a': condition has no rules\n"
+        "api:2: card 'a': condition has no rules\n"
     );
 }
 

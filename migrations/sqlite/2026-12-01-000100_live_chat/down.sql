@@ -1,0 +1,10 @@
+DROP TABLE chat_takes;
+DROP INDEX conversations_assigned;
+ALTER TABLE conversations DROP COLUMN panel;
+ALTER TABLE conversations DROP COLUMN team;
+ALTER TABLE conversations DROP COLUMN assigned_at;
+ALTER TABLE conversations DROP COLUMN waiting_since;
+ALTER TABLE crm_users DROP COLUMN last_assigned_at;
+ALTER TABLE crm_users DROP COLUMN notify_message;
+ALTER TABLE crm_users DROP COLUMN notify_assigned;
+ALTER TABLE crm_users DROP COLUMN notify_new_chat;

@@ -1,0 +1,679 @@
+//! Live chat for reps: presence, the inbox's folders, assignment, replies, typing, close,
+//! the side panel and its CRM records, notifications and the visitor's queue.
+//!
+//! Every change to a conversation runs as one turn in one write transaction
+//! ([`actions`]); once it committed, [`Chat::deliver`] publishes it to the visitor and the
+//! company's reps, and [`announce`] tells the reps what changed (the chat's summary,
+//! notifications) and the waiting visitors their place in the queue. [`sweeper`] hands
+//! back the chats of reps who went away or left a visitor unanswered.
+//!
+//! Presence lives in the database (`crm_users.online` is the inbox's switch,
+//! `last_seen_at` the last sign of a connected inbox: its event stream refreshes it every
+//! 10 s while open, the page's heartbeat every 10 s), so every node sees the same reps.
+
+pub mod actions;
+pub mod announce;
+pub mod crm;
+pub mod events;
+pub mod sweeper;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use events::{RepEvent, RepRef, Summary};
+
+use super::message::Message;
+use super::realtime::LiveEvent;
+use super::turn;
+use super::{Chat, ChatError, targeting};
+use crate::db::companies::{self, Company};
+use crate::db::conversations::{self as convs, status};
+use crate::db::live::{self, Counts, Folder, Rep};
+use crate::db::{DbConn, DbError, visitors};
+use crate::playbook::model::{CaptureTarget, CardKind};
+use actions::Target;
+use crm::{CrmState, Panel, Record};
+
+/// Longest rep message, as for visitors.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Most chats a folder lists.
+const FOLDER_LIMIT: i64 = 200;
+/// Most messages a chat's detail carries.
+const DETAIL_MESSAGES: i64 = 500;
+
+/// Why a rep's request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// No such chat for this rep (another company's, another rep's, still with the bot).
+    #[error("not found")]
+    NotFound,
+    /// Another rep has the chat.
+    #[error("another rep has this chat")]
+    AlreadyAssigned(Option<RepRef>),
+    #[error("{0}")]
+    LimitReached(String),
+    #[error("this chat is closed")]
+    Closed,
+    /// A field is wrong: `path: message`.
+    #[error("{0}")]
+    Invalid(String),
+    /// Only admins may do this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Chat(#[from] ChatError),
+}
+
+impl From<DbError> for LiveError {
+    fn from(e: DbError) -> LiveError {
+        if e.is_not_found() {
+            LiveError::NotFound
+        } else {
+            LiveError::Chat(ChatError::Db(e))
+        }
+    }
+}
+
+impl From<diesel::result::Error> for LiveError {
+    fn from(e: diesel::result::Error) -> LiveError {
+        LiveError::from(DbError::from(e))
+    }
+}
+
+/// The signed-in rep as the inbox starts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Me {
+    pub user_id: i64,
+    pub name: String,
+    pub is_admin: bool,
+    /// The online switch.
+    pub toggle: bool,
+    /// Counted as online now (switched on, connected, within business hours).
+    pub online: bool,
+    pub notifications: Notifications,
+}
+
+/// Which notifications a rep gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Notifications {
+    pub new_chat: bool,
+    pub assigned: bool,
+    pub message: bool,
+}
+
+/// A rep in the reassign list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RepInfo {
+    pub user_id: i64,
+    pub name: String,
+    pub online: bool,
+    pub open_chats: i64,
+}
+
+/// A question the playbook asked and its answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Answer {
+    pub card: String,
+    pub question: Option<String>,
+    pub value: String,
+}
+
+/// What the widget told about the visitor.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct VisitorFacts {
+    pub pages: Vec<String>,
+    pub referrer: Option<String>,
+    /// `utm_*` tags of the page address.
+    #[schema(value_type = Object)]
+    pub utm: std::collections::BTreeMap<String, String>,
+    pub language: Option<String>,
+}
+
+/// One chat with everything the inbox shows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Detail {
+    pub conversation: Summary,
+    pub messages: Vec<Message>,
+    pub panel: Panel,
+    pub answers: Vec<Answer>,
+    pub score: Option<f64>,
+    pub tags: Vec<String>,
+    pub visitor: VisitorFacts,
+    pub crm: CrmState,
+}
+
+/// The live chat service; cheap to clone.
+#[derive(Clone)]
+pub struct Live {
+    pub chat: Chat,
+}
+
+/// The rep and the company's settings, read at the start of a request.
+struct Ctx {
+    rep: Rep,
+    company: Company,
+}
+
+impl Ctx {
+    fn see_all(&self) -> bool {
+        self.company.settings().live_chat.see_all_chats
+    }
+
+    fn limit(&self) -> i64 {
+        i64::from(self.company.settings().live_chat.max_open_chats.max(1))
+    }
+}
+
+fn ctx(conn: &mut DbConn, company_id: &str, crm_user_id: i64) -> Result<Ctx, LiveError> {
+    let company = companies::by_id(conn, company_id)?.ok_or(LiveError::NotFound)?;
+    let rep = live::rep(conn, company_id, crm_user_id)?.ok_or_else(|| {
+        LiveError::Forbidden("your CRM user is not known to the app yet; reopen the inbox".into())
+    })?;
+    Ok(Ctx { rep, company })
+}
+
+/// Is the rep counted as online now?
+pub fn effective_online(rep: &Rep, company: &Company, now: DateTime<Utc>) -> bool {
+    let settings = company.settings();
+    let since = now.timestamp_millis() - i64::from(settings.heartbeat_timeout_seconds) * 1000;
+    rep.connected(since) && targeting::is_open(&settings, now)
+}
+
+impl Live {
+    pub fn new(chat: Chat) -> Live {
+        Live { chat }
+    }
+
+    pub async fn me(&self, company_id: &str, crm_user_id: i64) -> Result<Me, LiveError> {
+        let company = company_id.to_owned();
+        self.chat
+            .db
+            .run(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                Ok(me_of(&c.rep, &c.company, Utc::now()))
+            })
+            .await
+    }
+
+    /// Switch online or off; the effective presence. Switching off hands the rep's chats
+    /// back to Unassigned.
+    pub async fn set_presence(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        on: bool,
+    ) -> Result<bool, LiveError> {
+        let company = company_id.to_owned();
+        let (rep, online) = self
+            .chat
+            .db
+            .write(move |conn| {
+                let now = Utc::now();
+                live::set_switch(conn, &company, crm_user_id, on, now.timestamp_millis())?;
+                let c = ctx(conn, &company, crm_user_id)?;
+                let online = effective_online(&c.rep, &c.company, now);
+                Ok::<_, LiveError>((c.rep, online))
+            })
+            .await?;
+        self.chat.hub.publish_rep(
+            company_id,
+            RepEvent::Presence {
+                user_id: crm_user_id,
+                online,
+            },
+        );
+        if !on {
+            sweeper::give_back_all(&self.chat, company_id, &rep.id).await;
+        }
+        announce::queue(&self.chat, company_id).await;
+        Ok(online)
+    }
+
+    /// A sign of life from the rep's inbox (heartbeat or open event stream).
+    pub async fn touch(&self, company_id: &str, crm_user_id: i64) -> Result<(), LiveError> {
+        let company = company_id.to_owned();
+        let back = self
+            .chat
+            .db
+            .run(move |conn| {
+                let now = Utc::now();
+                let c = ctx(conn, &company, crm_user_id)?;
+                let was = effective_online(&c.rep, &c.company, now);
+                live::touch(conn, &company, crm_user_id, now.timestamp_millis())?;
+                let c = ctx(conn, &company, crm_user_id)?;
+                Ok::<_, LiveError>(!was && effective_online(&c.rep, &c.company, now))
+            })
+            .await?;
+        if back {
+            self.chat.hub.publish_rep(
+                company_id,
+                RepEvent::Presence {
+                    user_id: crm_user_id,
+                    online: true,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    pub async fn set_notifications(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        n: Notifications,
+    ) -> Result<Notifications, LiveError> {
+        let company = company_id.to_owned();
+        self.chat
+            .db
+            .run(move |conn| {
+                if !live::set_notifications(
+                    conn,
+                    &company,
+                    crm_user_id,
+                    n.new_chat,
+                    n.assigned,
+                    n.message,
+                )? {
+                    return Err(LiveError::NotFound);
+                }
+                let c = ctx(conn, &company, crm_user_id)?;
+                Ok(notifications_of(&c.rep))
+            })
+            .await
+    }
+
+    /// The company's reps with presence and open chats.
+    pub async fn reps(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+    ) -> Result<Vec<RepInfo>, LiveError> {
+        let company = company_id.to_owned();
+        self.chat
+            .db
+            .run(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                let open = live::open_chats(conn, &company)?;
+                let now = Utc::now();
+                Ok(live::reps(conn, &company)?
+                    .into_iter()
+                    .map(|r| RepInfo {
+                        user_id: r.crm_user_id,
+                        name: r.name.clone(),
+                        online: effective_online(&r, &c.company, now),
+                        open_chats: open.get(&r.id).copied().unwrap_or(0),
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    /// A folder's chats and the counts of every folder the rep has.
+    pub async fn list(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        folder: Folder,
+    ) -> Result<(Vec<Summary>, Counts), LiveError> {
+        let company = company_id.to_owned();
+        self.chat
+            .db
+            .run(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                let with_all = c.rep.admin() || c.see_all();
+                if folder == Folder::All && !with_all {
+                    return Err(LiveError::Forbidden("only admins see every chat".into()));
+                }
+                let chats = live::folder(conn, &company, folder, &c.rep.id, FOLDER_LIMIT)?;
+                let counts = live::counts(conn, &company, &c.rep.id, with_all)?;
+                Ok((chats, counts))
+            })
+            .await
+    }
+
+    /// The counts of a rep's folders.
+    pub async fn counts(
+        &self,
+        company_id: &str,
+        rep: &Rep,
+        with_all: bool,
+    ) -> Result<Counts, LiveError> {
+        let (company, rep_id) = (company_id.to_owned(), rep.id.clone());
+        self.chat
+            .db
+            .run(move |conn| Ok(live::counts(conn, &company, &rep_id, with_all)?))
+            .await
+    }
+
+    /// One chat with its transcript, panel and CRM records.
+    pub async fn detail(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+    ) -> Result<Detail, LiveError> {
+        let (company, id) = (company_id.to_owned(), id.to_owned());
+        let versions = self.chat.versions.clone();
+        self.chat
+            .db
+            .run(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                let conv = convs::get(conn, &company, &id)?.ok_or(LiveError::NotFound)?;
+                if !actions::may_see(
+                    &conv.status,
+                    conv.assigned_to.as_deref(),
+                    &c.rep,
+                    c.see_all(),
+                ) {
+                    return Err(LiveError::NotFound);
+                }
+                detail_of(conn, &versions, &c.company, &conv)
+            })
+            .await
+    }
+
+    /// Assign, reassign or hand back a chat; its new summary.
+    pub async fn assign(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+        target: Target,
+    ) -> Result<Summary, LiveError> {
+        self.act(company_id, crm_user_id, id, move |turn, c| {
+            actions::assign(turn, &c.rep, target, c.limit(), c.see_all())
+        })
+        .await?;
+        self.summary(company_id, id).await
+    }
+
+    /// A rep's reply; the stored message.
+    pub async fn reply(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+        text: String,
+    ) -> Result<Message, LiveError> {
+        let outcome = self
+            .act(company_id, crm_user_id, id, move |turn, c| {
+                actions::reply(turn, &c.rep, text, c.limit(), c.see_all())
+            })
+            .await?;
+        outcome
+            .messages
+            .last()
+            .map(Message::from)
+            .ok_or(LiveError::NotFound)
+    }
+
+    /// Close a chat; its new summary.
+    pub async fn close(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+    ) -> Result<Summary, LiveError> {
+        self.act(company_id, crm_user_id, id, move |turn, c| {
+            actions::close(turn, &c.rep, c.see_all())
+        })
+        .await?;
+        self.summary(company_id, id).await
+    }
+
+    /// The rep is typing in a chat (or stopped): the visitor sees it.
+    pub async fn typing(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+        typing: bool,
+    ) -> Result<(), LiveError> {
+        let (company, conv_id) = (company_id.to_owned(), id.to_owned());
+        let rep = self
+            .chat
+            .db
+            .run(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                let conv = convs::get(conn, &company, &conv_id)?.ok_or(LiveError::NotFound)?;
+                if !actions::may_see(
+                    &conv.status,
+                    conv.assigned_to.as_deref(),
+                    &c.rep,
+                    c.see_all(),
+                ) {
+                    return Err(LiveError::NotFound);
+                }
+                Ok(c.rep)
+            })
+            .await?;
+        self.chat.hub.publish(
+            company_id,
+            id,
+            LiveEvent::Typing {
+                author: "rep".into(),
+                name: Some(rep.name),
+                typing,
+            },
+        );
+        Ok(())
+    }
+
+    /// The visitor is typing (or stopped): the reps who may see the chat are told.
+    pub async fn visitor_typing(
+        &self,
+        company_id: &str,
+        visitor_id: &str,
+        typing: bool,
+    ) -> Result<(), LiveError> {
+        let (company, visitor) = (company_id.to_owned(), visitor_id.to_owned());
+        let conv = self
+            .chat
+            .db
+            .run(move |conn| Ok::<_, LiveError>(convs::open_for_visitor(conn, &company, &visitor)?))
+            .await?;
+        if let Some(conv) = conv
+            && (conv.status == status::UNASSIGNED || conv.status == status::ASSIGNED)
+        {
+            self.chat.hub.publish_rep(
+                company_id,
+                RepEvent::Typing {
+                    conversation_id: conv.id,
+                    typing,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Keep the side panel as edited; the stored panel.
+    pub async fn save_panel(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+        panel: Panel,
+    ) -> Result<Panel, LiveError> {
+        let panel = panel.checked()?;
+        let (company, conv_id) = (company_id.to_owned(), id.to_owned());
+        self.chat
+            .db
+            .write(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                let conv = convs::get(conn, &company, &conv_id)?.ok_or(LiveError::NotFound)?;
+                if !actions::may_see(
+                    &conv.status,
+                    conv.assigned_to.as_deref(),
+                    &c.rep,
+                    c.see_all(),
+                ) {
+                    return Err(LiveError::NotFound);
+                }
+                crm::save_panel(conn, &company, &conv.id, &panel)?;
+                Ok(panel)
+            })
+            .await
+    }
+
+    /// Create a lead or deal from the panel (through the outbox: the caller wakes the
+    /// worker); the new record.
+    pub async fn create_record(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+        target: CaptureTarget,
+        panel: Panel,
+    ) -> Result<Record, LiveError> {
+        let panel = panel.checked()?;
+        let (company, conv_id) = (company_id.to_owned(), id.to_owned());
+        let record = self
+            .chat
+            .db
+            .write(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                let conv = convs::get(conn, &company, &conv_id)?.ok_or(LiveError::NotFound)?;
+                if !actions::may_see(
+                    &conv.status,
+                    conv.assigned_to.as_deref(),
+                    &c.rep,
+                    c.see_all(),
+                ) {
+                    return Err(LiveError::NotFound);
+                }
+                crm::save_panel(conn, &company, &conv.id, &panel)?;
+                crm::create_record(conn, &conv, target, &panel, crate::db::now_ms())
+            })
+            .await?;
+        Ok(record)
+    }
+
+    async fn summary(&self, company_id: &str, id: &str) -> Result<Summary, LiveError> {
+        let (company, id) = (company_id.to_owned(), id.to_owned());
+        self.chat
+            .db
+            .run(move |conn| live::summary(conn, &company, &id)?.ok_or(LiveError::NotFound))
+            .await
+    }
+
+    /// Run a rep's action on a chat in one transaction, then deliver what it produced.
+    async fn act<F>(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+        f: F,
+    ) -> Result<turn::Outcome, LiveError>
+    where
+        F: FnOnce(&mut turn::Turn<'_>, &Ctx) -> Result<(), LiveError> + Send + 'static,
+    {
+        let (company, conv_id) = (company_id.to_owned(), id.to_owned());
+        let versions = self.chat.versions.clone();
+        let (outcome, ()) = self
+            .chat
+            .db
+            .write(move |conn| {
+                let c = ctx(conn, &company, crm_user_id)?;
+                turn::locked(conn, &versions, &company, &conv_id, Utc::now(), |t| {
+                    f(t, &c)
+                })
+            })
+            .await?;
+        self.chat.deliver(&outcome);
+        Ok(outcome)
+    }
+}
+
+fn notifications_of(rep: &Rep) -> Notifications {
+    Notifications {
+        new_chat: rep.notify_new_chat,
+        assigned: rep.notify_assigned,
+        message: rep.notify_message,
+    }
+}
+
+fn me_of(rep: &Rep, company: &Company, now: DateTime<Utc>) -> Me {
+    Me {
+        user_id: rep.crm_user_id,
+        name: rep.name.clone(),
+        is_admin: rep.admin(),
+        toggle: rep.online,
+        online: effective_online(rep, company, now),
+        notifications: notifications_of(rep),
+    }
+}
+
+fn detail_of(
+    conn: &mut DbConn,
+    versions: &super::versions::VersionCache,
+    company: &Company,
+    conv: &convs::Conversation,
+) -> Result<Detail, LiveError> {
+    let summary = live::summary(conn, &company.id, &conv.id)?.ok_or(LiveError::NotFound)?;
+    let messages = convs::latest_messages(conn, &company.id, &conv.id, DETAIL_MESSAGES)?;
+    let vars = convs::variables(conn, &conv.id)?;
+    let panel = crm::panel(conn, conv)?;
+    let mut answers = Vec::new();
+    if let Some(version) = &conv.playbook_version_id
+        && let Some(playbook) = versions.get(conn, &company.id, version)?
+    {
+        for card in &playbook.document.cards {
+            let (text, save) = match &card.kind {
+                CardKind::Question(q) => (q.text.clone(), q.save.clone()),
+                CardKind::Buttons(b) => (b.text.clone(), b.save.clone()),
+                _ => continue,
+            };
+            let Some(save) = save else { continue };
+            if let Some((_, v)) = vars.iter().find(|(p, _)| *p == save) {
+                let value = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                answers.push(Answer {
+                    card: card.id.clone(),
+                    question: text,
+                    value,
+                });
+            }
+        }
+    }
+    let var = |path: &str| vars.iter().find(|(p, _)| p == path).map(|(_, v)| v.clone());
+    let score = var("score").and_then(|v| v.as_f64());
+    let tags = var("tags")
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .unwrap_or_default();
+    let visitor = visitors::get(conn, &company.id, &conv.visitor_id)?
+        .map(|v| visitor_facts(&v))
+        .unwrap_or_default();
+    let crm = crm::crm_state(conn, &company.id, &conv.id, company.api_domain.as_deref())?;
+    Ok(Detail {
+        conversation: summary,
+        messages: messages.iter().map(Message::from).collect(),
+        panel,
+        answers,
+        score,
+        tags,
+        visitor,
+        crm,
+    })
+}
+
+fn visitor_facts(v: &visitors::Visitor) -> VisitorFacts {
+    let page = v.attributes().page.unwrap_or_default();
+    let utm = url::Url::parse(&page.url)
+        .map(|u| {
+            u.query_pairs()
+                .filter(|(k, _)| k.starts_with("utm_"))
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let some = |s: String| (!s.trim().is_empty()).then_some(s);
+    VisitorFacts {
+        pages: some(page.url).into_iter().collect(),
+        referrer: some(page.referrer),
+        utm,
+        language: some(page.language),
+    }
+}

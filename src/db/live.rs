@@ -1,0 +1,551 @@
+//! The rep side of live chat: reps with their presence and notification choices, the
+//! inbox's folders and counts, open chats per rep, the waiting queue and how long chats
+//! waited before a rep took them. Every query names the company.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use super::conversations::status;
+use super::schema::{chat_takes, conversations, crm_users, messages, visitors};
+use super::{DbConn, DbError, new_id};
+use crate::chat::live::events::{RepRef, Summary, VisitorRef};
+
+/// Longest preview of a chat's newest message.
+const PREVIEW_CHARS: usize = 120;
+
+/// A CRM user seen as a rep.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = crm_users)]
+pub struct Rep {
+    /// The row id (what `conversations.assigned_to` holds).
+    pub id: String,
+    pub company_id: String,
+    pub crm_user_id: i64,
+    pub name: String,
+    pub is_admin: bool,
+    pub can_admin: bool,
+    /// The inbox's online switch.
+    pub online: bool,
+    /// The last sign of a connected inbox (event stream or heartbeat), Unix ms.
+    pub last_seen_at: Option<i64>,
+    pub notify_new_chat: bool,
+    pub notify_assigned: bool,
+    pub notify_message: bool,
+    pub last_assigned_at: Option<i64>,
+}
+
+impl Rep {
+    pub fn admin(&self) -> bool {
+        self.is_admin || self.can_admin
+    }
+
+    /// Switched on and connected at or after `since` (business hours are the caller's).
+    pub fn connected(&self, since: i64) -> bool {
+        self.online && self.last_seen_at.is_some_and(|t| t >= since)
+    }
+
+    pub fn as_ref(&self) -> RepRef {
+        RepRef {
+            user_id: self.crm_user_id,
+            name: self.name.clone(),
+        }
+    }
+
+    pub fn wants(&self, kind: &str) -> bool {
+        use crate::chat::live::events::notify;
+        match kind {
+            notify::NEW_CHAT => self.notify_new_chat,
+            notify::ASSIGNED => self.notify_assigned,
+            notify::MESSAGE => self.notify_message,
+            _ => false,
+        }
+    }
+}
+
+/// The company's reps by name.
+pub fn reps(conn: &mut DbConn, company_id: &str) -> Result<Vec<Rep>, DbError> {
+    Ok(crm_users::table
+        .filter(crm_users::company_id.eq(company_id))
+        .order((crm_users::name.asc(), crm_users::crm_user_id.asc()))
+        .select(Rep::as_select())
+        .load(conn)?)
+}
+
+pub fn rep(conn: &mut DbConn, company_id: &str, crm_user_id: i64) -> Result<Option<Rep>, DbError> {
+    Ok(crm_users::table
+        .filter(crm_users::company_id.eq(company_id))
+        .filter(crm_users::crm_user_id.eq(crm_user_id))
+        .select(Rep::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn rep_by_row(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Rep>, DbError> {
+    Ok(crm_users::table
+        .filter(crm_users::company_id.eq(company_id))
+        .filter(crm_users::id.eq(id))
+        .select(Rep::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Set the online switch; the request itself shows the inbox is connected.
+pub fn set_switch(
+    conn: &mut DbConn,
+    company_id: &str,
+    crm_user_id: i64,
+    on: bool,
+    now: i64,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        crm_users::table
+            .filter(crm_users::company_id.eq(company_id))
+            .filter(crm_users::crm_user_id.eq(crm_user_id)),
+    )
+    .set((
+        crm_users::online.eq(on),
+        crm_users::last_seen_at.eq(Some(now)),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// A sign of life from the rep's inbox.
+pub fn touch(
+    conn: &mut DbConn,
+    company_id: &str,
+    crm_user_id: i64,
+    now: i64,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        crm_users::table
+            .filter(crm_users::company_id.eq(company_id))
+            .filter(crm_users::crm_user_id.eq(crm_user_id)),
+    )
+    .set(crm_users::last_seen_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Store a rep's notification choices.
+pub fn set_notifications(
+    conn: &mut DbConn,
+    company_id: &str,
+    crm_user_id: i64,
+    new_chat: bool,
+    assigned: bool,
+    message: bool,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        crm_users::table
+            .filter(crm_users::company_id.eq(company_id))
+            .filter(crm_users::crm_user_id.eq(crm_user_id)),
+    )
+    .set((
+        crm_users::notify_new_chat.eq(new_chat),
+        crm_users::notify_assigned.eq(assigned),
+        crm_users::notify_message.eq(message),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn mark_assigned(
+    conn: &mut DbConn,
+    company_id: &str,
+    rep_id: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::update(
+        crm_users::table
+            .filter(crm_users::company_id.eq(company_id))
+            .filter(crm_users::id.eq(rep_id)),
+    )
+    .set(crm_users::last_assigned_at.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Open chats per rep (row id → count).
+pub fn open_chats(conn: &mut DbConn, company_id: &str) -> Result<HashMap<String, i64>, DbError> {
+    let rows: Vec<Option<String>> = conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::status.eq(status::ASSIGNED))
+        .select(conversations::assigned_to)
+        .load(conn)?;
+    let mut out = HashMap::new();
+    for id in rows.into_iter().flatten() {
+        *out.entry(id).or_insert(0) += 1;
+    }
+    Ok(out)
+}
+
+/// Open chats of one rep.
+pub fn open_chats_of(conn: &mut DbConn, company_id: &str, rep_id: &str) -> Result<i64, DbError> {
+    Ok(conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::status.eq(status::ASSIGNED))
+        .filter(conversations::assigned_to.eq(rep_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The inbox's folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folder {
+    Unassigned,
+    Mine,
+    Closed,
+    All,
+}
+
+impl Folder {
+    pub fn parse(s: &str) -> Option<Folder> {
+        match s {
+            "unassigned" => Some(Folder::Unassigned),
+            "mine" => Some(Folder::Mine),
+            "closed" => Some(Folder::Closed),
+            "all" => Some(Folder::All),
+            _ => None,
+        }
+    }
+}
+
+/// The columns a summary is made of.
+type SummaryRow = (
+    (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    ),
+    (Option<String>, Option<String>),
+);
+
+macro_rules! summary_columns {
+    () => {
+        (
+            (
+                conversations::id,
+                conversations::status,
+                conversations::outcome,
+                conversations::assigned_to,
+                conversations::created_at,
+                conversations::updated_at,
+                conversations::waiting_since,
+                conversations::closed_at,
+                conversations::team,
+            ),
+            (visitors::name, visitors::email),
+        )
+    };
+}
+
+/// The chats of a folder, newest activity first (Unassigned: longest waiting first).
+/// `me` is the rep's row id; `limit` caps the list.
+pub fn folder(
+    conn: &mut DbConn,
+    company_id: &str,
+    folder: Folder,
+    me: &str,
+    limit: i64,
+) -> Result<Vec<Summary>, DbError> {
+    let base = conversations::table
+        .inner_join(visitors::table)
+        .filter(conversations::company_id.eq(company_id))
+        .filter(visitors::company_id.eq(company_id))
+        .into_boxed();
+    let query = match folder {
+        Folder::Unassigned => base
+            .filter(conversations::status.eq(status::UNASSIGNED))
+            .order((
+                conversations::waiting_since.asc(),
+                conversations::created_at.asc(),
+            )),
+        Folder::Mine => base
+            .filter(conversations::status.eq(status::ASSIGNED))
+            .filter(conversations::assigned_to.eq(me.to_owned()))
+            .order(conversations::updated_at.desc()),
+        Folder::Closed => base
+            .filter(conversations::status.eq(status::CLOSED))
+            .order(conversations::updated_at.desc()),
+        Folder::All => base
+            .filter(conversations::status.ne(status::BOT))
+            .order(conversations::updated_at.desc()),
+    };
+    let rows: Vec<SummaryRow> = query.limit(limit).select(summary_columns!()).load(conn)?;
+    summaries(conn, company_id, rows)
+}
+
+/// One chat's summary.
+pub fn summary(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Summary>, DbError> {
+    let rows: Vec<SummaryRow> = conversations::table
+        .inner_join(visitors::table)
+        .filter(conversations::company_id.eq(company_id))
+        .filter(visitors::company_id.eq(company_id))
+        .filter(conversations::id.eq(id))
+        .select(summary_columns!())
+        .load(conn)?;
+    Ok(summaries(conn, company_id, rows)?.into_iter().next())
+}
+
+fn summaries(
+    conn: &mut DbConn,
+    company_id: &str,
+    rows: Vec<SummaryRow>,
+) -> Result<Vec<Summary>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.0.0.clone()).collect();
+    let reps: HashMap<String, Rep> = reps(conn, company_id)?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let last: HashMap<String, (String, i64)> = messages::table
+        .inner_join(
+            conversations::table.on(conversations::id
+                .eq(messages::conversation_id)
+                .and(conversations::last_seq.eq(messages::seq))),
+        )
+        .filter(messages::company_id.eq(company_id))
+        .filter(conversations::id.eq_any(&ids))
+        .select((
+            messages::conversation_id,
+            messages::body,
+            messages::created_at,
+        ))
+        .load::<(String, String, i64)>(conn)?
+        .into_iter()
+        .map(|(id, body, at)| (id, (body, at)))
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(c, (name, email))| {
+            let (id, status, outcome, assigned_to, created_at, updated_at) =
+                (c.0, c.1, c.2, c.3, c.4, c.5);
+            let (preview, last_at) = last
+                .get(&id)
+                .map(|(body, at)| (body.chars().take(PREVIEW_CHARS).collect(), *at))
+                .unwrap_or_else(|| (String::new(), updated_at));
+            Summary {
+                assignee: assigned_to
+                    .as_ref()
+                    .and_then(|r| reps.get(r))
+                    .map(Rep::as_ref),
+                id,
+                status,
+                outcome,
+                visitor: VisitorRef { name, email },
+                preview,
+                created_at,
+                last_message_at: last_at,
+                waiting_since: c.6,
+                closed_at: c.7,
+                team: c.8,
+            }
+        })
+        .collect())
+}
+
+/// The folders' counts for a rep (`all` only when asked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub unassigned: i64,
+    pub mine: i64,
+    pub closed: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all: Option<i64>,
+}
+
+pub fn counts(
+    conn: &mut DbConn,
+    company_id: &str,
+    me: &str,
+    with_all: bool,
+) -> Result<Counts, DbError> {
+    let by_status: Vec<(String, Option<String>)> = conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::status.ne(status::BOT))
+        .select((conversations::status, conversations::assigned_to))
+        .load(conn)?;
+    let mut counts = Counts::default();
+    let mut all = 0;
+    for (s, to) in &by_status {
+        all += 1;
+        match s.as_str() {
+            status::UNASSIGNED => counts.unassigned += 1,
+            status::ASSIGNED if to.as_deref() == Some(me) => counts.mine += 1,
+            status::CLOSED => counts.closed += 1,
+            _ => {}
+        }
+    }
+    if with_all {
+        counts.all = Some(all);
+    }
+    Ok(counts)
+}
+
+/// The company's waiting chats, longest waiting first: (id, waiting since).
+pub fn waiting(conn: &mut DbConn, company_id: &str) -> Result<Vec<(String, i64)>, DbError> {
+    let rows: Vec<(String, Option<i64>, i64)> = conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::status.eq(status::UNASSIGNED))
+        .order((
+            conversations::waiting_since.asc(),
+            conversations::created_at.asc(),
+        ))
+        .select((
+            conversations::id,
+            conversations::waiting_since,
+            conversations::created_at,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, since, created)| (id, since.unwrap_or(created)))
+        .collect())
+}
+
+/// Remember that `rep_id` took a chat that waited `waited_ms`.
+pub fn record_take(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    rep_id: &str,
+    waited_ms: i64,
+    now: i64,
+) -> Result<(), DbError> {
+    diesel::insert_into(chat_takes::table)
+        .values((
+            chat_takes::id.eq(new_id()),
+            chat_takes::company_id.eq(company_id),
+            chat_takes::conversation_id.eq(conversation_id),
+            chat_takes::crm_user_id.eq(rep_id),
+            chat_takes::waited_ms.eq(waited_ms.max(0)),
+            chat_takes::taken_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How long chats waited before one of `reps` took them, since `since`, newest first (at
+/// most `limit`).
+pub fn recent_takes(
+    conn: &mut DbConn,
+    company_id: &str,
+    reps: &[String],
+    since: i64,
+    limit: i64,
+) -> Result<Vec<i64>, DbError> {
+    if reps.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(chat_takes::table
+        .filter(chat_takes::company_id.eq(company_id))
+        .filter(chat_takes::crm_user_id.eq_any(reps))
+        .filter(chat_takes::taken_at.ge(since))
+        .order(chat_takes::taken_at.desc())
+        .limit(limit)
+        .select(chat_takes::waited_ms)
+        .load(conn)?)
+}
+
+/// Assigned chats (of every company) whose rep switched off or was last seen before
+/// `seen_before`: (company, conversation, rep).
+pub fn chats_of_absent_reps(
+    conn: &mut DbConn,
+    seen_before: i64,
+) -> Result<Vec<(String, String, Rep)>, DbError> {
+    let rows: Vec<(String, String, Rep)> = conversations::table
+        .inner_join(crm_users::table)
+        .filter(conversations::status.eq(status::ASSIGNED))
+        .filter(crm_users::company_id.eq(conversations::company_id))
+        .filter(
+            crm_users::online.eq(false).or(crm_users::last_seen_at
+                .is_null()
+                .or(crm_users::last_seen_at.lt(seen_before))),
+        )
+        .select((
+            conversations::company_id,
+            conversations::id,
+            Rep::as_select(),
+        ))
+        .load(conn)?;
+    Ok(rows)
+}
+
+/// Every assigned chat with the time of its newest visitor message after the newest rep
+/// message (none when the rep answered last): (company, conversation, since).
+pub fn unanswered(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, DbError> {
+    let assigned: Vec<(String, String, Option<i64>)> = conversations::table
+        .filter(conversations::status.eq(status::ASSIGNED))
+        .select((
+            conversations::company_id,
+            conversations::id,
+            conversations::assigned_at,
+        ))
+        .load(conn)?;
+    let mut out = Vec::new();
+    for (company, id, assigned_at) in assigned {
+        let rows: Vec<(String, i64)> = messages::table
+            .filter(messages::company_id.eq(&company))
+            .filter(messages::conversation_id.eq(&id))
+            .filter(messages::author.eq_any(["visitor", "rep"]))
+            .filter(messages::created_at.ge(assigned_at.unwrap_or(0)))
+            .order(messages::seq.desc())
+            .limit(50)
+            .select((messages::author, messages::created_at))
+            .load(conn)?;
+        // The oldest visitor message after the newest rep message.
+        let since = rows
+            .iter()
+            .take_while(|(author, _)| author == "visitor")
+            .map(|(_, at)| *at)
+            .min();
+        if let Some(since) = since {
+            out.push((company, id, since));
+        }
+    }
+    Ok(out)
+}
+
+/// When the armed live chat wait timers of the company's conversations are due.
+pub fn wait_dues(conn: &mut DbConn, company_id: &str) -> Result<HashMap<String, i64>, DbError> {
+    use super::schema::timers;
+    let rows: Vec<(String, i64)> = timers::table
+        .filter(timers::company_id.eq(company_id))
+        .filter(timers::kind.eq("live_chat_wait"))
+        .filter(timers::status.eq("armed"))
+        .select((timers::conversation_id, timers::due_at))
+        .load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Reps of every company with the online switch on.
+pub fn switched_on(conn: &mut DbConn) -> Result<Vec<Rep>, DbError> {
+    Ok(crm_users::table
+        .filter(crm_users::online.eq(true))
+        .select(Rep::as_select())
+        .load(conn)?)
+}
+
+/// The chats a rep has now.
+pub fn assigned_to(
+    conn: &mut DbConn,
+    company_id: &str,
+    rep_id: &str,
+) -> Result<Vec<String>, DbError> {
+    Ok(conversations::table
+        .filter(conversations::company_id.eq(company_id))
+        .filter(conversations::status.eq(status::ASSIGNED))
+        .filter(conversations::assigned_to.eq(rep_id))
+        .select(conversations::id)
+        .load(conn)?)
+}

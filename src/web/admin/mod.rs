@@ -1,0 +1,27 @@
+//! The admin API under `/api/admin/`: everything an admin configures, as JSON, for the
+//! settings page (session cookie + `X-CSRF-Token`) and for scripts and CI (an API key as
+//! `Authorization: Bearer`). One module per resource; every change writes its audit log
+//! row in the transaction of the change. Described in `/openapi.json`.
+
+pub mod answer_rules;
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod document;
+pub mod playbooks;
+pub mod settings;
+pub mod templates;
+mod words;
+
+use actix_web::web;
+
+pub use auth::Admin;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(playbooks::routes)
+        .configure(answer_rules::routes)
+        .configure(settings::routes)
+        .configure(api_keys::routes)
+        .service(audit::list)
+        .service(templates::list);
+}

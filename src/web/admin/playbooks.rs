@@ -1,0 +1,927 @@
+//! `/api/admin/playbooks`: the list, create, the draft, publish with a note, versions,
+//! restore, the on/off switch, delete and export; `/api/admin/validate`. Every change is
+//! written with its audit log row in one transaction.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Admin;
+use super::document::{ApiProblem, PlaybookText, check_text, format_of, invalid, readable};
+use super::words::describe_trigger;
+use crate::chat::flow::FlowState;
+use crate::db::audit::{self, Change};
+use crate::db::playbooks::{self as store, Deleted, NewPlaybook, PlaybookRow};
+use crate::db::{self, DbConn, DbError, analytics};
+use crate::playbook::Playbook;
+use crate::playbook::emit;
+use crate::playbook::load::{Format, json_lines, yaml};
+use crate::playbook::paths::paths;
+use crate::web::json::Json;
+use crate::web::visitor::types::ErrorBody;
+use crate::web::{AppError, AppState};
+
+/// Longest publish note, in characters.
+const MAX_NOTE_CHARS: usize = 2000;
+/// Most paths the editor lists.
+const PATH_LIMIT: usize = 200;
+/// The window of the list's counts.
+const STATS_DAYS: i64 = 7;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(list)
+        .service(create)
+        .service(validate)
+        .service(get_one)
+        .service(put_draft)
+        .service(publish)
+        .service(version_list)
+        .service(version_detail)
+        .service(restore)
+        .service(set_enabled)
+        .service(remove)
+        .service(export);
+}
+
+/// Shown / engaged / converted counts of the last 7 days.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct Stats {
+    pub shown: i64,
+    pub engaged: i64,
+    pub converted: i64,
+}
+
+/// A playbook as the list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybookSummary {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub enabled: bool,
+    pub priority: i64,
+    /// The version visitors get; `null` until the first publish.
+    pub published_version: Option<i32>,
+    /// Unix ms of that version.
+    pub published_at: Option<i64>,
+    /// The draft differs from the published version (or nothing is published yet).
+    pub has_unpublished_changes: bool,
+    /// Problems in the draft (a draft with problems can be saved, not published).
+    pub draft_problems: usize,
+    /// The trigger and its targeting in words.
+    pub trigger: String,
+    pub stats_7_days: Stats,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybookList {
+    pub playbooks: Vec<PlaybookSummary>,
+}
+
+/// One playbook with its draft.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybookDetail {
+    #[serde(flatten)]
+    pub summary: PlaybookSummary,
+    /// The draft as the admin last wrote it (YAML unless it was sent as JSON).
+    pub source: String,
+    /// `yaml` or `json`.
+    pub format: String,
+    /// The draft as a JSON document (the last readable one).
+    #[schema(value_type = Object)]
+    pub document: Value,
+    pub problems: Vec<ApiProblem>,
+    /// Every path from start to an end, as text, when the draft is valid.
+    pub paths: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: String,
+    pub slug: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problems {
+    pub problems: Vec<ApiProblem>,
+    /// Every path from start to an end, as text, when the document is valid.
+    pub paths: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    /// What changed, for the version list.
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublishedVersion {
+    pub version: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionInfo {
+    pub version: i32,
+    pub note: String,
+    /// Who published it; `null` for the shipped playbooks.
+    pub author: Option<String>,
+    /// Unix ms.
+    pub published_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionList {
+    pub versions: Vec<VersionInfo>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionDetail {
+    #[serde(flatten)]
+    pub info: VersionInfo,
+    #[schema(value_type = Object)]
+    pub document: Value,
+    /// The version as YAML (for diffs and restore).
+    pub yaml: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnabledBody {
+    pub enabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnabledState {
+    pub enabled: bool,
+}
+
+/// A delete that had to wait: conversations still run on the playbook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SwitchedOff {
+    pub deleted: bool,
+    pub enabled: bool,
+    pub running_conversations: i64,
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// A published version; the draft when absent.
+    pub version: Option<i32>,
+}
+
+/// The draft's text and how it is written.
+fn draft_text(row: &PlaybookRow) -> (String, Format) {
+    match &row.draft_source {
+        Some(source) => (source.clone(), format_of(source)),
+        None => {
+            let yaml = serde_json::from_str::<Value>(&row.draft)
+                .ok()
+                .and_then(|v| emit::value_to_yaml(&v).ok())
+                .unwrap_or_default();
+            (yaml, Format::Yaml)
+        }
+    }
+}
+
+/// The line of `pointer` in a text.
+fn line_of(text: &str, format: Format, pointer: &str) -> Option<usize> {
+    match format {
+        Format::Yaml => yaml::parse(text, true).ok()?.lines.line(pointer),
+        Format::Json => json_lines::lines(text).line(pointer),
+    }
+}
+
+/// The problems of a draft text for the playbook with `slug`: the format's and the rule
+/// that a playbook keeps its slug.
+fn draft_problems(text: &str, format: Format, slug: &str) -> Result<Playbook, Vec<ApiProblem>> {
+    let mut problems = match check_text(text, format) {
+        Ok(playbook) if playbook.slug == slug => return Ok(playbook),
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    };
+    if let Some(other) = readable(text, format)
+        .as_ref()
+        .and_then(|v| v.get("slug"))
+        .and_then(Value::as_str)
+        .filter(|s| *s != slug)
+    {
+        problems.push(ApiProblem {
+            card: None,
+            line: line_of(text, format, "/slug"),
+            message: format!(
+                "this playbook's slug is '{slug}' for good; to use '{other}', create a new playbook"
+            ),
+            pointer: "/slug".into(),
+        });
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+    }
+    Err(problems)
+}
+
+fn path_text(playbook: &Playbook) -> String {
+    paths(playbook, PATH_LIMIT).render()
+}
+
+fn summary(
+    row: &PlaybookRow,
+    published: Option<&(String, i64)>,
+    stats: Stats,
+    problems: usize,
+) -> PlaybookSummary {
+    let document: Option<Playbook> = serde_json::from_str(&row.draft).ok();
+    PlaybookSummary {
+        id: row.id.clone(),
+        slug: row.slug.clone(),
+        name: row.name.clone(),
+        enabled: row.enabled,
+        priority: row.priority,
+        published_version: row.published_version,
+        published_at: published.map(|(_, at)| *at),
+        has_unpublished_changes: problems > 0 || published.is_none_or(|(doc, _)| *doc != row.draft),
+        draft_problems: problems,
+        trigger: document
+            .map(|d| describe_trigger(&d.trigger))
+            .unwrap_or_default(),
+        stats_7_days: stats,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+fn problem_count(row: &PlaybookRow) -> usize {
+    let (text, format) = draft_text(row);
+    draft_problems(&text, format, &row.slug)
+        .err()
+        .map_or(0, |p| p.len())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/playbooks",
+    tag = "admin",
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = PlaybookList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    )
+)]
+#[get("/api/admin/playbooks")]
+pub async fn list(state: web::Data<AppState>, admin: Admin) -> Result<HttpResponse, AppError> {
+    let company = admin.company_id.clone();
+    let since = db::now_ms() - STATS_DAYS * 24 * 3600 * 1000;
+    let (rows, published, counts) = state
+        .db
+        .run(move |conn| {
+            let rows = store::list(conn, &company)?;
+            let published = store::published_at(conn, &company)?;
+            let counts = analytics::counts_since(
+                conn,
+                &company,
+                &[
+                    analytics::kind::SHOWN,
+                    analytics::kind::ENGAGED,
+                    analytics::kind::CONVERTED,
+                ],
+                since,
+            )?;
+            Ok::<_, DbError>((rows, published, counts))
+        })
+        .await?;
+    let published: HashMap<String, (String, i64)> = published
+        .into_iter()
+        .map(|(id, doc, at)| (id, (doc, at)))
+        .collect();
+    let mut stats: HashMap<String, Stats> = HashMap::new();
+    for (playbook, kind, n) in counts {
+        let s = stats.entry(playbook).or_default();
+        match kind.as_str() {
+            analytics::kind::SHOWN => s.shown = n,
+            analytics::kind::ENGAGED => s.engaged = n,
+            _ => s.converted = n,
+        }
+    }
+    let mut playbooks: Vec<PlaybookSummary> = rows
+        .iter()
+        .map(|row| {
+            summary(
+                row,
+                published.get(&row.id),
+                stats.remove(&row.id).unwrap_or_default(),
+                problem_count(row),
+            )
+        })
+        .collect();
+    playbooks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.slug.cmp(&b.slug)));
+    Ok(HttpResponse::Ok().json(PlaybookList { playbooks }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/admin/playbooks",
+    tag = "admin",
+    request_body(content = String, description = "A playbook as YAML or JSON", content_type = "application/yaml"),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 201, body = Created),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, description = "The company already has a playbook with this slug (`slug_taken`)", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody),
+        (status = 422, description = "`invalid_playbook` with every problem in `error.problems`", body = ErrorBody),
+    )
+)]
+#[post("/api/admin/playbooks")]
+pub async fn create(
+    state: web::Data<AppState>,
+    admin: Admin,
+    body: PlaybookText,
+) -> Result<HttpResponse, AppError> {
+    let playbook = body.check().map_err(|p| invalid(&p))?;
+    let draft = serde_json::to_string(&playbook).map_err(AppError::internal)?;
+    let row = state
+        .db
+        .write(move |conn| {
+            let row = store::create(
+                conn,
+                &admin.company_id,
+                NewPlaybook {
+                    slug: &playbook.slug,
+                    name: &playbook.name,
+                    priority: playbook.priority,
+                    draft,
+                    source: Some(body.text),
+                    owner_crm_user_id: admin.actor.crm_user_id,
+                },
+            )
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    AppError::conflict(
+                        "slug_taken",
+                        format!(
+                            "the company already has a playbook '{}': change its draft, or \
+                             choose another slug",
+                            playbook.slug
+                        ),
+                    )
+                } else {
+                    e.into()
+                }
+            })?;
+            audit::record(
+                conn,
+                &admin.company_id,
+                &admin.actor,
+                Change {
+                    action: "playbook.create",
+                    subject_id: Some(&row.id),
+                    subject: &row.slug,
+                    detail: json!({ "name": row.name }),
+                },
+                db::now_ms(),
+            )?;
+            Ok::<_, AppError>(row)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(Created {
+        id: row.id,
+        slug: row.slug,
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/admin/validate",
+    tag = "admin",
+    request_body(content = String, description = "A playbook as YAML or JSON", content_type = "application/yaml"),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Every problem (none when valid); nothing is stored", body = Problems),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+    )
+)]
+#[post("/api/admin/validate")]
+pub async fn validate(_admin: Admin, body: PlaybookText) -> Result<HttpResponse, AppError> {
+    let result = web::block(move || match body.check() {
+        Ok(playbook) => Problems {
+            problems: Vec::new(),
+            paths: Some(path_text(&playbook)),
+        },
+        Err(problems) => Problems {
+            problems,
+            paths: None,
+        },
+    })
+    .await
+    .map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// A company's playbook, or 404 (another company's looks the same as none).
+fn owned(conn: &mut DbConn, company: &str, id: &str) -> Result<PlaybookRow, AppError> {
+    store::by_id(conn, company, id)?.ok_or_else(AppError::not_found)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/playbooks/{id}",
+    tag = "admin",
+    params(("id" = String, Path)),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = PlaybookDetail),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/api/admin/playbooks/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let company = admin.company_id.clone();
+    let (row, published) = state
+        .db
+        .run(move |conn| {
+            let row = owned(conn, &company, &id)?;
+            let published = match row.published_version {
+                Some(n) => store::version_by_number(conn, &company, &row.id, n)?
+                    .map(|v| (v.document, v.published_at)),
+                None => None,
+            };
+            Ok::<_, AppError>((row, published))
+        })
+        .await?;
+    let (source, format) = draft_text(&row);
+    let checked = draft_problems(&source, format, &row.slug);
+    let (problems, paths) = match &checked {
+        Ok(playbook) => (Vec::new(), Some(path_text(playbook))),
+        Err(problems) => (problems.clone(), None),
+    };
+    let document = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    Ok(HttpResponse::Ok().json(PlaybookDetail {
+        summary: summary(&row, published.as_ref(), Stats::default(), problems.len()),
+        source,
+        format: match format {
+            Format::Yaml => "yaml".into(),
+            Format::Json => "json".into(),
+        },
+        document,
+        problems,
+        paths,
+    }))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/admin/playbooks/{id}/draft",
+    tag = "admin",
+    params(("id" = String, Path)),
+    request_body(content = String, description = "A playbook as YAML or JSON", content_type = "application/yaml"),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Saved, with the problems found (possibly none)", body = Problems),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+    )
+)]
+#[put("/api/admin/playbooks/{id}/draft")]
+pub async fn put_draft(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+    body: PlaybookText,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let result = state
+        .db
+        .write(move |conn| {
+            let row = owned(conn, &admin.company_id, &id)?;
+            let checked = draft_problems(&body.text, body.format, &row.slug);
+            let draft = match &checked {
+                Ok(playbook) => Some(serde_json::to_string(playbook).map_err(AppError::internal)?),
+                Err(_) => body.readable().map(|v| v.to_string()),
+            };
+            store::update_draft(conn, &admin.company_id, &row.id, draft, &body.text)?;
+            let problems = checked.as_ref().err().map_or(0, Vec::len);
+            audit::record(
+                conn,
+                &admin.company_id,
+                &admin.actor,
+                Change {
+                    action: "playbook.draft",
+                    subject_id: Some(&row.id),
+                    subject: &row.slug,
+                    detail: json!({ "problems": problems }),
+                },
+                db::now_ms(),
+            )?;
+            Ok::<_, AppError>(match checked {
+                Ok(playbook) => Problems {
+                    problems: Vec::new(),
+                    paths: Some(path_text(&playbook)),
+                },
+                Err(problems) => Problems {
+                    problems,
+                    paths: None,
+                },
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/admin/playbooks/{id}/publish",
+    tag = "admin",
+    params(("id" = String, Path)),
+    request_body = PublishBody,
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 201, description = "The new version visitors get from now on", body = PublishedVersion),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "The draft has problems (`invalid_playbook`, every one in `error.problems`)", body = ErrorBody),
+    )
+)]
+#[post("/api/admin/playbooks/{id}/publish")]
+pub async fn publish(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+    body: Json<PublishBody>,
+) -> Result<HttpResponse, AppError> {
+    let note = body.0.note.trim().to_owned();
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(AppError::bad_request(
+            "note_too_long",
+            format!("a note may be at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    let id = path.into_inner();
+    let version = state
+        .db
+        .write(move |conn| {
+            let row = owned(conn, &admin.company_id, &id)?;
+            let (text, format) = draft_text(&row);
+            let playbook = draft_problems(&text, format, &row.slug).map_err(|p| invalid(&p))?;
+            let published =
+                store::publish_document(conn, &row, &playbook, &note, Some(&admin.actor.name))?;
+            audit::record(
+                conn,
+                &admin.company_id,
+                &admin.actor,
+                Change {
+                    action: "playbook.publish",
+                    subject_id: Some(&row.id),
+                    subject: &row.slug,
+                    detail: json!({ "version": published.version, "note": note }),
+                },
+                db::now_ms(),
+            )?;
+            Ok::<_, AppError>(published.version)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(PublishedVersion { version }))
+}
+
+fn info(v: &store::VersionRow) -> VersionInfo {
+    VersionInfo {
+        version: v.version,
+        note: v.note.clone(),
+        author: v.author.clone(),
+        published_at: v.published_at,
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/playbooks/{id}/versions",
+    tag = "admin",
+    params(("id" = String, Path)),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "Newest first", body = VersionList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/api/admin/playbooks/{id}/versions")]
+pub async fn version_list(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let rows = state
+        .db
+        .run(move |conn| {
+            owned(conn, &admin.company_id, &id)?;
+            Ok::<_, AppError>(store::versions(conn, &admin.company_id, &id)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(VersionList {
+        versions: rows.iter().map(info).collect(),
+    }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/playbooks/{id}/versions/{version}",
+    tag = "admin",
+    params(("id" = String, Path), ("version" = i32, Path)),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = VersionDetail),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/api/admin/playbooks/{id}/versions/{version}")]
+pub async fn version_detail(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, i32)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, number) = path.into_inner();
+    let row = state
+        .db
+        .run(move |conn| store::version_by_number(conn, &admin.company_id, &id, number))
+        .await?
+        .ok_or_else(AppError::not_found)?;
+    let document: Value = serde_json::from_str(&row.document).map_err(AppError::internal)?;
+    let yaml = emit::value_to_yaml(&document).map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok().json(VersionDetail {
+        info: info(&row),
+        document,
+        yaml,
+    }))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/admin/playbooks/{id}/versions/{version}/restore",
+    tag = "admin",
+    params(("id" = String, Path), ("version" = i32, Path)),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The version is the draft again (publish it like any other)", body = Problems),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[post("/api/admin/playbooks/{id}/versions/{version}/restore")]
+pub async fn restore(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<(String, i32)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, number) = path.into_inner();
+    let result = state
+        .db
+        .write(move |conn| {
+            let row = owned(conn, &admin.company_id, &id)?;
+            let v = store::version_by_number(conn, &admin.company_id, &id, number)?
+                .ok_or_else(AppError::not_found)?;
+            let playbook: Playbook =
+                serde_json::from_str(&v.document).map_err(AppError::internal)?;
+            let yaml = emit::to_yaml(&playbook).map_err(AppError::internal)?;
+            store::update_draft(conn, &admin.company_id, &row.id, Some(v.document), &yaml)?;
+            audit::record(
+                conn,
+                &admin.company_id,
+                &admin.actor,
+                Change {
+                    action: "playbook.restore",
+                    subject_id: Some(&row.id),
+                    subject: &row.slug,
+                    detail: json!({ "version": number }),
+                },
+                db::now_ms(),
+            )?;
+            Ok::<_, AppError>(Problems {
+                problems: Vec::new(),
+                paths: Some(path_text(&playbook)),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/admin/playbooks/{id}/enabled",
+    tag = "admin",
+    params(("id" = String, Path)),
+    request_body = EnabledBody,
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, body = EnabledState),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[post("/api/admin/playbooks/{id}/enabled")]
+pub async fn set_enabled(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+    body: Json<EnabledBody>,
+) -> Result<HttpResponse, AppError> {
+    let (id, enabled) = (path.into_inner(), body.0.enabled);
+    state
+        .db
+        .write(move |conn| {
+            let row = owned(conn, &admin.company_id, &id)?;
+            store::set_enabled(conn, &admin.company_id, &id, enabled)?;
+            if row.enabled != enabled {
+                audit::record(
+                    conn,
+                    &admin.company_id,
+                    &admin.actor,
+                    Change {
+                        action: if enabled {
+                            "playbook.switch_on"
+                        } else {
+                            "playbook.switch_off"
+                        },
+                        subject_id: Some(&row.id),
+                        subject: &row.slug,
+                        detail: json!({ "before": row.enabled, "after": enabled }),
+                    },
+                    db::now_ms(),
+                )?;
+            }
+            Ok::<_, AppError>(())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(EnabledState { enabled }))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/admin/playbooks/{id}",
+    tag = "admin",
+    params(("id" = String, Path)),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted with its versions"),
+        (status = 202, description = "Conversations still run on it: switched off instead; delete it again once they have ended", body = SwitchedOff),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[delete("/api/admin/playbooks/{id}")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let row = owned(conn, &admin.company_id, &id)?;
+            let outcome = store::delete(conn, &admin.company_id, &id, |state| {
+                FlowState::parse(state).is_running()
+            })?;
+            let (action, detail) = match outcome {
+                Deleted::Deleted => ("playbook.delete", json!({ "name": row.name })),
+                Deleted::SwitchedOff { running } => (
+                    "playbook.switch_off",
+                    json!({ "before": row.enabled, "after": false, "running_conversations": running }),
+                ),
+                Deleted::NotFound => return Err(AppError::not_found()),
+            };
+            audit::record(
+                conn,
+                &admin.company_id,
+                &admin.actor,
+                Change {
+                    action,
+                    subject_id: Some(&row.id),
+                    subject: &row.slug,
+                    detail,
+                },
+                db::now_ms(),
+            )?;
+            Ok::<_, AppError>(outcome)
+        })
+        .await?;
+    Ok(match outcome {
+        Deleted::SwitchedOff { running } => HttpResponse::Accepted().json(SwitchedOff {
+            deleted: false,
+            enabled: false,
+            running_conversations: running,
+            message: format!(
+                "{running} conversation(s) still run on this playbook: it is switched off and \
+                 can be deleted once they have ended"
+            ),
+        }),
+        _ => HttpResponse::NoContent().finish(),
+    })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/admin/playbooks/{id}/export",
+    tag = "admin",
+    params(("id" = String, Path), ExportQuery),
+    security(("admin_session" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "The draft (or a version) as a YAML file", content_type = "application/yaml", body = String),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    )
+)]
+#[get("/api/admin/playbooks/{id}/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    admin: Admin,
+    path: web::Path<String>,
+    query: web::Query<ExportQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (id, version) = (path.into_inner(), query.version);
+    let (row, document) = state
+        .db
+        .run(move |conn| {
+            let row = owned(conn, &admin.company_id, &id)?;
+            let document = match version {
+                Some(n) => Some(
+                    store::version_by_number(conn, &admin.company_id, &id, n)?
+                        .ok_or_else(AppError::not_found)?
+                        .document,
+                ),
+                None => None,
+            };
+            Ok::<_, AppError>((row, document))
+        })
+        .await?;
+    let yaml = match document {
+        Some(document) => {
+            let playbook: Playbook = serde_json::from_str(&document).map_err(AppError::internal)?;
+            emit::to_yaml(&playbook).map_err(AppError::internal)?
+        }
+        None => {
+            let (text, format) = draft_text(&row);
+            match check_text(&text, format) {
+                Ok(playbook) => emit::to_yaml(&playbook).map_err(AppError::internal)?,
+                Err(_) => match format {
+                    Format::Yaml => text,
+                    Format::Json => readable(&text, format)
+                        .and_then(|v| emit::value_to_yaml(&v).ok())
+                        .unwrap_or(text),
+                },
+            }
+        }
+    };
+    Ok(HttpResponse::build(StatusCode::OK)
+        .content_type("application/yaml; charset=utf-8")
+        .insert_header((
+            "Content-Disposition",
+            format!(
+                "attachment; filename=\"{}.yaml\"",
+                safe_file_name(&row.slug)
+            ),
+        ))
+        .body(yaml))
+}
+
+/// A slug as a file name: letters, digits, `-` and `_` only.
+fn safe_file_name(slug: &str) -> String {
+    let name: String = slug
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .collect();
+    if name.is_empty() {
+        "playbook".into()
+    } else {
+        name
+    }
+}

@@ -1,0 +1,256 @@
+//! `GET /api/inbox/events`: the rep's Server-Sent Events.
+//!
+//! The stream watches the rep's company on the hub and sends what this rep may see:
+//! `conversation` (a chat's summary) or `removed` (a chat the rep may no longer see),
+//! `counts` after each, `message` and `typing` of visible chats, `presence`, the rep's own
+//! `notify` and `offer`, `crm` when a record of a visible chat changed, and `resync` when
+//! the stream fell behind (the page then reloads from the API). While it is open it keeps
+//! the rep's inbox counted as connected (refreshing `last_seen_at` every 10 s).
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpResponse, get, web};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::live;
+use crate::chat::Chat;
+use crate::chat::live::actions::may_see;
+use crate::chat::live::{Live, RepEvent};
+use crate::chat::realtime::{CompanyEvent, CompanySubscription, LiveEvent};
+use crate::db::conversations as convs;
+use crate::db::live::Rep;
+use crate::db::{DbError, companies};
+use crate::web::auth::Session;
+use crate::web::visitor::types::ErrorBody;
+use crate::web::{AppError, AppState};
+
+/// How often an open stream refreshes the rep's presence (and keeps proxies awake).
+const TOUCH_EVERY: Duration = Duration::from_secs(10);
+
+/// The rep's real-time events.
+#[utoipa::path(
+    get,
+    path = "/api/inbox/events",
+    tag = "inbox",
+    security(("admin_session" = [])),
+    responses(
+        (status = 200, description = "text/event-stream: `conversation` (summary), `removed` {id}, `counts`, `message` {conversation_id, message}, `typing` {conversation_id, typing}, `presence` {user_id, online}, `notify` {kind, title, body, conversation_id}, `offer` {conversation_id, expires_at}, `crm` {conversation_id}, `resync`", content_type = "text/event-stream", body = String),
+        (status = 401, body = ErrorBody),
+    )
+)]
+#[get("/events")]
+pub async fn events(
+    state: web::Data<AppState>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    let company_id = session.company_id.clone();
+    let crm_user_id = session.crm_user_id;
+    // Subscribe first: nothing falls between the subscription and the page's reload.
+    let rx = state.chat.hub.subscribe_company(&company_id);
+    let live = live(&state);
+    live.touch(&company_id, crm_user_id).await?;
+    let (company, user) = (company_id.clone(), crm_user_id);
+    let (rep, see_all) = state
+        .db
+        .run(move |conn| {
+            let rep = crate::db::live::rep(conn, &company, user)?;
+            let see_all = companies::by_id(conn, &company)?
+                .map(|c| c.settings().live_chat.see_all_chats)
+                .unwrap_or(false);
+            Ok::<_, DbError>((rep, see_all))
+        })
+        .await?;
+    let rep = rep.ok_or_else(|| AppError::forbidden("your CRM user is not known to the app"))?;
+    let stream = RepStream {
+        rx,
+        live,
+        rep,
+        see_all,
+        company_id,
+        known: HashMap::new(),
+        pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
+        touch: tokio::time::interval_at(tokio::time::Instant::now() + TOUCH_EVERY, TOUCH_EVERY),
+    };
+    let body = futures_util::stream::unfold(stream, |mut s| async move {
+        let next = s.next().await?;
+        Some((Ok::<_, Infallible>(next), s))
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header(header::CacheControl(vec![header::CacheDirective::NoCache]))
+        .insert_header(header::ContentEncoding::Identity)
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+/// What the stream knows of a chat: (status, assignee row id).
+type Seen = (String, Option<String>);
+
+struct RepStream {
+    rx: CompanySubscription,
+    live: Live,
+    rep: Rep,
+    see_all: bool,
+    company_id: String,
+    /// Chats seen on this stream.
+    known: HashMap<String, Seen>,
+    pending: VecDeque<Bytes>,
+    touch: tokio::time::Interval,
+}
+
+impl RepStream {
+    fn chat(&self) -> &Chat {
+        &self.live.chat
+    }
+
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(chunk);
+            }
+            tokio::select! {
+                received = self.rx.recv() => match received {
+                    Ok(event) => self.handle(&event).await,
+                    Err(RecvError::Lagged(_)) => {
+                        self.known.clear();
+                        self.push("resync", json!({}));
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.touch.tick() => {
+                    if let Err(e) = self.live.touch(&self.company_id, self.rep.crm_user_id).await {
+                        tracing::warn!(error = %e, "cannot refresh a rep's presence");
+                    }
+                    return Some(Bytes::from_static(b": ping\n\n"));
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, name: &str, data: serde_json::Value) {
+        self.pending
+            .push_back(Bytes::from(format!("event: {name}\ndata: {data}\n\n")));
+    }
+
+    fn visible(&self, seen: &Seen) -> bool {
+        may_see(&seen.0, seen.1.as_deref(), &self.rep, self.see_all)
+    }
+
+    /// May this rep see the chat? Read once from the database, then kept up to date by
+    /// the chat's summaries.
+    async fn sees(&mut self, conversation_id: &str) -> bool {
+        if let Some(seen) = self.known.get(conversation_id) {
+            return self.visible(seen);
+        }
+        let (company, id) = (self.company_id.clone(), conversation_id.to_owned());
+        let conv = self
+            .chat()
+            .db
+            .run(move |conn| convs::get(conn, &company, &id))
+            .await;
+        match conv {
+            Ok(Some(c)) => {
+                let seen = (c.status, c.assigned_to);
+                let visible = self.visible(&seen);
+                self.known.insert(conversation_id.to_owned(), seen);
+                visible
+            }
+            _ => false,
+        }
+    }
+
+    async fn handle(&mut self, event: &CompanyEvent) {
+        match event {
+            CompanyEvent::Conversation {
+                conversation_id,
+                event: LiveEvent::Message(m),
+            } => {
+                if self.sees(conversation_id).await {
+                    self.push(
+                        "message",
+                        json!({ "conversation_id": conversation_id, "message": m }),
+                    );
+                }
+            }
+            CompanyEvent::Conversation { .. } => {}
+            CompanyEvent::Rep { event } => self.rep_event(event).await,
+        }
+    }
+
+    async fn rep_event(&mut self, event: &RepEvent) {
+        let me = self.rep.crm_user_id;
+        match event {
+            RepEvent::Conversation(summary) => {
+                let assignee = match &summary.assignee {
+                    Some(a) if a.user_id == me => Some(self.rep.id.clone()),
+                    // Another rep: any row id other than this rep's.
+                    Some(a) => Some(format!("crm:{}", a.user_id)),
+                    None => None,
+                };
+                let seen = (summary.status.clone(), assignee);
+                let visible = self.visible(&seen);
+                self.known.insert(summary.id.clone(), seen);
+                if visible {
+                    self.push("conversation", json!(summary));
+                } else {
+                    self.push("removed", json!({ "id": summary.id }));
+                }
+                let with_all = self.rep.admin() || self.see_all;
+                let rep = self.rep.clone();
+                if let Ok(counts) = self.live.counts(&self.company_id, &rep, with_all).await {
+                    self.push("counts", json!(counts));
+                }
+            }
+            RepEvent::Typing {
+                conversation_id,
+                typing,
+            } => {
+                if self.sees(conversation_id).await {
+                    self.push(
+                        "typing",
+                        json!({ "conversation_id": conversation_id, "typing": typing }),
+                    );
+                }
+            }
+            RepEvent::Presence { user_id, online } => {
+                self.push("presence", json!({ "user_id": user_id, "online": online }));
+            }
+            RepEvent::Notify {
+                kind,
+                title,
+                body,
+                conversation_id,
+                to,
+            } => {
+                if to.contains(&me) {
+                    self.push(
+                        "notify",
+                        json!({ "kind": kind, "title": title, "body": body, "conversation_id": conversation_id }),
+                    );
+                }
+            }
+            RepEvent::Offer {
+                conversation_id,
+                expires_at,
+                to,
+            } => {
+                if *to == me {
+                    self.push(
+                        "offer",
+                        json!({ "conversation_id": conversation_id, "expires_at": expires_at }),
+                    );
+                }
+            }
+            RepEvent::Crm { conversation_id } => {
+                if self.sees(conversation_id).await {
+                    self.push("crm", json!({ "conversation_id": conversation_id }));
+                }
+            }
+        }
+    }
+}
