@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use concierge::chat::Chat;
 use concierge::chat::flow::FlowState;
 use concierge::chat::http_card::HttpCaller;
-use concierge::chat::realtime::{Hub, LiveEvent, LocalHub, Subscription};
+use concierge::chat::live::RepEvent;
+use concierge::chat::realtime::{CompanySubscription, Hub, LiveEvent, LocalHub, Subscription};
 use concierge::chat::timers::{Worker, WorkerConfig};
 use concierge::db::conversations::{Conversation, status};
 use concierge::db::schema::{conversations, messages, timers, visitors};
@@ -124,6 +125,14 @@ impl Hub for Recorder {
 
     fn subscribe(&self, conversation_id: &str) -> Subscription {
         self.inner.subscribe(conversation_id)
+    }
+
+    fn publish_rep(&self, company_id: &str, event: RepEvent) {
+        self.inner.publish_rep(company_id, event);
+    }
+
+    fn subscribe_company(&self, company_id: &str) -> CompanySubscription {
+        self.inner.subscribe_company(company_id)
     }
 }
 
@@ -306,6 +315,11 @@ fn seed(db: &Db, count: usize) -> Result<Vec<String>, DbError> {
                 created_at: now,
                 updated_at: now,
                 closed_at: None,
+                waiting_since: Some(now),
+                assigned_at: None,
+                outcome: None,
+                team: None,
+                panel: None,
             });
             ts.push(TimerRow {
                 id: db::new_id(),
