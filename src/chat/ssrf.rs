@@ -121,11 +121,17 @@ fn is_internal_v6(ip: Ipv6Addr) -> bool {
         || embedded_v4(ip).is_some_and(is_internal_v4)
 }
 
-/// The IPv4 address carried by NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses.
+/// The IPv4 address carried by an IPv6 address that embeds one: IPv4-compatible
+/// (`::/96`, deprecated but still routed by some stacks to the IPv4 address), NAT64
+/// (`64:ff9b::/96`) and 6to4 (`2002::/16`). `::` and `::1` are not embeddings.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
+    let low = Ipv4Addr::from(u128::from(ip) as u32);
+    if s[..6] == [0, 0, 0, 0, 0, 0] && !ip.is_unspecified() && !ip.is_loopback() {
+        return Some(low);
+    }
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        return Some(Ipv4Addr::from(u128::from(ip) as u32));
+        return Some(low);
     }
     if s[0] == 0x2002 {
         return Some(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])));
@@ -238,6 +244,50 @@ mod tests {
             assert!(is_internal(ip(a)), "{a} should be internal");
             assert!(check_ip("example.com", ip(a), &AllowList::default()).is_err());
         }
+    }
+
+    /// Every internal IPv4 range, in every IPv6 form that embeds an IPv4 address.
+    #[test]
+    fn embedded_ipv4_is_classified_in_every_form() {
+        let internal = [
+            "127.0.0.1",
+            "10.0.0.1",
+            "169.254.169.254",
+            "192.168.1.1",
+            "172.16.0.1",
+            "100.64.0.1",
+            "0.0.0.1",
+            "224.0.0.1",
+        ];
+        let forms = |v4: Ipv4Addr| {
+            let [a, b, c, d] = v4.octets();
+            let hi = u16::from_be_bytes([a, b]);
+            let lo = u16::from_be_bytes([c, d]);
+            vec![
+                format!("::{v4}"),
+                format!("::{hi:x}:{lo:x}"),
+                format!("::ffff:{v4}"),
+                format!("64:ff9b::{v4}"),
+                format!("64:ff9b::{hi:x}:{lo:x}"),
+                format!("2002:{hi:x}:{lo:x}::1"),
+                format!("2002:{hi:x}:{lo:x}:ffff::"),
+            ]
+        };
+        for v4 in internal {
+            for a in forms(v4.parse().unwrap()) {
+                assert!(is_internal(ip(&a)), "{a} should be internal");
+                assert!(check_ip("example.com", ip(&a), &AllowList::default()).is_err());
+            }
+        }
+        for a in forms("8.8.8.8".parse().unwrap()) {
+            assert!(!is_internal(ip(&a)), "{a} should be public");
+        }
+        // The URL form of the finding.
+        let url = url::Url::parse("http://[::127.0.0.1]/").unwrap();
+        let Some(url::Host::Ipv6(v6)) = url.host() else {
+            panic!("an IPv6 host")
+        };
+        assert!(is_internal(IpAddr::V6(v6)));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! `Json<T>`: a JSON body extractor whose errors name the field path (400), with a size
 //! limit (413). Use it instead of `actix_web::web::Json` for every JSON body.
+//!
+//! It is also the one place where text from a JSON body enters the app: a document with
+//! anything after its value is refused, and so is text (a value or a key) holding a NUL
+//! character, which PostgreSQL cannot store (SQLite would), so both stores behave alike.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,8 +38,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !is_json {
-                return Err(AppError::bad_request(
-                    "content_type",
+                return Err(AppError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
                     "the request body must be JSON (Content-Type: application/json)",
                 ));
             }
@@ -55,13 +60,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// Parse a JSON document, naming the field path on error.
+/// Parse a JSON document, naming the field path on error. Refuses trailing data after the
+/// document and text holding NUL (`invalid_text`, the path in `details.path`).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|inner| {
+        AppError::bad_request("invalid_json", format!("malformed JSON: {inner}"))
+            .with_details(serde_json::json!({ "path": "." }))
+    })?;
+    if let Some(path) = nul_path(&value, &mut Vec::new()) {
+        return Err(AppError::bad_request(
+            "invalid_text",
+            format!("{path}: text must not contain NUL characters"),
+        )
+        .with_details(serde_json::json!({ "path": path })));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let message = if path == "." || inner.is_syntax() || inner.is_eof() {
+        let message = if path == "." {
             format!("malformed JSON: {inner}")
         } else {
             format!("{path}: {inner}")
@@ -69,6 +85,38 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         AppError::bad_request("invalid_json", message)
             .with_details(serde_json::json!({ "path": path }))
     })
+}
+
+/// The path (as `serde_path_to_error` writes it: `a.b[2].c`) of the first text holding NUL.
+fn nul_path(value: &serde_json::Value, path: &mut Vec<String>) -> Option<String> {
+    use serde_json::Value;
+    let show = |path: &[String]| {
+        if path.is_empty() {
+            ".".to_owned()
+        } else {
+            path.concat().trim_start_matches('.').to_owned()
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(show(path)),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            path.push(format!("[{i}]"));
+            let found = nul_path(v, path);
+            path.pop();
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            path.push(format!(".{k}"));
+            let found = if k.contains('\0') {
+                Some(show(path))
+            } else {
+                nul_path(v, path)
+            };
+            path.pop();
+            found
+        }),
+        _ => None,
+    }
 }
 
 fn too_large() -> AppError {
@@ -100,6 +148,31 @@ mod tests {
         let err = parse::<Msg>(br#"{"text":"hi","meta":{"count":"x"}}"#).unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         assert!(err.message.starts_with("meta.count:"), "{}", err.message);
+    }
+
+    #[test]
+    fn trailing_data_is_refused() {
+        let err = parse::<serde_json::Value>(br#"{"text":"a"}xyz"#).unwrap_err();
+        assert_eq!(err.code, "invalid_json");
+        assert!(err.message.starts_with("malformed JSON"), "{}", err.message);
+        assert!(parse::<serde_json::Value>(b"{\"text\":\"a\"} \n").is_ok());
+    }
+
+    #[test]
+    fn nul_in_text_is_refused_naming_the_field() {
+        let err = parse::<Msg>(br#"{"text":"a\u0000b","meta":{"count":1}}"#).unwrap_err();
+        assert_eq!(
+            (err.status, err.code),
+            (StatusCode::BAD_REQUEST, "invalid_text")
+        );
+        assert_eq!(err.details.unwrap()["path"], "text");
+        let err = parse::<serde_json::Value>(br#"{"page":{"tags":["ok","\u0000"]}}"#).unwrap_err();
+        assert_eq!(err.details.unwrap()["path"], "page.tags[1]");
+        let err = parse::<serde_json::Value>(br#"{"a\u0000":1}"#).unwrap_err();
+        assert_eq!(err.code, "invalid_text");
+        let err = parse::<serde_json::Value>(br#""\u0000""#).unwrap_err();
+        assert_eq!(err.details.unwrap()["path"], ".");
+        assert!(parse::<Msg>(br#"{"text":"a\u0001b","meta":{"count":1}}"#).is_ok());
     }
 
     #[test]

@@ -264,6 +264,10 @@ impl Server {
 
 /// Every route of the app.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(extractor_errors::query())
+        .app_data(extractor_errors::json())
+        .app_data(extractor_errors::path())
+        .app_data(extractor_errors::form());
     cfg.service(health::healthz)
         .configure(start::routes)
         .configure(oauth::routes)
@@ -277,6 +281,49 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(generate::routes)
         .configure(admin::routes)
         .default_service(web::to(|| async { AppError::not_found().into_response() }));
+}
+
+/// actix-web's own extractors answer in the one error shape too (not plain text).
+mod extractor_errors {
+    use actix_web::{HttpRequest, web};
+
+    use super::AppError;
+
+    pub fn query() -> web::QueryConfig {
+        web::QueryConfig::default().error_handler(|e, _: &HttpRequest| {
+            AppError::bad_request("invalid_query", format!("bad query parameter: {e}")).into()
+        })
+    }
+
+    pub fn path() -> web::PathConfig {
+        web::PathConfig::default().error_handler(|_, _: &HttpRequest| AppError::not_found().into())
+    }
+
+    pub fn json() -> web::JsonConfig {
+        web::JsonConfig::default().error_handler(|e, _: &HttpRequest| {
+            let error = match &e {
+                actix_web::error::JsonPayloadError::ContentType => AppError::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "the request body must be JSON (Content-Type: application/json)",
+                ),
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => AppError::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    e.to_string(),
+                ),
+                _ => AppError::bad_request("invalid_json", format!("malformed JSON: {e}")),
+            };
+            error.into()
+        })
+    }
+
+    pub fn form() -> web::FormConfig {
+        web::FormConfig::default().error_handler(|e, _: &HttpRequest| {
+            AppError::bad_request("invalid_form", format!("bad form: {e}")).into()
+        })
+    }
 }
 
 impl AppError {

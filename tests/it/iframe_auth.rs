@@ -283,24 +283,27 @@ async fn a_valid_launch_starts_an_iframe_session_and_loads_the_sdk() {
         .unwrap();
     assert_eq!(sdk.status(), 200);
     assert!(sdk.text().await.unwrap().contains("AppExtensionsSDK"));
-    // A token without exp is accepted too.
-    let token = sign(
-        &json!({"userId": a.admin, "companyId": a.crm_company_id}),
-        Algorithm::HS256,
-        JWT_SECRET,
-    );
-    let resp = client()
-        .get(launch_url(
-            &app,
-            "/inbox",
-            a.admin,
-            a.crm_company_id,
-            &token,
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    // A token without exp, or living longer than an hour, is refused with a plain message.
+    for claims in [
+        json!({"userId": a.admin, "companyId": a.crm_company_id}),
+        json!({"userId": a.admin, "companyId": a.crm_company_id, "exp": exp(7200)}),
+    ] {
+        let token = sign(&claims, Algorithm::HS256, JWT_SECRET);
+        let resp = client()
+            .get(launch_url(
+                &app,
+                "/inbox",
+                a.admin,
+                a.crm_company_id,
+                &token,
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{claims}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains("invalid token"), "{body}");
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ mod browser_livechat;
 mod cli_run;
 mod demo_site;
 mod engine_props;
+mod hardening;
 mod http_card;
 mod iframe_auth;
 mod live_chat;

@@ -3,8 +3,11 @@
 //!
 //! Accepted only when: the header says HS256 (`none` and every other algorithm are
 //! refused before any key is used), the signature verifies with the extension's JWT
-//! secret, `exp` (when present) is in the future, and the `userId` and `companyId` claims
-//! are present and equal the query parameters.
+//! secret, `exp` is present, in the future and at most [`MAX_LIFETIME_SECS`] away, and the
+//! `userId` and `companyId` claims are present and equal the query parameters.
+//!
+//! Errors say only "invalid token" (plus which claim or parameter is wrong); the JWT
+//! library's own messages are never shown.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -12,6 +15,9 @@ use serde_json::Value;
 
 /// Seconds of clock difference tolerated on `exp`.
 pub const LEEWAY_SECS: u64 = 5;
+
+/// The longest a launch token may live: `exp` at most this far in the future.
+pub const MAX_LIFETIME_SECS: i64 = 3600;
 
 /// Who the CRM says opened the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +29,8 @@ pub struct Launch {
 /// Why a launch token was refused. Every variant means 401.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
-    #[error("the launch token is not valid: {0}")]
-    Invalid(String),
+    #[error("invalid token")]
+    Invalid,
     #[error("the launch token has no {0} claim")]
     MissingClaim(&'static str),
     #[error("the launch token's {0} does not match the page address")]
@@ -39,6 +45,7 @@ struct Claims {
     user_id: Option<Value>,
     #[serde(rename = "companyId")]
     company_id: Option<Value>,
+    exp: Option<i64>,
 }
 
 /// Verify `token` against `secret` and the page's `userId`/`companyId` parameters.
@@ -59,14 +66,18 @@ pub fn verify(
 
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256];
-    // `exp` is checked when present, not required.
-    validation.required_spec_claims.clear();
+    validation.required_spec_claims = ["exp".to_string()].into_iter().collect();
     validation.validate_exp = true;
     validation.validate_nbf = true;
     validation.leeway = LEEWAY_SECS;
     let data =
         jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(secret), &validation)
-            .map_err(|e| JwtError::Invalid(e.to_string()))?;
+            .map_err(|_| JwtError::Invalid)?;
+    let now = chrono::Utc::now().timestamp();
+    match data.claims.exp {
+        Some(exp) if exp <= now + MAX_LIFETIME_SECS + LEEWAY_SECS as i64 => {}
+        _ => return Err(JwtError::Invalid),
+    }
 
     let user = data
         .claims
@@ -116,7 +127,7 @@ mod tests {
     }
 
     #[test]
-    fn accepts_a_good_token_with_and_without_exp() {
+    fn accepts_a_good_token_and_refuses_one_without_exp() {
         let t = sign(
             Algorithm::HS256,
             &json!({"userId": 7, "companyId": 9, "exp": now() + 60}),
@@ -126,10 +137,36 @@ mod tests {
         assert_eq!((launch.crm_user_id, launch.crm_company_id), (7, 9));
         let t = sign(
             Algorithm::HS256,
-            &json!({"userId": "7", "companyId": "9"}),
+            &json!({"userId": "7", "companyId": "9", "exp": now() + 60}),
             b"s",
         );
         assert!(verify(&t, b"s", "7", "9").is_ok());
+        let t = sign(
+            Algorithm::HS256,
+            &json!({"userId": 7, "companyId": 9}),
+            b"s",
+        );
+        assert_eq!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid));
+        // A lifetime beyond the maximum is refused; the maximum itself is fine.
+        let t = sign(
+            Algorithm::HS256,
+            &json!({"userId": 7, "companyId": 9, "exp": now() + MAX_LIFETIME_SECS + 600}),
+            b"s",
+        );
+        assert_eq!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid));
+        let t = sign(
+            Algorithm::HS256,
+            &json!({"userId": 7, "companyId": 9, "exp": now() + MAX_LIFETIME_SECS}),
+            b"s",
+        );
+        assert!(verify(&t, b"s", "7", "9").is_ok());
+        // A non-numeric exp is refused.
+        let t = sign(
+            Algorithm::HS256,
+            &json!({"userId": 7, "companyId": 9, "exp": "tomorrow"}),
+            b"s",
+        );
+        assert_eq!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid));
     }
 
     #[test]
@@ -137,28 +174,23 @@ mod tests {
         let good = json!({"userId": 7, "companyId": 9, "exp": now() + 60});
         // Wrong secret.
         let t = sign(Algorithm::HS256, &good, b"other");
-        assert!(matches!(
-            verify(&t, b"s", "7", "9"),
-            Err(JwtError::Invalid(_))
-        ));
+        assert!(matches!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid)));
         // Another HMAC algorithm with the right secret.
         let t = sign(Algorithm::HS512, &good, b"s");
-        assert!(matches!(
-            verify(&t, b"s", "7", "9"),
-            Err(JwtError::Invalid(_))
-        ));
+        assert!(matches!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid)));
         // Expired (past the leeway).
         let t = sign(
             Algorithm::HS256,
             &json!({"userId": 7, "companyId": 9, "exp": now() - 120}),
             b"s",
         );
-        assert!(matches!(
-            verify(&t, b"s", "7", "9"),
-            Err(JwtError::Invalid(_))
-        ));
+        assert!(matches!(verify(&t, b"s", "7", "9"), Err(JwtError::Invalid)));
         // Missing and mismatched claims.
-        let t = sign(Algorithm::HS256, &json!({"companyId": 9}), b"s");
+        let t = sign(
+            Algorithm::HS256,
+            &json!({"companyId": 9, "exp": now() + 60}),
+            b"s",
+        );
         assert_eq!(
             verify(&t, b"s", "7", "9"),
             Err(JwtError::MissingClaim("userId"))
@@ -185,10 +217,10 @@ mod tests {
         let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let body = b64.encode(br#"{"userId":7,"companyId":9}"#);
         for token in [format!("{header}.{body}."), format!("{header}.{body}")] {
-            assert!(matches!(
-                verify(&token, b"s", "7", "9"),
-                Err(JwtError::Invalid(_))
-            ));
+            let err = verify(&token, b"s", "7", "9").unwrap_err();
+            assert_eq!(err, JwtError::Invalid);
+            // The library's own wording ("unknown variant", "expected one of") stays inside.
+            assert_eq!(err.to_string(), "invalid token");
         }
     }
 }

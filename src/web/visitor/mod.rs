@@ -39,18 +39,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(identify)
             .service(close)
             .service(typing)
-            .default_service(
-                web::route()
-                    .method(actix_web::http::Method::OPTIONS)
-                    .to(preflight),
-            ),
+            .default_service(web::to(unmatched)),
     );
+}
+
+/// Methods the widget API answers (the `Allow` of a 405).
+const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
+
+/// A request no route took: the CORS preflight of a known path (204), another method on a
+/// known path (405), or an unknown path (404).
+async fn unmatched(req: actix_web::HttpRequest) -> HttpResponse {
+    if !req.resource_map().has_resource(req.path()) {
+        return AppError::not_found().into_response();
+    }
+    if req.method() == actix_web::http::Method::OPTIONS {
+        return preflight().await;
+    }
+    let mut resp = AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed here", req.method()),
+    )
+    .into_response();
+    resp.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(ALLOWED_METHODS),
+    );
+    resp
 }
 
 /// CORS preflight: any origin may call with a JSON body and a bearer token.
 async fn preflight() -> HttpResponse {
     HttpResponse::NoContent()
-        .insert_header(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        .insert_header(("Access-Control-Allow-Methods", ALLOWED_METHODS))
         .insert_header((
             "Access-Control-Allow-Headers",
             "Authorization, Content-Type",
