@@ -8,9 +8,9 @@
 //!   LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), so no two workers hold one timer;
 //! - **fires** them a `chunk` at a time, one write transaction per chunk and a savepoint per
 //!   timer (several chunks at once on PostgreSQL). Firing a timer locks its conversation,
-//!   runs the engine's "wait expired" event for the card that armed it, marks the timer
-//!   fired — only if it is still armed and still under this worker's lease — and records
-//!   the conversation as a missed chat. A rep who assigns the chat cancels the timer in
+//!   runs the engine's "wait expired" event for the card that armed it (the offline
+//!   message, which records the chat as missed, and the offline branch) and marks the
+//!   timer fired — only if it is still armed and still under this worker's lease. A rep who assigns the chat cancels the timer in
 //!   the assignment's transaction, under the same conversation lock, so exactly one of the
 //!   two happens. After the commit the outcome is delivered like a visitor turn's;
 //! - **sleeps** until the next due time (`min(due_at)` of the unleased armed timers), at
@@ -28,16 +28,13 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
-use super::flow::FlowState;
-use super::realtime::LiveEvent;
 use super::turn::{self, Outcome};
 use super::versions::VersionCache;
 use super::{Chat, ChatError};
-use crate::db::conversations::status;
-use crate::db::timers::{self as store, TimerRow, outcome};
+use crate::db::timers::{self as store, TimerRow};
 use crate::db::{self, Backend, DbConn, DbError};
+use crate::playbook::Event;
 use crate::playbook::effect::TimerKind;
-use crate::playbook::{Event, Phase};
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -286,8 +283,8 @@ pub(super) fn fire_all(
     fired
 }
 
-/// Fire one timer: the engine's event for the card that armed it, the timer marked fired
-/// under the lease held, a chat nobody took recorded as missed.
+/// Fire one timer: the engine's event for the card that armed it (whose step records a
+/// chat nobody took as missed), and the timer marked fired under the lease held.
 fn fire(
     conn: &mut DbConn,
     versions: &VersionCache,
@@ -301,7 +298,7 @@ fn fire(
     };
     // The conversation is locked first (inside the turn), then the timer: the order of
     // the assignment's transaction too.
-    let mut fired = match &event {
+    let fired = match &event {
         Some(event) => turn::conversation_event(
             conn,
             versions,
@@ -319,23 +316,6 @@ fn fire(
     let now_ms = now.timestamp_millis();
     if !store::take(conn, timer, held, now_ms)? {
         return Err(Skip::Stale);
-    }
-    // The offline message was said: nobody took the chat.
-    let missed = !fired.messages.is_empty();
-    if let Some(conv) = fired
-        .conversation
-        .as_mut()
-        .filter(|c| missed && c.status == status::UNASSIGNED)
-    {
-        let ended = FlowState::parse(&conv.engine_state).state.phase == Phase::Ended;
-        let closed_at = conv.closed_at.or(ended.then_some(now_ms));
-        store::mark_missed(conn, &conv.company_id, &conv.id, closed_at)?;
-        conv.status = status::CLOSED.to_owned();
-        conv.closed_at = closed_at;
-        fired.events.push(LiveEvent::Status {
-            status: status::CLOSED.to_owned(),
-            outcome: Some(outcome::MISSED.to_owned()),
-        });
     }
     Ok(fired)
 }

@@ -10,7 +10,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{conversations, timers};
+use super::schema::timers;
 use super::{DbConn, DbError, new_id, write_tx};
 
 /// Timer states.
@@ -193,32 +193,4 @@ pub fn take(conn: &mut DbConn, timer: &TimerRow, held: i64, now: i64) -> Result<
     ))
     .execute(conn)?;
     Ok(n == 1)
-}
-
-/// How a conversation ended, for the inbox.
-pub mod outcome {
-    /// The live chat wait timer fired before any rep took the chat.
-    pub const MISSED: &str = "missed";
-}
-
-/// Record a missed chat: closed for the inbox with the outcome `missed`. `closed_at` stays
-/// unset while the flow still runs its offline branch with the visitor.
-pub fn mark_missed(
-    conn: &mut DbConn,
-    company_id: &str,
-    conversation_id: &str,
-    closed_at: Option<i64>,
-) -> Result<(), DbError> {
-    diesel::update(
-        conversations::table
-            .filter(conversations::id.eq(conversation_id))
-            .filter(conversations::company_id.eq(company_id)),
-    )
-    .set((
-        conversations::status.eq(super::conversations::status::CLOSED),
-        conversations::outcome.eq(Some(outcome::MISSED)),
-        conversations::closed_at.eq(closed_at),
-    ))
-    .execute(conn)?;
-    Ok(())
 }

@@ -98,6 +98,8 @@ async fn an_admin_builds_checks_publishes_and_switches_on_a_playbook() {
         // A dangling transition: the problem shows on its card while typing.
         type_yaml(&browser, &source.replace("next: done", "next: nowhere")).await;
         until(&browser, "the problem on card 'welcome'", "document.getElementById('ed-problems').textContent.includes(\"card 'welcome'\") && document.getElementById('ed-problems').textContent.includes('nowhere')").await;
+        // The flow graph marks the card and draws the transition to nowhere.
+        until(&browser, "the card marked in the graph", "document.querySelector('#ed-graph g.bad[data-card=\"welcome\"]') && document.querySelector('#ed-graph line.missing')").await;
         // Publishing is refused.
         click(&browser, "#ed-publish").await;
         until(&browser, "the refusal", "document.getElementById('page-status').textContent.includes('problems')").await;
@@ -108,6 +110,10 @@ async fn an_admin_builds_checks_publishes_and_switches_on_a_playbook() {
             .replace("\"Hi! How can we help?\"", &serde_json::to_string(PAYLOAD).unwrap());
         type_yaml(&browser, &fixed).await;
         until(&browser, "no problems", "document.getElementById('ed-problems').textContent.includes('No problems')").await;
+        until(&browser, "a clean graph", "document.querySelectorAll('#ed-graph g').length === 2 && !document.querySelector('#ed-graph g.bad, #ed-graph line.missing')").await;
+        // Clicking a card in the graph finds it in the YAML.
+        let line = js(&browser, "document.querySelector('#ed-graph g[data-card=\"done\"]').dispatchEvent(new MouseEvent('click')); var a = document.getElementById('ed-source'); return a.value.slice(a.selectionStart, a.selectionEnd)").await;
+        assert_eq!(line, "  - id: done");
         browser
             .find(Locator::Css("#ed-note"))
             .await

@@ -113,6 +113,17 @@ pub struct Problems {
     pub paths: Option<String>,
 }
 
+/// What `/api/admin/validate` found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checked {
+    pub problems: Vec<ApiProblem>,
+    /// Every path from start to an end, as text, when the document is valid.
+    pub paths: Option<String>,
+    /// The document as JSON when the text could be read (valid or not), for the flow graph.
+    #[schema(value_type = Option<Object>)]
+    pub document: Option<Value>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishBody {
@@ -405,7 +416,7 @@ pub async fn create(
     request_body(content = String, description = "A playbook as YAML or JSON", content_type = "application/yaml"),
     security(("admin_session" = []), ("api_key" = [])),
     responses(
-        (status = 200, description = "Every problem (none when valid); nothing is stored", body = Problems),
+        (status = 200, description = "Every problem (none when valid); nothing is stored", body = Checked),
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 413, body = ErrorBody),
@@ -413,15 +424,20 @@ pub async fn create(
 )]
 #[post("/api/admin/validate")]
 pub async fn validate(_admin: Admin, body: PlaybookText) -> Result<HttpResponse, AppError> {
-    let result = web::block(move || match body.check() {
-        Ok(playbook) => Problems {
-            problems: Vec::new(),
-            paths: Some(path_text(&playbook)),
-        },
-        Err(problems) => Problems {
-            problems,
-            paths: None,
-        },
+    let result = web::block(move || {
+        let document = body.readable();
+        match body.check() {
+            Ok(playbook) => Checked {
+                problems: Vec::new(),
+                paths: Some(path_text(&playbook)),
+                document,
+            },
+            Err(problems) => Checked {
+                problems,
+                paths: None,
+                document,
+            },
+        }
     })
     .await
     .map_err(AppError::internal)?;

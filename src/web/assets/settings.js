@@ -210,7 +210,91 @@
       if (seq !== checkSeq || res.status !== 200) { return; }
       editorProblems(res.data.problems);
       $("ed-paths").textContent = res.data.paths || "";
+      if (res.data.document) { graph(res.data.document, res.data.problems); }
     });
+  }
+
+  // The flow graph: one column per step from start, a box per card, a line per transition
+  // (dashed red when it names no card). Drawn with SVG elements, text as textContent.
+  var SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG, tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function targets(card) {
+    var out = [];
+    (function walk(value, key) {
+      if (typeof value === "string") {
+        if (key === "next" || key === "else" || key === "on_fail" || key === "on_error" || /_next$/.test(key || "")) { out.push(value); }
+      } else if (Array.isArray(value)) { value.forEach(function (v) { walk(v, key); }); }
+      else if (value && typeof value === "object") { Object.keys(value).forEach(function (k) { if (k !== "id") { walk(value[k], k); } }); }
+    })(card, null);
+    return out;
+  }
+
+  function graph(doc, problems) {
+    var area = $("ed-graph");
+    clear(area);
+    var cards = Array.isArray(doc.cards) ? doc.cards.filter(function (c) { return c && typeof c.id === "string"; }) : [];
+    var byId = {};
+    cards.forEach(function (c) { byId[c.id] = c; });
+    var depth = {};
+    var queue = [];
+    if (byId[doc.start]) { depth[doc.start] = 0; queue.push(doc.start); }
+    while (queue.length) {
+      var id = queue.shift();
+      targets(byId[id]).forEach(function (t) {
+        if (byId[t] && depth[t] === undefined) { depth[t] = depth[id] + 1; queue.push(t); }
+      });
+    }
+    var maxDepth = 0;
+    Object.keys(depth).forEach(function (k) { maxDepth = Math.max(maxDepth, depth[k]); });
+    var rows = {};
+    var pos = {};
+    var W = 130, H = 36, GX = 40, GY = 14;
+    cards.forEach(function (c) {
+      var col = depth[c.id] === undefined ? maxDepth + 1 : depth[c.id];
+      var row = rows[col] || 0;
+      rows[col] = row + 1;
+      pos[c.id] = { x: 8 + col * (W + GX), y: 8 + row * (H + GY) };
+    });
+    var width = 16, height = 16;
+    Object.keys(pos).forEach(function (k) { width = Math.max(width, pos[k].x + W + 8); height = Math.max(height, pos[k].y + H + 8); });
+    area.setAttribute("width", width);
+    area.setAttribute("height", height);
+    area.setAttribute("viewBox", "0 0 " + width + " " + height);
+    var bad = {};
+    (problems || []).forEach(function (p) { if (p.card) { bad[p.card] = true; } });
+    cards.forEach(function (c) {
+      var from = pos[c.id];
+      targets(c).forEach(function (t) {
+        var to = pos[t];
+        area.appendChild(to ? svg("line", { x1: from.x + W, y1: from.y + H / 2, x2: to.x, y2: to.y + H / 2 })
+          : svg("line", { x1: from.x + W, y1: from.y + H / 2, x2: from.x + W + GX - 4, y2: from.y + H / 2, "class": "missing" }));
+      });
+    });
+    cards.forEach(function (c) {
+      var p = pos[c.id];
+      var g = svg("g", { "class": (bad[c.id] ? "bad " : "") + (c.id === doc.start ? "start" : ""), "data-card": c.id });
+      g.appendChild(svg("rect", { x: p.x, y: p.y, width: W, height: H, rx: 6 }));
+      g.appendChild(svg("text", { x: p.x + 6, y: p.y + 15 }, c.id.length > 18 ? c.id.slice(0, 17) + "…" : c.id));
+      g.appendChild(svg("text", { x: p.x + 6, y: p.y + 29, "class": "kind" }, String(c.type || "?")));
+      g.appendChild(svg("title", {}, c.id));
+      g.addEventListener("click", function () { findCard(c.id); });
+      area.appendChild(g);
+    });
+    resize();
+  }
+
+  function findCard(id) {
+    var lines = $("ed-source").value.split("\n");
+    for (var i = 0; i < lines.length; i++) {
+      var m = /^\s*(-\s*)?id:\s*["']?([^"'#]+?)["']?\s*(#.*)?$/.exec(lines[i]);
+      if (m && m[2] === id) { goToLine(i + 1); return; }
+    }
   }
 
   function openEditor(id) {
@@ -224,6 +308,7 @@
       $("ed-export").setAttribute("download", editing.slug + ".yaml");
       editorProblems(editing.problems);
       $("ed-paths").textContent = editing.paths || "";
+      graph(editing.document || {}, editing.problems);
       loadVersions();
       $("editor").scrollIntoView();
     });
