@@ -12,6 +12,7 @@ pub mod json;
 pub mod limits;
 mod oauth;
 mod openapi;
+pub mod page_headers;
 pub mod pages;
 mod start;
 pub mod visitor;
@@ -145,6 +146,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(page_headers::add))
             .wrap(actix_web::middleware::Compress::default())
             .configure(routes)
     })

@@ -219,3 +219,100 @@ async fn a_refused_oauth_code_is_a_400_page() {
     assert!(body.contains("Start the install again"), "{body}");
     assert!(body.contains("/oauth/install"), "{body}");
 }
+
+/// `/settings` and `/inbox` may be framed only by the CRM (and by the sandbox CRM, which
+/// the app serves itself); the widget's script and API stay embeddable anywhere.
+#[tokio::test]
+async fn crm_pages_may_be_framed_only_by_the_crm() {
+    use concierge::config::Secret;
+    let sandbox = TestApp::spawn(TestDb::sqlite()).await;
+    let real = TestApp::spawn_with(TestDb::sqlite(), |c| {
+        c.pipedrive.client_id = Some("test-app".into());
+        c.pipedrive.client_secret = Some(Secret::new("test-client-secret"));
+        c.pipedrive.jwt_secret = Some(Secret::new("jwt"));
+        c.outbox.concurrency = 0;
+    })
+    .await;
+    for (app, own) in [(&sandbox, true), (&real, false)] {
+        for path in ["/settings", "/inbox"] {
+            let resp = reqwest::get(app.at(path)).await.unwrap();
+            let h = resp.headers();
+            let csp = h
+                .get("content-security-policy")
+                .unwrap_or_else(|| panic!("{path}: no CSP"))
+                .to_str()
+                .unwrap();
+            let ancestors = csp
+                .split(';')
+                .map(str::trim)
+                .find_map(|d| d.strip_prefix("frame-ancestors "))
+                .unwrap_or_else(|| panic!("{path}: no frame-ancestors in {csp}"));
+            let mut allowed: Vec<&str> = ancestors.split(' ').collect();
+            allowed.sort();
+            let mut expected = vec!["https://*.pipedrive.com"];
+            if own {
+                expected.push(app.url.as_str());
+                expected.sort();
+            }
+            assert_eq!(allowed, expected, "{path}");
+            assert!(csp.contains("script-src 'self'"), "{csp}");
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert!(h.contains_key("referrer-policy"), "{path}");
+        }
+    }
+    // The widget's script and API: no framing or script policy of the CRM pages.
+    let company = company_with(&sandbox, &[QUALIFY]).await;
+    let widget_js = reqwest::get(sandbox.at("/widget.js")).await.unwrap();
+    assert_eq!(widget_js.status(), 200);
+    assert!(!widget_js.headers().contains_key("content-security-policy"));
+    let mut w = Widget::new(&sandbox, &company);
+    w.session().await;
+    let resp = reqwest::Client::new()
+        .get(sandbox.at("/api/widget/messages"))
+        .bearer_auth(w.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(!resp.headers().contains_key("content-security-policy"));
+}
+
+/// The sandbox CRM keeps a write on disk before it answers: a `kill -9` right after an
+/// install step loses nothing.
+#[tokio::test]
+async fn the_sandbox_saves_before_answering() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let file = concierge::crm::sandbox::store::file_in(&app.state.config.data_dir);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for round in 0..5 {
+        let resp = client
+            .post(app.at("/sandbox/oauth/authorize"))
+            .form(&[
+                ("client_id", concierge::crm::sandbox::CLIENT_ID),
+                ("redirect_uri", &app.at("/oauth/callback")),
+                ("state", ""),
+                ("user_id", "1001"),
+                ("decision", "allow"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 302);
+        let location = resp.headers()["location"].to_str().unwrap().to_owned();
+        let code = url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("a code");
+        // Read at once, as a restarted process would.
+        let kept = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            kept.contains(&code),
+            "round {round}: the code is not on disk yet"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! When to try a row again.
 //!
-//! Exponential backoff with full jitter: attempt `n` waits a uniformly random time in
-//! `[0, min(cap, base · 2ⁿ)]`, and never less than a `Retry-After` the CRM asked for. Rate
+//! Exponential backoff with full jitter: the `n`-th consecutive failure (counted from the
+//! last step that succeeded, not from the row's first attempt) waits a uniformly random
+//! time in `[0, min(cap, base · 2ⁿ)]`, and never less than a `Retry-After` the CRM asked for. Rate
 //! limits are not failures: a 429 postpones the row to the window's or the daily budget's
 //! reset (plus a little jitter so rows do not all wake at once) without counting an
 //! attempt.
@@ -13,6 +14,7 @@
 
 use std::time::Duration;
 
+use super::progress::Progress;
 use crate::crm::{CrmError, RateScope};
 
 /// Backoff settings.
@@ -81,6 +83,21 @@ pub fn plan(backoff: &Backoff, attempt: u32, error: &CrmError, unit: f64) -> Pla
     }
 }
 
+/// The plan after a step of a capture failed. The exponent is the number of failures since
+/// a step last succeeded (kept in `progress`); a retry counts one more.
+pub fn plan_step_failure(
+    backoff: &Backoff,
+    progress: &mut Progress,
+    error: &CrmError,
+    unit: f64,
+) -> Plan {
+    let planned = plan(backoff, progress.failures, error, unit);
+    if let Plan::Retry(_) = planned {
+        progress.failures = progress.failures.saturating_add(1);
+    }
+    planned
+}
+
 /// A uniform random number in [0, 1).
 pub fn unit() -> f64 {
     rand::random::<f64>()
@@ -140,6 +157,46 @@ mod tests {
         assert!(
             matches!(plan(&b(), 5, &burst, 0.0), Plan::Postpone(d) if d == Duration::from_secs(2))
         );
+    }
+
+    #[test]
+    fn a_step_that_succeeded_resets_the_backoff() {
+        let b = b();
+        let e = CrmError::Transient {
+            message: "503".into(),
+            retry_after_secs: None,
+        };
+        let mut progress = Progress::default();
+        // Consecutive failures of one step grow the wait: 1 s, 2 s, 4 s.
+        let waits: Vec<_> = (0..3)
+            .map(|_| plan_step_failure(&b, &mut progress, &e, 1.0))
+            .collect();
+        assert_eq!(
+            waits,
+            [1, 2, 4].map(|s| Plan::Retry(Duration::from_secs(s)))
+        );
+        // The step then succeeds (as delivery records it) and a later step fails: the
+        // wait starts over instead of continuing at 8 s.
+        progress.person_id = Some(1);
+        progress.step_succeeded();
+        assert_eq!(
+            plan_step_failure(&b, &mut progress, &e, 1.0),
+            Plan::Retry(Duration::from_secs(1))
+        );
+        // It survives a restart (stored in the row's progress).
+        let stored = Progress::parse(Some(&progress.to_json()));
+        assert_eq!(
+            plan_step_failure(&b, &mut stored.clone(), &e, 1.0),
+            Plan::Retry(Duration::from_secs(2))
+        );
+        // Rate limits and permanent errors do not count.
+        let limited = CrmError::RateLimited {
+            retry_after_secs: 5,
+            scope: RateScope::Burst,
+        };
+        let before = progress.failures;
+        plan_step_failure(&b, &mut progress, &limited, 0.5);
+        assert_eq!(progress.failures, before);
     }
 
     #[test]

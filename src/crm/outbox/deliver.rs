@@ -299,6 +299,7 @@ async fn confirm<R: Recorder>(
     if progress.unconfirmed == Some(step) {
         progress.unconfirmed = None;
     }
+    progress.step_succeeded();
     rec.record(progress).await.map_err(StepError::NotRecorded)
 }
 

@@ -321,14 +321,18 @@ impl<C: Connector> Worker<C> {
                 None
             }
             Err(StepError::Crm { step, error }) => {
-                let attempt = u32::try_from(row.attempts).unwrap_or(0);
                 let message = match &error {
                     CrmError::Permanent { message, .. } => format!("{}: {message}", step.name()),
                     other => format!("{}: {other}", step.name()),
                 };
                 let now = db::now_ms();
                 Some(
-                    match backoff::plan(&self.config.backoff, attempt, &error, backoff::unit()) {
+                    match backoff::plan_step_failure(
+                        &self.config.backoff,
+                        progress,
+                        &error,
+                        backoff::unit(),
+                    ) {
                         Plan::GiveUp => Outcome::Failed { error: message },
                         Plan::Retry(wait) => Outcome::Retry {
                             at: now + millis(wait),

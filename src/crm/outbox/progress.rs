@@ -50,6 +50,15 @@ pub struct Progress {
     /// made: its CRM ids are taken over before the delivery starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notes_for: Option<String>,
+    /// Failed attempts since a step last succeeded: the exponent of the next backoff. A
+    /// step that succeeds resets it, so one failure late in a capture waits as little as
+    /// the first failure would.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub failures: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Progress {
@@ -59,6 +68,11 @@ impl Progress {
         result
             .and_then(|r| serde_json::from_str(r).ok())
             .unwrap_or_default()
+    }
+
+    /// A step succeeded: the backoff starts over.
+    pub fn step_succeeded(&mut self) {
+        self.failures = 0;
     }
 
     pub fn to_json(&self) -> String {
@@ -95,9 +109,11 @@ mod tests {
             person_id: Some(3),
             lead_id: Some("u-1".into()),
             unconfirmed: Some(Step::Activity),
+            failures: 2,
             ..Progress::default()
         };
         assert_eq!(Progress::parse(Some(&p.to_json())), p);
+        assert!(!Progress::default().to_json().contains("failures"));
         assert_eq!(Progress::parse(Some("not json")), Progress::default());
         assert_eq!(Progress::parse(None), Progress::default());
     }

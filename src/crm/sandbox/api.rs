@@ -226,7 +226,7 @@ async fn handle(
         fault: answer.fault,
     });
     if applied {
-        sb.changed();
+        sb.changed().await.map_err(crate::web::AppError::internal)?;
     }
     Ok(respond(&sb, answer).await)
 }

@@ -31,8 +31,8 @@ pub mod store;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use actix_web::{guard, web};
 use base64::Engine as _;
@@ -49,8 +49,6 @@ pub use store::COMPANY_ID;
 
 /// The sandbox's OAuth client id.
 pub const CLIENT_ID: &str = "concierge-sandbox";
-/// How long writes gather before the store is saved.
-const SAVE_DELAY: Duration = Duration::from_millis(100);
 /// API exchanges kept for `GET /sandbox/journal`.
 const JOURNAL_LEN: usize = 500;
 
@@ -119,7 +117,10 @@ pub struct Sandbox {
     path: PathBuf,
     /// One save at a time: they share the temporary file, and the last one must win.
     save_lock: tokio::sync::Mutex<()>,
-    dirty: Arc<tokio::sync::Notify>,
+    /// Writes so far, and the count the file on disk includes (writes that arrive while
+    /// a save runs share the next save).
+    written: AtomicU64,
+    saved: AtomicU64,
     public_url: String,
     credentials: SandboxCredentials,
 }
@@ -138,8 +139,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Sandbox {
-    /// Load the kept store (or seed a new one) and start saving changes in the background.
-    /// Call inside the Tokio runtime, after `public_url` is final.
+    /// Load the kept store (or seed a new one). Every write is saved before it is answered,
+    /// so a crash right after an answer loses nothing. Call after `public_url` is final.
     pub fn open(config: &Config) -> Result<Arc<Sandbox>, SandboxError> {
         let path = store::file_in(&config.data_dir);
         let now = Utc::now();
@@ -157,11 +158,11 @@ impl Sandbox {
             journal: Mutex::new(VecDeque::new()),
             path,
             save_lock: tokio::sync::Mutex::new(()),
-            dirty: Arc::new(tokio::sync::Notify::new()),
+            written: AtomicU64::new(0),
+            saved: AtomicU64::new(0),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             credentials: credentials(config),
         });
-        spawn_saver(Arc::downgrade(&sandbox), sandbox.dirty.clone());
         Ok(sandbox)
     }
 
@@ -179,9 +180,16 @@ impl Sandbox {
         lock(&self.journal).iter().cloned().collect()
     }
 
-    /// Save the store now (normally saving trails writes by a fraction of a second).
+    /// Save the store now.
     pub async fn save_now(&self) -> Result<(), SandboxError> {
         let _one_at_a_time = self.save_lock.lock().await;
+        self.write_file().await
+    }
+
+    /// Write the store (the save lock held); afterwards the file includes every write
+    /// counted before the call.
+    async fn write_file(&self) -> Result<(), SandboxError> {
+        let count = self.written.load(Ordering::SeqCst);
         let bytes = store::encode(&lock(&self.store))?;
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
@@ -192,11 +200,19 @@ impl Sandbox {
                     source: std::io::Error::other(e.to_string()),
                 })
             })?;
+        self.saved.fetch_max(count, Ordering::SeqCst);
         Ok(())
     }
 
-    fn changed(&self) {
-        self.dirty.notify_one();
+    /// The store changed: save it before answering. Writes arriving during a save share
+    /// the next one.
+    async fn changed(&self) -> Result<(), SandboxError> {
+        let mine = self.written.fetch_add(1, Ordering::SeqCst) + 1;
+        let _one_at_a_time = self.save_lock.lock().await;
+        if self.saved.load(Ordering::SeqCst) >= mine {
+            return Ok(());
+        }
+        self.write_file().await
     }
 
     fn record(&self, exchange: Exchange) {
@@ -206,20 +222,6 @@ impl Sandbox {
         }
         j.push_back(exchange);
     }
-}
-
-/// Save after writes, at most every [`SAVE_DELAY`], until the sandbox is dropped.
-fn spawn_saver(sandbox: Weak<Sandbox>, dirty: Arc<tokio::sync::Notify>) {
-    tokio::spawn(async move {
-        loop {
-            dirty.notified().await;
-            tokio::time::sleep(SAVE_DELAY).await;
-            let Some(sb) = sandbox.upgrade() else { break };
-            if let Err(e) = sb.save_now().await {
-                tracing::warn!(error = %e, "sandbox CRM: saving failed");
-            }
-        }
-    });
 }
 
 /// The sandbox from the app state (present whenever these routes match).

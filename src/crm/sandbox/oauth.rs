@@ -167,7 +167,7 @@ async fn decide(
             q.append_pair("state", &form.state);
         }
     }
-    sb.changed();
+    sb.changed().await.map_err(AppError::internal)?;
     Ok(redirect(to))
 }
 
@@ -284,7 +284,7 @@ async fn token(
             }
         }
     };
-    sb.changed();
+    sb.changed().await.map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().json(json!({
         "access_token": grant.access_token,
         "token_type": "Bearer",
@@ -306,6 +306,6 @@ async fn expire(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
             .map(|g| g.access_expires_at = past)
             .count()
     };
-    sb.changed();
+    sb.changed().await.map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().json(json!({ "expired": n })))
 }
