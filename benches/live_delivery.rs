@@ -38,6 +38,10 @@ cards:
     online_message: "Connecting you…"
     wait_seconds: 3600
     offline_message: "Nobody is online."
+    offline_next: bye
+  - id: bye
+    type: end
+    text: "Bye."
 "##;
 
 const CRM_COMPANY: i64 = 4242;
