@@ -33,6 +33,7 @@ async fn the_start_page_explains_and_every_link_works() {
     for wanted in [
         "/demo/",
         "/sandbox/",
+        "/sandbox/chat",
         "/sandbox/app?surface=settings",
         "/openapi.json",
     ] {
