@@ -38,6 +38,9 @@ pub enum ChatError {
     /// A choice answers a question that is no longer the current one.
     #[error("that question was already answered")]
     StaleChoice,
+    /// The company uninstalled the app: its widget takes nothing until a re-install.
+    #[error("chat is not available here")]
+    Unavailable,
     #[error(transparent)]
     Db(#[from] DbError),
 }

@@ -36,6 +36,9 @@ pub fn start(
     now: DateTime<Utc>,
 ) -> Result<Session, ChatError> {
     let company = companies::by_public_key(conn, key)?.ok_or(ChatError::NotFound)?;
+    if company.uninstalled_at.is_some() {
+        return Err(ChatError::Unavailable);
+    }
     let visitor = visitor::start(conn, &company, claims, page, now.timestamp_millis())?;
     let conversation = match convs::open_for_visitor(conn, &company.id, &visitor.id)? {
         Some(c) => {

@@ -29,8 +29,14 @@ pub enum InstallError {
     Db(#[from] DbError),
 }
 
-/// Exchange `code` and store the install of the user who granted it.
-pub async fn complete(access: &CrmAccess, db: &Db, code: &str) -> Result<Installed, InstallError> {
+/// Exchange `code` and store the install of the user who granted it. `claim_demo`: the
+/// sandbox CRM stands in, and its company may take over the seeded demo company.
+pub async fn complete(
+    access: &CrmAccess,
+    db: &Db,
+    code: &str,
+    claim_demo: bool,
+) -> Result<Installed, InstallError> {
     let grant = access.oauth().exchange_code(code).await?;
     // No company yet: a throw-away budget slot keyed by the domain.
     let probe = access.client(
@@ -43,7 +49,7 @@ pub async fn complete(access: &CrmAccess, db: &Db, code: &str) -> Result<Install
     let domain = grant.api_domain.clone();
     let me_for_db = me.clone();
     let company = db
-        .run(move |conn| company_for(conn, &me_for_db, &domain))
+        .run(move |conn| company_for(conn, &me_for_db, &domain, claim_demo))
         .await?;
     let sealed = access.seal(&company.id, me.user.id, &grant, now);
     let (company_id, user_id) = (company.id.clone(), me.user.id);
@@ -72,19 +78,21 @@ pub async fn complete(access: &CrmAccess, db: &Db, code: &str) -> Result<Install
     })
 }
 
-/// The company of the CRM account: the one already linked to it; else the first company
-/// when nothing has claimed it yet (the one the shipped playbooks were loaded into); else a
-/// new one.
-fn company_for(
+/// The company of the CRM account: the one already linked to it; else, for the sandbox
+/// CRM only (`claim_demo`), the seeded demo company when nothing has claimed it yet (the
+/// one the shipped playbooks were loaded into); else a new one. A real CRM company never
+/// takes over the demo company and its data.
+pub fn company_for(
     conn: &mut DbConn,
     me: &Me,
     api_domain: &str,
+    claim_demo: bool,
 ) -> Result<companies::Company, DbError> {
     db::write_tx(conn, |conn| {
         let company = match companies::by_crm_id(conn, me.company_id)? {
             Some(c) => c,
             None => match companies::first(conn)? {
-                Some(first) if first.crm_company_id.is_none() => first,
+                Some(first) if claim_demo && first.crm_company_id.is_none() => first,
                 _ => companies::create(conn, &me.company_name, Some(me.company_id))?,
             },
         };

@@ -22,6 +22,11 @@ pub struct Company {
     /// [`CompanySettings`] as JSON.
     pub settings: String,
     pub created_at: i64,
+    /// Carried by every session of the company's users; an uninstall moves it on, which
+    /// ends every session started before.
+    pub session_epoch: i64,
+    /// Set by an uninstall (Unix ms) until the next install: the widget is not available.
+    pub uninstalled_at: Option<i64>,
 }
 
 impl Company {
@@ -139,6 +144,8 @@ pub fn create(
         settings: serde_json::to_string(&CompanySettings::default())
             .map_err(|e| DbError::Corrupt(e.to_string()))?,
         created_at: now_ms(),
+        session_epoch: 0,
+        uninstalled_at: None,
     };
     diesel::insert_into(companies::table)
         .values(&company)
@@ -204,6 +211,19 @@ pub fn link_crm(
             companies::crm_company_id.eq(Some(crm_company_id)),
             companies::name.eq(name),
             companies::api_domain.eq(Some(api_domain)),
+            companies::uninstalled_at.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Mark the company uninstalled at `now` and end every session of its users.
+pub fn mark_uninstalled(conn: &mut DbConn, id: &str, now: i64) -> Result<(), DbError> {
+    diesel::update(companies::table.find(id))
+        .set((
+            companies::uninstalled_at.eq(Some(now)),
+            companies::session_epoch.eq(companies::session_epoch + 1),
+            companies::api_domain.eq(None::<String>),
         ))
         .execute(conn)?;
     Ok(())

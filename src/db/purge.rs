@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{companies, outbox, timers, visitors};
+use super::schema::{outbox, timers, visitors};
 use super::{DbConn, DbError, crm_users, installs, outbox::status, write_tx};
 
 /// What an uninstall removed or stopped.
@@ -18,7 +18,8 @@ pub struct Purged {
 /// In one transaction: delete the company's installs (tokens), CRM users and visitors
 /// (their conversations, messages and variables go with them), cancel its pending timers,
 /// and cancel its undelivered outbox rows, wiping their payloads (they hold names and
-/// e-mail addresses). The company row and its playbooks stay for a later re-install.
+/// e-mail addresses); end every session of its users and close its widget until the next
+/// install. The company row and its playbooks stay for a later re-install.
 pub fn uninstall(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Purged, DbError> {
     write_tx(conn, |conn| {
         let timers = diesel::update(
@@ -47,9 +48,7 @@ pub fn uninstall(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Purged
             .execute(conn)?;
         let installs = installs::delete_for_company(conn, company_id)?;
         let crm_users = crm_users::delete_for_company(conn, company_id)?;
-        diesel::update(companies::table.filter(companies::id.eq(company_id)))
-            .set(companies::api_domain.eq(None::<String>))
-            .execute(conn)?;
+        super::companies::mark_uninstalled(conn, company_id, now)?;
         Ok(Purged {
             installs,
             crm_users,

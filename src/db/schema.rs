@@ -11,6 +11,8 @@ diesel::table! {
         api_domain -> Nullable<Text>,
         settings -> Text,
         created_at -> BigInt,
+        session_epoch -> BigInt,
+        uninstalled_at -> Nullable<BigInt>,
     }
 }
 

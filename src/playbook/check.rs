@@ -58,6 +58,12 @@ impl Report {
 
 /// Load and validate a playbook document; every problem at once when it is not valid.
 pub fn check_document(src: &str, format: Format) -> Result<Playbook, Report> {
+    if src.len() > yaml::MAX_SOURCE_BYTES {
+        return Err(Report::single(
+            Some(1),
+            Problem::playbook("", yaml::oversized(src.len())),
+        ));
+    }
     // Most documents are valid: read JSON straight into the model and YAML without
     // noting lines; read again, checking everything and noting lines, only when there is
     // something to report.

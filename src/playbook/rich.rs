@@ -1,7 +1,9 @@
 //! The rich-text subset of bot, rep and playbook messages as safe HTML, for places outside
 //! the widget (the CRM note). The subset is the widget's (`rich()` in `widget.js`, which
 //! builds the same with DOM calls): `**bold**`, `*italic*`, `[label](url)`, `![alt](url)`,
-//! lines starting with `- ` as a list, and line breaks.
+//! lines starting with `- ` as a list, and line breaks. A backslash before one of
+//! `` \ * [ ] ( ) ! - `` makes that character plain text: [`escape_value`] uses it so that a
+//! variable's value (what a visitor typed) inserted into a message stays text.
 //!
 //! [`to_html`] and [`plain_html`] are the only functions that turn message text into HTML.
 //! Every piece of text is escaped; the only markup is the fixed set of tags above; the
@@ -13,6 +15,8 @@
 
 use std::fmt::Write;
 
+/// Characters a backslash turns into plain text.
+const ESCAPABLE: &[char] = &['\\', '*', '[', ']', '(', ')', '!', '-'];
 const LINK_SCHEMES: [&str; 4] = ["http", "https", "mailto", "tel"];
 const IMAGE_SCHEMES: [&str; 2] = ["http", "https"];
 
@@ -62,6 +66,31 @@ pub fn plain_html(text: &str) -> String {
     out
 }
 
+/// Add `value` to rich-text source so that it reads as the same text and forms no markup,
+/// alone or with the text around it: every `\\`, `*`, `[` and `]` escaped, and a `-`
+/// starting a line or a `!` ending the value (before an author's `[`).
+pub fn escape_value(out: &mut String, value: &str) {
+    let mut line_start = true;
+    let last = value.len().saturating_sub(1);
+    for (i, c) in value.char_indices() {
+        let escape = match c {
+            '\\' | '*' | '[' | ']' => true,
+            '-' => line_start,
+            '!' => i == last,
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+        if c == '\n' {
+            line_start = true;
+        } else if !c.is_whitespace() {
+            line_start = false;
+        }
+    }
+}
+
 /// `- item` (after optional blanks): the item.
 fn list_item(line: &str) -> Option<&str> {
     line.trim_start().strip_prefix("- ")
@@ -74,6 +103,13 @@ fn inline(out: &mut String, s: &str) {
     let mut i = 0;
     while i < s.len() {
         let rest = &s[i..];
+        if let Some(c) = escaped(rest).filter(|c| ESCAPABLE.contains(c)) {
+            escape_into(out, &s[plain_from..i]);
+            escape_into(out, c.encode_utf8(&mut [0; 4]));
+            i += 1 + c.len_utf8();
+            plain_from = i;
+            continue;
+        }
         let found = image(rest)
             .or_else(|| link(rest))
             .or_else(|| emphasis(rest, "**", "strong"))
@@ -108,10 +144,10 @@ impl Piece<'_> {
                 out.push_str("<img src=\"");
                 escape_into(out, url);
                 out.push_str("\" alt=\"");
-                escape_into(out, alt);
+                escape_into(out, &unescape(alt));
                 out.push_str("\">");
             }
-            Piece::Image { alt, url: None } => escape_into(out, alt),
+            Piece::Image { alt, url: None } => escape_into(out, &unescape(alt)),
             Piece::Link {
                 label,
                 url: Some(url),
@@ -140,7 +176,7 @@ fn image(s: &str) -> Option<(usize, Piece<'_>)> {
         2 + len,
         Piece::Image {
             alt,
-            url: checked_url(url, &IMAGE_SCHEMES),
+            url: checked_url(&unescape(url), &IMAGE_SCHEMES),
         },
     ))
 }
@@ -153,20 +189,22 @@ fn link(s: &str) -> Option<(usize, Piece<'_>)> {
         1 + len,
         Piece::Link {
             label,
-            url: checked_url(url, &LINK_SCHEMES),
+            url: checked_url(&unescape(url), &LINK_SCHEMES),
         },
     ))
 }
 
 /// After the opening `[`: `TEXT](URL)` → (text, url, bytes consumed).
 fn bracket_paren(rest: &str, empty_ok: bool) -> Option<(&str, &str, usize)> {
-    let close = rest.find(']')?;
+    let close = find_unescaped(rest, 0, |t| t.starts_with(']'))?;
     let text = &rest[..close];
     if text.is_empty() && !empty_ok {
         return None;
     }
     let after = rest[close + 1..].strip_prefix('(')?;
-    let end = after.find(|c: char| c == ')' || c.is_whitespace())?;
+    let end = find_unescaped(after, 0, |t| {
+        t.starts_with(|c: char| c == ')' || c.is_whitespace())
+    })?;
     if end == 0 || !after[end..].starts_with(')') {
         return None;
     }
@@ -176,8 +214,11 @@ fn bracket_paren(rest: &str, empty_ok: bool) -> Option<(&str, &str, usize)> {
 /// `**inner**` with the first closing marker after at least one character.
 fn emphasis<'a>(s: &'a str, marker: &str, tag: &'static str) -> Option<(usize, Piece<'a>)> {
     let rest = s.strip_prefix(marker)?;
-    let first = rest.chars().next()?.len_utf8();
-    let close = first + rest[first..].find(marker)?;
+    let first = match escaped(rest) {
+        Some(c) => 1 + c.len_utf8(),
+        None => rest.chars().next()?.len_utf8(),
+    };
+    let close = find_unescaped(rest, first, |t| t.starts_with(marker))?;
     Some((
         2 * marker.len() + close,
         Piece::Wrap {
@@ -194,7 +235,7 @@ fn italic(s: &str) -> Option<(usize, Piece<'_>)> {
     if first == '*' || first.is_whitespace() {
         return None;
     }
-    let close = rest.find('*')?;
+    let close = find_unescaped(rest, 0, |t| t.starts_with('*'))?;
     Some((
         close + 2,
         Piece::Wrap {
@@ -202,6 +243,47 @@ fn italic(s: &str) -> Option<(usize, Piece<'_>)> {
             inner: &rest[..close],
         },
     ))
+}
+
+/// The character a backslash at the start of `s` escapes (any character: a backslash
+/// always pairs with the next one, as in the widget's pattern).
+fn escaped(s: &str) -> Option<char> {
+    s.strip_prefix('\\')?.chars().next()
+}
+
+/// The first position from `from` where `at` holds, skipping backslash pairs.
+fn find_unescaped(s: &str, from: usize, at: impl Fn(&str) -> bool) -> Option<usize> {
+    let mut i = from;
+    while i < s.len() {
+        let rest = &s[i..];
+        if let Some(c) = escaped(rest) {
+            i += 1 + c.len_utf8();
+        } else if at(rest) {
+            return Some(i);
+        } else {
+            i += rest.chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    None
+}
+
+/// Text with its escapes resolved: `\\X` is `X` when `X` is escapable.
+fn unescape(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('\\') {
+        return s.into();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek() {
+            Some(&next) if c == '\\' && ESCAPABLE.contains(&next) => {
+                out.push(next);
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out.into()
 }
 
 /// The URL as the parser writes it back, when it is absolute with an allowed scheme.
@@ -263,6 +345,41 @@ mod tests {
         );
         assert_eq!(to_html("2 * 3 * 4 and ** x"), "2 * 3 * 4 and ** x");
         assert_eq!(to_html("é **ü**"), "é <strong>ü</strong>");
+    }
+
+    #[test]
+    fn escaped_values_stay_text() {
+        let values = [
+            "[Verify your account](https://evil.example/login)",
+            "![x](https://evil.example/pixel.png)",
+            "**loud** *soft* \\ back",
+            "- one\n  - two",
+            "x](https://evil.example) [y",
+            "wow!",
+        ];
+        for value in values {
+            let mut src = String::from("Hi ");
+            escape_value(&mut src, value);
+            let mut expected = String::from("Hi ");
+            escape_into(&mut expected, value);
+            let expected = expected.replace('\n', "<br>");
+            assert_eq!(to_html(&src), expected, "{value}");
+        }
+        // Inside the author's own markup, the value is the label, not the link.
+        let mut src = String::from("**Hi ");
+        escape_value(&mut src, "*x* ");
+        src.push_str("** [");
+        escape_value(&mut src, "a](https://evil.example) [b");
+        src.push_str("](https://acme.test)");
+        escape_value(&mut src, "!");
+        src.push_str("[logo](https://acme.test/l.png)");
+        assert_eq!(
+            to_html(&src),
+            "<strong>Hi *x* </strong> <a href=\"https://acme.test/\" target=\"_blank\" \
+             rel=\"noopener noreferrer\">a](https://evil.example) [b</a>!<a href=\"https://acme.test/l.png\" \
+             target=\"_blank\" rel=\"noopener noreferrer\">logo</a>"
+        );
+        assert_eq!(to_html("C:\\Users \\q"), "C:\\Users \\q");
     }
 
     #[test]

@@ -185,6 +185,8 @@ mod tests {
             api_domain: None,
             settings: "{}".into(),
             created_at: 0,
+            session_epoch: 0,
+            uninstalled_at: None,
         };
         let e = Embed::of(&company, "https://chat.example.com/");
         assert_eq!(e.src, "https://chat.example.com/widget.js");

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod deadline;
 pub mod demo;
 pub mod error;
 pub mod generate;
@@ -148,8 +149,10 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(page_headers::add))
             .wrap(actix_web::middleware::Compress::default())
+            .wrap(actix_web::middleware::from_fn(deadline::add))
             .configure(routes)
     })
+    .client_request_timeout(deadline::HEAD_TIMEOUT)
     .listen(listener)
     .map_err(|source| StartError::Bind {
         bind: addr.to_string(),

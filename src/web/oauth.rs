@@ -5,7 +5,8 @@
 //! - `GET /oauth/callback`: checks `state` whenever present (marketplace installs may come
 //!   without), exchanges the code and stores the install.
 //! - `DELETE /oauth/callback`: the CRM's uninstall call, authenticated with the app's
-//!   client credentials (HTTP Basic); anything else gets 401.
+//!   client credentials (HTTP Basic, checked before the body is read); anything else gets
+//!   401.
 
 use actix_web::cookie::time::Duration as CookieDuration;
 use actix_web::cookie::{Cookie, SameSite};
@@ -116,7 +117,7 @@ pub async fn callback(
             Some(("Start the install again", "/oauth/install".into())),
         );
     };
-    let installed = match install::complete(&state.crm.access, &state.db, code).await {
+    let installed = match install::complete(&state.crm.access, &state.db, code, state.crm.sandbox).await {
         Ok(i) => {
             state.crm.outbox_wake.notify_one();
             i
@@ -177,11 +178,16 @@ pub struct UninstallBody {
     timestamp: Option<serde_json::Value>,
 }
 
+/// Largest uninstall notice read.
+const UNINSTALL_BODY_LIMIT: usize = 4096;
+
+/// The credentials are checked before the body is read: an unauthenticated caller gets its
+/// 401 at once, whatever it declared or sends.
 #[delete("/oauth/callback")]
 pub async fn uninstall(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let expected = basic_auth_value(
         &state.crm.client_id,
@@ -201,6 +207,17 @@ pub async fn uninstall(
     if !bool::from(given.ct_eq(expected.as_bytes())) {
         return Err(AppError::unauthorized("bad client credentials"));
     }
+    let body = payload
+        .to_bytes_limited(UNINSTALL_BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the uninstall notice is too large",
+            )
+        })?
+        .map_err(|e| AppError::bad_request("invalid_body", e.to_string()))?;
     let body: UninstallBody = parse(&body)?;
     if !bool::from(
         body.client_id

@@ -72,7 +72,7 @@ struct Setup {
 }
 
 fn session_for(app: &TestApp, company: &str, user: i64) -> Auth {
-    let data = session::start(company, user, chrono::Utc::now().timestamp());
+    let data = session::start(company, user, 0, chrono::Utc::now().timestamp());
     let cookie = session::cookie(&app.state.crm.session_key, &data);
     Auth::Session {
         cookie: format!("{}={}", cookie.name(), cookie.value()),

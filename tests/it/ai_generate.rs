@@ -191,7 +191,7 @@ async fn admin_with(db: TestDb, ai: Option<AiSettings>, is_admin: bool) -> Admin
     };
     crm_users::sync(&mut conn, &company.id, &[user], db::now_ms()).unwrap();
     drop(conn);
-    let data = session::start(&company.id, 7, chrono::Utc::now().timestamp());
+    let data = session::start(&company.id, 7, 0, chrono::Utc::now().timestamp());
     let cookie = session::cookie(&app.state.crm.session_key, &data);
     Admin {
         cookie: format!("{}={}", cookie.name(), cookie.value()),

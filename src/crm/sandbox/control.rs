@@ -1,6 +1,9 @@
 //! The sandbox's test and demo controls: `GET/POST/DELETE /sandbox/faults` (see
-//! `faults.rs`) and `GET/DELETE /sandbox/journal` (the last API exchanges).
+//! `faults.rs`), `GET/DELETE /sandbox/journal` (the last API exchanges) and
+//! `POST /sandbox/uninstall` (the CRM's uninstall, as Pipedrive makes it).
 
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
@@ -16,7 +19,56 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/faults", web::post().to(set))
         .route("/faults", web::delete().to(clear))
         .route("/journal", web::get().to(journal))
-        .route("/journal", web::delete().to(clear_journal));
+        .route("/journal", web::delete().to(clear_journal))
+        .route("/uninstall", web::post().to(uninstall));
+}
+
+/// How long the sandbox waits for the app to take the uninstall notice.
+const UNINSTALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The CRM's uninstall: the app's `DELETE /oauth/callback` with the client credentials in
+/// HTTP Basic and Pipedrive's body, then the sandbox's grants revoked. Answers with a
+/// redirect to the shell (a form's button), or 502 when the app did not take the notice.
+async fn uninstall(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let sb = of(&state)?;
+    let (company_id, user_id) = {
+        let store = lock(&sb.store);
+        let admin = store.users.iter().find(|u| u.is_admin).or(store.users.first());
+        (store.company.id, admin.map(|u| u.id))
+    };
+    let credentials = sb.credentials();
+    let auth = crate::crm::oauth::basic_auth_value(
+        &credentials.client_id,
+        credentials.client_secret.expose(),
+    );
+    let client = reqwest::Client::builder()
+        .timeout(UNINSTALL_TIMEOUT)
+        .build()
+        .map_err(AppError::internal)?;
+    let answer = client
+        .delete(format!("{}/oauth/callback", sb.public_url))
+        .header(reqwest::header::AUTHORIZATION, auth)
+        .json(&json!({
+            "client_id": credentials.client_id,
+            "company_id": company_id,
+            "user_id": user_id,
+            "timestamp": Utc::now().to_rfc3339(),
+        }))
+        .send()
+        .await
+        .map_err(|e| AppError::new(StatusCode::BAD_GATEWAY, "uninstall_failed", e.to_string()))?;
+    if !answer.status().is_success() {
+        return Err(AppError::new(
+            StatusCode::BAD_GATEWAY,
+            "uninstall_failed",
+            format!("the app answered {}", answer.status()),
+        ));
+    }
+    lock(&sb.store).grants.clear();
+    sb.changed().await.map_err(AppError::internal)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, "/sandbox/?uninstalled=1"))
+        .finish())
 }
 
 fn current(state: &FaultState) -> HttpResponse {

@@ -59,7 +59,7 @@ impl<'a> Run<'a> {
                     return self.go(q.on_fail.as_deref().unwrap_or(&q.next));
                 }
                 let retry = match &q.retry_text {
-                    Some(src) => super::render::text(src, &self.state.vars),
+                    Some(src) => super::render::chat(src, &self.state.vars),
                     None => texts::retry(self.playbook.language, error).to_owned(),
                 };
                 self.say_plain(card.id.clone(), retry);

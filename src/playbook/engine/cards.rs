@@ -39,7 +39,7 @@ impl<'a> Run<'a> {
         let vars = &self.state.vars;
         match &card.kind {
             CardKind::Message(c) => {
-                let text = render::text(&c.text, vars);
+                let text = render::chat(&c.text, vars);
                 self.say_plain(card.id.clone(), text);
                 Some(&c.next)
             }
@@ -97,7 +97,7 @@ impl<'a> Run<'a> {
             }
             CardKind::End(c) => {
                 if let Some(text) = &c.text {
-                    let text = render::text(text, vars);
+                    let text = render::chat(text, vars);
                     self.say_plain(card.id.clone(), text);
                 }
                 self.end();
@@ -112,14 +112,14 @@ impl<'a> Run<'a> {
         let message = match &card.kind {
             CardKind::Question(q) => BotMessage {
                 card: card.id.clone(),
-                text: render::text(q.text.as_deref().unwrap_or_default(), vars),
+                text: render::chat(q.text.as_deref().unwrap_or_default(), vars),
                 buttons: Vec::new(),
                 input: q.input,
                 placeholder: q.placeholder.as_deref().map(|p| render::text(p, vars)),
             },
             CardKind::Buttons(b) => BotMessage {
                 card: card.id.clone(),
-                text: render::text(b.text.as_deref().unwrap_or_default(), vars),
+                text: render::chat(b.text.as_deref().unwrap_or_default(), vars),
                 buttons: b.options.iter().map(|o| o.label.clone()).collect(),
                 input: None,
                 placeholder: None,
@@ -155,7 +155,7 @@ impl<'a> Run<'a> {
         if !self.env.reps_online {
             return self.continue_offline(card, c);
         }
-        let text = render::text(&c.online_message, &self.state.vars);
+        let text = render::chat(&c.online_message, &self.state.vars);
         self.say_plain(card.id.clone(), text);
         self.effects.push(Effect::HandOff {
             card: card.id.clone(),
@@ -176,7 +176,7 @@ impl<'a> Run<'a> {
 
     /// No rep takes the chat: the offline message, then the offline branch.
     fn continue_offline(&mut self, card: &'a Card, c: &'a LiveChatCard) -> Option<&'a str> {
-        let text = render::text(&c.offline_message, &self.state.vars);
+        let text = render::chat(&c.offline_message, &self.state.vars);
         self.say_plain(card.id.clone(), text);
         if c.offline_next.is_none() {
             self.end();

@@ -8,11 +8,20 @@ use serde_json::Value;
 
 #[cfg(any(doc, test))]
 use super::super::template::Template;
+use super::super::rich;
 use super::super::vars::{Vars, value_text};
 
-/// Chat text, subjects, titles: values inserted as they are (the widget shows them as text).
+/// Subjects, titles, placeholders, e-mail bodies, set values: plain text, values inserted
+/// as they are.
 pub(super) fn text(src: &str, vars: &Vars) -> String {
     render_escaped(src, vars, |out, value| out.push_str(value))
+}
+
+/// A chat message (rich text): the author's markup stays markup, inserted values have
+/// their rich-text syntax escaped so that they show as typed and never become a link or
+/// an image.
+pub(super) fn chat(src: &str, vars: &Vars) -> String {
+    render_escaped(src, vars, rich::escape_value)
 }
 
 /// A URL: inserted values are percent-encoded, except a placeholder that opens the URL
@@ -304,6 +313,25 @@ mod tests {
             };
             proptest::prop_assert_eq!(text(&src, &vars), expected);
         }
+    }
+
+    #[test]
+    fn chat_values_are_text_and_the_authors_markup_stays() {
+        let mut vars = vars();
+        vars.set("person.name", json!("[Verify your account](https://evil.example/login)"));
+        vars.set("vars.pic", json!("![x](https://evil.example/p.png)"));
+        let src = "Hi **{{ person.name }}** {{ vars.pic }} [help](https://acme.test)";
+        let html = rich::to_html(&chat(src, &vars));
+        assert_eq!(
+            html,
+            "Hi <strong>[Verify your account](https://evil.example/login)</strong> \
+             ![x](https://evil.example/p.png) <a href=\"https://acme.test/\" target=\"_blank\" \
+             rel=\"noopener noreferrer\">help</a>"
+        );
+        // Inserted as they are, the same values would be a live link and an outside image.
+        let raw = rich::to_html(&text(src, &vars));
+        assert!(raw.contains("href=\"https://evil.example/login\""), "{raw}");
+        assert!(raw.contains("<img src=\"https://evil.example/p.png\""), "{raw}");
     }
 
     #[test]

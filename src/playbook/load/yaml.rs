@@ -17,7 +17,13 @@ use super::pointer;
 /// Deepest nesting of mappings and sequences a playbook file may have.
 const MAX_DEPTH: usize = 64;
 /// Most nodes a document may expand to (aliases included).
-const MAX_NODES: usize = 200_000;
+pub const MAX_NODES: usize = 200_000;
+/// Largest document text read, in bytes.
+pub const MAX_SOURCE_BYTES: usize = 2 * 1024 * 1024;
+/// Most text (keys and scalars, in bytes) a document may expand to, aliases included: an
+/// alias repeats all the text of the node it names, so a small file could otherwise grow
+/// without bound.
+pub const MAX_EXPANDED_BYTES: usize = 4 * 1024 * 1024;
 
 /// Source lines of the nodes of a document, by JSON pointer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,6 +74,13 @@ pub struct Parsed {
 /// With `with_lines`, the line of every node is recorded (for reports); without, parsing
 /// is faster, the line map is empty and duplicate keys do not say where the first one is.
 pub fn parse(src: &str, with_lines: bool) -> Result<Parsed, SyntaxProblem> {
+    if src.len() > MAX_SOURCE_BYTES {
+        return Err(SyntaxProblem {
+            pointer: String::new(),
+            line: 1,
+            message: oversized(src.len()),
+        });
+    }
     let mut builder = Builder {
         with_lines,
         ..Builder::default()
@@ -109,6 +122,11 @@ pub fn parse(src: &str, with_lines: bool) -> Result<Parsed, SyntaxProblem> {
     })
 }
 
+/// The problem of a document of `len` bytes, past [`MAX_SOURCE_BYTES`].
+pub fn oversized(len: usize) -> String {
+    format!("the file is {len} bytes; a playbook file may be at most {MAX_SOURCE_BYTES} bytes")
+}
+
 /// A mapping or sequence being filled.
 enum Open {
     Seq {
@@ -132,8 +150,26 @@ struct Builder {
     root: Option<Value>,
     lines: LineMap,
     duplicates: Vec<SyntaxProblem>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored nodes with their size (nodes, text bytes).
+    anchors: HashMap<usize, (Value, Size)>,
+    /// Size of the document so far, aliases expanded.
+    size: Size,
+}
+
+/// How large a node is once expanded: its nodes and the bytes of its keys and scalars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Size {
     nodes: usize,
+    bytes: usize,
+}
+
+impl Size {
+    fn add(self, other: Size) -> Size {
+        Size {
+            nodes: self.nodes.saturating_add(other.nodes),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
 }
 
 impl Builder {
@@ -145,12 +181,14 @@ impl Builder {
                     key: key @ None, ..
                 }) = self.stack.last_mut()
                 {
+                    let bytes = text.len();
                     *key = Some(text);
+                    self.count(Size { nodes: 0, bytes }, mark)?;
                     self.enter_key(mark);
                     return Ok(());
                 }
                 let value = scalar(text, style, tag.as_ref());
-                self.count(1, mark)?;
+                self.count(size_of(&value), mark)?;
                 self.remember(anchor, &value);
                 self.place(value, mark);
             }
@@ -188,14 +226,17 @@ impl Builder {
                     }) => (Value::Object(entries), anchor),
                     None => return Err(problem(mark, "unbalanced YAML structure")),
                 };
-                self.count(1, mark)?;
+                self.count(Size { nodes: 1, bytes: 0 }, mark)?;
                 self.remember(anchor, &value);
                 self.place(value, mark);
             }
             Event::Alias(id) => {
-                let Some(value) = self.anchors.get(&id).cloned() else {
+                let Some(&(_, size)) = self.anchors.get(&id) else {
                     return Err(problem(mark, "an alias names an unknown anchor"));
                 };
+                // Counted before the copy is made, so a copy never outgrows the budget.
+                self.count(size, mark)?;
+                let value = self.anchors.get(&id).map_or(Value::Null, |(v, _)| v.clone());
                 if let Some(Open::Map {
                     key: key @ None, ..
                 }) = self.stack.last_mut()
@@ -207,7 +248,6 @@ impl Builder {
                     self.enter_key(mark);
                     return Ok(());
                 }
-                self.count(node_count(&value), mark)?;
                 self.place(value, mark);
             }
             Event::Nothing
@@ -295,14 +335,23 @@ impl Builder {
 
     fn remember(&mut self, anchor: usize, value: &Value) {
         if anchor > 0 {
-            self.anchors.insert(anchor, value.clone());
+            self.anchors.insert(anchor, (value.clone(), size_of(value)));
         }
     }
 
-    fn count(&mut self, nodes: usize, mark: Marker) -> Result<(), SyntaxProblem> {
-        self.nodes = self.nodes.saturating_add(nodes);
-        if self.nodes > MAX_NODES {
-            return Err(problem(mark, "the document is too large"));
+    fn count(&mut self, size: Size, mark: Marker) -> Result<(), SyntaxProblem> {
+        self.size = self.size.add(size);
+        if self.size.nodes > MAX_NODES {
+            return Err(problem(
+                mark,
+                &format!("the document expands to more than {MAX_NODES} values (aliases count each time they are used)"),
+            ));
+        }
+        if self.size.bytes > MAX_EXPANDED_BYTES {
+            return Err(problem(
+                mark,
+                &format!("the document expands to more than {MAX_EXPANDED_BYTES} bytes of text (aliases count each time they are used)"),
+            ));
         }
         Ok(())
     }
@@ -316,11 +365,18 @@ fn problem(mark: Marker, message: &str) -> SyntaxProblem {
     }
 }
 
-fn node_count(value: &Value) -> usize {
+/// The nodes of a value and the bytes of its text (keys and scalars; a number, boolean or
+/// null counts as the one byte it takes at least).
+fn size_of(value: &Value) -> Size {
     match value {
-        Value::Array(items) => 1 + items.iter().map(node_count).sum::<usize>(),
-        Value::Object(entries) => 1 + entries.values().map(node_count).sum::<usize>(),
-        _ => 1,
+        Value::Array(items) => items
+            .iter()
+            .fold(Size { nodes: 1, bytes: 0 }, |acc, v| acc.add(size_of(v))),
+        Value::Object(entries) => entries.iter().fold(Size { nodes: 1, bytes: 0 }, |acc, (k, v)| {
+            acc.add(Size { nodes: 0, bytes: k.len() }).add(size_of(v))
+        }),
+        Value::String(text) => Size { nodes: 1, bytes: text.len() },
+        _ => Size { nodes: 1, bytes: 1 },
     }
 }
 
@@ -417,9 +473,10 @@ mod tests {
                 "l{i}: &a{i} [*a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}, *a{prev}]\n"
             ));
         }
-        assert_eq!(
-            parse(&bomb, false).unwrap_err().message,
-            "invalid YAML: the document is too large"
+        let message = parse(&bomb, false).unwrap_err().message;
+        assert!(
+            message.starts_with("invalid YAML: the document expands to more than 200000 values"),
+            "{message}"
         );
     }
 

@@ -304,14 +304,20 @@
     });
   });
 
-  // ---- rich text of bot and rep messages: **bold**, *italic*, [label](url), "- " lists ----
-  var INLINE = /!\[([^\]]*)\]\(([^)\s]+)\)|\[([^\]]+)\]\(([^)\s]+)\)|\*\*(.+?)\*\*|\*([^*\s][^*]*)\*/;
+  // ---- rich text of bot and rep messages: **bold**, *italic*, [label](url), "- " lists;
+  // a backslash makes the next \ * [ ] ( ) ! - plain text (values inserted by the server) ----
+  var INLINE = /\\([\\*\[\]()!-])|!\[((?:\\.|[^\]\\])*)\]\(((?:\\.|[^)\s\\])+)\)|\[((?:\\.|[^\]\\])+)\]\(((?:\\.|[^)\s\\])+)\)|\*\*((?:\\.|[^\\])+?)\*\*|\*((?![*\s])(?:\\.|[^*\\])+)\*/;
+  function unesc(s) {
+    return s.replace(/\\([\\*\[\]()!-])/g, "$1");
+  }
   function inline(parent, s) {
     var m;
     while ((m = INLINE.exec(s))) {
       if (m.index) parent.append(s.slice(0, m.index));
-      var href = safe(m[2] || m[4]);
-      if (m[2] || m[4]) {
+      if (m[1]) {
+        parent.append(m[1]);
+      } else if (m[3] || m[5]) {
+        var href = safe(unesc(m[3] || m[5]));
         var a = parent;
         if (href) {
           a = parent.appendChild(el("a"));
@@ -319,10 +325,10 @@
           a.target = "_blank";
           a.rel = "noopener noreferrer";
         }
-        if (m[2]) a.append(m[1] || "picture");
-        else inline(a, m[3]);
+        if (m[3]) a.append(unesc(m[2]) || "picture");
+        else inline(a, m[4]);
       } else {
-        inline(parent.appendChild(el(m[5] ? "strong" : "em")), m[5] || m[6]);
+        inline(parent.appendChild(el(m[6] ? "strong" : "em")), m[6] || m[7]);
       }
       s = s.slice(m.index + m[0].length);
     }

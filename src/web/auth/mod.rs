@@ -78,13 +78,22 @@ fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Load the session's user (admin flag, name) fresh from the database.
+/// Load the session's user (admin flag, name) fresh from the database; 401 when the
+/// company's session epoch has moved on since the session started (an uninstall).
 async fn session_of(state: &AppState, data: SessionData) -> Result<Session, AppError> {
     let (company, user_id) = (data.company_id.clone(), data.crm_user_id);
-    let user = state
+    let (epoch, user) = state
         .db
-        .run(move |conn| crm_users::by_crm_id(conn, &company, user_id))
+        .run(move |conn| {
+            let epoch = companies::by_id(conn, &company)?.map(|c| c.session_epoch);
+            Ok::<_, crate::db::DbError>((epoch, crm_users::by_crm_id(conn, &company, user_id)?))
+        })
         .await?;
+    if epoch != Some(data.epoch) {
+        return Err(AppError::unauthorized(
+            "this session has ended; open the app from the CRM again",
+        ));
+    }
     Ok(Session {
         company_id: data.company_id.clone(),
         crm_user_id: data.crm_user_id,
@@ -124,11 +133,16 @@ pub async fn sign_in(
             .db
             .run(move |conn| companies::by_crm_id(conn, crm_company))
             .await?;
-        let Some(company) = company else {
+        let Some(company) = company.filter(|c| c.uninstalled_at.is_none()) else {
             return Ok(SignIn::NotInstalled);
         };
         ensure_user_known(state, &company.id, launch.crm_user_id).await;
-        let data = session::start(&company.id, launch.crm_user_id, now_secs());
+        let data = session::start(
+            &company.id,
+            launch.crm_user_id,
+            company.session_epoch,
+            now_secs(),
+        );
         let cookie = session::cookie(&state.crm.session_key, &data);
         return Ok(SignIn::Ok(
             Box::new(session_of(state, data).await?),

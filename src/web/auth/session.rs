@@ -20,13 +20,16 @@ pub struct SessionData {
     pub csrf: String,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The company's session epoch when the session started: the session holds only while
+    /// the company's epoch is the same (an uninstall moves it on).
+    pub epoch: i64,
 }
 
 impl SessionData {
     fn encode(&self) -> String {
         format!(
-            "{}|{}|{}|{}",
-            self.company_id, self.crm_user_id, self.csrf, self.expires_at
+            "{}|{}|{}|{}|{}",
+            self.company_id, self.crm_user_id, self.csrf, self.expires_at, self.epoch
         )
     }
 
@@ -36,6 +39,7 @@ impl SessionData {
         let crm_user_id = parts.next()?.parse().ok()?;
         let csrf = parts.next()?.to_owned();
         let expires_at = parts.next()?.parse().ok()?;
+        let epoch = parts.next()?.parse().ok()?;
         if parts.next().is_some() || company_id.is_empty() || csrf.is_empty() {
             return None;
         }
@@ -44,6 +48,7 @@ impl SessionData {
             crm_user_id,
             csrf,
             expires_at,
+            epoch,
         })
     }
 
@@ -53,13 +58,15 @@ impl SessionData {
     }
 }
 
-/// A new session for (company, user), valid from `now` (Unix seconds).
-pub fn start(company_id: &str, crm_user_id: i64, now: i64) -> SessionData {
+/// A new session for (company, user) in the company's session `epoch`, valid from `now`
+/// (Unix seconds).
+pub fn start(company_id: &str, crm_user_id: i64, epoch: i64, now: i64) -> SessionData {
     SessionData {
         company_id: company_id.to_owned(),
         crm_user_id,
         csrf: crate::db::companies::random_token(24),
         expires_at: now + LIFETIME_SECS,
+        epoch,
     }
 }
 
@@ -97,7 +104,7 @@ mod tests {
 
     #[test]
     fn round_trips_with_the_iframe_attributes() {
-        let data = start("c1", 42, 1_000);
+        let data = start("c1", 42, 0, 1_000);
         let c = cookie(&key(), &data);
         assert_eq!(c.secure(), Some(true));
         assert_eq!(c.http_only(), Some(true));
@@ -109,7 +116,7 @@ mod tests {
 
     #[test]
     fn refuses_changed_or_foreign_cookies() {
-        let data = start("c1", 42, 1_000);
+        let data = start("c1", 42, 0, 1_000);
         let c = cookie(&key(), &data);
         let forged = Cookie::new(COOKIE, c.value().replace("c1|42", "c2|42"));
         assert_eq!(read(&key(), Some(forged), 1_001), None);
@@ -121,7 +128,7 @@ mod tests {
 
     #[test]
     fn csrf_must_match_exactly() {
-        let data = start("c1", 42, 1_000);
+        let data = start("c1", 42, 0, 1_000);
         assert!(data.csrf_matches(&data.csrf.clone()));
         assert!(!data.csrf_matches(""));
         assert!(!data.csrf_matches("nope"));

@@ -90,6 +90,11 @@ impl From<ChatError> for AppError {
             ChatError::StaleChoice => {
                 AppError::conflict("stale_choice", "that question was already answered")
             }
+            ChatError::Unavailable => AppError::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "not_available",
+                "chat is not available on this site (the company has uninstalled the app)",
+            ),
             ChatError::Db(e) => AppError::from(e),
         }
     }

@@ -110,26 +110,32 @@
     };
   }
 
-  // ---- rich text: **bold**, *italic*, [label](url), ![alt](url), "- " lists, newlines ----
-  var INLINE = /!\[([^\]]*)\]\(([^)\s]+)\)|\[([^\]]+)\]\(([^)\s]+)\)|\*\*(.+?)\*\*|\*([^*\s][^*]*)\*/;
+  // ---- rich text: **bold**, *italic*, [label](url), ![alt](url), "- " lists, newlines;
+  // a backslash makes the next \ * [ ] ( ) ! - plain text (values inserted by the server) ----
+  var INLINE = /\\([\\*\[\]()!-])|!\[((?:\\.|[^\]\\])*)\]\(((?:\\.|[^)\s\\])+)\)|\[((?:\\.|[^\]\\])+)\]\(((?:\\.|[^)\s\\])+)\)|\*\*((?:\\.|[^\\])+?)\*\*|\*((?![*\s])(?:\\.|[^*\\])+)\*/;
+  function unesc(s) {
+    return s.replace(/\\([\\*\[\]()!-])/g, '$1');
+  }
   function inline(parent, s) {
     var m;
     while ((m = INLINE.exec(s))) {
       if (m.index) parent.append(s.slice(0, m.index));
-      if (m[2]) {
-        var src = safe(m[2], IMG);
-        if (src) parent.append(attrs(el('img'), { src: src, alt: m[1], loading: 'lazy' }));
-        else parent.append(m[1]);
-      } else if (m[4]) {
-        var href = safe(m[4], LINK);
+      if (m[1]) {
+        parent.append(m[1]);
+      } else if (m[3]) {
+        var src = safe(unesc(m[3]), IMG);
+        if (src) parent.append(attrs(el('img'), { src: src, alt: unesc(m[2]), loading: 'lazy' }));
+        else parent.append(unesc(m[2]));
+      } else if (m[5]) {
+        var href = safe(unesc(m[5]), LINK);
         var a = parent;
         if (href) {
           a = attrs(el('a'), { href: href, target: '_blank', rel: 'noopener noreferrer' });
           parent.append(a);
         }
-        inline(a, m[3]);
+        inline(a, m[4]);
       } else {
-        inline(parent.appendChild(el(m[5] ? 'strong' : 'em')), m[5] || m[6]);
+        inline(parent.appendChild(el(m[6] ? 'strong' : 'em')), m[6] || m[7]);
       }
       s = s.slice(m.index + m[0].length);
     }

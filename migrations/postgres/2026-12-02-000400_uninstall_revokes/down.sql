@@ -1,0 +1,2 @@
+ALTER TABLE companies DROP COLUMN uninstalled_at;
+ALTER TABLE companies DROP COLUMN session_epoch;
