@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
 use crate::widget_support::{QUALIFY, SseReader, Widget};
+use secrecy::ExposeSecret as _;
 
 /// The sandbox company's users: Ada is its admin, Ben and Chloé are reps.
 const ADA: i64 = 1001;
@@ -42,7 +43,7 @@ impl Rep {
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &json!({"userId": user, "companyId": crm_company, "exp": chrono::Utc::now().timestamp() + 600}),
-            &EncodingKey::from_secret(app.state.crm.jwt_secret.expose().as_bytes()),
+            &EncodingKey::from_secret(app.state.crm.jwt_secret.expose_secret().as_bytes()),
         )
         .unwrap();
         let client = reqwest::Client::builder()
