@@ -21,6 +21,7 @@ mod iframe_auth;
 mod live_chat;
 mod live_timers;
 mod mail;
+mod multinode;
 mod oauth;
 mod outbox_faults;
 mod outbox_worker;
