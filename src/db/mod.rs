@@ -17,6 +17,7 @@ pub mod crm_users;
 pub mod installs;
 pub mod live;
 pub mod locks;
+pub mod offers;
 pub mod outbox;
 pub mod playbooks;
 pub mod presence;
