@@ -22,6 +22,7 @@ mod live_chat;
 mod live_offers;
 mod live_timers;
 mod mail;
+mod multinode;
 mod oauth;
 mod outbox_faults;
 mod outbox_worker;
