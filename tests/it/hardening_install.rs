@@ -61,7 +61,7 @@ async fn launch(app: &TestApp, page: &str, user: i64) -> String {
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &serde_json::json!({"userId": user, "companyId": company, "iat": now, "exp": now + 300}),
         &jsonwebtoken::EncodingKey::from_secret(
-            crate::crm_support::creds(app).jwt_secret.expose().as_bytes(),
+            secrecy::ExposeSecret::expose_secret(&crate::crm_support::creds(app).jwt_secret).as_bytes(),
         ),
     )
     .unwrap();

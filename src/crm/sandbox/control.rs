@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 use super::faults::{FaultPlan, FaultState};
@@ -39,7 +40,7 @@ async fn uninstall(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
     let credentials = sb.credentials();
     let auth = crate::crm::oauth::basic_auth_value(
         &credentials.client_id,
-        credentials.client_secret.expose(),
+        credentials.client_secret.expose_secret(),
     );
     let client = reqwest::Client::builder()
         .timeout(UNINSTALL_TIMEOUT)
