@@ -9,10 +9,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::HttpMessage;
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use futures_util::Stream;
@@ -27,7 +27,9 @@ pub async fn add(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let has_body = req.headers().contains_key(actix_web::http::header::CONTENT_LENGTH)
+    let has_body = req
+        .headers()
+        .contains_key(actix_web::http::header::CONTENT_LENGTH)
         || req
             .headers()
             .contains_key(actix_web::http::header::TRANSFER_ENCODING);

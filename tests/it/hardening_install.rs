@@ -29,12 +29,17 @@ async fn only_the_sandbox_install_claims_the_demo_company() {
         let backend = db.backend;
         let app = TestApp::spawn(db).await;
         let mut conn = app.state.db.conn().unwrap();
-        let demo = companies::first(&mut conn).unwrap().expect("the demo company");
+        let demo = companies::first(&mut conn)
+            .unwrap()
+            .expect("the demo company");
         assert_eq!(demo.crm_company_id, None);
 
         let domain = "https://outsider.pipedrive.com";
         let real = company_for(&mut conn, &outsider(777), domain, false).unwrap();
-        assert_ne!(real.id, demo.id, "{backend:?}: a real CRM company took the demo");
+        assert_ne!(
+            real.id, demo.id,
+            "{backend:?}: a real CRM company took the demo"
+        );
         assert_eq!(real.crm_company_id, Some(777));
         let demo_after = companies::by_id(&mut conn, &demo.id).unwrap().unwrap();
         assert_eq!(demo_after.crm_company_id, None, "{backend:?}");
@@ -61,7 +66,8 @@ async fn launch(app: &TestApp, page: &str, user: i64) -> String {
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &serde_json::json!({"userId": user, "companyId": company, "iat": now, "exp": now + 300}),
         &jsonwebtoken::EncodingKey::from_secret(
-            secrecy::ExposeSecret::expose_secret(&crate::crm_support::creds(app).jwt_secret).as_bytes(),
+            secrecy::ExposeSecret::expose_secret(&crate::crm_support::creds(app).jwt_secret)
+                .as_bytes(),
         ),
     )
     .unwrap();

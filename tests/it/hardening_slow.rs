@@ -66,7 +66,11 @@ async fn slow_clients_are_cut_off() {
         "uninstall with credentials",
         BODY_DEADLINE + SLACK,
         None,
-        head("DELETE", "/oauth/callback", &format!("Authorization: {basic}\r\n")),
+        head(
+            "DELETE",
+            "/oauth/callback",
+            &format!("Authorization: {basic}\r\n"),
+        ),
     ));
     // A widget call (no authentication before the body) and an admin API call.
     for path in ["/api/widget/session", "/api/admin/answer-rules"] {
@@ -88,7 +92,10 @@ async fn slow_clients_are_cut_off() {
     });
     for (what, bound, status, closed, answer) in futures_util::future::join_all(runs).await {
         let closed = closed.unwrap_or_else(|| panic!("{what}: still open after {wait:?}"));
-        assert!(closed <= bound, "{what}: closed after {closed:?}, over {bound:?}");
+        assert!(
+            closed <= bound,
+            "{what}: closed after {closed:?}, over {bound:?}"
+        );
         if let Some(status) = status {
             assert!(
                 answer.starts_with(&format!("HTTP/1.1 {status}")),

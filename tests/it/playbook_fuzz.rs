@@ -90,7 +90,11 @@ fn a_megabyte_string_aliased_eight_thousand_times_is_refused_quickly() {
     let doc = bomb(1_000_000, &[], 8_000);
     let started = std::time::Instant::now();
     let err = yaml::parse(&doc.text, true).expect_err("refused");
-    assert!(err.message.contains("expands to more than"), "{}", err.message);
+    assert!(
+        err.message.contains("expands to more than"),
+        "{}",
+        err.message
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
 
@@ -102,5 +106,10 @@ fn an_oversized_file_is_refused_with_its_size() {
     assert!(message.contains("may be at most"), "{message}");
     let json = format!("{{\"slug\": \"{}\"}}", "n".repeat(MAX_SOURCE_BYTES));
     let report = check_document(&json, Format::Json).expect_err("refused");
-    assert!(report.problems[0].problem.message.contains("may be at most"));
+    assert!(
+        report.problems[0]
+            .problem
+            .message
+            .contains("may be at most")
+    );
 }

@@ -34,7 +34,11 @@ async fn uninstall(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
     let sb = of(&state)?;
     let (company_id, user_id) = {
         let store = lock(&sb.store);
-        let admin = store.users.iter().find(|u| u.is_admin).or(store.users.first());
+        let admin = store
+            .users
+            .iter()
+            .find(|u| u.is_admin)
+            .or(store.users.first());
         (store.company.id, admin.map(|u| u.id))
     };
     let credentials = sb.credentials();

@@ -6,9 +6,9 @@ use super::super::effect::HttpRequest;
 use super::super::model::{HttpCard, MAX_HTTP_TIMEOUT};
 use serde_json::Value;
 
+use super::super::rich;
 #[cfg(any(doc, test))]
 use super::super::template::Template;
-use super::super::rich;
 use super::super::vars::{Vars, value_text};
 
 /// Subjects, titles, placeholders, e-mail bodies, set values: plain text, values inserted
@@ -318,7 +318,10 @@ mod tests {
     #[test]
     fn chat_values_are_text_and_the_authors_markup_stays() {
         let mut vars = vars();
-        vars.set("person.name", json!("[Verify your account](https://evil.example/login)"));
+        vars.set(
+            "person.name",
+            json!("[Verify your account](https://evil.example/login)"),
+        );
         vars.set("vars.pic", json!("![x](https://evil.example/p.png)"));
         let src = "Hi **{{ person.name }}** {{ vars.pic }} [help](https://acme.test)";
         let html = rich::to_html(&chat(src, &vars));
@@ -331,7 +334,10 @@ mod tests {
         // Inserted as they are, the same values would be a live link and an outside image.
         let raw = rich::to_html(&text(src, &vars));
         assert!(raw.contains("href=\"https://evil.example/login\""), "{raw}");
-        assert!(raw.contains("<img src=\"https://evil.example/p.png\""), "{raw}");
+        assert!(
+            raw.contains("<img src=\"https://evil.example/p.png\""),
+            "{raw}"
+        );
     }
 
     #[test]

@@ -236,7 +236,10 @@ impl Builder {
                 };
                 // Counted before the copy is made, so a copy never outgrows the budget.
                 self.count(size, mark)?;
-                let value = self.anchors.get(&id).map_or(Value::Null, |(v, _)| v.clone());
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .map_or(Value::Null, |(v, _)| v.clone());
                 if let Some(Open::Map {
                     key: key @ None, ..
                 }) = self.stack.last_mut()
@@ -344,13 +347,17 @@ impl Builder {
         if self.size.nodes > MAX_NODES {
             return Err(problem(
                 mark,
-                &format!("the document expands to more than {MAX_NODES} values (aliases count each time they are used)"),
+                &format!(
+                    "the document expands to more than {MAX_NODES} values (aliases count each time they are used)"
+                ),
             ));
         }
         if self.size.bytes > MAX_EXPANDED_BYTES {
             return Err(problem(
                 mark,
-                &format!("the document expands to more than {MAX_EXPANDED_BYTES} bytes of text (aliases count each time they are used)"),
+                &format!(
+                    "the document expands to more than {MAX_EXPANDED_BYTES} bytes of text (aliases count each time they are used)"
+                ),
             ));
         }
         Ok(())
@@ -372,10 +379,21 @@ fn size_of(value: &Value) -> Size {
         Value::Array(items) => items
             .iter()
             .fold(Size { nodes: 1, bytes: 0 }, |acc, v| acc.add(size_of(v))),
-        Value::Object(entries) => entries.iter().fold(Size { nodes: 1, bytes: 0 }, |acc, (k, v)| {
-            acc.add(Size { nodes: 0, bytes: k.len() }).add(size_of(v))
-        }),
-        Value::String(text) => Size { nodes: 1, bytes: text.len() },
+        Value::Object(entries) => {
+            entries
+                .iter()
+                .fold(Size { nodes: 1, bytes: 0 }, |acc, (k, v)| {
+                    acc.add(Size {
+                        nodes: 0,
+                        bytes: k.len(),
+                    })
+                    .add(size_of(v))
+                })
+        }
+        Value::String(text) => Size {
+            nodes: 1,
+            bytes: text.len(),
+        },
         _ => Size { nodes: 1, bytes: 1 },
     }
 }
