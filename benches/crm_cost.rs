@@ -5,7 +5,12 @@
 //!
 //! `cargo bench --bench crm_cost` (set `CRM_COST_LEADS` to change the number of leads).
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

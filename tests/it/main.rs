@@ -2,7 +2,12 @@
 //! (`common` — fresh databases and the real server; `crm_support` — the sandbox CRM;
 //! `openapi_support` — Pipedrive's OpenAPI files; `widget_support` — widget API calls).
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 mod common;
 mod crm_support;
