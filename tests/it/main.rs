@@ -33,6 +33,7 @@ mod live_offers;
 mod live_timers;
 mod mail;
 mod multinode;
+mod nodes_r1;
 mod nodes_r5;
 mod oauth;
 mod outbox_faults;
