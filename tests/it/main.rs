@@ -16,9 +16,11 @@ mod openapi_support;
 mod widget_support;
 
 mod admin_api;
+mod admin_yaml;
 mod ai_generate;
 mod browser;
 mod browser_admin;
+mod browser_editor;
 mod browser_livechat;
 mod cli_run;
 mod demo_site;
