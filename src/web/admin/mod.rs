@@ -9,6 +9,8 @@ pub mod audit;
 pub mod auth;
 pub mod document;
 pub mod playbooks;
+mod report_view;
+pub mod reports;
 pub mod settings;
 pub mod templates;
 mod words;
@@ -22,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)
+        .configure(reports::routes)
         .service(audit::list)
         .service(templates::list);
 }
