@@ -292,23 +292,30 @@ fn fire(
     now: DateTime<Utc>,
 ) -> Result<Outcome, Skip> {
     let held = timer.locked_until.ok_or(Skip::Stale)?;
-    let event = match timer.kind.as_str() {
-        k if k == TimerKind::LiveChatWait.as_str() => Some(Event::WaitExpired),
-        _ => None,
-    };
     // The conversation is locked first (inside the turn), then the timer: the order of
     // the assignment's transaction too.
-    let fired = match &event {
-        Some(event) => turn::conversation_event(
+    let fired = match timer.kind.as_str() {
+        k if k == TimerKind::LiveChatWait.as_str() => turn::conversation_event(
             conn,
             versions,
             &timer.company_id,
             &timer.conversation_id,
-            event,
+            &Event::WaitExpired,
             Some(&timer.card),
             now,
         )?,
-        None => {
+        k if k == TimerKind::LiveChatOffer.as_str() => {
+            turn::locked(
+                conn,
+                versions,
+                &timer.company_id,
+                &timer.conversation_id,
+                now,
+                |t| super::live::offers::lapse(t, timer.due_at),
+            )?
+            .0
+        }
+        _ => {
             tracing::warn!(timer = %timer.id, kind = %timer.kind, "a timer of an unknown kind is dropped");
             Outcome::default()
         }

@@ -77,6 +77,8 @@ pub struct Outcome {
     /// The earliest due time (Unix ms) of the timers armed in this turn, for waking the
     /// timer worker once the turn committed.
     pub armed: Option<i64>,
+    /// The chat was offered to a rep (automatic assignment): their inbox is told.
+    pub offer: Option<super::live::offers::Made>,
 }
 
 /// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.
@@ -228,6 +230,8 @@ pub(super) struct Turn<'c> {
     company: Option<Company>,
     pub(super) now: DateTime<Utc>,
     pub(super) out: Outcome,
+    /// The status and assignee the conversation had when the turn began.
+    pub(super) before: (String, Option<String>),
     /// Analytics events of this turn.
     pub(super) analytics: Vec<Noted>,
 }
@@ -241,6 +245,7 @@ impl<'c> Turn<'c> {
         now: DateTime<Utc>,
     ) -> Turn<'c> {
         let flow = FlowState::parse(&conv.engine_state);
+        let before = (conv.status.clone(), conv.assigned_to.clone());
         Turn {
             conn,
             versions,
@@ -250,6 +255,7 @@ impl<'c> Turn<'c> {
             company: None,
             now,
             out: Outcome::default(),
+            before,
             analytics: Vec::new(),
         }
     }
@@ -527,6 +533,7 @@ impl<'c> Turn<'c> {
 
     /// Store the new state and analytics; the outcome for the caller.
     pub(super) fn finish(mut self) -> Result<Outcome, ChatError> {
+        super::live::offers::settle(&mut self)?;
         let now = self.now_ms();
         self.conv.engine_state = self.flow.to_json();
         self.conv.updated_at = now;

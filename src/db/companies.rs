@@ -74,6 +74,8 @@ pub struct LiveChatSettings {
     pub unanswered_minutes: u32,
     /// New chats go to an online rep by themselves (the one with the fewest open chats).
     pub auto_assign: bool,
+    /// Seconds a rep has to accept a chat offered by automatic assignment.
+    pub offer_seconds: u32,
 }
 
 impl Default for LiveChatSettings {
@@ -83,6 +85,7 @@ impl Default for LiveChatSettings {
             max_open_chats: 5,
             unanswered_minutes: 3,
             auto_assign: false,
+            offer_seconds: 30,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod conversations;
 pub mod crm_users;
 pub mod installs;
 pub mod live;
+pub mod offers;
 pub mod outbox;
 pub mod outcomes;
 pub mod playbooks;

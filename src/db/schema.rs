@@ -248,6 +248,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_offers (conversation_id) {
+        conversation_id -> Text,
+        company_id -> Text,
+        offered_to -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
+        skipped -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Text,
         company_id -> Text,
@@ -289,6 +300,7 @@ diesel::joinable!(variables -> conversations (conversation_id));
 diesel::joinable!(timers -> conversations (conversation_id));
 diesel::joinable!(conversations -> crm_users (assigned_to));
 diesel::joinable!(api_keys -> companies (company_id));
+diesel::joinable!(chat_offers -> conversations (conversation_id));
 diesel::joinable!(audit_log -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -309,6 +321,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     crm_outcomes,
     crm_webhooks,
     chat_takes,
+    chat_offers,
     api_keys,
     audit_log,
 );

@@ -48,6 +48,20 @@ pub fn arm(
     now: i64,
 ) -> Result<TimerRow, DbError> {
     cancel(conn, company_id, conversation_id, kind)?;
+    add(conn, company_id, conversation_id, kind, card, due_at, now)
+}
+
+/// Arm a timer beside the conversation's others of its kind (the caller knows they are
+/// cancelled or stale: the one firing now, when an offer's expiry makes the next offer).
+pub fn add(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    kind: &str,
+    card: &str,
+    due_at: i64,
+    now: i64,
+) -> Result<TimerRow, DbError> {
     let row = TimerRow {
         id: new_id(),
         company_id: company_id.to_owned(),

@@ -49,12 +49,15 @@ pub enum Effect {
 #[serde(rename_all = "snake_case")]
 pub enum TimerKind {
     LiveChatWait,
+    /// A waiting chat offered to one rep (automatic assignment) lapses.
+    LiveChatOffer,
 }
 
 impl TimerKind {
     pub fn as_str(self) -> &'static str {
         match self {
             TimerKind::LiveChatWait => "live_chat_wait",
+            TimerKind::LiveChatOffer => "live_chat_offer",
         }
     }
 }

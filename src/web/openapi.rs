@@ -33,6 +33,7 @@ use super::{admin, generate, inbox, visitor};
         inbox::send,
         inbox::typing,
         inbox::close,
+        inbox::offer::decline,
         inbox::panel,
         inbox::crm,
         inbox::events::events,

@@ -24,21 +24,21 @@ use crate::crm_support::install_app;
 use crate::widget_support::{QUALIFY, SseReader, Widget};
 
 /// The sandbox company's users: Ada is its admin, Ben and Chloé are reps.
-const ADA: i64 = 1001;
-const BEN: i64 = 1002;
-const CHLOE: i64 = 1003;
+pub(crate) const ADA: i64 = 1001;
+pub(crate) const BEN: i64 = 1002;
+pub(crate) const CHLOE: i64 = 1003;
 
 /// A signed-in CRM user talking to the rep API like the inbox page does.
-struct Rep {
-    client: reqwest::Client,
-    base: String,
-    cookie: String,
-    csrf: String,
+pub(crate) struct Rep {
+    pub(crate) client: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
 impl Rep {
     /// Open `/inbox` from the CRM (a launch token of `crm_company`) as `user`.
-    async fn sign_in(app: &TestApp, crm_company: i64, user: i64) -> Rep {
+    pub(crate) async fn sign_in(app: &TestApp, crm_company: i64, user: i64) -> Rep {
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &json!({"userId": user, "companyId": crm_company, "exp": chrono::Utc::now().timestamp() + 600}),
@@ -99,11 +99,11 @@ impl Rep {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(reqwest::Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call(reqwest::Method::POST, path, body).await
     }
 
@@ -111,13 +111,13 @@ impl Rep {
         self.call(reqwest::Method::PUT, path, Some(body)).await
     }
 
-    async fn online(&self) {
+    pub(crate) async fn online(&self) {
         let (status, body) = self.post("presence", Some(json!({"online": true}))).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body, json!({"online": true}));
     }
 
-    async fn events(&self) -> SseReader {
+    pub(crate) async fn events(&self) -> SseReader {
         let resp = self
             .client
             .get(format!("{}/api/inbox/events", self.base))
@@ -131,7 +131,7 @@ impl Rep {
 
 /// The app with the sandbox CRM installed into the demo company (its users synced) and the
 /// test playbook `qualify` published; the company.
-async fn setup(db: TestDb) -> (TestApp, Company) {
+pub(crate) async fn setup(db: TestDb) -> (TestApp, Company) {
     // Every visitor of these tests comes from one address.
     let app = TestApp::spawn_with(db, |c| {
         c.rate_limits.per_address = Rate {
@@ -156,7 +156,11 @@ async fn setup(db: TestDb) -> (TestApp, Company) {
 
 /// A new visitor who answers the test playbook up to the live chat card; their widget and
 /// the conversation id.
-async fn visitor_waits(app: &TestApp, company: &Company, email: &str) -> (Widget, String) {
+pub(crate) async fn visitor_waits(
+    app: &TestApp,
+    company: &Company,
+    email: &str,
+) -> (Widget, String) {
     let (w, id, _) = waits(app, company, email, false).await;
     (w, id)
 }
@@ -203,11 +207,15 @@ async fn waits(
     (w, id, sse)
 }
 
-async fn until_event(sse: &mut SseReader, name: &str, pred: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn until_event(
+    sse: &mut SseReader,
+    name: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
     sse.until(|e| e.event == name && pred(&e.data)).await.data
 }
 
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -1048,6 +1056,7 @@ async fn the_openapi_description_lists_the_rep_api() {
         ("/api/inbox/conversations/{id}/messages", "post"),
         ("/api/inbox/conversations/{id}/typing", "post"),
         ("/api/inbox/conversations/{id}/close", "post"),
+        ("/api/inbox/conversations/{id}/decline", "post"),
         ("/api/inbox/conversations/{id}/panel", "put"),
         ("/api/inbox/conversations/{id}/crm", "post"),
         ("/api/inbox/events", "get"),

@@ -19,6 +19,7 @@ mod hardening;
 mod http_card;
 mod iframe_auth;
 mod live_chat;
+mod live_offers;
 mod live_timers;
 mod mail;
 mod oauth;

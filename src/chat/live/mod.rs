@@ -15,6 +15,7 @@ pub mod actions;
 pub mod announce;
 pub mod crm;
 pub mod events;
+pub mod offers;
 pub mod sweeper;
 
 use chrono::{DateTime, Utc};
@@ -55,6 +56,9 @@ pub enum LiveError {
     LimitReached(String),
     #[error("this chat is closed")]
     Closed,
+    /// Declining a chat that is not offered to the rep (now).
+    #[error("this chat is not offered to you")]
+    NotOffered,
     /// A field is wrong: `path: message`.
     #[error("{0}")]
     Invalid(String),
@@ -383,6 +387,21 @@ impl Live {
     ) -> Result<Summary, LiveError> {
         self.act(company_id, crm_user_id, id, move |turn, c| {
             actions::assign(turn, &c.rep, target, c.limit(), c.see_all())
+        })
+        .await?;
+        self.summary(company_id, id).await
+    }
+
+    /// Decline the chat offered to the rep: it is offered to the next rep; its summary.
+    pub async fn decline(
+        &self,
+        company_id: &str,
+        crm_user_id: i64,
+        id: &str,
+    ) -> Result<Summary, LiveError> {
+        self.act(company_id, crm_user_id, id, move |turn, c| {
+            actions::check_visible(turn, &c.rep, c.see_all())?;
+            offers::decline(turn, &c.rep)
         })
         .await?;
         self.summary(company_id, id).await

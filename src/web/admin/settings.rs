@@ -280,6 +280,12 @@ pub fn check(s: &CompanySettings) -> Vec<FieldProblem> {
             "between 1 and 1440 minutes".into(),
         );
     }
+    if !(5..=600).contains(&live.offer_seconds) {
+        bad(
+            "live_chat.offer_seconds",
+            "between 5 and 600 seconds".into(),
+        );
+    }
     out
 }
 

@@ -715,11 +715,23 @@
     tick();
     S.offerTimer = setInterval(tick, 1000);
   }
-  $("offer-accept").addEventListener("click", function () {
+  function offerGone(id) {
     var bar = $("offer");
+    if (bar.hidden || (id && bar.dataset.id !== id)) return;
     clearInterval(S.offerTimer);
     bar.hidden = true;
-    open(bar.dataset.id).then(function () { return assign(undefined); });
+  }
+  $("offer-accept").addEventListener("click", function () {
+    var id = $("offer").dataset.id;
+    offerGone();
+    open(id).then(function () { return assign(undefined); });
+  });
+  $("offer-decline").addEventListener("click", function () {
+    var id = $("offer").dataset.id;
+    offerGone();
+    api("POST", "conversations/" + encodeURIComponent(id) + "/decline").then(null, function (e) {
+      alertText(e.message);
+    });
   });
 
   // ---- the event stream ----
@@ -746,6 +758,8 @@
     on("resync", resync);
     on("conversation", function (c) {
       S.chats[c.id] = c;
+      // An offered chat someone took (or that was closed) is no longer offered.
+      if (c.status !== "unassigned") offerGone(c.id);
       // A waiting chat someone took is no longer news.
       if (c.status !== "unassigned") {
         document.querySelectorAll('#notices .notice[data-kind="new_chat"]').forEach(function (n) {
@@ -757,6 +771,7 @@
     });
     on("removed", function (d) {
       delete S.chats[d.id];
+      offerGone(d.id);
       list();
       if (d.id === S.current) alertText("This chat was given to another rep.");
     });

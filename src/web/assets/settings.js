@@ -482,6 +482,7 @@
     field("live_chat.auto_assign").checked = s.live_chat.auto_assign;
     field("live_chat.max_open_chats").value = s.live_chat.max_open_chats;
     field("live_chat.unanswered_minutes").value = s.live_chat.unanswered_minutes;
+    field("live_chat.offer_seconds").value = s.live_chat.offer_seconds;
     var hours = $("hours");
     clear(hours);
     DAYS.forEach(function (day, i) {
@@ -529,7 +530,8 @@
         see_all_chats: field("live_chat.see_all_chats").checked,
         auto_assign: field("live_chat.auto_assign").checked,
         max_open_chats: Number(field("live_chat.max_open_chats").value),
-        unanswered_minutes: Number(field("live_chat.unanswered_minutes").value)
+        unanswered_minutes: Number(field("live_chat.unanswered_minutes").value),
+        offer_seconds: Number(field("live_chat.offer_seconds").value)
       }
     };
     var list = $("settings-problems");

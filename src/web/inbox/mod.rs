@@ -5,6 +5,7 @@
 //! assigned to another rep answers 404. Handlers parse and authorise; `chat::live` works.
 
 pub mod events;
+pub mod offer;
 
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(send)
             .service(typing)
             .service(close)
+            .service(offer::decline)
             .service(panel)
             .service(crm)
             .service(events::events),
@@ -54,6 +56,9 @@ impl From<LiveError> for AppError {
             }
             LiveError::LimitReached(message) => AppError::conflict("limit_reached", message),
             LiveError::Closed => AppError::conflict("closed", "This chat is closed."),
+            LiveError::NotOffered => {
+                AppError::conflict("not_offered", "This chat is not offered to you.")
+            }
             LiveError::Invalid(message) => {
                 let path = message.split(':').next().unwrap_or(".").to_owned();
                 AppError::bad_request("invalid_json", message).with_details(json!({ "path": path }))
