@@ -15,6 +15,8 @@
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench reports
 //! ```
 //! `BENCH_EVENTS` (default 1000000) changes the size; `BENCH_SQLITE=0` skips SQLite.
+// Benchmark code: a failed expect is the report, and results go to stdout.
+#![allow(clippy::expect_used, clippy::print_stdout)]
 
 use std::time::{Duration, Instant};
 
