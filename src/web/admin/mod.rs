@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod document;
+pub mod draft_yaml;
 pub mod playbooks;
 mod report_view;
 pub mod reports;
@@ -25,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(settings::routes)
         .configure(api_keys::routes)
         .configure(reports::routes)
+        .service(draft_yaml::to_yaml)
         .service(audit::list)
         .service(templates::list);
 }
