@@ -1148,6 +1148,10 @@ async fn the_openapi_description_lists_the_admin_api() {
         ("/api/admin/playbooks", "post"),
         ("/api/admin/playbooks/{id}/draft", "put"),
         ("/api/admin/playbooks/{id}/publish", "post"),
+        ("/api/admin/teams", "get"),
+        ("/api/admin/teams", "post"),
+        ("/api/admin/teams/{id}", "put"),
+        ("/api/admin/teams/{id}", "delete"),
         ("/api/admin/playbooks/{id}/versions", "get"),
         ("/api/admin/playbooks/{id}/enabled", "post"),
         ("/api/admin/playbooks/{id}", "delete"),
@@ -1510,6 +1514,7 @@ async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html
         "playbooks",
         "editor",
         "answer-rules",
+        "teams",
         "company",
         "embed",
         "api-keys",
@@ -1537,21 +1542,24 @@ async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html
         .await
         .unwrap();
     assert_eq!(page.status(), 403);
-    // R8: the script builds everything with createElement and textContent.
-    let script = reqwest::get(s.app.at("/assets/settings.js"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for sink in [
-        "innerHTML",
-        "outerHTML",
-        "insertAdjacentHTML",
-        "document.write",
-        "eval(",
-    ] {
-        assert!(!script.contains(sink), "{sink}");
+    // R8: the scripts build everything with createElement and textContent.
+    assert!(html.contains("/assets/teams.js"));
+    for path in ["/assets/settings.js", "/assets/teams.js"] {
+        let script = reqwest::get(s.app.at(path))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!script.contains(sink), "{path}: {sink}");
+        }
     }
     // The templates it offers are valid playbooks, a blank one first.
     let (status, body) = s.get(&s.admin, "/api/admin/templates").await;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod document;
 pub mod playbooks;
 pub mod settings;
+pub mod teams;
 pub mod templates;
 mod words;
 
@@ -22,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)
+        .configure(teams::routes)
         .service(audit::list)
         .service(templates::list);
 }

@@ -700,5 +700,8 @@
     loadAudit();
   }
 
+  // For the page's other scripts (teams.js).
+  window.ConciergeSettings = { api: api, el: el, clear: clear, status: status, failed: failed, resize: resize, loadAudit: loadAudit };
+
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
