@@ -8,6 +8,7 @@ pub mod flow;
 pub mod http_card;
 pub mod live;
 pub mod message;
+pub mod pg_hub;
 pub mod realtime;
 pub mod seed;
 pub mod service;

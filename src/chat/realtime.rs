@@ -2,13 +2,13 @@
 //!
 //! Everything goes through the small [`Hub`] trait: the turn code publishes after its
 //! transaction commits; the Server-Sent Events route subscribes. [`LocalHub`] fans events
-//! out inside one process with tokio broadcast channels. To join several nodes, a
-//! PostgreSQL carrier implements the same trait: `publish` sends the event as JSON with
-//! `NOTIFY concierge_live, '{company, conversation, event}'` (events are small; messages
-//! over NOTIFY's 8 KB payload limit are sent as their id and re-read by the receiving
-//! node), and one `LISTEN` connection per node feeds what arrives into a `LocalHub`, whose
-//! `subscribe` it reuses. Delivery is best effort by design: the database is the record,
-//! and a subscriber that falls behind re-reads the messages it missed by `seq`.
+//! out inside one process with tokio broadcast channels; with PostgreSQL, [`PgHub`]
+//! (`pg_hub.rs`) carries them to the other nodes over `LISTEN/NOTIFY` and feeds what
+//! arrives into its own `LocalHub`. Delivery is best effort by design: the database is the
+//! record, and a subscriber that falls behind (or is told to [`LiveEvent::Resync`])
+//! re-reads what it missed by `seq`.
+//!
+//! [`PgHub`]: super::pg_hub::PgHub
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +57,9 @@ pub enum LiveEvent {
         position: i64,
         expected_wait_seconds: Option<i64>,
     },
+    /// Events may have been lost (the node's link to the others was down): re-read the
+    /// conversation from the database. Handled by the stream, never sent as such.
+    Resync,
 }
 
 impl LiveEvent {
@@ -69,6 +72,7 @@ impl LiveEvent {
             LiveEvent::Redirect { .. } => "redirect",
             LiveEvent::Agent { .. } => "agent",
             LiveEvent::Queue { .. } => "queue",
+            LiveEvent::Resync => "resync",
         }
     }
 
@@ -106,6 +110,8 @@ pub enum CompanyEvent {
     },
     /// An event of the rep side (a chat changed, presence, notifications, typing).
     Rep { event: RepEvent },
+    /// Events may have been lost: reload from the database.
+    Resync,
 }
 
 /// Receives a company's events. On `RecvError::Lagged`, re-read from the database.
@@ -127,6 +133,16 @@ pub trait Hub: Send + Sync + 'static {
 
     /// Watch every event of a company (a rep's inbox; the caller checks who may see what).
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription;
+
+    /// Can this hub reach every node now? (`/readyz`)
+    fn connected(&self) -> bool {
+        true
+    }
+
+    /// How often the link to the other nodes was lost and made again.
+    fn reconnects(&self) -> u64 {
+        0
+    }
 }
 
 /// Events buffered per company for a slow rep stream before it must re-read.
@@ -160,6 +176,35 @@ impl LocalHub {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Tell every subscriber of this process to re-read from the database.
+    pub fn resync_all(&self) {
+        for tx in self.lock().values() {
+            let _ = tx.send(Arc::new(LiveEvent::Resync));
+        }
+        let companies = self.companies.lock().unwrap_or_else(|e| e.into_inner());
+        for tx in companies.values() {
+            let _ = tx.send(Arc::new(CompanyEvent::Resync));
+        }
+    }
+
+    /// Tell the company's rep streams on this process to reload.
+    pub fn resync_company(&self, company_id: &str) {
+        self.to_company(company_id, CompanyEvent::Resync);
+    }
+
+    /// Is anyone on this process watching the company's events?
+    pub fn watches_company(&self, company_id: &str) -> bool {
+        self.companies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(company_id)
+    }
+
+    /// Is anyone on this process watching the conversation?
+    pub fn watches(&self, conversation_id: &str) -> bool {
+        self.lock().contains_key(conversation_id)
+    }
+
     fn to_company(&self, company_id: &str, event: CompanyEvent) {
         let mut companies = self.companies.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = companies.get(company_id)
@@ -172,12 +217,7 @@ impl LocalHub {
 
 impl Hub for LocalHub {
     fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent) {
-        let watched_by_reps = self
-            .companies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(company_id);
-        if watched_by_reps {
+        if self.watches_company(company_id) {
             self.to_company(
                 company_id,
                 CompanyEvent::Conversation {

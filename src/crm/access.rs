@@ -126,6 +126,11 @@ impl CrmAccess {
     ) -> Result<Connected, AccessError> {
         let slot = self.slot(company_id);
         let _one_at_a_time = slot.refresh.lock().await;
+        // And one node at a time: the others wait, then find the new tokens stored.
+        let _one_node_at_a_time = self
+            .db
+            .node_lock(db::locks::Scope::TokenRefresh, company_id)
+            .await?;
         let install = self.install(company_id).await?;
         let fresh_enough = install.expires_at - db::now_ms() > REFRESH_MARGIN_MS;
         if let Some(seen) = stale

@@ -16,6 +16,7 @@ pub mod conversations;
 pub mod crm_users;
 pub mod installs;
 pub mod live;
+pub mod locks;
 pub mod offers;
 pub mod outbox;
 pub mod playbooks;
@@ -241,6 +242,18 @@ impl Db {
         self.run(|conn| {
             diesel::sql_query("SELECT 1").execute(conn)?;
             Ok::<_, DbError>(())
+        })
+        .await
+    }
+
+    /// Does the database lack a migration this binary carries?
+    pub async fn migrations_pending(&self) -> Result<bool, DbError> {
+        self.run(|conn| {
+            let pending = match conn {
+                DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+                DbConn::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+            };
+            pending.map_err(|e| DbError::Migrate(e.to_string()))
         })
         .await
     }

@@ -14,6 +14,7 @@ mod oauth;
 mod openapi;
 pub mod page_headers;
 pub mod pages;
+pub mod shutdown;
 mod start;
 pub mod visitor;
 pub mod widget;
@@ -27,13 +28,14 @@ use crate::ai::Generator;
 use crate::ai::openai::OpenAiCompatible;
 use crate::chat::Chat;
 use crate::chat::http_card::HttpCaller;
-use crate::chat::realtime::LocalHub;
+use crate::chat::pg_hub::PgHub;
+use crate::chat::realtime::{Hub, LocalHub};
 use crate::chat::timers;
 use crate::chat::visitor::TokenKeys;
 use crate::config::Config;
 use crate::crm::outbox::{Worker, WorkerConfig, WorkerHandle};
 use crate::crm::runtime::CrmRuntime;
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::mail::{MailWorker, MailWorkerConfig, MailWorkerHandle, Mailer};
 use limits::Limits;
 
@@ -56,6 +58,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// The playbook generator, when a model is configured.
     pub ai: Option<Arc<Generator>>,
+    /// Set when the node begins to stop.
+    pub shutdown: shutdown::Shutdown,
 }
 
 /// A bound, not yet running server.
@@ -130,13 +134,14 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     };
     let state = AppState {
         ai,
-        chat: Chat::new(db.clone(), Arc::new(LocalHub::new()), http),
+        chat: Chat::new(db.clone(), hub_for(&config, &db)?, http),
         tokens: TokenKeys::new(&config.secret_key),
         limits: Arc::new(Limits::new(config.rate_limits)),
         db,
         config: Arc::new(config),
         crm: Arc::new(crm),
         sandbox,
+        shutdown: shutdown::Shutdown::default(),
     };
     let outbox = start_outbox_worker(&state);
     let mail = start_mail_worker(&state)?;
@@ -150,6 +155,9 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .wrap(actix_web::middleware::Compress::default())
             .configure(routes)
     })
+    // Signals are ours (`Server::run`): streams must end before the graceful wait.
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
     .listen(listener)
     .map_err(|source| StartError::Bind {
         bind: addr.to_string(),
@@ -167,6 +175,20 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         sweeper,
     })
 }
+
+/// `PgHub` joins the nodes of one PostgreSQL database; SQLite has one node.
+fn hub_for(config: &Config, db: &Db) -> Result<Arc<dyn Hub>, StartError> {
+    Ok(match db.backend() {
+        Backend::Postgres => Arc::new(
+            PgHub::start(&config.database_url, db.clone())
+                .map_err(|e| StartError::Setup(format!("cannot start the real-time hub: {e}")))?,
+        ),
+        Backend::Sqlite => Arc::new(LocalHub::new()),
+    })
+}
+
+/// How long a stopping node waits for in-flight requests.
+const SHUTDOWN_GRACE_SECONDS: u64 = 20;
 
 /// How often each node hands back the chats of absent reps and announces presence.
 const LIVE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
@@ -242,9 +264,21 @@ fn start_timer_worker(state: &AppState) -> Option<timers::WorkerHandle> {
 }
 
 impl Server {
-    /// Serve until stopped.
+    /// Serve until stopped: by the handle, or gracefully by SIGTERM or Ctrl-C.
     pub async fn run(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.state.shutdown.clone();
+        let on_signal = tokio::spawn(async move {
+            shutdown::signal().await;
+            tracing::info!("stopping: no new connections; in-flight requests finish");
+            // Stop accepting first, so streams that reconnect reach another node.
+            let stopped = handle.stop(true);
+            shutdown.begin();
+            stopped.await;
+        });
         let result = self.server.await;
+        on_signal.abort();
+        self.state.shutdown.begin();
         self.sweeper.abort();
         if let Some(worker) = self.outbox {
             worker.stop().await;
@@ -271,6 +305,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .app_data(extractor_errors::path())
         .app_data(extractor_errors::form());
     cfg.service(health::healthz)
+        .service(health::readyz)
         .configure(start::routes)
         .configure(oauth::routes)
         .configure(pages::routes)

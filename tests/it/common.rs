@@ -56,6 +56,16 @@ impl TestDb {
         v
     }
 
+    /// The same database for a second server (only the first one removes it).
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            backend: self.backend,
+            _dir: None,
+            pg_admin: None,
+        }
+    }
+
     pub fn open(&self) -> Db {
         Db::open(&self.url, 4).unwrap_or_else(|e| panic!("open {:?}: {e}", self.backend))
     }

@@ -39,10 +39,21 @@ pub(crate) struct Rep {
 impl Rep {
     /// Open `/inbox` from the CRM (a launch token of `crm_company`) as `user`.
     pub(crate) async fn sign_in(app: &TestApp, crm_company: i64, user: i64) -> Rep {
+        let secret = app.state.crm.jwt_secret.expose().to_owned();
+        Rep::sign_in_at(&app.url, &secret, crm_company, user).await
+    }
+
+    /// As [`Rep::sign_in`], on the server at `base` whose launch tokens `jwt_secret` signs.
+    pub(crate) async fn sign_in_at(
+        base: &str,
+        jwt_secret: &str,
+        crm_company: i64,
+        user: i64,
+    ) -> Rep {
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &json!({"userId": user, "companyId": crm_company, "exp": chrono::Utc::now().timestamp() + 600}),
-            &EncodingKey::from_secret(app.state.crm.jwt_secret.expose().as_bytes()),
+            &EncodingKey::from_secret(jwt_secret.as_bytes()),
         )
         .unwrap();
         let client = reqwest::Client::builder()
@@ -50,9 +61,9 @@ impl Rep {
             .build()
             .unwrap();
         let resp = client
-            .get(app.at(&format!(
-                "/inbox?userId={user}&companyId={crm_company}&token={token}"
-            )))
+            .get(format!(
+                "{base}/inbox?userId={user}&companyId={crm_company}&token={token}"
+            ))
             .send()
             .await
             .unwrap();
@@ -72,7 +83,7 @@ impl Rep {
         let csrf = page[at..].split('"').next().unwrap().to_owned();
         Rep {
             client,
-            base: app.url.clone(),
+            base: base.to_owned(),
             cookie,
             csrf,
         }

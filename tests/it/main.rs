@@ -4,6 +4,7 @@
 
 mod common;
 mod crm_support;
+mod node_process;
 mod openapi_support;
 mod widget_support;
 
@@ -23,6 +24,8 @@ mod live_offers;
 mod live_teams;
 mod live_timers;
 mod mail;
+mod multinode;
+mod nodes_r5;
 mod oauth;
 mod outbox_faults;
 mod outbox_worker;

@@ -11,6 +11,7 @@
 use std::future::Future;
 
 use crate::crm::{Crm, CrmError, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target};
+use crate::db::locks::NodeLock;
 use crate::playbook::effect::CrmWrite;
 use crate::playbook::model::{CaptureTarget, NoteMode};
 
@@ -47,6 +48,13 @@ pub trait Recorder: Send {
     fn after_create(&mut self, _step: Step) -> bool {
         true
     }
+    /// Held while persons and organizations are looked up and created, so two deliveries
+    /// of one company (on any node) never both create the same one.
+    fn find_or_create_lock(
+        &mut self,
+    ) -> impl Future<Output = Result<Option<NodeLock>, String>> + Send {
+        async { Ok(None) }
+    }
 }
 
 fn crm(step: Step) -> impl FnOnce(CrmError) -> StepError {
@@ -61,6 +69,16 @@ pub async fn deliver<C: Crm, R: Recorder>(
     rec: &mut R,
 ) -> Result<(), StepError> {
     let w = &job.write;
+    let needs_org =
+        w.org.as_ref().is_some_and(|o| !o.name.trim().is_empty()) && progress.org_id.is_none();
+    let needs_person = progress.person_id.is_none();
+    let serialised = if needs_org || needs_person {
+        rec.find_or_create_lock()
+            .await
+            .map_err(StepError::NotRecorded)?
+    } else {
+        None
+    };
 
     // Organization: looked up by name, created otherwise.
     if let Some(org) = &w.org
@@ -115,6 +133,8 @@ pub async fn deliver<C: Crm, R: Recorder>(
         progress.person_id = Some(id);
         confirm(progress, rec, step).await?;
     }
+
+    drop(serialised);
 
     // Lead or deal.
     let lead_or_deal = NewLeadOrDeal {

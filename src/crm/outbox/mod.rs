@@ -233,6 +233,7 @@ impl<C: Connector> Worker<C> {
         let mut rec = LeaseRecorder {
             db: self.db.clone(),
             row_id: row.id.clone(),
+            company_id: row.company_id.clone(),
             held: lease,
             lease_ms: self.lease_ms(),
             crash_hook: self.crash_hook.clone(),
@@ -465,6 +466,7 @@ fn millis(d: Duration) -> i64 {
 struct LeaseRecorder {
     db: Db,
     row_id: String,
+    company_id: String,
     held: i64,
     lease_ms: i64,
     crash_hook: Option<CrashHook>,
@@ -487,6 +489,13 @@ impl Recorder for LeaseRecorder {
         } else {
             Err("the row's lease was taken over".into())
         }
+    }
+
+    async fn find_or_create_lock(&mut self) -> Result<Option<db::locks::NodeLock>, String> {
+        self.db
+            .node_lock(db::locks::Scope::CrmFindOrCreate, &self.company_id)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     fn after_create(&mut self, step: Step) -> bool {

@@ -26,6 +26,7 @@ use crate::db::conversations as convs;
 use crate::db::live::Rep;
 use crate::db::{DbError, companies};
 use crate::web::auth::Session;
+use crate::web::shutdown::{RECONNECT_HINT, Stopping};
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState};
 
@@ -77,6 +78,8 @@ pub async fn events(
         known: HashMap::new(),
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
         touch: tokio::time::interval_at(tokio::time::Instant::now() + TOUCH_EVERY, TOUCH_EVERY),
+        stopping: state.shutdown.watch(),
+        ended: false,
     };
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let next = s.next().await?;
@@ -105,6 +108,9 @@ struct RepStream {
     known: HashMap<String, Seen>,
     pending: VecDeque<Bytes>,
     touch: tokio::time::Interval,
+    /// Ends the stream when the node stops.
+    stopping: Stopping,
+    ended: bool,
 }
 
 impl RepStream {
@@ -117,8 +123,19 @@ impl RepStream {
             if let Some(chunk) = self.pending.pop_front() {
                 return Some(chunk);
             }
+            if self.ended {
+                return None;
+            }
             tokio::select! {
+                _ = self.stopping.wait() => {
+                    self.ended = true;
+                    self.pending.push_back(RECONNECT_HINT);
+                }
                 received = self.rx.recv() => match received {
+                    Ok(event) if matches!(*event, CompanyEvent::Resync) => {
+                        self.known.clear();
+                        self.push("resync", json!({}));
+                    }
                     Ok(event) => self.handle(&event).await,
                     Err(RecvError::Lagged(_)) => {
                         self.known.clear();
@@ -190,6 +207,7 @@ impl RepStream {
             }
             CompanyEvent::Conversation { .. } => {}
             CompanyEvent::Rep { event } => self.rep_event(event).await,
+            CompanyEvent::Resync => {}
         }
     }
 

@@ -21,6 +21,7 @@ use crate::chat::realtime::{LiveEvent, Subscription};
 use crate::chat::session::HISTORY_LIMIT;
 use crate::db::Db;
 use crate::db::conversations as convs;
+use crate::web::shutdown::{RECONNECT_HINT, Stopping};
 use crate::web::{AppError, AppState};
 
 const KEEPALIVE: Duration = Duration::from_secs(20);
@@ -88,6 +89,8 @@ pub async fn events(
         last_seq: after,
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
+        stopping: state.shutdown.watch(),
+        ended: false,
     };
     stream.reload().await?;
     let body = futures_util::stream::unfold(stream, |mut s| async move {
@@ -113,6 +116,9 @@ struct Stream {
     last_seq: i64,
     pending: VecDeque<Bytes>,
     keepalive: tokio::time::Interval,
+    /// Ends the stream when the node stops.
+    stopping: Stopping,
+    ended: bool,
 }
 
 impl Stream {
@@ -122,8 +128,20 @@ impl Stream {
             if let Some(chunk) = self.pending.pop_front() {
                 return Some(chunk);
             }
+            if self.ended {
+                return None;
+            }
             tokio::select! {
+                _ = self.stopping.wait() => {
+                    self.ended = true;
+                    self.pending.push_back(RECONNECT_HINT);
+                }
                 received = self.rx.recv() => match received {
+                    Ok(event) if matches!(*event, LiveEvent::Resync) => {
+                        if self.reload().await.is_err() {
+                            return None;
+                        }
+                    }
                     Ok(event) => {
                         if let Some(seq) = event.seq() {
                             if seq <= self.last_seq {

@@ -1,0 +1,464 @@
+//! The [`Hub`] across nodes: PostgreSQL `LISTEN/NOTIFY`.
+//!
+//! Each node keeps a [`LocalHub`] for its own subscribers and two connections of its own
+//! (outside the pool): one that sends, one that listens.
+//!
+//! - **Publishing** delivers to this node's subscribers at once and queues a notification
+//!   for the others. Callers publish only after their transaction committed, so no
+//!   notification ever announces something uncommitted. The sending thread sends what
+//!   queued up in one transaction (`pg_notify`), reconnecting with backoff when needed.
+//! - **Payloads stay small**: ids, `seq` and the event itself. A message too long for a
+//!   notification (over [`MAX_PAYLOAD`] bytes of JSON) travels as its id and `seq`, and the
+//!   receiving node reads it from the database; any other event too large is replaced by a
+//!   resync of its conversation and company.
+//! - **Listening**: one thread per node waits on `LISTEN concierge_live`, skips its own
+//!   node's notifications and publishes the others' into the `LocalHub`. When its
+//!   connection drops it reconnects with backoff (100 ms doubling to 5 s) and then tells
+//!   every local subscriber to [`LiveEvent::Resync`]: widgets re-read their messages after
+//!   their last `seq`, inboxes reload.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use diesel::pg::PgConnection;
+use diesel::sql_types::Text;
+use diesel::{Connection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+
+use super::live::RepEvent;
+use super::message::Message;
+use super::realtime::{CompanySubscription, Hub, LiveEvent, LocalHub, Subscription};
+use crate::db::{Db, conversations};
+
+/// The notification channel.
+const CHANNEL: &str = "concierge_live";
+/// The `application_name` of the listening and the sending connection.
+pub const LISTEN_NAME: &str = "concierge-listen";
+pub const NOTIFY_NAME: &str = "concierge-notify";
+/// Largest payload sent as is (PostgreSQL refuses 8,000 bytes and more).
+pub const MAX_PAYLOAD: usize = 7_000;
+/// Notifications queued for sending before new ones are dropped (the database stays the
+/// record; subscribers re-read on their next event).
+const QUEUE: usize = 10_000;
+/// Notifications sent in one transaction at most.
+const BATCH: usize = 256;
+/// How often the listener looks for notifications when none came.
+const POLL: Duration = Duration::from_millis(4);
+/// How often an idle listener checks that its connection still answers.
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// One notification.
+#[derive(Debug, Serialize, Deserialize)]
+struct Wire {
+    /// The node that published it.
+    node: String,
+    company: String,
+    #[serde(flatten)]
+    body: Body,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum Body {
+    Conversation {
+        conversation: String,
+        event: LiveEvent,
+    },
+    /// A message too long to travel: read it from the database.
+    MessageRef {
+        conversation: String,
+        id: String,
+        seq: i64,
+    },
+    Rep {
+        event: RepEvent,
+    },
+    /// Something too large to travel changed: reload.
+    Resync {
+        conversation: Option<String>,
+    },
+}
+
+/// The state both threads share with the hub.
+#[derive(Debug, Default)]
+struct Link {
+    listening: AtomicBool,
+    stop: AtomicBool,
+    reconnects: AtomicU64,
+}
+
+/// The hub of a node on PostgreSQL.
+pub struct PgHub {
+    local: Arc<LocalHub>,
+    node: String,
+    outgoing: SyncSender<String>,
+    link: Arc<Link>,
+}
+
+impl std::fmt::Debug for PgHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgHub").field("node", &self.node).finish()
+    }
+}
+
+impl PgHub {
+    /// Start the sending and listening threads on `url` (the database `db` is open on).
+    pub fn start(url: &str, db: Db) -> std::io::Result<PgHub> {
+        let local = Arc::new(LocalHub::new());
+        let node = crate::db::new_id();
+        let link = Arc::new(Link::default());
+        let (outgoing, queued) = mpsc::sync_channel(QUEUE);
+        let listener = Listener {
+            url: named(url, LISTEN_NAME),
+            db,
+            local: local.clone(),
+            node: node.clone(),
+            link: link.clone(),
+        };
+        std::thread::Builder::new()
+            .name("pg-hub-listen".into())
+            .spawn(move || listener.run())?;
+        let sender_url = named(url, NOTIFY_NAME);
+        std::thread::Builder::new()
+            .name("pg-hub-notify".into())
+            .spawn(move || send_loop(&sender_url, &queued))?;
+        Ok(PgHub {
+            local,
+            node,
+            outgoing,
+            link,
+        })
+    }
+
+    fn send(&self, company_id: &str, body: Body) {
+        let payload = encode(&self.node, company_id, body);
+        match self.outgoing.try_send(payload) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!("real-time notifications queue is full; one dropped")
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                tracing::warn!("real-time notification sender stopped; one dropped")
+            }
+        }
+    }
+}
+
+impl Drop for PgHub {
+    fn drop(&mut self) {
+        // The sender ends when `outgoing` goes; the listener at its next look.
+        self.link.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Hub for PgHub {
+    fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent) {
+        self.local
+            .publish(company_id, conversation_id, event.clone());
+        self.send(
+            company_id,
+            Body::Conversation {
+                conversation: conversation_id.to_owned(),
+                event,
+            },
+        );
+    }
+
+    fn subscribe(&self, conversation_id: &str) -> Subscription {
+        self.local.subscribe(conversation_id)
+    }
+
+    fn publish_rep(&self, company_id: &str, event: RepEvent) {
+        self.local.publish_rep(company_id, event.clone());
+        self.send(company_id, Body::Rep { event });
+    }
+
+    fn subscribe_company(&self, company_id: &str) -> CompanySubscription {
+        self.local.subscribe_company(company_id)
+    }
+
+    fn connected(&self) -> bool {
+        self.link.listening.load(Ordering::Relaxed)
+    }
+
+    fn reconnects(&self) -> u64 {
+        self.link.reconnects.load(Ordering::Relaxed)
+    }
+}
+
+/// `url` with an `application_name`, so operators see the hub's sessions for what they are.
+fn named(url: &str, name: &str) -> String {
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}application_name={name}")
+}
+
+/// The notification's text: the event itself when small enough, else a reference.
+fn encode(node: &str, company: &str, body: Body) -> String {
+    let wire = Wire {
+        node: node.to_owned(),
+        company: company.to_owned(),
+        body,
+    };
+    let text = serde_json::to_string(&wire).unwrap_or_default();
+    if text.len() <= MAX_PAYLOAD && !text.is_empty() {
+        return text;
+    }
+    let body = match wire.body {
+        Body::Conversation {
+            conversation,
+            event: LiveEvent::Message(m),
+        } => Body::MessageRef {
+            conversation,
+            id: m.id,
+            seq: m.seq,
+        },
+        Body::Conversation { conversation, .. } => Body::Resync {
+            conversation: Some(conversation),
+        },
+        _ => Body::Resync { conversation: None },
+    };
+    let small = Wire { body, ..wire };
+    serde_json::to_string(&small).unwrap_or_default()
+}
+
+/// Send queued notifications until the hub is dropped.
+fn send_loop(url: &str, queued: &Receiver<String>) {
+    let mut conn: Option<PgConnection> = None;
+    let mut backoff = BACKOFF_MIN;
+    while let Ok(first) = queued.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queued.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        for attempt in 0..3 {
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => match PgConnection::establish(url) {
+                    Ok(c) => {
+                        backoff = BACKOFF_MIN;
+                        conn.insert(c)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "real-time sender cannot connect");
+                        std::thread::sleep(backoff);
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                        continue;
+                    }
+                },
+            };
+            let sent = c.transaction(|c| {
+                for payload in &batch {
+                    diesel::sql_query("SELECT pg_notify($1, $2)")
+                        .bind::<Text, _>(CHANNEL)
+                        .bind::<Text, _>(payload)
+                        .execute(c)?;
+                }
+                Ok::<_, diesel::result::Error>(())
+            });
+            match sent {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "real-time notifications not sent");
+                    conn = None;
+                }
+            }
+        }
+    }
+}
+
+/// The listening side of a node.
+struct Listener {
+    url: String,
+    db: Db,
+    local: Arc<LocalHub>,
+    node: String,
+    link: Arc<Link>,
+}
+
+impl Listener {
+    fn stopped(&self) -> bool {
+        self.link.stop.load(Ordering::Relaxed)
+    }
+
+    fn run(self) {
+        let mut backoff = BACKOFF_MIN;
+        let mut missed = false;
+        while !self.stopped() {
+            match self.connect() {
+                Ok(mut conn) => {
+                    self.link.listening.store(true, Ordering::Relaxed);
+                    backoff = BACKOFF_MIN;
+                    if missed {
+                        self.link.reconnects.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!("real-time listener connected again; subscribers re-read");
+                        self.local.resync_all();
+                    }
+                    let result = self.pump(&mut conn);
+                    self.link.listening.store(false, Ordering::Relaxed);
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "real-time listener lost its connection");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "real-time listener cannot connect"),
+            }
+            missed = true;
+            let until = Instant::now() + backoff;
+            while Instant::now() < until && !self.stopped() {
+                std::thread::sleep(POLL.max(Duration::from_millis(20)));
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    fn connect(&self) -> Result<PgConnection, String> {
+        let mut conn = PgConnection::establish(&self.url).map_err(|e| e.to_string())?;
+        diesel::sql_query(format!("LISTEN {CHANNEL}"))
+            .execute(&mut conn)
+            .map_err(|e| e.to_string())?;
+        Ok(conn)
+    }
+
+    /// Hand notifications over until the connection fails or the hub is dropped.
+    fn pump(&self, conn: &mut PgConnection) -> Result<(), diesel::result::Error> {
+        let mut probed = Instant::now();
+        while !self.stopped() {
+            let arrived = conn.notifications_iter().collect::<Result<Vec<_>, _>>()?;
+            for n in &arrived {
+                self.deliver(&n.payload);
+            }
+            if arrived.is_empty() {
+                if probed.elapsed() >= PROBE_EVERY {
+                    diesel::sql_query("SELECT 1").execute(conn)?;
+                    probed = Instant::now();
+                }
+                std::thread::sleep(POLL);
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver(&self, payload: &str) {
+        let wire: Wire = match serde_json::from_str(payload) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "unreadable real-time notification");
+                return;
+            }
+        };
+        if wire.node == self.node {
+            return;
+        }
+        let company = wire.company;
+        match wire.body {
+            Body::Conversation {
+                conversation,
+                event,
+            } => self.local.publish(&company, &conversation, event),
+            Body::Rep { event } => self.local.publish_rep(&company, event),
+            Body::MessageRef {
+                conversation, id, ..
+            } => {
+                let event = match self.read_message(&company, &conversation, &id) {
+                    Some(m) => LiveEvent::Message(m),
+                    None => LiveEvent::Resync,
+                };
+                self.local.publish(&company, &conversation, event);
+            }
+            Body::Resync { conversation } => {
+                if let Some(conversation) = conversation {
+                    self.local
+                        .publish(&company, &conversation, LiveEvent::Resync);
+                }
+                self.local.resync_company(&company);
+            }
+        }
+    }
+
+    fn read_message(&self, company: &str, conversation: &str, id: &str) -> Option<Message> {
+        if !self.local.watches(conversation) && !self.local.watches_company(company) {
+            return None;
+        }
+        let mut conn = self.db.conn().ok()?;
+        let row = conversations::message(&mut conn, company, conversation, id).ok()??;
+        Some(Message::from(&row))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: &str) -> LiveEvent {
+        LiveEvent::Message(Message {
+            id: "m1".into(),
+            seq: 4,
+            author: "visitor".into(),
+            author_name: None,
+            text: text.into(),
+            buttons: vec![],
+            input: None,
+            placeholder: None,
+            redirect: None,
+            created_at: 1,
+        })
+    }
+
+    fn body(text: &str) -> Body {
+        Body::Conversation {
+            conversation: "c1".into(),
+            event: message(text),
+        }
+    }
+
+    #[test]
+    fn small_events_travel_whole() {
+        let text = encode("n", "co", body("hello"));
+        let wire: Wire = serde_json::from_str(&text).unwrap();
+        assert_eq!(wire.company, "co");
+        match wire.body {
+            Body::Conversation { event, .. } => assert_eq!(event, message("hello")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_messages_travel_as_their_id_and_seq() {
+        let long = "x".repeat(MAX_PAYLOAD * 2);
+        let text = encode("n", "co", body(&long));
+        assert!(text.len() < 200, "{} bytes", text.len());
+        let wire: Wire = serde_json::from_str(&text).unwrap();
+        match wire.body {
+            Body::MessageRef {
+                conversation,
+                id,
+                seq,
+            } => assert_eq!((conversation.as_str(), id.as_str(), seq), ("c1", "m1", 4)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_large_events_become_a_resync() {
+        let url = format!("https://example.com/{}", "y".repeat(MAX_PAYLOAD));
+        let text = encode(
+            "n",
+            "co",
+            Body::Conversation {
+                conversation: "c1".into(),
+                event: LiveEvent::Redirect { url },
+            },
+        );
+        let wire: Wire = serde_json::from_str(&text).unwrap();
+        assert!(matches!(
+            wire.body,
+            Body::Resync { conversation: Some(c) } if c == "c1"
+        ));
+    }
+}
