@@ -6,11 +6,10 @@
 //! `cargo bench --bench crm_cost` (set `CRM_COST_LEADS` to change the number of leads).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use concierge::config::{Config, OutboxConfig, PipedriveConfig, Secret};
+use concierge::config::Config;
 use concierge::crm::outbox::{Worker, WorkerConfig, store};
 use concierge::db::{self, Db, companies, outbox};
 use concierge::playbook::effect::{ActivityData, CrmWrite, OrgData, PersonData};
@@ -19,31 +18,9 @@ use concierge::web::AppState;
 use serde_json::Value;
 
 fn config(dir: &std::path::Path) -> Config {
-    Config {
-        bind: "127.0.0.1:0".into(),
-        database_url: dir.join("bench.db").to_string_lossy().into_owned(),
-        public_url: "http://127.0.0.1:0".into(),
-        data_dir: dir.to_owned(),
-        playbooks_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks")),
-        secret_key: Secret::new("bench-secret-key-0123456789abcdef"),
-        db_pool_size: 4,
-        log: "warn".into(),
-        pipedrive: PipedriveConfig {
-            client_id: None,
-            client_secret: None,
-            jwt_secret: None,
-            oauth_url: String::new(),
-        },
-        outbox: OutboxConfig {
-            concurrency: 0,
-            poll_ms: 1000,
-        },
-        mail: Default::default(),
-        timers: Default::default(),
-        http_allow: Default::default(),
-        rate_limits: Default::default(),
-        ai: None,
-    }
+    let mut config = Config::for_tests(&dir.join("bench.db").to_string_lossy(), dir);
+    config.outbox.concurrency = 0;
+    config
 }
 
 fn browser() -> reqwest::Client {

@@ -19,12 +19,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use concierge::config::{Config, PipedriveConfig, Rate, RateLimits, Secret};
+use concierge::config::{Config, Rate, RateLimits};
 use concierge::crm::CrmUser;
 use concierge::db::{companies, crm_users, playbooks};
 use concierge::playbook::check::check_document;
 use concierge::playbook::load::Format;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
 const PLAYBOOK: &str = r##"
@@ -117,7 +118,7 @@ async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, sender
     let token = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &json!({"userId": REP, "companyId": CRM_COMPANY, "exp": chrono::Utc::now().timestamp() + 3600}),
-        &EncodingKey::from_secret(state.crm.jwt_secret.expose().as_bytes()),
+        &EncodingKey::from_secret(state.crm.jwt_secret.expose_secret().as_bytes()),
     )
     .expect("launch token");
     let page = client
@@ -269,35 +270,15 @@ async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, sender
 }
 
 fn config(database_url: &str, dir: &Path) -> Config {
-    let unlimited = Rate {
-        per_second: 0,
-        burst: 0,
+    let mut config = Config::for_tests(database_url, dir);
+    config.playbooks_dir = dir.join("none");
+    config.db_pool_size = 8;
+    config.log = "error".into();
+    config.rate_limits = RateLimits {
+        per_address: Rate::UNLIMITED,
+        per_visitor: Rate::UNLIMITED,
     };
-    Config {
-        bind: "127.0.0.1:0".into(),
-        database_url: database_url.into(),
-        public_url: "http://127.0.0.1:0".into(),
-        data_dir: dir.to_owned(),
-        playbooks_dir: dir.join("none"),
-        secret_key: Secret::new("bench-secret"),
-        db_pool_size: 8,
-        log: "error".into(),
-        pipedrive: PipedriveConfig {
-            client_id: None,
-            client_secret: None,
-            jwt_secret: None,
-            oauth_url: "http://127.0.0.1:0".into(),
-        },
-        outbox: Default::default(),
-        mail: Default::default(),
-        timers: Default::default(),
-        http_allow: Default::default(),
-        rate_limits: RateLimits {
-            per_address: unlimited,
-            per_visitor: unlimited,
-        },
-        ai: None,
-    }
+    config
 }
 
 fn env_number(name: &str, default: usize) -> usize {

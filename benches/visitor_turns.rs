@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use concierge::config::{Config, PipedriveConfig, Rate, RateLimits, Secret};
+use concierge::config::{Config, Rate};
 use concierge::db::{companies, playbooks};
 use concierge::playbook::check::check_document;
 use concierge::playbook::load::Format;
@@ -154,36 +154,13 @@ async fn run(name: &str, database_url: &str, dir: &Path, visitors: usize, second
 }
 
 fn config(database_url: &str, dir: &Path) -> Config {
-    let unlimited = Rate {
-        per_second: 0,
-        burst: 0,
-    };
-    Config {
-        bind: "127.0.0.1:0".into(),
-        database_url: database_url.into(),
-        public_url: "http://127.0.0.1:0".into(),
-        data_dir: dir.to_owned(),
-        playbooks_dir: dir.join("none"),
-        secret_key: Secret::new("bench-secret"),
-        db_pool_size: 8,
-        log: "error".into(),
-        pipedrive: PipedriveConfig {
-            client_id: None,
-            client_secret: None,
-            jwt_secret: None,
-            oauth_url: "http://127.0.0.1:0".into(),
-        },
-        outbox: Default::default(),
-        mail: Default::default(),
-        timers: Default::default(),
-        http_allow: Default::default(),
-        // One address sends everything: only the per-visitor limit stays on.
-        rate_limits: RateLimits {
-            per_address: unlimited,
-            ..RateLimits::default()
-        },
-        ai: None,
-    }
+    let mut config = Config::for_tests(database_url, dir);
+    config.playbooks_dir = dir.join("none");
+    config.db_pool_size = 8;
+    config.log = "error".into();
+    // One address sends everything: only the per-visitor limit stays on.
+    config.rate_limits.per_address = Rate::UNLIMITED;
+    config
 }
 
 /// Start `n` visitors, each with the echo loop waiting for an answer; their tokens.

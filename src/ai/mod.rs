@@ -1,7 +1,7 @@
 //! Playbook drafts from a description in words.
 //!
-//! - `settings.rs` — `CONCIERGE_AI_URL`, `CONCIERGE_AI_KEY`, `CONCIERGE_AI_MODEL`: the
-//!   provider, or "not configured" with how to configure it.
+//! - the provider's settings (`ai_url`, `ai_model`, `ai_key`, …) are options like any
+//!   other: `config::ai` reads them, or says "not configured" and how to configure it.
 //! - `provider.rs` — the [`Provider`] trait (one chat completion) and its errors;
 //!   `openai.rs` — the OpenAI-compatible chat-completions implementation over reqwest,
 //!   with structured output (the playbook's JSON Schema) where the provider takes it.
@@ -17,8 +17,7 @@ pub mod generate;
 pub mod openai;
 pub mod prompt;
 pub mod provider;
-pub mod settings;
 
+pub use crate::config::ai::{AiSettings, HOW_TO_CONFIGURE};
 pub use generate::{Draft, GenerateError, Generator, Request};
 pub use provider::{ChatRequest, Message, Provider, ProviderError, Role};
-pub use settings::{AiSettings, HOW_TO_CONFIGURE};

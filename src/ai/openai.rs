@@ -13,9 +13,9 @@ use futures_util::future::BoxFuture;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use super::AiSettings;
 use super::provider::{ChatRequest, Provider, ProviderError};
-use super::settings::AiSettings;
-use crate::config::Secret;
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// How the answer's shape is asked for, from the strictest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct OpenAiCompatible {
     client: reqwest::Client,
     endpoint: String,
     model: String,
-    key: Option<Secret>,
+    key: Option<SecretString>,
     timeout: Duration,
     mode: AtomicU8,
 }
@@ -108,7 +108,7 @@ impl OpenAiCompatible {
                 .post(&self.endpoint)
                 .json(&self.body(request, mode));
             if let Some(key) = &self.key {
-                builder = builder.bearer_auth(key.expose());
+                builder = builder.bearer_auth(key.expose_secret());
             }
             let response = builder.send().await.map_err(|e| self.transport_error(e))?;
             let status = response.status();

@@ -9,48 +9,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+pub use crate::config::AllowList;
+use crate::config::allow_list::{canonical, normalize_host};
+
 /// Host names of cloud metadata services, refused by name (before any resolution).
 const METADATA_HOSTS: &[&str] = &["metadata.google.internal", "metadata", "instance-data"];
-
-/// Hosts and address ranges that http cards may call although they are internal.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowList {
-    hosts: Vec<String>,
-    ranges: Vec<Cidr>,
-}
-
-impl AllowList {
-    /// Parse a comma list of host names, IP addresses and CIDR ranges
-    /// (`localhost, 10.1.0.0/16, fd00::/8`).
-    pub fn parse(text: &str) -> Result<AllowList, String> {
-        let mut list = AllowList::default();
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            if entry.contains('/') || entry.parse::<IpAddr>().is_ok() {
-                list.ranges.push(Cidr::parse(entry)?);
-            } else if is_host_name(entry) {
-                list.hosts
-                    .push(entry.trim_end_matches('.').to_ascii_lowercase());
-            } else {
-                return Err(format!(
-                    "`{entry}` is neither a host name, an IP address nor a CIDR range"
-                ));
-            }
-        }
-        Ok(list)
-    }
-
-    /// Is this host name allow-listed (any address it resolves to may be called)?
-    pub fn allows_host(&self, host: &str) -> bool {
-        let host = normalize_host(host);
-        self.hosts.contains(&host)
-    }
-
-    /// Is this address inside an allow-listed range?
-    pub fn allows_ip(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.ranges.iter().any(|r| r.contains(ip))
-    }
-}
 
 /// Why an address is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,78 +100,6 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(Ipv4Addr::from((u32::from(s[1]) << 16) | u32::from(s[2])));
     }
     None
-}
-
-/// IPv4-mapped IPv6 addresses (`::ffff:127.0.0.1`) count as the IPv4 address they carry.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(v6),
-        },
-        v4 => v4,
-    }
-}
-
-fn normalize_host(host: &str) -> String {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .trim_end_matches('.')
-        .to_ascii_lowercase()
-}
-
-fn is_host_name(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-}
-
-/// An address range: network address and prefix length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Cidr {
-    net: IpAddr,
-    len: u8,
-}
-
-impl Cidr {
-    fn parse(text: &str) -> Result<Cidr, String> {
-        let bad = || format!("`{text}` is not an IP address or CIDR range");
-        let (addr, len) = match text.split_once('/') {
-            Some((a, l)) => (a.trim(), Some(l.trim())),
-            None => (text, None),
-        };
-        let net = canonical(addr.parse::<IpAddr>().map_err(|_| bad())?);
-        let max = if net.is_ipv4() { 32 } else { 128 };
-        let len = match len {
-            Some(l) => l.parse::<u8>().map_err(|_| bad())?,
-            None => max,
-        };
-        if len > max {
-            return Err(format!("`{text}`: the prefix length is at most {max}"));
-        }
-        Ok(Cidr { net, len })
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        match (self.net, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_eq(
-                u128::from(u32::from(net)),
-                u128::from(u32::from(ip)),
-                32,
-                self.len,
-            ),
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                prefix_eq(u128::from(net), u128::from(ip), 128, self.len)
-            }
-            _ => false,
-        }
-    }
-}
-
-fn prefix_eq(a: u128, b: u128, width: u32, len: u8) -> bool {
-    let len = u32::from(len);
-    len == 0 || (a >> (width - len)) == (b >> (width - len))
 }
 
 #[cfg(test)]

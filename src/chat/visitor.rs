@@ -9,10 +9,10 @@ use hmac::{KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
 use crate::db::companies::Company;
 use crate::db::visitors::{self, Page, Visitor};
 use crate::db::{DbConn, DbError};
+use secrecy::{ExposeSecret as _, SecretString};
 
 /// How long a token stays valid after the visitor's latest session.
 pub const TOKEN_TTL_SECONDS: i64 = 180 * 24 * 3600;
@@ -56,15 +56,16 @@ impl std::fmt::Debug for TokenKeys {
 
 impl TokenKeys {
     /// Keys derived from the app's secret key: HMAC-SHA256(secret, purpose).
-    pub fn new(secret: &Secret) -> TokenKeys {
-        let key = match hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose().as_bytes()) {
-            Ok(mut mac) => {
-                mac.update(b"concierge visitor token v1");
-                mac.finalize().into_bytes().to_vec()
-            }
-            // HMAC takes keys of any length; keep a usable key all the same.
-            Err(_) => secret.expose().as_bytes().to_vec(),
-        };
+    pub fn new(secret: &SecretString) -> TokenKeys {
+        let key =
+            match hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose_secret().as_bytes()) {
+                Ok(mut mac) => {
+                    mac.update(b"concierge visitor token v1");
+                    mac.finalize().into_bytes().to_vec()
+                }
+                // HMAC takes keys of any length; keep a usable key all the same.
+                Err(_) => secret.expose_secret().as_bytes().to_vec(),
+            };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_audience(&[AUDIENCE]);
@@ -185,7 +186,7 @@ mod tests {
 
     #[test]
     fn a_token_round_trips() {
-        let keys = TokenKeys::new(&Secret::new("s"));
+        let keys = TokenKeys::new(&SecretString::from("s"));
         let now = chrono::Utc::now().timestamp_millis();
         let token = keys.issue(&visitor(), now).unwrap();
         let claims = keys.verify(&token).unwrap();
@@ -194,8 +195,8 @@ mod tests {
 
     #[test]
     fn forged_expired_and_foreign_tokens_are_refused() {
-        let keys = TokenKeys::new(&Secret::new("s"));
-        let other = TokenKeys::new(&Secret::new("other"));
+        let keys = TokenKeys::new(&SecretString::from("s"));
+        let other = TokenKeys::new(&SecretString::from("other"));
         let now = chrono::Utc::now().timestamp_millis();
         let token = other.issue(&visitor(), now).unwrap();
         assert_eq!(keys.verify(&token), Err(TokenError::Invalid));

@@ -36,8 +36,12 @@ pub fn generate(options: Options) -> ExitCode {
 }
 
 fn run(options: Options) -> Result<(), String> {
-    let settings = AiSettings::from_vars(|name| std::env::var(name).ok())
-        .map_err(|e| format!("concierge: {}: {}", e.name, e.message))?
+    let settings = crate::config::Options::load(None, |name| std::env::var(name).ok())
+        .map_err(|e| format!("concierge: {e}"))
+        .and_then(|o| {
+            AiSettings::from_options(&o)
+                .map_err(|e| format!("concierge: {}: {}", e.name, e.message))
+        })?
         .ok_or_else(|| format!("concierge: {HOW_TO_CONFIGURE}"))?;
     let provider = OpenAiCompatible::new(&settings)
         .map_err(|e| format!("concierge: cannot build the HTTP client: {e}"))?;

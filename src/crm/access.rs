@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::Secret;
 use crate::crm::pipedrive::{PipedriveClient, SharedState};
 use crate::crm::{Crm, CrmError, RateScope};
 use crate::db::{self, Db, DbError, crm_users, installs};
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::oauth::{OAuthClient, OAuthError, TokenGrant};
 use super::secrets::{SealError, TokenCipher, token_owner};
@@ -181,8 +181,10 @@ impl CrmAccess {
     ) -> installs::SealedGrant {
         let owner = token_owner(company_id, crm_user_id);
         installs::SealedGrant {
-            access_token: self.cipher.seal(grant.access_token.expose(), &owner),
-            refresh_token: self.cipher.seal(grant.refresh_token.expose(), &owner),
+            access_token: self.cipher.seal(grant.access_token.expose_secret(), &owner),
+            refresh_token: self
+                .cipher
+                .seal(grant.refresh_token.expose_secret(), &owner),
             expires_at: now + grant.expires_in * 1000,
             scope: grant.scope.clone(),
             api_domain: grant.api_domain.clone(),
@@ -193,7 +195,7 @@ impl CrmAccess {
     pub fn client(
         &self,
         api_domain: &str,
-        access_token: Secret,
+        access_token: SecretString,
         company_id: &str,
     ) -> PipedriveClient {
         PipedriveClient::new(

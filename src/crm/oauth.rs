@@ -10,7 +10,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use super::secrets::derive_key;
 
@@ -21,9 +22,9 @@ pub const STATE_TTL_SECS: i64 = 600;
 #[derive(Debug, Clone)]
 pub struct Credentials {
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_secret: SecretString,
     /// Signs the iframe launch tokens.
-    pub jwt_secret: Secret,
+    pub jwt_secret: SecretString,
     /// Base URL of the OAuth server (no trailing slash).
     pub oauth_url: String,
 }
@@ -52,7 +53,7 @@ impl Credentials {
 
     /// The `Authorization: Basic` value of the client credentials.
     pub fn basic_auth(&self) -> String {
-        basic_auth_value(&self.client_id, self.client_secret.expose())
+        basic_auth_value(&self.client_id, self.client_secret.expose_secret())
     }
 }
 
@@ -96,7 +97,7 @@ pub enum StateError {
 }
 
 impl StateSigner {
-    pub fn new(secret: &Secret) -> StateSigner {
+    pub fn new(secret: &SecretString) -> StateSigner {
         StateSigner {
             key: derive_key(secret, "concierge/oauth-state/v1", 32),
         }
@@ -156,8 +157,8 @@ impl StateSigner {
 /// A token answer: a grant of access for one user.
 #[derive(Debug, Clone)]
 pub struct TokenGrant {
-    pub access_token: Secret,
-    pub refresh_token: Secret,
+    pub access_token: SecretString,
+    pub refresh_token: SecretString,
     /// Seconds the access token lives.
     pub expires_in: i64,
     pub scope: String,
@@ -237,10 +238,10 @@ impl OAuthClient {
     }
 
     /// Trade a refresh token for a new access token.
-    pub async fn refresh(&self, refresh_token: &Secret) -> Result<TokenGrant, OAuthError> {
+    pub async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, OAuthError> {
         self.token_call(&[
             ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
+            ("refresh_token", refresh_token.expose_secret()),
         ])
         .await
     }
@@ -268,8 +269,8 @@ impl OAuthClient {
             let answer: TokenAnswer = serde_json::from_slice(&body)
                 .map_err(|e| OAuthError::Unavailable(format!("unreadable token answer: {e}")))?;
             return Ok(TokenGrant {
-                access_token: Secret::new(answer.access_token),
-                refresh_token: Secret::new(answer.refresh_token),
+                access_token: SecretString::from(answer.access_token),
+                refresh_token: SecretString::from(answer.refresh_token),
                 expires_in: answer.expires_in.unwrap_or(3600).max(0),
                 scope: answer.scope.unwrap_or_default(),
                 api_domain: answer.api_domain.trim_end_matches('/').to_owned(),
@@ -303,7 +304,7 @@ mod tests {
 
     #[test]
     fn state_round_trips_in_the_same_browser_only() {
-        let s = StateSigner::new(&Secret::new("k"));
+        let s = StateSigner::new(&SecretString::from("k"));
         let (state, nonce) = s.issue(1_000);
         assert_eq!(s.check(&state, Some(&nonce), 1_001), Ok(()));
         assert_eq!(
@@ -319,7 +320,7 @@ mod tests {
 
     #[test]
     fn tampered_or_foreign_states_are_refused() {
-        let s = StateSigner::new(&Secret::new("k"));
+        let s = StateSigner::new(&SecretString::from("k"));
         let (state, nonce) = s.issue(1_000);
         // A later expiry with the old MAC.
         let mut parts: Vec<&str> = state.split('.').collect();
@@ -329,7 +330,7 @@ mod tests {
             s.check(&parts.join("."), Some(&nonce), 1_001),
             Err(StateError::BadSignature)
         );
-        let other = StateSigner::new(&Secret::new("other"));
+        let other = StateSigner::new(&SecretString::from("other"));
         assert_eq!(
             other.check(&state, Some(&nonce), 1_001),
             Err(StateError::BadSignature)

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use actix_web::cookie::Key;
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::db::Db;
+use secrecy::SecretString;
 
 use super::access::CrmAccess;
 use super::oauth::{Credentials, OAuthClient, StateSigner};
@@ -23,7 +24,7 @@ pub struct CrmRuntime {
     /// Signs the app's session cookies.
     pub session_key: Key,
     /// Verifies the CRM's iframe launch tokens.
-    pub jwt_secret: Secret,
+    pub jwt_secret: SecretString,
     /// The app's client id with the CRM.
     pub client_id: String,
     /// Is the sandbox CRM standing in?

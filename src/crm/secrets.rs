@@ -11,7 +11,7 @@ use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::Secret;
+use secrecy::{ExposeSecret as _, SecretString};
 
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -29,10 +29,10 @@ pub enum SealError {
 }
 
 /// HKDF-SHA-256 (RFC 5869) with an empty salt: `len` bytes of key material for `purpose`.
-pub fn derive_key(secret: &Secret, purpose: &str, len: usize) -> Vec<u8> {
+pub fn derive_key(secret: &SecretString, purpose: &str, len: usize) -> Vec<u8> {
     let mut extract = <Hmac<Sha256> as KeyInit>::new_from_slice(&[0u8; 32])
         .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    extract.update(secret.expose().as_bytes());
+    extract.update(secret.expose_secret().as_bytes());
     let prk = extract.finalize().into_bytes();
     let mut out = Vec::with_capacity(len);
     let mut previous: Vec<u8> = Vec::new();
@@ -65,7 +65,7 @@ impl std::fmt::Debug for TokenCipher {
 
 impl TokenCipher {
     /// The cipher for CRM tokens, keyed from the configured secret key.
-    pub fn new(secret: &Secret) -> TokenCipher {
+    pub fn new(secret: &SecretString) -> TokenCipher {
         let key = derive_key(secret, "concierge/crm-tokens/v1", 32);
         let cipher = Aes256Gcm::new_from_slice(&key)
             .unwrap_or_else(|_| unreachable!("the derived key is 32 bytes"));
@@ -93,7 +93,7 @@ impl TokenCipher {
     }
 
     /// The text sealed by [`TokenCipher::seal`] for the same `owner`.
-    pub fn open(&self, sealed: &[u8], owner: &[u8]) -> Result<Secret, SealError> {
+    pub fn open(&self, sealed: &[u8], owner: &[u8]) -> Result<SecretString, SealError> {
         if sealed.len() < NONCE_LEN + TAG_LEN {
             return Err(SealError::TooShort);
         }
@@ -110,7 +110,7 @@ impl TokenCipher {
             )
             .map_err(|_| SealError::Inauthentic)?;
         String::from_utf8(plain)
-            .map(Secret::new)
+            .map(SecretString::from)
             .map_err(|_| SealError::NotText)
     }
 }
@@ -125,7 +125,7 @@ mod tests {
     use super::*;
 
     fn cipher() -> TokenCipher {
-        TokenCipher::new(&Secret::new("k"))
+        TokenCipher::new(&SecretString::from("k"))
     }
 
     #[test]
@@ -133,7 +133,10 @@ mod tests {
         let c = cipher();
         let sealed = c.seal("access-token-123", b"a");
         assert!(!sealed.windows(6).any(|w| w == b"access"));
-        assert_eq!(c.open(&sealed, b"a").unwrap().expose(), "access-token-123");
+        assert_eq!(
+            c.open(&sealed, b"a").unwrap().expose_secret(),
+            "access-token-123"
+        );
         // A fresh nonce each time.
         assert_ne!(sealed, c.seal("access-token-123", b"a"));
     }
@@ -142,20 +145,29 @@ mod tests {
     fn refuses_other_owner_key_or_changed_bytes() {
         let c = cipher();
         let sealed = c.seal("t", b"a");
-        assert_eq!(c.open(&sealed, b"b"), Err(SealError::Inauthentic));
-        let other = TokenCipher::new(&Secret::new("other"));
-        assert_eq!(other.open(&sealed, b"a"), Err(SealError::Inauthentic));
+        assert!(matches!(c.open(&sealed, b"b"), Err(SealError::Inauthentic)));
+        let other = TokenCipher::new(&SecretString::from("other"));
+        assert!(matches!(
+            other.open(&sealed, b"a"),
+            Err(SealError::Inauthentic)
+        ));
         let mut changed = sealed.clone();
         let last = changed.len() - 1;
         changed[last] ^= 1;
-        assert_eq!(c.open(&changed, b"a"), Err(SealError::Inauthentic));
-        assert_eq!(c.open(&sealed[..10], b"a"), Err(SealError::TooShort));
+        assert!(matches!(
+            c.open(&changed, b"a"),
+            Err(SealError::Inauthentic)
+        ));
+        assert!(matches!(
+            c.open(&sealed[..10], b"a"),
+            Err(SealError::TooShort)
+        ));
     }
 
     #[test]
     fn derived_keys_follow_rfc5869_and_differ_by_purpose() {
         // RFC 5869, test case 3 (SHA-256, no salt, no info).
-        let ikm = Secret::new("\u{b}".repeat(22));
+        let ikm = SecretString::from("\u{b}".repeat(22));
         let okm: String = derive_key(&ikm, "", 42)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -164,7 +176,7 @@ mod tests {
             okm,
             "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
         );
-        let s = Secret::new("k");
+        let s = SecretString::from("k");
         assert_ne!(derive_key(&s, "a", 32), derive_key(&s, "b", 32));
         let long = derive_key(&s, "a", 64);
         assert_eq!(long.len(), 64);

@@ -12,6 +12,7 @@ use std::time::Duration;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailConfig;
+use secrecy::ExposeSecret as _;
 
 /// How long one SMTP command may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,7 +51,7 @@ impl Transport {
     pub fn from_config(mail: &MailConfig, data_dir: &std::path::Path) -> Result<Transport, String> {
         match &mail.smtp_url {
             None => Ok(Transport::Folder(data_dir.join("mail"))),
-            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+            Some(url) => AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                 .map(|b| Transport::Smtp(b.timeout(Some(SMTP_TIMEOUT)).build()))
                 // lettre's error names neither the user nor the password.
                 .map_err(|e| format!("CONCIERGE_SMTP_URL: {e}")),

@@ -12,6 +12,7 @@ pub mod input;
 pub mod load;
 pub mod model;
 pub mod paths;
+pub mod problem;
 pub mod rich;
 pub mod state;
 pub mod template;

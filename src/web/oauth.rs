@@ -20,6 +20,7 @@ use super::pages::{MessagePage, html};
 use super::{AppError, AppState};
 use crate::crm::install;
 use crate::crm::oauth::{STATE_TTL_SECS, basic_auth_value};
+use secrecy::ExposeSecret as _;
 
 /// The cookie that binds an install's `state` to the browser that started it.
 const NONCE_COOKIE: &str = "concierge_oauth_nonce";
@@ -191,7 +192,7 @@ pub async fn uninstall(
             .oauth()
             .credentials()
             .client_secret
-            .expose(),
+            .expose_secret(),
     );
     let given = req
         .headers()

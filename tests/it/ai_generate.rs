@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use concierge::ai::AiSettings;
-use concierge::config::Secret;
 use concierge::crm::CrmUser;
 use concierge::db::{self, companies, crm_users, playbooks};
 use concierge::playbook::check::check_document;
 use concierge::playbook::load::Format;
 use concierge::playbook::model::playbook_schema;
 use concierge::web::auth::session;
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::common::{TestApp, TestDb};
@@ -139,7 +139,7 @@ impl FakeModel {
         AiSettings {
             url: self.url.clone(),
             model: "recorded-model".into(),
-            key: Some(Secret::new(KEY)),
+            key: Some(SecretString::from(KEY)),
             timeout,
             repair_rounds: 2,
         }

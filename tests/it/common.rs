@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use concierge::config::{Config, MailConfig, OutboxConfig, PipedriveConfig, Secret, TimerConfig};
+use concierge::config::Config;
 use concierge::db::{Backend, Db};
 
 /// A database made for one test, removed afterwards.
@@ -85,28 +85,7 @@ impl Drop for TestDb {
 
 /// A configuration for tests: port 0, the given database, a temp data folder.
 pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
-    Config {
-        bind: "127.0.0.1:0".into(),
-        database_url: db.url.clone(),
-        public_url: "http://127.0.0.1:0".into(),
-        data_dir,
-        playbooks_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks")),
-        secret_key: Secret::new("test-secret-key-0123456789abcdef"),
-        db_pool_size: 4,
-        log: "warn".into(),
-        pipedrive: PipedriveConfig {
-            client_id: None,
-            client_secret: None,
-            jwt_secret: None,
-            oauth_url: "http://127.0.0.1:0/sandbox".into(),
-        },
-        outbox: OutboxConfig::default(),
-        mail: MailConfig::default(),
-        timers: TimerConfig::default(),
-        http_allow: Default::default(),
-        rate_limits: Default::default(),
-        ai: None,
-    }
+    Config::for_tests(&db.url, &data_dir)
 }
 
 /// The real server, running on port 0 with its own fresh database.

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use concierge::config::Secret;
 use concierge::crm::pipedrive::{ClientOptions, PipedriveClient, SharedState, http_client};
 use concierge::crm::sandbox;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
 use crate::common::TestApp;
@@ -29,7 +29,7 @@ pub fn creds(app: &TestApp) -> sandbox::SandboxCredentials {
 
 pub fn basic(app: &TestApp) -> String {
     let c = creds(app);
-    let raw = format!("{}:{}", c.client_id, c.client_secret.expose());
+    let raw = format!("{}:{}", c.client_id, c.client_secret.expose_secret());
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(raw)
@@ -108,7 +108,7 @@ pub fn client_with(tokens: &Value, timeout: Duration) -> PipedriveClient {
     PipedriveClient::new(
         http,
         tokens["api_domain"].as_str().expect("api_domain"),
-        Secret::new(tokens["access_token"].as_str().expect("access_token")),
+        SecretString::from(tokens["access_token"].as_str().expect("access_token")),
         SharedState::new(),
     )
 }

@@ -224,12 +224,12 @@ async fn a_refused_oauth_code_is_a_400_page() {
 /// the app serves itself); the widget's script and API stay embeddable anywhere.
 #[tokio::test]
 async fn crm_pages_may_be_framed_only_by_the_crm() {
-    use concierge::config::Secret;
+    use secrecy::SecretString;
     let sandbox = TestApp::spawn(TestDb::sqlite()).await;
     let real = TestApp::spawn_with(TestDb::sqlite(), |c| {
         c.pipedrive.client_id = Some("test-app".into());
-        c.pipedrive.client_secret = Some(Secret::new("test-client-secret"));
-        c.pipedrive.jwt_secret = Some(Secret::new("jwt"));
+        c.pipedrive.client_secret = Some(SecretString::from("test-client-secret"));
+        c.pipedrive.jwt_secret = Some(SecretString::from("jwt"));
         c.outbox.concurrency = 0;
     })
     .await;

@@ -2,20 +2,21 @@
 
 use crate::common::{TestApp, TestDb};
 use base64::Engine as _;
-use concierge::config::{Config, Secret};
+use concierge::config::Config;
 use concierge::crm::CrmUser;
 use concierge::crm::secrets::{TokenCipher, token_owner};
 use concierge::db::{self, companies, crm_users, installs, outbox};
 use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 const JWT_SECRET: &str = "test-jwt-secret";
 
 fn configure(c: &mut Config) {
     c.pipedrive.client_id = Some("test-app".into());
-    c.pipedrive.client_secret = Some(Secret::new("test-client-secret"));
-    c.pipedrive.jwt_secret = Some(Secret::new(JWT_SECRET));
+    c.pipedrive.client_secret = Some(SecretString::from("test-client-secret"));
+    c.pipedrive.jwt_secret = Some(SecretString::from(JWT_SECRET));
     c.outbox.concurrency = 0;
 }
 

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
 use crate::widget_support::{QUALIFY, SseReader, Widget};
+use secrecy::ExposeSecret as _;
 
 /// The sandbox company's users: Ada is its admin, Ben and Chloé are reps.
 pub(crate) const ADA: i64 = 1001;
@@ -39,7 +40,7 @@ pub(crate) struct Rep {
 impl Rep {
     /// Open `/inbox` from the CRM (a launch token of `crm_company`) as `user`.
     pub(crate) async fn sign_in(app: &TestApp, crm_company: i64, user: i64) -> Rep {
-        let secret = app.state.crm.jwt_secret.expose().to_owned();
+        let secret = app.state.crm.jwt_secret.expose_secret().to_owned();
         Rep::sign_in_at(&app.url, &secret, crm_company, user).await
     }
 

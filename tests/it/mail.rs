@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use concierge::config::{Config, Secret};
+use concierge::config::Config;
 use concierge::crm::CrmUser;
 use concierge::crm::outbox::backoff::Backoff;
 use concierge::crm::secrets::{TokenCipher, token_owner};
@@ -17,6 +17,7 @@ use concierge::db::{self, companies, crm_users, installs, schema};
 use concierge::mail::{MailWorker, MailWorkerConfig, Mailer, Transport};
 use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::browser::{eventually, xss_payloads};
@@ -129,7 +130,7 @@ fn text(v: &Value, key: &str) -> String {
 
 fn with_smtp(url: String) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
-        c.mail.smtp_url = Some(Secret::new(url));
+        c.mail.smtp_url = Some(SecretString::from(url));
         c.mail.from = "Acme Concierge <bot@acme.test>".into();
         c.outbox.poll_ms = 50;
     }
@@ -341,8 +342,8 @@ fn signed_in_config(url: String) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
         with_smtp(url)(c);
         c.pipedrive.client_id = Some("test-app".into());
-        c.pipedrive.client_secret = Some(Secret::new("test-client-secret"));
-        c.pipedrive.jwt_secret = Some(Secret::new(JWT_SECRET));
+        c.pipedrive.client_secret = Some(SecretString::from("test-client-secret"));
+        c.pipedrive.jwt_secret = Some(SecretString::from(JWT_SECRET));
     }
 }
 
@@ -476,7 +477,7 @@ fn worker(app: &TestApp, url: String) -> concierge::mail::MailWorkerHandle {
     let mailer = Mailer {
         transport: Transport::from_config(
             &concierge::config::MailConfig {
-                smtp_url: Some(Secret::new(url)),
+                smtp_url: Some(SecretString::from(url)),
                 from: "bot@acme.test".into(),
             },
             Path::new("unused"),

@@ -17,6 +17,7 @@ use concierge::db::schema::messages;
 use concierge::playbook::check::check_document;
 use concierge::playbook::load::Format;
 use diesel::prelude::*;
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 use crate::common::{TestApp, TestDb};
@@ -122,7 +123,7 @@ async fn r5_two_processes_share_events_assignment_timers_and_the_outbox() {
     };
     let url = db.url.clone();
     let (setup, company) = setup(db).await;
-    let secret = setup.state.crm.jwt_secret.expose().to_owned();
+    let secret = setup.state.crm.jwt_secret.expose_secret().to_owned();
     let a = NodeProcess::start(&url, &[]).await;
     let mut b = NodeProcess::start(&url, &[]).await;
 

@@ -6,6 +6,7 @@ use concierge::crm::oauth::StateSigner;
 use concierge::crm::sandbox;
 use concierge::db::{self, Backend, companies, crm_users, installs, outbox, schema};
 use diesel::prelude::*;
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 fn browser() -> reqwest::Client {
@@ -294,8 +295,10 @@ async fn uninstall_forgets_the_company_and_stops_its_work() {
             "timestamp": "2026-11-21T10:00:00Z"
         });
         let creds = sandbox::credentials(&app.state.config);
-        let good =
-            concierge::crm::oauth::basic_auth_value(&creds.client_id, creds.client_secret.expose());
+        let good = concierge::crm::oauth::basic_auth_value(
+            &creds.client_id,
+            creds.client_secret.expose_secret(),
+        );
         let bad = concierge::crm::oauth::basic_auth_value(&creds.client_id, "guess");
         for auth in [None, Some(bad.as_str()), Some("Bearer x")] {
             let mut req = browser().delete(app.at("/oauth/callback")).json(&body);

@@ -8,6 +8,7 @@ use crate::common::{TestApp, TestDb};
 use crate::crm_support::{authorize, browser, client, install, token_call};
 use concierge::crm::Crm;
 use concierge::crm::sandbox;
+use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
 async fn app() -> TestApp {
@@ -215,7 +216,7 @@ async fn the_shell_opens_the_app_with_a_token_signed_for_the_chosen_user() {
     v.required_spec_claims = ["exp".to_string()].into_iter().collect();
     let data = jsonwebtoken::decode::<Value>(
         &q["token"],
-        &jsonwebtoken::DecodingKey::from_secret(secret.expose().as_bytes()),
+        &jsonwebtoken::DecodingKey::from_secret(secret.expose_secret().as_bytes()),
         &v,
     )
     .expect("token verifies with the sandbox secret");
@@ -351,7 +352,7 @@ async fn no_sandbox_when_a_pipedrive_app_is_configured() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = crate::common::test_config(&db, dir.path().to_owned());
     config.pipedrive.client_id = Some("real-app".into());
-    config.pipedrive.client_secret = Some(concierge::config::Secret::new("real-secret"));
+    config.pipedrive.client_secret = Some(secrecy::SecretString::from("real-secret"));
     let server = concierge::web::build(config).await.unwrap();
     let url = server.url.clone();
     let handle = server.handle();

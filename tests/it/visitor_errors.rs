@@ -126,7 +126,7 @@ async fn forged_expired_and_missing_tokens_are_401() {
         .unwrap()
         .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
-    let forged = TokenKeys::new(&concierge::config::Secret::new("not the key"))
+    let forged = TokenKeys::new(&secrecy::SecretString::from("not the key"))
         .issue(&visitor, now)
         .unwrap();
     let expired = app

@@ -21,6 +21,7 @@ use super::PipedriveClient;
 use super::rate::{Admission, Bucket, MAX_INLINE_WAIT};
 use super::wire::{Envelope, ErrorBody};
 use crate::crm::{CrmError, RateScope};
+use secrecy::ExposeSecret as _;
 
 /// The burst window: the wait for a 429 that names none.
 const BURST_WINDOW_SECS: u64 = 2;
@@ -85,7 +86,7 @@ impl PipedriveClient {
         let mut req = self
             .http
             .request(call.method.clone(), &url)
-            .bearer_auth(self.token.expose())
+            .bearer_auth(self.token.expose_secret())
             .header(reqwest::header::ACCEPT, "application/json");
         if !call.query.is_empty() {
             req = req.query(&call.query);

@@ -21,10 +21,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::Secret;
 use crate::crm::{
     Crm, CrmError, CrmUser, Me, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target,
 };
+use secrecy::SecretString;
 
 pub use http::{classify_failure, parse_success, rate_limit_of};
 pub use rate::{Bucket, RateBudget, RateSnapshot};
@@ -96,7 +96,7 @@ pub struct PipedriveClient {
     http: reqwest::Client,
     /// `api_domain` without a trailing slash.
     base: String,
-    token: Secret,
+    token: SecretString,
     shared: Arc<SharedState>,
 }
 
@@ -113,7 +113,7 @@ impl PipedriveClient {
     pub fn new(
         http: reqwest::Client,
         api_domain: &str,
-        access_token: Secret,
+        access_token: SecretString,
         shared: Arc<SharedState>,
     ) -> PipedriveClient {
         PipedriveClient {

@@ -40,8 +40,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::Digest as _;
 
-use crate::config::{Config, Secret};
+use crate::config::Config;
 use crate::web::AppState;
+use secrecy::{ExposeSecret as _, SecretString};
 
 pub use faults::{FaultKind, FaultPlan, RejectRule};
 pub use limits::{DAILY_BUDGET, GENERAL_LIMIT, SEARCH_LIMIT};
@@ -58,9 +59,9 @@ pub struct SandboxCredentials {
     /// [`CLIENT_ID`].
     pub client_id: String,
     /// Derived from the app's secret key, so it is stable across restarts.
-    pub client_secret: Secret,
+    pub client_secret: SecretString,
     /// The secret of the iframe JWTs: the client secret, as Pipedrive defaults it.
-    pub jwt_secret: Secret,
+    pub jwt_secret: SecretString,
     /// Base URL of the OAuth server: `PUBLIC_URL/sandbox` (authorize at
     /// `{oauth_url}/oauth/authorize`, tokens at `{oauth_url}/oauth/token`).
     pub oauth_url: String,
@@ -75,14 +76,14 @@ pub fn credentials(config: &Config) -> SandboxCredentials {
     // restarts, useless for recovering the key.
     let digest = sha2::Sha256::new()
         .chain_update(b"concierge sandbox CRM client secret\0")
-        .chain_update(config.secret_key.expose().as_bytes())
+        .chain_update(config.secret_key.expose_secret().as_bytes())
         .finalize();
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
     let base = format!("{}/sandbox", config.public_url.trim_end_matches('/'));
     SandboxCredentials {
         client_id: CLIENT_ID.into(),
-        client_secret: Secret::new(secret.clone()),
-        jwt_secret: Secret::new(secret),
+        client_secret: SecretString::from(secret.clone()),
+        jwt_secret: SecretString::from(secret),
         oauth_url: base.clone(),
         api_domain: base,
     }

@@ -21,6 +21,7 @@ use subtle::ConstantTimeEq;
 use super::store::{AuthCode, DemoUser, Grant};
 use super::{Sandbox, lock, of};
 use crate::web::{AppError, AppState};
+use secrecy::ExposeSecret as _;
 
 /// The scopes the app is registered with.
 pub const SCOPES: &str = "base leads:full contacts:full deals:full activities:full users:read";
@@ -216,7 +217,7 @@ fn client_ok(sb: &Sandbox, req: &HttpRequest) -> bool {
     let expected = format!(
         "{}:{}",
         sb.credentials.client_id,
-        sb.credentials.client_secret.expose()
+        sb.credentials.client_secret.expose_secret()
     );
     decoded.ct_eq(expected.as_bytes()).into()
 }

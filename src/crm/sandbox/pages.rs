@@ -13,6 +13,7 @@ use super::oauth::html;
 use super::store::{DemoUser, Store};
 use super::{Sandbox, of};
 use crate::web::{AppError, AppState};
+use secrecy::ExposeSecret as _;
 
 /// The host side of the app-extensions SDK handshake.
 const HOST_JS: &str = include_str!("host.js");
@@ -58,7 +59,9 @@ pub fn sign_iframe_token(sb: &Sandbox, user_id: i64, company_id: i64) -> Result<
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
-        &jsonwebtoken::EncodingKey::from_secret(sb.credentials.jwt_secret.expose().as_bytes()),
+        &jsonwebtoken::EncodingKey::from_secret(
+            sb.credentials.jwt_secret.expose_secret().as_bytes(),
+        ),
     )
     .map_err(AppError::internal)
 }

@@ -21,7 +21,7 @@ use super::model::{
     ButtonsCard, CaptureCard, Card, CardKind, ConditionCard, EndCard, HttpCard, LiveChatCard,
     MessageCard, NotifyCard, Playbook, QuestionCard, RedirectCard, SetCard,
 };
-use super::validate::Problem;
+use super::problem::Problem;
 use decode::{DecodeError, Located, Mode, Step};
 pub use suggest::closest;
 

@@ -11,7 +11,6 @@ mod cards;
 mod edges;
 mod flow;
 mod graph;
-mod problem;
 mod templates;
 mod top;
 mod varset;
@@ -21,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::load::{Loaded, closest};
 use super::model::{Card, MAX_CARDS, Playbook};
-pub use problem::Problem;
+pub use super::problem::Problem;
 
 /// Every problem of a playbook; empty when it is valid.
 pub fn validate(pb: &Playbook) -> Vec<Problem> {

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::db::{companies, crm_users};
 
 use super::{AppError, AppState};
+use secrecy::ExposeSecret as _;
 use session::SessionData;
 
 /// The query of a page the CRM opens: `?userId&companyId&token&id`.
@@ -114,7 +115,7 @@ pub async fn sign_in(
     if let Some(token) = query.token.as_deref().filter(|t| !t.is_empty()) {
         let launch = jwt::verify(
             token,
-            state.crm.jwt_secret.expose().as_bytes(),
+            state.crm.jwt_secret.expose_secret().as_bytes(),
             query.user_id.as_deref().unwrap_or(""),
             query.company_id.as_deref().unwrap_or(""),
         )

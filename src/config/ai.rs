@@ -1,10 +1,12 @@
-//! The model provider's settings: `CONCIERGE_AI_URL` (an OpenAI-compatible API),
-//! `CONCIERGE_AI_MODEL`, `CONCIERGE_AI_KEY` (a secret, optional for local servers),
-//! `CONCIERGE_AI_TIMEOUT` and `CONCIERGE_AI_REPAIR_ROUNDS`. No URL means not configured.
+//! The playbook generator's model: the options `ai_url` (an OpenAI-compatible API),
+//! `ai_model`, `ai_key` (a secret, optional for local servers), `ai_timeout` and
+//! `ai_repair_rounds`. No URL means not configured.
 
 use std::time::Duration;
 
-use crate::config::Secret;
+use secrecy::SecretString;
+
+use super::options::{Options, env_name};
 
 /// What an admin reads when no provider is configured.
 pub const HOW_TO_CONFIGURE: &str = "No AI model is configured. Set CONCIERGE_AI_URL to an \
@@ -18,13 +20,13 @@ pub const DEFAULT_TIMEOUT_SECONDS: u64 = 90;
 pub const DEFAULT_REPAIR_ROUNDS: u32 = 2;
 
 /// A configured provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct AiSettings {
     /// Base URL of the API (`…/v1`) or the full `…/chat/completions` address.
     pub url: String,
     pub model: String,
     /// Sent as `Authorization: Bearer`; `None` for servers that need no key.
-    pub key: Option<Secret>,
+    pub key: Option<SecretString>,
     pub timeout: Duration,
     pub repair_rounds: u32,
 }
@@ -32,62 +34,49 @@ pub struct AiSettings {
 /// A setting that cannot be used: the variable's name and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettingError {
-    pub name: &'static str,
+    pub name: String,
     pub message: String,
 }
 
 impl AiSettings {
-    /// Read the settings through `var` (the environment, or the configuration file's
-    /// keys under the same names); `Ok(None)` when `CONCIERGE_AI_URL` is not set.
-    pub fn from_vars(
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Result<Option<AiSettings>, SettingError> {
-        let get = |name: &str| {
-            var(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
+    /// The provider the options name; `Ok(None)` when `ai_url` is not set.
+    pub fn from_options(options: &Options) -> Result<Option<AiSettings>, SettingError> {
+        let fail = |key: &str, message: String| SettingError {
+            name: env_name(key),
+            message,
         };
-        let Some(url) = get("CONCIERGE_AI_URL") else {
+        let text = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let Some(url) = text(&options.ai_url) else {
             return Ok(None);
         };
-        let parsed = url::Url::parse(&url).map_err(|e| SettingError {
-            name: "CONCIERGE_AI_URL",
-            message: format!("`{url}` is not a URL: {e}"),
-        })?;
+        let parsed = url::Url::parse(&url)
+            .map_err(|e| fail("ai_url", format!("`{url}` is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(SettingError {
-                name: "CONCIERGE_AI_URL",
-                message: format!("`{url}` is not an http or https address"),
-            });
+            return Err(fail(
+                "ai_url",
+                format!("`{url}` is not an http or https address"),
+            ));
         }
-        let model = get("CONCIERGE_AI_MODEL").ok_or_else(|| SettingError {
-            name: "CONCIERGE_AI_MODEL",
-            message: "the model's name is needed when CONCIERGE_AI_URL is set".into(),
+        let model = text(&options.ai_model).ok_or_else(|| {
+            fail(
+                "ai_model",
+                "the model's name is needed when CONCIERGE_AI_URL is set".into(),
+            )
         })?;
-        let number = |name: &'static str, default: u64| match get(name) {
-            Some(v) => v.parse::<u64>().map_err(|_| SettingError {
-                name,
-                message: format!("`{v}` is not a whole number"),
-            }),
-            None => Ok(default),
-        };
-        let timeout = number("CONCIERGE_AI_TIMEOUT", DEFAULT_TIMEOUT_SECONDS)?;
-        if timeout == 0 {
-            return Err(SettingError {
-                name: "CONCIERGE_AI_TIMEOUT",
-                message: "must be at least 1 second".into(),
-            });
+        if options.ai_timeout == 0 {
+            return Err(fail("ai_timeout", "must be at least 1 second".into()));
         }
-        let rounds = number(
-            "CONCIERGE_AI_REPAIR_ROUNDS",
-            u64::from(DEFAULT_REPAIR_ROUNDS),
-        )?;
         Ok(Some(AiSettings {
             url: url.trim_end_matches('/').to_owned(),
             model,
-            key: get("CONCIERGE_AI_KEY").map(Secret::new),
-            timeout: Duration::from_secs(timeout),
-            repair_rounds: u32::try_from(rounds.min(10)).unwrap_or(10),
+            key: options.ai_key.clone(),
+            timeout: Duration::from_secs(options.ai_timeout),
+            repair_rounds: options.ai_repair_rounds.min(10),
         }))
     }
 
@@ -106,15 +95,18 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn read(vars: &[(&str, &str)]) -> Result<Option<AiSettings>, SettingError> {
+    /// The settings the variables give, or the error's text.
+    fn read(vars: &[(&str, &str)]) -> Result<Option<AiSettings>, String> {
         let map: HashMap<&str, &str> = vars.iter().copied().collect();
-        AiSettings::from_vars(|name| map.get(name).map(|v| v.to_string()))
+        let options = Options::load(None, |name| map.get(name).map(|v| v.to_string()))
+            .map_err(|e| e.to_string())?;
+        AiSettings::from_options(&options).map_err(|e| format!("{}: {}", e.name, e.message))
     }
 
     #[test]
     fn unset_means_not_configured() {
-        assert_eq!(read(&[]), Ok(None));
-        assert_eq!(read(&[("CONCIERGE_AI_URL", " ")]), Ok(None));
+        assert!(matches!(read(&[]), Ok(None)));
+        assert!(matches!(read(&[("CONCIERGE_AI_URL", " ")]), Ok(None)));
         assert!(HOW_TO_CONFIGURE.contains("CONCIERGE_AI_URL"));
     }
 
@@ -148,14 +140,20 @@ mod tests {
     #[test]
     fn unusable_settings_name_their_variable() {
         let no_model = read(&[("CONCIERGE_AI_URL", "http://x.test/v1")]).unwrap_err();
-        assert_eq!(no_model.name, "CONCIERGE_AI_MODEL");
+        assert!(no_model.starts_with("CONCIERGE_AI_MODEL"), "{no_model}");
         let bad_url = read(&[("CONCIERGE_AI_URL", "ftp://x"), ("CONCIERGE_AI_MODEL", "m")]);
-        assert_eq!(bad_url.unwrap_err().name, "CONCIERGE_AI_URL");
+        assert!(bad_url.unwrap_err().starts_with("CONCIERGE_AI_URL"));
         let bad_timeout = read(&[
             ("CONCIERGE_AI_URL", "http://x.test"),
             ("CONCIERGE_AI_MODEL", "m"),
             ("CONCIERGE_AI_TIMEOUT", "soon"),
         ]);
-        assert_eq!(bad_timeout.unwrap_err().name, "CONCIERGE_AI_TIMEOUT");
+        assert!(bad_timeout.unwrap_err().contains("CONCIERGE_AI_TIMEOUT"));
+        let zero = read(&[
+            ("CONCIERGE_AI_URL", "http://x.test"),
+            ("CONCIERGE_AI_MODEL", "m"),
+            ("CONCIERGE_AI_TIMEOUT", "0"),
+        ]);
+        assert!(zero.unwrap_err().starts_with("CONCIERGE_AI_TIMEOUT"));
     }
 }
