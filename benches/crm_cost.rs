@@ -4,6 +4,13 @@
 //! endpoint, and the 429s, if any, that our own bursts caused.
 //!
 //! `cargo bench --bench crm_cost` (set `CRM_COST_LEADS` to change the number of leads).
+// Test and benchmark code: a failed unwrap is the report, and results go to stdout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -13,6 +13,13 @@
 //! ```
 //! `BENCH_MESSAGES` (default 2000) and `BENCH_SENDERS` (visitors sending at once, default
 //! 4) change the run.
+// Test and benchmark code: a failed unwrap is the report, and results go to stdout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -11,6 +11,13 @@
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench visitor_turns
 //! ```
 //! `BENCH_SECONDS` (default 10) and `BENCH_VISITORS` (default 1000) change the run.
+// Test and benchmark code: a failed unwrap is the report, and results go to stdout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::path::Path;
 use std::process::Command;

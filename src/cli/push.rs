@@ -2,6 +2,7 @@
 //! running Concierge through the admin API (`CONCIERGE_API_KEY`) and publish it — the
 //! playbook's draft when the company has one with this slug, a new playbook otherwise.
 
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,8 +24,14 @@ pub struct Options<'a> {
 pub fn push(options: Options<'_>) -> ExitCode {
     match run(&options) {
         Ok(message) => {
-            println!("{message}");
-            ExitCode::SUCCESS
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{message}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("concierge: cannot write the answer: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(message) => {
             eprintln!("{}", message.trim_end());

@@ -7,6 +7,8 @@ const EXTENSION: &str = include_str!("../assets/extension.js");
 const INBOX: &str = include_str!("../assets/inbox.js");
 const SETTINGS: &str = include_str!("../assets/settings.js");
 const TEAMS: &str = include_str!("../assets/teams.js");
+const EDITOR: &str = include_str!("../assets/editor.js");
+const DESCRIBE: &str = include_str!("../assets/describe.js");
 
 fn js(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -43,4 +45,16 @@ pub async fn settings() -> HttpResponse {
 #[get("/assets/teams.js")]
 pub async fn teams() -> HttpResponse {
     js(TEAMS)
+}
+
+/// The settings page's playbook form.
+#[get("/assets/editor.js")]
+pub async fn editor() -> HttpResponse {
+    js(EDITOR)
+}
+
+/// The settings page's "Describe it" box.
+#[get("/assets/describe.js")]
+pub async fn describe() -> HttpResponse {
+    js(DESCRIBE)
 }
