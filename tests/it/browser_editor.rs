@@ -2,10 +2,14 @@
 //! template, edits a question in its card's form and sees the YAML view follow, breaks a
 //! transition in the YAML and sees the problem on that card's form, fixes it by choosing a
 //! card from the list, adds, moves and deletes a card, and sets the trigger and targeting,
-//! testing a page address.
+//! testing a page address. The "Describe it" box, against the generator's fake provider,
+//! loads a generated draft into the editor after showing the change.
 
 use serde_json::Value;
 
+use std::time::Duration;
+
+use crate::ai_generate::{FakeModel, Reply, VALID};
 use crate::browser::{in_browser, js};
 use crate::browser_admin::{ADMIN, click, open_settings, type_yaml, until};
 use crate::common::{TestApp, TestDb};
@@ -99,6 +103,9 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
         js(&browser, "var i = document.querySelector('#pf-trigger input[aria-label=\"A page address to test\"]'); i.value = 'https://example.com/pricing/teams'; i.dispatchEvent(new Event('input')); return true").await;
         until(&browser, "pricing shown", "document.getElementById('pf-url-result').textContent.includes('matches /pricing*')").await;
 
+        // Without a model, the "Describe it" box says how to configure one.
+        until(&browser, "the generator's status", "document.getElementById('ai-status').textContent.includes('Not configured. Here is how') && document.getElementById('ai-form').hidden").await;
+
         // Saved, the draft is what the form shows.
         click(&browser, "#ed-save").await;
         until(&browser, "saved", "document.getElementById('page-status').textContent.includes('Draft saved')").await;
@@ -123,4 +130,34 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
     assert_eq!(email["next"], "route");
     assert_eq!(draft["trigger"]["on"], "click");
     assert_eq!(draft["trigger"]["selector"], "#talk");
+}
+
+#[tokio::test]
+async fn a_described_flow_is_shown_as_a_change_then_loaded_into_the_editor() {
+    let model = FakeModel::start(vec![Reply::Answer(VALID)]);
+    let settings = model.settings(Duration::from_secs(10));
+    let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.ai = Some(settings)).await;
+    install_app(&app, ADMIN).await;
+    in_browser(&app, |browser, url| async move {
+        open_settings(&browser, &url, ADMIN, "light").await;
+        until(&browser, "the template list", "document.querySelectorAll('#pb-template option').length > 1").await;
+        set(&browser, "#pb-slug", "described", "input").await;
+        click(&browser, "#pb-create").await;
+        until(&browser, "the editor", "document.getElementById('ed-source').value.includes('slug: described')").await;
+        until(&browser, "the box", "!document.getElementById('ai-form').hidden && document.getElementById('ai-status').textContent.includes('recorded-model')").await;
+        js(&browser, "document.getElementById('ai-box').open = true; return true").await;
+        set(&browser, "#ai-text", "qualify by team size and budget, hand big teams to a rep", "input").await;
+        click(&browser, "#ai-go").await;
+        // The change is shown first, with the paths; the editor still holds the old draft.
+        until(&browser, "the proposed change", "!document.getElementById('ai-result').hidden && document.getElementById('ai-diff').textContent.includes('+   - id: team_size')").await;
+        let paths = js(&browser, "return document.getElementById('ai-paths').textContent").await;
+        assert!(paths.as_str().unwrap().contains("Path 1: welcome"), "{paths}");
+        let before = js(&browser, "return document.getElementById('ed-source').value.includes('team_size')").await;
+        assert_eq!(before, Value::Bool(false));
+        // Accepted: the draft is in the editor, its slug kept, the form and graph follow.
+        click(&browser, "#ai-accept").await;
+        until(&browser, "the draft in the editor", "document.getElementById('ed-source').value.includes('id: team_size') && document.getElementById('ed-source').value.includes('slug: described')").await;
+        until(&browser, "the form and graph", "document.querySelector('details.pf-card[data-card=\"team_size\"]') && document.querySelector('#ed-graph g[data-card=\"team_size\"]') && document.getElementById('ed-problems').textContent.includes('No problems')").await;
+    })
+    .await;
 }
