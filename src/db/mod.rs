@@ -26,6 +26,7 @@ pub mod purge;
 pub mod reports;
 pub mod rollup;
 pub mod schema;
+pub mod teams;
 pub mod timers;
 pub mod transcripts;
 pub mod visitors;

@@ -259,6 +259,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    teams (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, crm_user_id) {
+        team_id -> Text,
+        company_id -> Text,
+        crm_user_id -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Text,
         company_id -> Text,
@@ -301,6 +318,7 @@ diesel::joinable!(timers -> conversations (conversation_id));
 diesel::joinable!(conversations -> crm_users (assigned_to));
 diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(chat_offers -> conversations (conversation_id));
+diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(audit_log -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -322,6 +340,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     crm_webhooks,
     chat_takes,
     chat_offers,
+    teams,
+    team_members,
     api_keys,
     audit_log,
 );

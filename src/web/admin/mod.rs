@@ -13,6 +13,7 @@ pub mod playbooks;
 mod report_view;
 pub mod reports;
 pub mod settings;
+pub mod teams;
 pub mod templates;
 mod words;
 
@@ -26,6 +27,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(settings::routes)
         .configure(api_keys::routes)
         .configure(reports::routes)
+        .configure(teams::routes)
         .service(draft_yaml::to_yaml)
         .service(audit::list)
         .service(templates::list);

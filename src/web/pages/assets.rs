@@ -7,6 +7,7 @@ const EXTENSION: &str = include_str!("../assets/extension.js");
 const INBOX: &str = include_str!("../assets/inbox.js");
 const SETTINGS: &str = include_str!("../assets/settings.js");
 const REPORTS: &str = include_str!("../assets/reports.js");
+const TEAMS: &str = include_str!("../assets/teams.js");
 const EDITOR: &str = include_str!("../assets/editor.js");
 const DESCRIBE: &str = include_str!("../assets/describe.js");
 
@@ -39,6 +40,12 @@ pub async fn inbox() -> HttpResponse {
 #[get("/assets/settings.js")]
 pub async fn settings() -> HttpResponse {
     js(SETTINGS)
+}
+
+/// The settings page's Teams section.
+#[get("/assets/teams.js")]
+pub async fn teams() -> HttpResponse {
+    js(TEAMS)
 }
 
 /// The settings page's playbook form.

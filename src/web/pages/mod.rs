@@ -21,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(assets::inbox)
         .service(assets::settings)
         .service(assets::reports)
+        .service(assets::teams)
         .service(assets::editor)
         .service(assets::describe)
         .service(inbox::page);
