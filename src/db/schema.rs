@@ -194,6 +194,47 @@ diesel::table! {
         card -> Nullable<Text>,
         value -> Nullable<BigInt>,
         created_at -> BigInt,
+        version -> Nullable<Integer>,
+        visitor_returning -> Bool,
+    }
+}
+
+diesel::table! {
+    analytics_daily (company_id, playbook_id, day, version, known, visitor_returning, kind, card, value) {
+        company_id -> Text,
+        playbook_id -> Text,
+        version -> Integer,
+        day -> BigInt,
+        known -> Bool,
+        visitor_returning -> Bool,
+        kind -> Text,
+        card -> Text,
+        value -> BigInt,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    crm_outcomes (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Text,
+        deal_id -> BigInt,
+        lead_id -> Nullable<Text>,
+        status -> Text,
+        value_cents -> BigInt,
+        currency -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    crm_webhooks (id) {
+        id -> Text,
+        company_id -> Text,
+        crm_webhook_id -> BigInt,
+        event -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -216,6 +257,23 @@ diesel::table! {
         expires_at -> Nullable<BigInt>,
         skipped -> Text,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, crm_user_id) {
+        team_id -> Text,
+        company_id -> Text,
+        crm_user_id -> BigInt,
     }
 }
 
@@ -262,6 +320,7 @@ diesel::joinable!(timers -> conversations (conversation_id));
 diesel::joinable!(conversations -> crm_users (assigned_to));
 diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(chat_offers -> conversations (conversation_id));
+diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(audit_log -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -278,8 +337,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     timers,
     analytics_events,
+    analytics_daily,
+    crm_outcomes,
+    crm_webhooks,
     chat_takes,
     chat_offers,
+    teams,
+    team_members,
     api_keys,
     audit_log,
 );

@@ -10,7 +10,10 @@ pub mod auth;
 pub mod document;
 pub mod draft_yaml;
 pub mod playbooks;
+mod report_view;
+pub mod reports;
 pub mod settings;
+pub mod teams;
 pub mod templates;
 mod words;
 
@@ -23,6 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)
+        .configure(reports::routes)
+        .configure(teams::routes)
         .service(draft_yaml::to_yaml)
         .service(audit::list)
         .service(templates::list);

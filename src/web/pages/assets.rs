@@ -6,6 +6,8 @@ const SDK: &str = include_str!("../assets/app-extensions-sdk.js");
 const EXTENSION: &str = include_str!("../assets/extension.js");
 const INBOX: &str = include_str!("../assets/inbox.js");
 const SETTINGS: &str = include_str!("../assets/settings.js");
+const REPORTS: &str = include_str!("../assets/reports.js");
+const TEAMS: &str = include_str!("../assets/teams.js");
 const EDITOR: &str = include_str!("../assets/editor.js");
 const DESCRIBE: &str = include_str!("../assets/describe.js");
 
@@ -40,6 +42,12 @@ pub async fn settings() -> HttpResponse {
     js(SETTINGS)
 }
 
+/// The settings page's Teams section.
+#[get("/assets/teams.js")]
+pub async fn teams() -> HttpResponse {
+    js(TEAMS)
+}
+
 /// The settings page's playbook form.
 #[get("/assets/editor.js")]
 pub async fn editor() -> HttpResponse {
@@ -50,4 +58,10 @@ pub async fn editor() -> HttpResponse {
 #[get("/assets/describe.js")]
 pub async fn describe() -> HttpResponse {
     js(DESCRIBE)
+}
+
+/// The settings page's Reports section.
+#[get("/assets/reports.js")]
+pub async fn reports() -> HttpResponse {
+    js(REPORTS)
 }
