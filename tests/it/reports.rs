@@ -536,7 +536,7 @@ async fn report_figures_match_the_hand_written_fixture() {
             let mut conn = app.state.db.conn().unwrap();
             seed(&mut conn)
         };
-        let data = session::start(&fx.company, 71, chrono::Utc::now().timestamp());
+        let data = session::start(&fx.company, 71, 0, chrono::Utc::now().timestamp());
         let c = session::cookie(&app.state.crm.session_key, &data);
         let (cookie, csrf) = (format!("{}={}", c.name(), c.value()), data.csrf.clone());
         let base = format!("/api/admin/reports/playbooks/{}", fx.playbook);
@@ -757,7 +757,7 @@ async fn report_figures_match_the_hand_written_fixture() {
         assert_eq!(status, 400);
         let (status, _, _) = get(&app, &cookie, &csrf, "/api/admin/reports/playbooks/nope").await;
         assert_eq!(status, 404);
-        let rep_data = session::start(&fx.company, 72, chrono::Utc::now().timestamp());
+        let rep_data = session::start(&fx.company, 72, 0, chrono::Utc::now().timestamp());
         let rc = session::cookie(&app.state.crm.session_key, &rep_data);
         let (status, _, _) = get(
             &app,
