@@ -1,5 +1,7 @@
 //! P8: how long a visitor's message takes to reach a rep's inbox event stream, on one
-//! node, on SQLite and (when `TEST_DATABASE_URL` is set) PostgreSQL.
+//! node, on SQLite and (when `TEST_DATABASE_URL` is set) PostgreSQL, and on PostgreSQL
+//! across two nodes (the visitors on one, the rep on the other: the event travels by
+//! `LISTEN/NOTIFY`).
 //!
 //! The real server on port 0; a rep signed in through the CRM launch, switched online,
 //! with `/api/inbox/events` open; visitors waiting for a rep in Unassigned. Each message
@@ -69,7 +71,12 @@ fn main() {
     println!(
         "P8 visitor message → rep's event stream: {messages} messages, {senders} visitors sending at once"
     );
-    for (name, admin) in databases {
+    let mut runs = vec![("SQLite", None, false)];
+    for (name, admin) in databases.into_iter().skip(1) {
+        runs.push((name, admin.clone(), false));
+        runs.push(("PG 2 nodes", admin, true));
+    }
+    for (name, admin, two_nodes) in runs {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, cleanup) = match &admin {
             None => (dir.path().join("bench.db").display().to_string(), None),
@@ -80,7 +87,7 @@ fn main() {
                 (format!("{base}/{db}"), Some((admin.clone(), db)))
             }
         };
-        runtime.block_on(run(name, &url, dir.path(), messages, senders));
+        runtime.block_on(run(name, &url, dir.path(), messages, senders, two_nodes));
         if let Some((admin, db)) = cleanup {
             pg(
                 &admin,
@@ -90,7 +97,14 @@ fn main() {
     }
 }
 
-async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, senders: usize) {
+async fn run(
+    name: &str,
+    database_url: &str,
+    dir: &Path,
+    messages: usize,
+    senders: usize,
+    two_nodes: bool,
+) {
     let server = concierge::web::build(config(database_url, dir))
         .await
         .expect("server starts");
@@ -98,6 +112,20 @@ async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, sender
     let state = server.state.clone();
     let handle = server.handle();
     tokio::spawn(server.run());
+    // The visitors' node: the rep's own, or a second one on the same database.
+    let (visitor_base, second) = if two_nodes {
+        let other = dir.join("second");
+        std::fs::create_dir_all(&other).expect("second node's folder");
+        let server = concierge::web::build(config(database_url, &other))
+            .await
+            .expect("second node starts");
+        let url = server.url.clone();
+        let handle = server.handle();
+        tokio::spawn(server.run());
+        (url, Some(handle))
+    } else {
+        (base.clone(), None)
+    };
     let key = state
         .db
         .run(|conn| {
@@ -190,7 +218,7 @@ async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, sender
     let mut visitors = Vec::new();
     for _ in 0..senders {
         let session: Value = client
-            .post(format!("{base}/api/widget/session"))
+            .post(format!("{visitor_base}/api/widget/session"))
             .json(&json!({ "key": key, "page": { "url": "https://bench.test/" } }))
             .send()
             .await
@@ -200,7 +228,7 @@ async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, sender
             .expect("session");
         let token = session["token"].as_str().expect("token").to_owned();
         let started: Value = client
-            .post(format!("{base}/api/widget/trigger"))
+            .post(format!("{visitor_base}/api/widget/trigger"))
             .bearer_auth(&token)
             .json(&json!({ "slug": "bench", "page": { "url": "https://bench.test/" }, "reason": "click" }))
             .send()
@@ -221,7 +249,7 @@ async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, sender
         .into_iter()
         .enumerate()
         .map(|(v, token)| {
-            let (client, base, sent) = (client.clone(), base.clone(), sent.clone());
+            let (client, base, sent) = (client.clone(), visitor_base.clone(), sent.clone());
             tokio::spawn(async move {
                 for i in 0..per_sender {
                     let text = format!("visitor {v} message {i}");
@@ -247,6 +275,9 @@ async fn run(name: &str, database_url: &str, dir: &Path, messages: usize, sender
     tokio::time::sleep(Duration::from_millis(500)).await;
     reader.abort();
     handle.stop(false).await;
+    if let Some(second) = second {
+        second.stop(false).await;
+    }
 
     let sent = sent.lock().expect("lock");
     let arrived = arrived.lock().expect("lock");

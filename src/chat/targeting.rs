@@ -12,7 +12,7 @@
 //! - Keywords: a keyword (one or more words) matches when the message contains its words
 //!   in a row, as whole words, ignoring case and punctuation.
 
-use chrono::{DateTime, Datelike, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 
 use crate::db::companies::CompanySettings;
 use crate::db::playbooks::Published;
@@ -117,10 +117,14 @@ pub fn hours_match(filter: HoursFilter, open_now: bool) -> bool {
 
 /// Is the company open at `now`? Business hours are per weekday (0 = Monday) as
 /// `HH:MM-HH:MM` ranges in the company's time zone; a range whose end is before its start
-/// runs past midnight. Unreadable ranges count as closed; an unknown zone as UTC.
+/// runs past midnight. A holiday (a local date) is closed all day. Unreadable ranges count
+/// as closed; an unknown zone as UTC.
 pub fn is_open(settings: &CompanySettings, now: DateTime<Utc>) -> bool {
     let tz: chrono_tz::Tz = settings.timezone.parse().unwrap_or(chrono_tz::UTC);
     let local = now.with_timezone(&tz);
+    if is_holiday(&settings.holidays, local.date_naive()) {
+        return false;
+    }
     let minute = local.hour() * 60 + local.minute();
     let today = local.weekday().num_days_from_monday() as usize;
     let yesterday = (today + 6) % 7;
@@ -139,6 +143,16 @@ pub fn is_open(settings: &CompanySettings, now: DateTime<Utc>) -> bool {
             minute >= start
         }
     }) || ranges(yesterday).any(|(start, end)| end < start && minute < end)
+}
+
+/// Is `day` one of the holidays (`YYYY-MM-DD`)? Unreadable dates match no day.
+pub fn is_holiday(holidays: &[String], day: NaiveDate) -> bool {
+    holidays.iter().any(|h| parse_holiday(h) == Some(day))
+}
+
+/// `2026-12-25` → the date.
+pub fn parse_holiday(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()
 }
 
 /// `09:00-17:30` → minutes of the day (540, 1050). `24:00` is accepted as an end.
@@ -258,6 +272,34 @@ mod tests {
         assert!(!is_open(&settings, saturday));
         assert!(hours_match(HoursFilter::Closed, false));
         assert!(!hours_match(HoursFilter::Open, false));
+    }
+
+    #[test]
+    fn holidays_are_closed_all_day_in_the_company_time_zone() {
+        let settings = CompanySettings {
+            timezone: "America/New_York".into(),
+            holidays: vec!["2027-03-01".into(), "not a date".into()],
+            ..CompanySettings::default()
+        };
+        // Monday 2027-03-01 15:00 UTC = 10:00 in New York, a holiday: closed.
+        assert!(!is_open(
+            &settings,
+            Utc.with_ymd_and_hms(2027, 3, 1, 15, 0, 0).unwrap()
+        ));
+        // Tuesday, the same hour: open again.
+        assert!(is_open(
+            &settings,
+            Utc.with_ymd_and_hms(2027, 3, 2, 15, 0, 0).unwrap()
+        ));
+        // 2027-03-02 03:00 UTC is still the holiday in New York (22:00 on the 1st).
+        assert!(is_holiday(
+            &settings.holidays,
+            Utc.with_ymd_and_hms(2027, 3, 2, 3, 0, 0)
+                .unwrap()
+                .with_timezone(&chrono_tz::America::New_York)
+                .date_naive()
+        ));
+        assert_eq!(parse_holiday("2026-02-30"), None);
     }
 
     #[test]

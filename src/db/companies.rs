@@ -45,6 +45,9 @@ pub struct CompanySettings {
     pub timezone: String,
     /// Opening hours per weekday (0 = Monday), as `HH:MM-HH:MM` ranges; empty = closed.
     pub business_hours: Vec<Vec<String>>,
+    /// Days the company is closed whatever the weekday's hours say, as `YYYY-MM-DD` in the
+    /// company's time zone.
+    pub holidays: Vec<String>,
     /// Who gets team notification e-mails (qualified lead, missed chat).
     pub notification_emails: Vec<String>,
     /// Words that leave a flow, unless a playbook sets its own.
@@ -108,6 +111,7 @@ impl Default for CompanySettings {
                 vec![],
                 vec![],
             ],
+            holidays: vec![],
             notification_emails: vec![],
             exit_words: vec!["stop".into(), "quit".into()],
             fallback_reply: "Thanks for your message! Someone from the team will get back to you."

@@ -36,13 +36,93 @@ fn yaml(value: &Value) -> Yaml {
         Value::String(s) => Yaml::String(s.clone()),
         Value::Array(items) => Yaml::Array(items.iter().map(yaml).collect()),
         Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by_key(|(k, _)| (rank(k), k.as_str()));
             let mut hash = Hash::new();
-            for (k, v) in map {
+            for (k, v) in entries {
                 hash.insert(Yaml::String(k.clone()), yaml(v));
             }
             Yaml::Hash(hash)
         }
     }
+}
+
+/// The order keys are written in, as people write them (`docs/PLAYBOOKS.md`): what a thing
+/// is first, where it leads last. Keys not listed (variables, headers) follow, sorted.
+const KEY_ORDER: &[&str] = &[
+    "slug",
+    "name",
+    "language",
+    "priority",
+    "trigger",
+    "on",
+    "delay_seconds",
+    "selector",
+    "keywords",
+    "urls",
+    "include",
+    "exclude",
+    "visitors",
+    "hours",
+    "exit_words",
+    "start",
+    "cards",
+    "id",
+    "type",
+    "text",
+    "input",
+    "save",
+    "placeholder",
+    "retry_text",
+    "max_tries",
+    "label",
+    "value",
+    "options",
+    "rules",
+    "when",
+    "all",
+    "any",
+    "var",
+    "op",
+    "to",
+    "subject",
+    "method",
+    "url",
+    "headers",
+    "body",
+    "timeout_seconds",
+    "online_message",
+    "wait_seconds",
+    "offline_message",
+    "create",
+    "title",
+    "amount",
+    "currency",
+    "expected_close_days",
+    "owner",
+    "activity",
+    "due",
+    "due_in_days",
+    "note",
+    "to",
+    "set",
+    "add_score",
+    "score",
+    "add_tags",
+    "tags",
+    "next",
+    "other_next",
+    "else",
+    "on_fail",
+    "on_error",
+    "offline_next",
+];
+
+fn rank(key: &str) -> usize {
+    KEY_ORDER
+        .iter()
+        .position(|k| *k == key)
+        .unwrap_or(KEY_ORDER.len())
 }
 
 #[cfg(test)]
@@ -67,6 +147,23 @@ mod tests {
                 .unwrap_or_else(|r| panic!("{}\n{text}", r.render("emitted")));
             assert_eq!(again, playbook, "{text}");
         }
+    }
+
+    #[test]
+    fn keys_come_in_the_order_people_write_them() {
+        let src = include_str!("../../playbooks/lead-qualification.yaml");
+        let playbook = check_document(src, Format::Yaml).unwrap();
+        let text = to_yaml(&playbook).unwrap();
+        let at = |needle: &str| {
+            text.find(needle)
+                .unwrap_or_else(|| panic!("{needle}\n{text}"))
+        };
+        assert!(at("slug:") < at("name:") && at("name:") < at("trigger:"));
+        assert!(at("trigger:") < at("start:") && at("start:") < at("cards:"));
+        assert!(
+            at("- id: welcome\n    type: message") < at("    next: team_size"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ use super::{admin, generate, inbox, visitor};
         admin::playbooks::list,
         admin::playbooks::create,
         admin::playbooks::validate,
+        admin::draft_yaml::to_yaml,
         admin::playbooks::get_one,
         admin::playbooks::put_draft,
         admin::playbooks::publish,

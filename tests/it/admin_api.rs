@@ -15,7 +15,7 @@ use crate::common::{TestApp, TestDb};
 use crate::widget_support::Widget;
 
 /// A valid playbook started by a click, so that any page offers it.
-const CLICK_PLAYBOOK: &str = r##"slug: admin-test
+pub(crate) const CLICK_PLAYBOOK: &str = r##"slug: admin-test
 name: Admin test
 language: en
 priority: 50
@@ -45,7 +45,7 @@ fn dangling() -> String {
 }
 
 #[derive(Clone)]
-enum Auth {
+pub(crate) enum Auth {
     None,
     /// Cookie and CSRF token; `csrf: false` leaves the header out.
     Session {
@@ -56,18 +56,18 @@ enum Auth {
     Key(String),
 }
 
-enum Body {
+pub(crate) enum Body {
     None,
     Json(Value),
     Yaml(String),
     Text(&'static str, String),
 }
 
-struct Setup {
+pub(crate) struct Setup {
     app: TestApp,
     company: String,
-    admin: Auth,
-    rep: Auth,
+    pub(crate) admin: Auth,
+    pub(crate) rep: Auth,
     other_admin: Auth,
 }
 
@@ -91,7 +91,7 @@ fn user(id: i64, name: &str, is_admin: bool) -> CrmUser {
     }
 }
 
-async fn setup(db: TestDb) -> Setup {
+pub(crate) async fn setup(db: TestDb) -> Setup {
     let app = TestApp::spawn_with(db, |c| c.outbox.concurrency = 0).await;
     let mut conn = app.state.db.conn().unwrap();
     let company = companies::first(&mut conn).unwrap().expect("demo company");
@@ -116,7 +116,13 @@ async fn setup(db: TestDb) -> Setup {
 }
 
 impl Setup {
-    async fn call(&self, auth: &Auth, method: Method, path: &str, body: Body) -> (u16, Value) {
+    pub(crate) async fn call(
+        &self,
+        auth: &Auth,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> (u16, Value) {
         let (status, text) = self.call_text(auth, method, path, body).await;
         (
             status,
@@ -209,7 +215,7 @@ impl Setup {
     }
 }
 
-fn problems(body: &Value) -> Vec<(Option<String>, Option<u64>, String)> {
+pub(crate) fn problems(body: &Value) -> Vec<(Option<String>, Option<u64>, String)> {
     let list = body["problems"]
         .as_array()
         .or_else(|| body["error"]["problems"].as_array())
@@ -933,6 +939,7 @@ async fn settings_change_field_by_field_with_before_and_after_in_the_log() {
                     "color": "#112233",
                     "timezone": "Europe/Paris",
                     "business_hours": [["08:00-12:00", "13:00-18:00"], [], [], [], [], [], []],
+                    "holidays": ["2026-12-25"],
                     "notification_emails": ["team@example.com"],
                     "live_chat": { "max_open_chats": 2, "auto_assign": true },
                 })),
@@ -942,6 +949,7 @@ async fn settings_change_field_by_field_with_before_and_after_in_the_log() {
         assert_eq!(after["color"], "#112233");
         assert_eq!(after["live_chat"]["max_open_chats"], 2);
         assert_eq!(after["live_chat"]["unanswered_minutes"], 3);
+        assert_eq!(after["holidays"], json!(["2026-12-25"]));
         assert_eq!(after["bot_name"], settings["bot_name"]);
         let (_, again) = s.get(&s.admin, "/api/admin/settings").await;
         assert_eq!(again, after);
@@ -951,6 +959,7 @@ async fn settings_change_field_by_field_with_before_and_after_in_the_log() {
             let company = companies::by_id(&mut conn, &s.company).unwrap().unwrap();
             assert_eq!(company.settings().timezone, "Europe/Paris");
             assert_eq!(company.settings().live_chat.max_open_chats, 2);
+            assert_eq!(company.settings().holidays, ["2026-12-25"]);
         }
         let log = s.audit_actions().await;
         assert_eq!(log.len(), 1);
@@ -974,6 +983,7 @@ async fn settings_change_field_by_field_with_before_and_after_in_the_log() {
                 Body::Json(json!({
                     "color": "blue",
                     "timezone": "Mars/Olympus",
+                    "holidays": ["25/12/2026"],
                     "notification_emails": ["not-an-address"],
                     "live_chat": { "max_open_chats": 0 },
                 })),
@@ -991,6 +1001,7 @@ async fn settings_change_field_by_field_with_before_and_after_in_the_log() {
             [
                 "color",
                 "timezone",
+                "holidays.0",
                 "notification_emails.0",
                 "live_chat.max_open_chats"
             ]
@@ -1537,21 +1548,24 @@ async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html
         .await
         .unwrap();
     assert_eq!(page.status(), 403);
-    // R8: the script builds everything with createElement and textContent.
-    let script = reqwest::get(s.app.at("/assets/settings.js"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    for sink in [
-        "innerHTML",
-        "outerHTML",
-        "insertAdjacentHTML",
-        "document.write",
-        "eval(",
-    ] {
-        assert!(!script.contains(sink), "{sink}");
+    // R8: the scripts build everything with createElement and textContent.
+    for asset in ["settings.js", "editor.js", "describe.js"] {
+        assert!(html.contains(&format!("/assets/{asset}")), "{asset}");
+        let script = reqwest::get(s.app.at(&format!("/assets/{asset}")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!script.contains(sink), "{asset}: {sink}");
+        }
     }
     // The templates it offers are valid playbooks, a blank one first.
     let (status, body) = s.get(&s.admin, "/api/admin/templates").await;

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, TestDb};
 
-const VALID: &str = include_str!("ai_answers/valid.json");
+pub(crate) const VALID: &str = include_str!("ai_answers/valid.json");
 const DANGLING: &str = include_str!("ai_answers/dangling.json");
 const MALFORMED: &str = include_str!("ai_answers/malformed.txt");
 const OBEYED_INJECTION: &str = include_str!("ai_answers/obeyed-injection.json");
@@ -30,7 +30,7 @@ const KEY: &str = "sk-test-key";
 
 /// What the fake provider does with one request.
 #[derive(Clone)]
-enum Reply {
+pub(crate) enum Reply {
     /// 200 with this text as the answer.
     Answer(&'static str),
     /// This status and body, with an optional `Retry-After`.
@@ -42,7 +42,7 @@ enum Reply {
 }
 
 /// A local OpenAI-compatible chat-completions server.
-struct FakeModel {
+pub(crate) struct FakeModel {
     url: String,
     replies: Arc<Mutex<VecDeque<Reply>>>,
     requests: Arc<Mutex<Vec<Value>>>,
@@ -50,7 +50,7 @@ struct FakeModel {
 }
 
 impl FakeModel {
-    fn start(replies: Vec<Reply>) -> FakeModel {
+    pub(crate) fn start(replies: Vec<Reply>) -> FakeModel {
         let replies = Arc::new(Mutex::new(VecDeque::from(replies)));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (r, q) = (replies.clone(), requests.clone());
@@ -135,7 +135,7 @@ impl FakeModel {
         }
     }
 
-    fn settings(&self, timeout: Duration) -> AiSettings {
+    pub(crate) fn settings(&self, timeout: Duration) -> AiSettings {
         AiSettings {
             url: self.url.clone(),
             model: "recorded-model".into(),

@@ -11,11 +11,11 @@ use crate::browser::{eventually, in_browser, js, shown};
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
 
-const ADMIN: i64 = 1001;
+pub(crate) const ADMIN: i64 = 1001;
 const REP: i64 = 1002;
 const PAYLOAD: &str = r#"<img src=x onerror="window.__xss=1">"#;
 
-async fn open_settings(browser: &Client, url: &str, user: i64, theme: &str) {
+pub(crate) async fn open_settings(browser: &Client, url: &str, user: i64, theme: &str) {
     browser
         .goto(&format!(
             "{url}/sandbox/app?user={user}&surface=settings&theme={theme}"
@@ -30,7 +30,7 @@ async fn open_settings(browser: &Client, url: &str, user: i64, theme: &str) {
 }
 
 /// Wait until `script` (an expression) is true in the page.
-async fn until(browser: &Client, what: &str, script: &str) {
+pub(crate) async fn until(browser: &Client, what: &str, script: &str) {
     let probe = format!("return !!({script})");
     eventually(what, || async {
         js(browser, &probe).await.as_bool().filter(|b| *b)
@@ -38,7 +38,7 @@ async fn until(browser: &Client, what: &str, script: &str) {
     .await;
 }
 
-async fn text_of(browser: &Client, css: &str) -> String {
+pub(crate) async fn text_of(browser: &Client, css: &str) -> String {
     js(
         browser,
         &format!("var e = document.querySelector({css:?}); return e ? e.textContent : ''"),
@@ -50,7 +50,7 @@ async fn text_of(browser: &Client, css: &str) -> String {
 }
 
 /// Put `text` in the YAML editor as typing would.
-async fn type_yaml(browser: &Client, text: &str) {
+pub(crate) async fn type_yaml(browser: &Client, text: &str) {
     let arg = Value::String(text.to_owned());
     browser
         .execute(
@@ -64,7 +64,7 @@ async fn type_yaml(browser: &Client, text: &str) {
 
 /// Press a button the way a user's click does (the DOM's own click, so a scroll in
 /// progress cannot make it miss).
-async fn click(browser: &Client, css: &str) {
+pub(crate) async fn click(browser: &Client, css: &str) {
     let pressed = js(
         browser,
         &format!("var b = document.querySelector({css:?}); if (!b) {{ return false; }} b.click(); return true"),

@@ -503,3 +503,42 @@ async fn a_worker_of_its_own_fires_what_is_due_and_reports_the_count() {
     assert_eq!(offline_counts(&node.state.db, &[conv]).await, [1]);
     node.stop().await;
 }
+
+/// Is Rita counted as online now, with these holidays?
+async fn online_with_holidays(db: &Db, company_id: &str, holidays: Vec<String>) -> bool {
+    let id = company_id.to_owned();
+    db.run(move |conn| {
+        let mut settings = companies::by_id(conn, &id)?.expect("company").settings();
+        settings.holidays = holidays;
+        companies::update_settings(conn, &id, &settings)?;
+        let company = companies::by_id(conn, &id)?.expect("company");
+        let rep = concierge::db::live::rep(conn, &id, 7)?.expect("rep");
+        Ok::<_, DbError>(concierge::chat::live::effective_online(
+            &rep,
+            &company,
+            chrono::Utc::now(),
+        ))
+    })
+    .await
+    .expect("presence")
+}
+
+#[tokio::test]
+async fn a_holiday_closes_live_chat_whatever_the_hours() {
+    for db in TestDb::all() {
+        let node = Node::start(&db, |_| {}).await;
+        let company = open_company(&node.state.db).await;
+        let db = &node.state.db;
+        assert!(online_with_holidays(db, &company.id, vec![]).await);
+        let today = chrono::Utc::now()
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string();
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+            .date_naive()
+            .format("%Y-%m-%d")
+            .to_string();
+        assert!(online_with_holidays(db, &company.id, vec![tomorrow]).await);
+        assert!(!online_with_holidays(db, &company.id, vec![today]).await);
+    }
+}

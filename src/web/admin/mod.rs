@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod document;
+pub mod draft_yaml;
 pub mod playbooks;
 pub mod settings;
 pub mod templates;
@@ -22,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)
+        .service(draft_yaml::to_yaml)
         .service(audit::list)
         .service(templates::list);
 }

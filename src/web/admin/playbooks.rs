@@ -424,24 +424,27 @@ pub async fn create(
 )]
 #[post("/api/admin/validate")]
 pub async fn validate(_admin: Admin, body: PlaybookText) -> Result<HttpResponse, AppError> {
-    let result = web::block(move || {
-        let document = body.readable();
-        match body.check() {
-            Ok(playbook) => Checked {
-                problems: Vec::new(),
-                paths: Some(path_text(&playbook)),
-                document,
-            },
-            Err(problems) => Checked {
-                problems,
-                paths: None,
-                document,
-            },
-        }
-    })
-    .await
-    .map_err(AppError::internal)?;
+    let result = web::block(move || checked(&body))
+        .await
+        .map_err(AppError::internal)?;
     Ok(HttpResponse::Ok().json(result))
+}
+
+/// Every problem of a text, its paths when valid and the document as read.
+pub fn checked(body: &PlaybookText) -> Checked {
+    let document = body.readable();
+    match body.check() {
+        Ok(playbook) => Checked {
+            problems: Vec::new(),
+            paths: Some(path_text(&playbook)),
+            document,
+        },
+        Err(problems) => Checked {
+            problems,
+            paths: None,
+            document,
+        },
+    }
 }
 
 /// A company's playbook, or 404 (another company's looks the same as none).

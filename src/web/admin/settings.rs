@@ -244,6 +244,17 @@ pub fn check(s: &CompanySettings) -> Vec<FieldProblem> {
             }
         }
     }
+    for (i, day) in s.holidays.iter().enumerate() {
+        if targeting::parse_holiday(day).is_none() {
+            bad(
+                &format!("holidays.{i}"),
+                format!("'{day}' is not a date like 2026-12-25"),
+            );
+        }
+    }
+    if s.holidays.len() > 366 {
+        bad("holidays", "at most 366 holidays".into());
+    }
     for (i, email) in s.notification_emails.iter().enumerate() {
         if !email_address::EmailAddress::is_valid(email.trim()) {
             bad(

@@ -9,23 +9,9 @@
   var csrf = meta ? meta.getAttribute("content") : "";
   var $ = function (id) { return document.getElementById(id); };
 
-  function el(tag, attrs) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) {
-      if (k === "text") { node.textContent = attrs[k]; }
-      else if (k === "className") { node.className = attrs[k]; }
-      else if (k.slice(0, 2) === "on") { node.addEventListener(k.slice(2), attrs[k]); }
-      else { node.setAttribute(k, attrs[k]); }
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var c = arguments[i];
-      if (c === null || c === undefined) { continue; }
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    }
-    return node;
-  }
-
-  function clear(node) { while (node.firstChild) { node.removeChild(node.firstChild); } }
+  // Elements made from text only (editor.js, loaded first).
+  var el = window.ConciergeEditor.el;
+  var clear = window.ConciergeEditor.clear;
 
   function status(text, bad) {
     var s = $("page-status");
@@ -182,6 +168,7 @@
     var list = $("ed-problems");
     clear(list);
     if (!problems) { return; }
+    window.ConciergeEditor.problems(problems);
     if (!problems.length) { list.appendChild(el("li", { className: "none", text: "No problems." })); }
     problems.forEach(function (p) {
       var where = (p.line ? "line " + p.line + ": " : "") + (p.card ? "card '" + p.card + "': " : "");
@@ -208,10 +195,30 @@
     var seq = ++checkSeq;
     api("POST", "/api/admin/validate", $("ed-source").value, "application/yaml").then(function (res) {
       if (seq !== checkSeq || res.status !== 200) { return; }
+      window.ConciergeEditor.render(res.data.document, res.data.problems);
       editorProblems(res.data.problems);
       $("ed-paths").textContent = res.data.paths || "";
       if (res.data.document) { graph(res.data.document, res.data.problems); }
     });
+  }
+
+  // A change made in the form: the server writes the document as YAML and checks that
+  // text, so the YAML view, the problems and the graph follow the form.
+  var formTimer = null;
+  function formChanged(doc) {
+    clearTimeout(formTimer);
+    clearTimeout(checkTimer);
+    formTimer = setTimeout(function () {
+      var seq = ++checkSeq;
+      api("POST", "/api/admin/yaml", doc).then(function (res) {
+        if (seq !== checkSeq) { return; }
+        if (res.status !== 200) { return failed(res); }
+        $("ed-source").value = res.data.yaml;
+        editorProblems(res.data.problems);
+        $("ed-paths").textContent = res.data.paths || "";
+        if (res.data.document) { graph(res.data.document, res.data.problems); }
+      });
+    }, 250);
   }
 
   // The flow graph: one column per step from start, a box per card, a line per transition
@@ -283,7 +290,10 @@
       g.appendChild(svg("text", { x: p.x + 6, y: p.y + 15 }, c.id.length > 18 ? c.id.slice(0, 17) + "…" : c.id));
       g.appendChild(svg("text", { x: p.x + 6, y: p.y + 29, "class": "kind" }, String(c.type || "?")));
       g.appendChild(svg("title", {}, c.id));
-      g.addEventListener("click", function () { findCard(c.id); });
+      g.addEventListener("click", function () {
+        findCard(c.id);
+        window.ConciergeEditor.open(c.id);
+      });
       area.appendChild(g);
     });
     resize();
@@ -304,6 +314,8 @@
       $("editor").hidden = false;
       $("ed-title").textContent = editing.name + " (" + editing.slug + ")";
       $("ed-source").value = editing.source;
+      window.ConciergeEditor.reset();
+      window.ConciergeEditor.render(editing.document, editing.problems);
       $("ed-export").setAttribute("href", "/api/admin/playbooks/" + encodeURIComponent(id) + "/export");
       $("ed-export").setAttribute("download", editing.slug + ".yaml");
       editorProblems(editing.problems);
@@ -478,6 +490,7 @@
     field("avatar_url").value = s.avatar_url || "";
     field("exit_words").value = s.exit_words.join(", ");
     field("notification_emails").value = s.notification_emails.join(", ");
+    field("holidays").value = (s.holidays || []).join(", ");
     field("live_chat.see_all_chats").checked = s.live_chat.see_all_chats;
     field("live_chat.auto_assign").checked = s.live_chat.auto_assign;
     field("live_chat.max_open_chats").value = s.live_chat.max_open_chats;
@@ -523,6 +536,7 @@
       language: field("language").value,
       timezone: field("timezone").value.trim(),
       business_hours: hours,
+      holidays: keywordsOf(field("holidays").value),
       fallback_reply: field("fallback_reply").value,
       exit_words: keywordsOf(field("exit_words").value),
       notification_emails: keywordsOf(field("notification_emails").value),
@@ -624,6 +638,22 @@
     });
   }
 
+  // What the editor's other scripts use.
+  window.ConciergeSettings = {
+    api: api,
+    status: status,
+    resize: resize,
+    diffLines: diffLines,
+    draftDocument: function () { return window.ConciergeEditor.document(); },
+    // Put a whole YAML text in the editor (it keeps the open playbook's slug), as typing it would.
+    loadYaml: function (yaml) {
+      if (!editing) { return; }
+      var area = $("ed-source");
+      area.value = withSlug(yaml, editing.slug);
+      area.dispatchEvent(new Event("input"));
+    }
+  };
+
   // ---- Wiring ----
   function start() {
     $("pb-create").addEventListener("click", function () {
@@ -641,7 +671,9 @@
       });
       this.value = "";
     });
+    window.ConciergeEditor.mount($("ed-form"), formChanged);
     $("ed-source").addEventListener("input", function () {
+      clearTimeout(formTimer);
       clearTimeout(checkTimer);
       checkTimer = setTimeout(check, 400);
     });

@@ -6,6 +6,8 @@ const SDK: &str = include_str!("../assets/app-extensions-sdk.js");
 const EXTENSION: &str = include_str!("../assets/extension.js");
 const INBOX: &str = include_str!("../assets/inbox.js");
 const SETTINGS: &str = include_str!("../assets/settings.js");
+const EDITOR: &str = include_str!("../assets/editor.js");
+const DESCRIBE: &str = include_str!("../assets/describe.js");
 
 fn js(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -36,4 +38,16 @@ pub async fn inbox() -> HttpResponse {
 #[get("/assets/settings.js")]
 pub async fn settings() -> HttpResponse {
     js(SETTINGS)
+}
+
+/// The settings page's playbook form.
+#[get("/assets/editor.js")]
+pub async fn editor() -> HttpResponse {
+    js(EDITOR)
+}
+
+/// The settings page's "Describe it" box.
+#[get("/assets/describe.js")]
+pub async fn describe() -> HttpResponse {
+    js(DESCRIBE)
 }

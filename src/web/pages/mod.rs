@@ -20,6 +20,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(settings::retry)
         .service(assets::inbox)
         .service(assets::settings)
+        .service(assets::editor)
+        .service(assets::describe)
         .service(inbox::page);
 }
 
