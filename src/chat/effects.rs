@@ -103,6 +103,7 @@ pub(super) fn apply(
                 )?;
             }
             Effect::HandOff { card } => {
+                turn.conv.team = live_chat_team(playbook, &card);
                 turn.conv.status = status::UNASSIGNED.to_owned();
                 turn.conv.waiting_since = Some(now);
                 turn.out.events.push(LiveEvent::Status {
@@ -169,6 +170,14 @@ fn is_live_chat(playbook: &Published, card: &str) -> bool {
         .document
         .card(card)
         .is_some_and(|c| matches!(c.kind, CardKind::LiveChat(_)))
+}
+
+/// The team a live chat card hands the chat to (none: every rep).
+fn live_chat_team(playbook: &Published, card: &str) -> Option<String> {
+    match playbook.document.card(card).map(|c| &c.kind) {
+        Some(CardKind::LiveChat(c)) => c.team.clone(),
+        _ => None,
+    }
 }
 
 fn bot_message(m: BotMessage) -> NewMessage {

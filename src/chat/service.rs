@@ -41,7 +41,9 @@ impl Chat {
         }
     }
 
-    /// A visitor's turn: committed, then delivered.
+    /// A visitor's turn: committed, then delivered. Its span carries the conversation id
+    /// once the turn knows it (a first message opens the conversation).
+    #[tracing::instrument(name = "visitor_turn", skip_all, fields(company_id = %company_id, conversation_id = tracing::field::Empty))]
     pub async fn visitor_turn(
         &self,
         company_id: &str,
@@ -68,6 +70,9 @@ impl Chat {
                 other => break other?,
             }
         };
+        if let Some(c) = &outcome.conversation {
+            tracing::Span::current().record("conversation_id", c.id.as_str());
+        }
         self.committed(&outcome);
         Ok(outcome)
     }
@@ -107,6 +112,7 @@ impl Chat {
 
     /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
     /// conversation's flow; `card` is the card it is for. Committed, then delivered.
+    #[tracing::instrument(name = "conversation_event", skip_all, fields(company_id = %company_id, conversation_id = %conversation_id))]
     pub async fn conversation_event(
         &self,
         company_id: &str,

@@ -454,11 +454,19 @@ impl<'c> Turn<'c> {
 
     /// Is live chat available? Only asked of playbooks with a live chat card.
     fn reps_online(&mut self, playbook: &Published) -> Result<bool, ChatError> {
-        let has_live_chat = playbook
-            .document
-            .cards
-            .iter()
-            .any(|c| matches!(c.kind, CardKind::LiveChat(_)));
+        // The teams the playbook's live chat cards hand chats to; `None` when one of them
+        // hands its chat to every rep.
+        let mut teams: Option<Vec<String>> = Some(Vec::new());
+        let mut has_live_chat = false;
+        for card in &playbook.document.cards {
+            if let CardKind::LiveChat(c) = &card.kind {
+                has_live_chat = true;
+                match (&mut teams, &c.team) {
+                    (Some(names), Some(team)) => names.push(team.clone()),
+                    _ => teams = None,
+                }
+            }
+        }
         if !has_live_chat {
             return Ok(false);
         }
@@ -468,7 +476,7 @@ impl<'c> Turn<'c> {
             return Ok(false);
         }
         let since = self.now_ms() - i64::from(settings.heartbeat_timeout_seconds) * 1000;
-        Ok(crate::db::presence::online_reps(self.conn, &company.id, since)? > 0)
+        Ok(crate::db::presence::online_reps(self.conn, &company.id, since, teams.as_deref())? > 0)
     }
 
     /// A flow left waiting for an http result that never came (the process stopped during

@@ -248,12 +248,15 @@ macro_rules! summary_columns {
 }
 
 /// The chats of a folder, newest activity first (Unassigned: longest waiting first).
-/// `me` is the rep's row id; `limit` caps the list.
+/// `me` is the rep's row id; `teams` the names of the rep's teams, when waiting chats
+/// handed to other teams are left out (none: an admin sees them all); `limit` caps the
+/// list.
 pub fn folder(
     conn: &mut DbConn,
     company_id: &str,
     folder: Folder,
     me: &str,
+    teams: Option<&[String]>,
     limit: i64,
 ) -> Result<Vec<Summary>, DbError> {
     let base = conversations::table
@@ -262,12 +265,19 @@ pub fn folder(
         .filter(visitors::company_id.eq(company_id))
         .into_boxed();
     let query = match folder {
-        Folder::Unassigned => base
-            .filter(conversations::status.eq(status::UNASSIGNED))
-            .order((
-                conversations::waiting_since.asc(),
-                conversations::created_at.asc(),
-            )),
+        Folder::Unassigned => match teams {
+            Some(teams) => base.filter(
+                conversations::team
+                    .is_null()
+                    .or(conversations::team.eq_any(teams.to_vec())),
+            ),
+            None => base,
+        }
+        .filter(conversations::status.eq(status::UNASSIGNED))
+        .order((
+            conversations::waiting_since.asc(),
+            conversations::created_at.asc(),
+        )),
         Folder::Mine => base
             .filter(conversations::status.eq(status::ASSIGNED))
             .filter(conversations::assigned_to.eq(me.to_owned()))
@@ -364,23 +374,33 @@ pub struct Counts {
     pub all: Option<i64>,
 }
 
+/// `teams` as for [`folder`].
 pub fn counts(
     conn: &mut DbConn,
     company_id: &str,
     me: &str,
+    teams: Option<&[String]>,
     with_all: bool,
 ) -> Result<Counts, DbError> {
-    let by_status: Vec<(String, Option<String>)> = conversations::table
+    let by_status: Vec<(String, Option<String>, Option<String>)> = conversations::table
         .filter(conversations::company_id.eq(company_id))
         .filter(conversations::status.ne(status::BOT))
-        .select((conversations::status, conversations::assigned_to))
+        .select((
+            conversations::status,
+            conversations::assigned_to,
+            conversations::team,
+        ))
         .load(conn)?;
     let mut counts = Counts::default();
     let mut all = 0;
-    for (s, to) in &by_status {
+    for (s, to, team) in &by_status {
         all += 1;
+        let in_team = match (teams, team) {
+            (Some(teams), Some(team)) => teams.contains(team),
+            _ => true,
+        };
         match s.as_str() {
-            status::UNASSIGNED => counts.unassigned += 1,
+            status::UNASSIGNED if in_team => counts.unassigned += 1,
             status::ASSIGNED if to.as_deref() == Some(me) => counts.mine += 1,
             status::CLOSED => counts.closed += 1,
             _ => {}

@@ -23,6 +23,7 @@ pub mod playbooks;
 pub mod presence;
 pub mod purge;
 pub mod schema;
+pub mod teams;
 pub mod timers;
 pub mod transcripts;
 pub mod visitors;

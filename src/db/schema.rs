@@ -218,6 +218,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    teams (id) {
+        id -> Text,
+        company_id -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, crm_user_id) {
+        team_id -> Text,
+        company_id -> Text,
+        crm_user_id -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> Text,
         company_id -> Text,
@@ -260,6 +277,7 @@ diesel::joinable!(timers -> conversations (conversation_id));
 diesel::joinable!(conversations -> crm_users (assigned_to));
 diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(chat_offers -> conversations (conversation_id));
+diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(audit_log -> companies (company_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -278,6 +296,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     analytics_events,
     chat_takes,
     chat_offers,
+    teams,
+    team_members,
     api_keys,
     audit_log,
 );

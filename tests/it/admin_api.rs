@@ -1159,6 +1159,10 @@ async fn the_openapi_description_lists_the_admin_api() {
         ("/api/admin/playbooks", "post"),
         ("/api/admin/playbooks/{id}/draft", "put"),
         ("/api/admin/playbooks/{id}/publish", "post"),
+        ("/api/admin/teams", "get"),
+        ("/api/admin/teams", "post"),
+        ("/api/admin/teams/{id}", "put"),
+        ("/api/admin/teams/{id}", "delete"),
         ("/api/admin/playbooks/{id}/versions", "get"),
         ("/api/admin/playbooks/{id}/enabled", "post"),
         ("/api/admin/playbooks/{id}", "delete"),
@@ -1521,6 +1525,7 @@ async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html
         "playbooks",
         "editor",
         "answer-rules",
+        "teams",
         "company",
         "embed",
         "api-keys",
@@ -1549,7 +1554,7 @@ async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html
         .unwrap();
     assert_eq!(page.status(), 403);
     // R8: the scripts build everything with createElement and textContent.
-    for asset in ["settings.js", "editor.js", "describe.js"] {
+    for asset in ["settings.js", "editor.js", "describe.js", "teams.js"] {
         assert!(html.contains(&format!("/assets/{asset}")), "{asset}");
         let script = reqwest::get(s.app.at(&format!("/assets/{asset}")))
             .await

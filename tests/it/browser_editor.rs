@@ -109,6 +109,34 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
         // Saved, the draft is what the form shows.
         click(&browser, "#ed-save").await;
         until(&browser, "saved", "document.getElementById('page-status').textContent.includes('Draft saved')").await;
+
+        // R8: every payload of the set, as the name, a text and a card id, stays text in
+        // the form, its card list and the graph (this draft is not saved).
+        let payloads = crate::browser::xss_payloads();
+        let all = serde_json::to_string(&payloads.join(" ")).unwrap();
+        let id = serde_json::to_string(&payloads[1]).unwrap();
+        let text = yaml(&browser).await;
+        let hostile = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("name: ") {
+                    format!("name: {all}")
+                } else if l.starts_with("    text: \"Hi") {
+                    format!("    text: {all}")
+                } else {
+                    l.replace("id: thanks", &format!("id: {id}")).replace("next: thanks", &format!("next: {id}"))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        type_yaml(&browser, &hostile).await;
+        until(&browser, "the hostile card in the form and graph", &format!("[...document.querySelectorAll('details.pf-card')].some(d => d.getAttribute('data-card') === {id}) && [...document.querySelectorAll('#ed-graph g')].some(g => g.getAttribute('data-card') === {id})")).await;
+        js(&browser, "document.querySelectorAll('details.pf-card').forEach(d => d.open = true); return true").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let inert = js(&browser, "return window.__xss === undefined && !document.querySelector('#ed-form img, #ed-form script, #ed-form iframe, #ed-form svg, #ed-form math, #ed-form a, #ed-graph img, #ed-graph script, #ed-graph foreignObject, #ed-problems img')").await;
+        assert_eq!(inert, Value::Bool(true));
+        let name = js(&browser, "return document.querySelector('#ed-form input').value").await;
+        assert_eq!(name.as_str().unwrap(), payloads.join(" "));
     })
     .await;
 

@@ -262,6 +262,7 @@ fn card_kind() -> impl Strategy<Value = CardKind> {
                     wait_seconds,
                     offline_message,
                     offline_next,
+                    team: None,
                 })
             }
         ),

@@ -144,6 +144,11 @@ impl Rep {
 /// The app with the sandbox CRM installed into the demo company (its users synced) and the
 /// test playbook `qualify` published; the company.
 pub(crate) async fn setup(db: TestDb) -> (TestApp, Company) {
+    setup_with(db, QUALIFY).await
+}
+
+/// As [`setup`], with this playbook instead of `qualify`.
+pub(crate) async fn setup_with(db: TestDb, playbook: &str) -> (TestApp, Company) {
     // Every visitor of these tests comes from one address.
     let app = TestApp::spawn_with(db, |c| {
         c.rate_limits.per_address = Rate {
@@ -153,7 +158,7 @@ pub(crate) async fn setup(db: TestDb) -> (TestApp, Company) {
     })
     .await;
     let company_id = install_app(&app, ADA).await;
-    let doc = check_document(QUALIFY, Format::Yaml).unwrap();
+    let doc = check_document(playbook, Format::Yaml).unwrap();
     let company = app
         .state
         .db

@@ -30,6 +30,7 @@ mod http_card;
 mod iframe_auth;
 mod live_chat;
 mod live_offers;
+mod live_teams;
 mod live_timers;
 mod mail;
 mod multinode;

@@ -29,27 +29,51 @@ pub enum Target {
 }
 
 /// May `rep` see this conversation? Chats assigned to another rep are hidden from reps
-/// (not from admins, nor when the company shows every chat to every rep); chats still
+/// (not from admins, nor when the company shows every chat to every rep); a waiting chat
+/// handed to a team only from the reps outside it (`teams`: the rep's teams); chats still
 /// with the bot are not in the inbox at all.
-pub fn may_see(turn_status: &str, assigned_to: Option<&str>, rep: &Rep, see_all: bool) -> bool {
+pub fn may_see(
+    turn_status: &str,
+    assigned_to: Option<&str>,
+    team: Option<&str>,
+    rep: &Rep,
+    teams: &[String],
+    see_all: bool,
+) -> bool {
     match turn_status {
         status::BOT => false,
         status::ASSIGNED => rep.admin() || see_all || assigned_to == Some(rep.id.as_str()),
+        status::UNASSIGNED => in_team(team, rep, teams),
         _ => true,
     }
+}
+
+/// May `rep` (of `teams`) see a waiting chat handed to `team`? Its members and admins may.
+pub fn in_team(team: Option<&str>, rep: &Rep, teams: &[String]) -> bool {
+    rep.admin() || team.is_none_or(|t| teams.iter().any(|x| x == t))
+}
+
+/// The rep acting and what they may see.
+pub struct Viewer<'a> {
+    pub rep: &'a Rep,
+    /// The names of the rep's teams.
+    pub teams: &'a [String],
+    /// The company shows every chat to every rep.
+    pub see_all: bool,
 }
 
 /// 404 unless the rep may see the turn's conversation.
 pub(in crate::chat) fn check_visible(
     turn: &Turn<'_>,
-    rep: &Rep,
-    see_all: bool,
+    viewer: &Viewer<'_>,
 ) -> Result<(), LiveError> {
     if may_see(
         &turn.conv.status,
         turn.conv.assigned_to.as_deref(),
-        rep,
-        see_all,
+        turn.conv.team.as_deref(),
+        viewer.rep,
+        viewer.teams,
+        viewer.see_all,
     ) {
         Ok(())
     } else {
@@ -77,15 +101,18 @@ fn system(turn: &mut Turn<'_>, text: String) -> Result<(), LiveError> {
 /// Give the chat to `target`. `limit`: the most open chats a rep may have.
 pub(in crate::chat) fn assign(
     turn: &mut Turn<'_>,
-    actor: &Rep,
+    viewer: &Viewer<'_>,
     target: Target,
     limit: i64,
-    see_all: bool,
 ) -> Result<(), LiveError> {
+    let (actor, see_all) = (viewer.rep, viewer.see_all);
     let company = turn.conv.company_id.clone();
     match turn.conv.status.as_str() {
         status::CLOSED => return Err(LiveError::Closed),
         status::BOT => return Err(LiveError::NotFound),
+        status::UNASSIGNED if !in_team(turn.conv.team.as_deref(), actor, viewer.teams) => {
+            return Err(LiveError::NotFound);
+        }
         _ => {}
     }
     let current = if turn.conv.status == status::ASSIGNED {
@@ -216,15 +243,15 @@ pub(in crate::chat) fn give_back(
 /// A rep's message. Replying to a waiting chat takes it first.
 pub(in crate::chat) fn reply(
     turn: &mut Turn<'_>,
-    actor: &Rep,
+    viewer: &Viewer<'_>,
     text: String,
     limit: i64,
-    see_all: bool,
 ) -> Result<(), LiveError> {
-    check_visible(turn, actor, see_all)?;
+    check_visible(turn, viewer)?;
+    let actor = viewer.rep;
     match turn.conv.status.as_str() {
         status::CLOSED => return Err(LiveError::Closed),
-        status::UNASSIGNED => assign(turn, actor, Target::Me, limit, see_all)?,
+        status::UNASSIGNED => assign(turn, viewer, Target::Me, limit)?,
         _ => {}
     }
     if turn.conv.assigned_to.as_deref() != Some(actor.id.as_str()) {
@@ -247,12 +274,9 @@ pub(in crate::chat) fn reply(
 }
 
 /// Close the chat for good; a transcript note goes to every lead or deal made from it.
-pub(in crate::chat) fn close(
-    turn: &mut Turn<'_>,
-    actor: &Rep,
-    see_all: bool,
-) -> Result<(), LiveError> {
-    check_visible(turn, actor, see_all)?;
+pub(in crate::chat) fn close(turn: &mut Turn<'_>, viewer: &Viewer<'_>) -> Result<(), LiveError> {
+    check_visible(turn, viewer)?;
+    let (actor, see_all) = (viewer.rep, viewer.see_all);
     if turn.conv.status == status::CLOSED {
         return Err(LiveError::Closed);
     }

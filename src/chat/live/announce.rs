@@ -16,7 +16,7 @@ use crate::chat::Chat;
 use crate::chat::realtime::LiveEvent;
 use crate::chat::turn::Outcome;
 use crate::db::conversations::{author, status};
-use crate::db::{DbConn, DbError, companies, live};
+use crate::db::{DbConn, DbError, companies, live, teams};
 
 /// Takes older than this are not used for the expected wait.
 const TAKES_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -78,15 +78,22 @@ async fn announce(chat: Chat, change: Change) {
     let loaded = chat
         .db
         .run(move |conn| {
+            let summary = live::summary(conn, &company, &id)?;
+            // A chat handed to a team: only its members hear of it.
+            let team = match summary.as_ref().and_then(|s| s.team.clone()) {
+                Some(team) => Some(teams::members_of(conn, &company, &[team])?),
+                None => None,
+            };
             Ok::<_, DbError>((
-                live::summary(conn, &company, &id)?,
+                summary,
                 companies::by_id(conn, &company)?,
                 live::reps(conn, &company)?,
+                team,
             ))
         })
         .await;
-    let (summary, company, reps) = match loaded {
-        Ok((Some(s), Some(c), reps)) => (s, c, reps),
+    let (summary, company, reps, team) = match loaded {
+        Ok((Some(s), Some(c), reps, team)) => (s, c, reps, team),
         Ok(_) => return,
         Err(e) => {
             tracing::warn!(error = %e, "cannot tell the reps about a chat");
@@ -120,7 +127,11 @@ async fn announce(chat: Chat, change: Change) {
     if change.became_unassigned {
         let to = reps
             .iter()
-            .filter(|r| r.wants(notify::NEW_CHAT) && effective_online(r, &company, now))
+            .filter(|r| {
+                r.wants(notify::NEW_CHAT)
+                    && effective_online(r, &company, now)
+                    && team.as_ref().is_none_or(|m| m.contains(&r.crm_user_id))
+            })
             .map(|r| r.crm_user_id)
             .collect();
         tell(

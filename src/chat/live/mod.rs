@@ -157,9 +157,31 @@ pub struct Live {
 struct Ctx {
     rep: Rep,
     company: Company,
+    /// The names of the rep's teams.
+    teams: Vec<String>,
 }
 
 impl Ctx {
+    fn viewer(&self) -> actions::Viewer<'_> {
+        actions::Viewer {
+            rep: &self.rep,
+            teams: &self.teams,
+            see_all: self.see_all(),
+        }
+    }
+
+    /// May the rep see this conversation?
+    fn sees(&self, conv: &convs::Conversation) -> bool {
+        actions::may_see(
+            &conv.status,
+            conv.assigned_to.as_deref(),
+            conv.team.as_deref(),
+            &self.rep,
+            &self.teams,
+            self.see_all(),
+        )
+    }
+
     fn see_all(&self) -> bool {
         self.company.settings().live_chat.see_all_chats
     }
@@ -174,7 +196,12 @@ fn ctx(conn: &mut DbConn, company_id: &str, crm_user_id: i64) -> Result<Ctx, Liv
     let rep = live::rep(conn, company_id, crm_user_id)?.ok_or_else(|| {
         LiveError::Forbidden("your CRM user is not known to the app yet; reopen the inbox".into())
     })?;
-    Ok(Ctx { rep, company })
+    let teams = crate::db::teams::of_user(conn, company_id, crm_user_id)?;
+    Ok(Ctx {
+        rep,
+        company,
+        teams,
+    })
 }
 
 /// Is the rep counted as online now?
@@ -329,24 +356,35 @@ impl Live {
                 if folder == Folder::All && !with_all {
                     return Err(LiveError::Forbidden("only admins see every chat".into()));
                 }
-                let chats = live::folder(conn, &company, folder, &c.rep.id, FOLDER_LIMIT)?;
-                let counts = live::counts(conn, &company, &c.rep.id, with_all)?;
+                let teams = (!c.rep.admin()).then_some(c.teams.as_slice());
+                let chats = live::folder(conn, &company, folder, &c.rep.id, teams, FOLDER_LIMIT)?;
+                let counts = live::counts(conn, &company, &c.rep.id, teams, with_all)?;
                 Ok((chats, counts))
             })
             .await
     }
 
-    /// The counts of a rep's folders.
+    /// The counts of a rep's folders; `teams`: the rep's teams (none for an admin, who
+    /// sees every waiting chat).
     pub async fn counts(
         &self,
         company_id: &str,
         rep: &Rep,
+        teams: Option<Vec<String>>,
         with_all: bool,
     ) -> Result<Counts, LiveError> {
         let (company, rep_id) = (company_id.to_owned(), rep.id.clone());
         self.chat
             .db
-            .run(move |conn| Ok(live::counts(conn, &company, &rep_id, with_all)?))
+            .run(move |conn| {
+                Ok(live::counts(
+                    conn,
+                    &company,
+                    &rep_id,
+                    teams.as_deref(),
+                    with_all,
+                )?)
+            })
             .await
     }
 
@@ -364,12 +402,7 @@ impl Live {
             .run(move |conn| {
                 let c = ctx(conn, &company, crm_user_id)?;
                 let conv = convs::get(conn, &company, &id)?.ok_or(LiveError::NotFound)?;
-                if !actions::may_see(
-                    &conv.status,
-                    conv.assigned_to.as_deref(),
-                    &c.rep,
-                    c.see_all(),
-                ) {
+                if !c.sees(&conv) {
                     return Err(LiveError::NotFound);
                 }
                 detail_of(conn, &versions, &c.company, &conv)
@@ -386,7 +419,7 @@ impl Live {
         target: Target,
     ) -> Result<Summary, LiveError> {
         self.act(company_id, crm_user_id, id, move |turn, c| {
-            actions::assign(turn, &c.rep, target, c.limit(), c.see_all())
+            actions::assign(turn, &c.viewer(), target, c.limit())
         })
         .await?;
         self.summary(company_id, id).await
@@ -400,7 +433,7 @@ impl Live {
         id: &str,
     ) -> Result<Summary, LiveError> {
         self.act(company_id, crm_user_id, id, move |turn, c| {
-            actions::check_visible(turn, &c.rep, c.see_all())?;
+            actions::check_visible(turn, &c.viewer())?;
             offers::decline(turn, &c.rep)
         })
         .await?;
@@ -417,7 +450,7 @@ impl Live {
     ) -> Result<Message, LiveError> {
         let outcome = self
             .act(company_id, crm_user_id, id, move |turn, c| {
-                actions::reply(turn, &c.rep, text, c.limit(), c.see_all())
+                actions::reply(turn, &c.viewer(), text, c.limit())
             })
             .await?;
         outcome
@@ -435,7 +468,7 @@ impl Live {
         id: &str,
     ) -> Result<Summary, LiveError> {
         self.act(company_id, crm_user_id, id, move |turn, c| {
-            actions::close(turn, &c.rep, c.see_all())
+            actions::close(turn, &c.viewer())
         })
         .await?;
         self.summary(company_id, id).await
@@ -456,12 +489,7 @@ impl Live {
             .run(move |conn| {
                 let c = ctx(conn, &company, crm_user_id)?;
                 let conv = convs::get(conn, &company, &conv_id)?.ok_or(LiveError::NotFound)?;
-                if !actions::may_see(
-                    &conv.status,
-                    conv.assigned_to.as_deref(),
-                    &c.rep,
-                    c.see_all(),
-                ) {
+                if !c.sees(&conv) {
                     return Err(LiveError::NotFound);
                 }
                 Ok(c.rep)
@@ -521,12 +549,7 @@ impl Live {
             .write(move |conn| {
                 let c = ctx(conn, &company, crm_user_id)?;
                 let conv = convs::get(conn, &company, &conv_id)?.ok_or(LiveError::NotFound)?;
-                if !actions::may_see(
-                    &conv.status,
-                    conv.assigned_to.as_deref(),
-                    &c.rep,
-                    c.see_all(),
-                ) {
+                if !c.sees(&conv) {
                     return Err(LiveError::NotFound);
                 }
                 crm::save_panel(conn, &company, &conv.id, &panel)?;
@@ -553,12 +576,7 @@ impl Live {
             .write(move |conn| {
                 let c = ctx(conn, &company, crm_user_id)?;
                 let conv = convs::get(conn, &company, &conv_id)?.ok_or(LiveError::NotFound)?;
-                if !actions::may_see(
-                    &conv.status,
-                    conv.assigned_to.as_deref(),
-                    &c.rep,
-                    c.see_all(),
-                ) {
+                if !c.sees(&conv) {
                     return Err(LiveError::NotFound);
                 }
                 crm::save_panel(conn, &company, &conv.id, &panel)?;

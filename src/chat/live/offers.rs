@@ -3,7 +3,7 @@
 //! within `live_chat.offer_seconds`.
 //!
 //! - **Who.** The online reps under their open-chat limit who were not offered this chat
-//!   before, with the fewest open chats (offers standing to them count too); on a tie the
+//!   before (of a chat handed to a team: its members), with the fewest open chats (offers standing to them count too); on a tie the
 //!   rep assigned least recently (never before first), then the lowest CRM user id.
 //! - **Durable and multi-node.** The offer is a row (`db::offers`) and its expiry a timer of
 //!   kind `live_chat_offer` in `timers`, both written in the turn that makes the offer, under
@@ -27,7 +27,7 @@ use crate::db::companies::Company;
 use crate::db::conversations::status;
 use crate::db::live::{self, Rep};
 use crate::db::offers::{self as store, Offer};
-use crate::db::{DbConn, DbError, timers};
+use crate::db::{DbConn, DbError, teams, timers};
 use crate::playbook::effect::TimerKind;
 
 const KIND: TimerKind = TimerKind::LiveChatOffer;
@@ -69,7 +69,8 @@ pub(in crate::chat) fn settle(turn: &mut Turn<'_>) -> Result<(), ChatError> {
         return Ok(());
     }
     let now = turn.now;
-    let next = candidate(turn.conn, &company, &offer.skipped, now)?;
+    let team = turn.conv.team.clone();
+    let next = candidate(turn.conn, &company, team.as_deref(), &offer.skipped, now)?;
     let Some(rep) = next else {
         if handed_back {
             store::put(
@@ -155,15 +156,21 @@ fn skip_current(offer: &mut Offer) {
 fn candidate(
     conn: &mut DbConn,
     company: &Company,
+    team: Option<&str>,
     skipped: &[String],
     now: DateTime<Utc>,
 ) -> Result<Option<Rep>, DbError> {
+    let members = match team {
+        Some(team) => Some(teams::members_of(conn, &company.id, &[team.to_owned()])?),
+        None => None,
+    };
     let limit = i64::from(company.settings().live_chat.max_open_chats.max(1));
     let open = live::open_chats(conn, &company.id)?;
     let pending = store::pending(conn, &company.id)?;
     Ok(live::reps(conn, &company.id)?
         .into_iter()
         .filter(|r| !skipped.contains(&r.id) && effective_online(r, company, now))
+        .filter(|r| members.as_ref().is_none_or(|m| m.contains(&r.crm_user_id)))
         .filter_map(|r| {
             let open = open.get(&r.id).copied().unwrap_or(0);
             let load = open + pending.get(&r.id).copied().unwrap_or(0);

@@ -184,6 +184,10 @@ pub struct LiveChatCard {
     pub offline_message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_next: Option<String>,
+    /// Only this team's reps are told of the chat, see it in Unassigned and are offered it
+    /// (none: every rep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 fn default_wait_seconds() -> u32 {

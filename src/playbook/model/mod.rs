@@ -27,6 +27,8 @@ pub const DEFAULT_HTTP_TIMEOUT: u32 = 10;
 pub const MAX_HTTP_TIMEOUT: u32 = 30;
 /// Allowed range of a live chat card's `wait_seconds`.
 pub const WAIT_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 10..=3600;
+/// Longest team name a live chat card may give.
+pub const MAX_TEAM_CHARS: usize = 60;
 
 /// One playbook document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

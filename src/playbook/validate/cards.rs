@@ -8,7 +8,8 @@ use serde_json::Value;
 use crate::playbook::load::pointer;
 use crate::playbook::model::{
     ButtonsCard, CardKind, Cond, ConditionCard, HttpCard, InputKind, LiveChatCard,
-    MAX_HTTP_TIMEOUT, NotifyCard, Op, QuestionCard, RedirectCard, SetCard, WAIT_SECONDS_RANGE,
+    MAX_HTTP_TIMEOUT, MAX_TEAM_CHARS, NotifyCard, Op, QuestionCard, RedirectCard, SetCard,
+    WAIT_SECONDS_RANGE,
 };
 use crate::playbook::vars;
 
@@ -298,6 +299,17 @@ fn live_chat(card: CardRef<'_>, c: &LiveChatCard, problems: &mut Vec<Problem>) {
                 WAIT_SECONDS_RANGE.start(),
                 WAIT_SECONDS_RANGE.end(),
                 c.wait_seconds
+            ),
+        ));
+    }
+    if let Some(team) = &c.team
+        && (team.trim().is_empty() || team.trim() != team || team.chars().count() > MAX_TEAM_CHARS)
+    {
+        problems.push(card.problem(
+            "team",
+            format!(
+                "team must be a team's name of 1 to {MAX_TEAM_CHARS} characters without \
+                 spaces around it, not '{team}'"
             ),
         ));
     }

@@ -11,6 +11,7 @@ pub mod document;
 pub mod draft_yaml;
 pub mod playbooks;
 pub mod settings;
+pub mod teams;
 pub mod templates;
 mod words;
 
@@ -23,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)
+        .configure(teams::routes)
         .service(draft_yaml::to_yaml)
         .service(audit::list)
         .service(templates::list);

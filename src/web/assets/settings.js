@@ -638,11 +638,15 @@
     });
   }
 
-  // What the editor's other scripts use.
+  // What the page's other scripts (the editor's, teams.js) use.
   window.ConciergeSettings = {
     api: api,
     status: status,
     resize: resize,
+    el: el,
+    clear: clear,
+    failed: failed,
+    loadAudit: loadAudit,
     diffLines: diffLines,
     draftDocument: function () { return window.ConciergeEditor.document(); },
     // Put a whole YAML text in the editor (it keeps the open playbook's slug), as typing it would.

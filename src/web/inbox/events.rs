@@ -56,14 +56,15 @@ pub async fn events(
     let live = live(&state);
     live.touch(&company_id, crm_user_id).await?;
     let (company, user) = (company_id.clone(), crm_user_id);
-    let (rep, see_all) = state
+    let (rep, see_all, teams) = state
         .db
         .run(move |conn| {
             let rep = crate::db::live::rep(conn, &company, user)?;
             let see_all = companies::by_id(conn, &company)?
                 .map(|c| c.settings().live_chat.see_all_chats)
                 .unwrap_or(false);
-            Ok::<_, DbError>((rep, see_all))
+            let teams = crate::db::teams::of_user(conn, &company, user)?;
+            Ok::<_, DbError>((rep, see_all, teams))
         })
         .await?;
     let rep = rep.ok_or_else(|| AppError::forbidden("your CRM user is not known to the app"))?;
@@ -72,6 +73,7 @@ pub async fn events(
         live,
         rep,
         see_all,
+        teams,
         company_id,
         known: HashMap::new(),
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
@@ -91,14 +93,16 @@ pub async fn events(
         .streaming(body))
 }
 
-/// What the stream knows of a chat: (status, assignee row id).
-type Seen = (String, Option<String>);
+/// What the stream knows of a chat: (status, assignee row id, team).
+type Seen = (String, Option<String>, Option<String>);
 
 struct RepStream {
     rx: CompanySubscription,
     live: Live,
     rep: Rep,
     see_all: bool,
+    /// The names of the rep's teams (as the stream opened).
+    teams: Vec<String>,
     company_id: String,
     /// Chats seen on this stream.
     known: HashMap<String, Seen>,
@@ -155,7 +159,14 @@ impl RepStream {
     }
 
     fn visible(&self, seen: &Seen) -> bool {
-        may_see(&seen.0, seen.1.as_deref(), &self.rep, self.see_all)
+        may_see(
+            &seen.0,
+            seen.1.as_deref(),
+            seen.2.as_deref(),
+            &self.rep,
+            &self.teams,
+            self.see_all,
+        )
     }
 
     /// May this rep see the chat? Read once from the database, then kept up to date by
@@ -172,7 +183,7 @@ impl RepStream {
             .await;
         match conv {
             Ok(Some(c)) => {
-                let seen = (c.status, c.assigned_to);
+                let seen = (c.status, c.assigned_to, c.team);
                 let visible = self.visible(&seen);
                 self.known.insert(conversation_id.to_owned(), seen);
                 visible
@@ -210,7 +221,7 @@ impl RepStream {
                     Some(a) => Some(format!("crm:{}", a.user_id)),
                     None => None,
                 };
-                let seen = (summary.status.clone(), assignee);
+                let seen = (summary.status.clone(), assignee, summary.team.clone());
                 let visible = self.visible(&seen);
                 self.known.insert(summary.id.clone(), seen);
                 if visible {
@@ -220,7 +231,12 @@ impl RepStream {
                 }
                 let with_all = self.rep.admin() || self.see_all;
                 let rep = self.rep.clone();
-                if let Ok(counts) = self.live.counts(&self.company_id, &rep, with_all).await {
+                let teams = (!rep.admin()).then(|| self.teams.clone());
+                if let Ok(counts) = self
+                    .live
+                    .counts(&self.company_id, &rep, teams, with_all)
+                    .await
+                {
                     self.push("counts", json!(counts));
                 }
             }

@@ -6,6 +6,7 @@ const SDK: &str = include_str!("../assets/app-extensions-sdk.js");
 const EXTENSION: &str = include_str!("../assets/extension.js");
 const INBOX: &str = include_str!("../assets/inbox.js");
 const SETTINGS: &str = include_str!("../assets/settings.js");
+const TEAMS: &str = include_str!("../assets/teams.js");
 const EDITOR: &str = include_str!("../assets/editor.js");
 const DESCRIBE: &str = include_str!("../assets/describe.js");
 
@@ -38,6 +39,12 @@ pub async fn inbox() -> HttpResponse {
 #[get("/assets/settings.js")]
 pub async fn settings() -> HttpResponse {
     js(SETTINGS)
+}
+
+/// The settings page's Teams section.
+#[get("/assets/teams.js")]
+pub async fn teams() -> HttpResponse {
+    js(TEAMS)
 }
 
 /// The settings page's playbook form.
