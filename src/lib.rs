@@ -8,4 +8,5 @@ pub mod crm;
 pub mod db;
 pub mod mail;
 pub mod playbook;
+pub mod reports;
 pub mod web;

@@ -23,8 +23,12 @@ pub(super) fn apply(
     for effect in effects {
         match effect {
             Effect::Reached { card } => {
-                turn.analytics
-                    .push((analytics::kind::REACHED, playbook_id.clone(), Some(card)));
+                turn.analytics.push((
+                    analytics::kind::REACHED,
+                    playbook_id.clone(),
+                    Some(card),
+                    None,
+                ));
             }
             Effect::Say(message) => {
                 if !handed_off && is_live_chat(playbook, &message.card) {
@@ -33,6 +37,7 @@ pub(super) fn apply(
                         analytics::kind::CHAT_MISSED,
                         playbook_id.clone(),
                         Some(message.card.clone()),
+                        None,
                     ));
                     if turn.conv.status == status::UNASSIGNED {
                         // Nobody took it in time: a missed chat, listed with the closed
@@ -67,6 +72,7 @@ pub(super) fn apply(
                     analytics::kind::CONVERTED,
                     playbook_id.clone(),
                     Some(write.card.clone()),
+                    None,
                 ));
             }
             Effect::QueueEmail(email) => {
@@ -114,6 +120,7 @@ pub(super) fn apply(
                     analytics::kind::CHAT_OFFERED,
                     playbook_id.clone(),
                     Some(card),
+                    None,
                 ));
             }
             Effect::CallHttp(request) => turn.out.http = Some(request),
@@ -135,7 +142,7 @@ pub(super) fn apply(
                 let missed_now = turn
                     .analytics
                     .iter()
-                    .any(|(kind, _, _)| *kind == analytics::kind::CHAT_MISSED);
+                    .any(|(kind, _, _, _)| *kind == analytics::kind::CHAT_MISSED);
                 crate::mail::jobs::queue_missed_chat_at_end(
                     turn.conn,
                     &turn.conv.company_id,
@@ -144,7 +151,14 @@ pub(super) fn apply(
                     now,
                 )?;
                 turn.analytics
-                    .push((analytics::kind::COMPLETED, playbook_id.clone(), None));
+                    .push((analytics::kind::COMPLETED, playbook_id.clone(), None, None));
+                let score = turn.flow.state.vars.score;
+                turn.analytics.push((
+                    analytics::kind::SCORED,
+                    playbook_id.clone(),
+                    None,
+                    Some(score),
+                ));
                 if turn.conv.status == status::CLOSED && turn.conv.closed_at.is_none() {
                     // A missed chat whose offline branch is over: now closed for the
                     // visitor too, whose next message opens a new conversation.

@@ -22,6 +22,9 @@ use crate::playbook::model::{CardKind, TriggerOn};
 use crate::playbook::state::HttpOutcome;
 use crate::playbook::{Env, Event, Phase, engine};
 
+/// An analytics event noted during a turn: kind, playbook id, card, value.
+pub(super) type Noted = (&'static str, Option<String>, Option<String>, Option<i64>);
+
 /// What the visitor did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
@@ -124,6 +127,7 @@ pub fn visitor_turn(
         }
         Input::Close => {
             if turn.flow.is_waiting() {
+                turn.mark_left(analytics::left::CLOSED)?;
                 turn.feed(&Event::Exit)?;
             }
         }
@@ -228,8 +232,8 @@ pub(super) struct Turn<'c> {
     pub(super) out: Outcome,
     /// The status and assignee the conversation had when the turn began.
     pub(super) before: (String, Option<String>),
-    /// Analytics events: kind, playbook id, card.
-    pub(super) analytics: Vec<(&'static str, Option<String>, Option<String>)>,
+    /// Analytics events of this turn.
+    pub(super) analytics: Vec<Noted>,
 }
 
 impl<'c> Turn<'c> {
@@ -291,6 +295,12 @@ impl<'c> Turn<'c> {
     fn text(&mut self, text: &str) -> Result<(), ChatError> {
         if self.flow.is_waiting() {
             self.mark_engaged()?;
+            let exit_word = self
+                .playbook()?
+                .is_some_and(|p| engine::is_exit_word(&p.document, text));
+            if exit_word {
+                self.mark_left(analytics::left::EXIT_WORD)?;
+            }
             return self.feed(&Event::Text {
                 text: text.to_owned(),
             });
@@ -328,7 +338,7 @@ impl<'c> Turn<'c> {
         let rules = answer_rules::enabled(self.conn, &company.id)?;
         if let Some(rule) = answers::find(&rules, text) {
             self.analytics
-                .push((analytics::kind::ANSWERED, None, Some(rule.id.clone())));
+                .push((analytics::kind::ANSWERED, None, Some(rule.id.clone()), None));
             return self.bot_says(rule.reply.clone());
         }
         // Never silence: after the fallback, each further message is acknowledged.
@@ -340,7 +350,8 @@ impl<'c> Turn<'c> {
         let last = convs::last_reply(self.conn, &company.id, &self.conv.id)?;
         let last = last.as_ref().map(|m| m.body.as_str());
         if last != Some(received) && answers::fallback_due(&fallback, last) {
-            self.analytics.push((analytics::kind::FALLBACK, None, None));
+            self.analytics
+                .push((analytics::kind::FALLBACK, None, None, None));
             return self.bot_says(fallback);
         }
         self.bot_says(received.to_owned())
@@ -378,7 +389,26 @@ impl<'c> Turn<'c> {
             ..NewMessage::default()
         })?;
         self.mark_engaged()?;
+        let playbook = self.playbook()?.map(|p| p.playbook_id.clone());
+        self.analytics.push((
+            analytics::kind::ANSWER,
+            playbook,
+            self.flow.state.at.clone(),
+            i64::try_from(index).ok(),
+        ));
         self.feed(&Event::Choice { index })
+    }
+
+    /// The visitor leaves the waiting flow (`how`: [`analytics::left`]) where it stands.
+    pub(super) fn mark_left(&mut self, how: i64) -> Result<(), ChatError> {
+        let playbook = self.playbook()?.map(|p| p.playbook_id.clone());
+        self.analytics.push((
+            analytics::kind::LEFT,
+            playbook,
+            self.flow.state.at.clone(),
+            Some(how),
+        ));
+        Ok(())
     }
 
     /// Is the message at `seq` the newest one with buttons?
@@ -422,6 +452,7 @@ impl<'c> Turn<'c> {
             analytics::kind::SHOWN,
             Some(playbook.playbook_id.clone()),
             None,
+            None,
         ));
         self.feed(&Event::Start)
     }
@@ -434,7 +465,7 @@ impl<'c> Turn<'c> {
         self.flow.engaged = true;
         let playbook = self.playbook()?.map(|p| p.playbook_id.clone());
         self.analytics
-            .push((analytics::kind::ENGAGED, playbook, None));
+            .push((analytics::kind::ENGAGED, playbook, None, None));
         Ok(())
     }
 
@@ -515,21 +546,34 @@ impl<'c> Turn<'c> {
         self.conv.engine_state = self.flow.to_json();
         self.conv.updated_at = now;
         convs::save(self.conn, &self.conv)?;
+        // The events of this turn's playbook carry the published version that ran.
+        let running = match self.analytics.is_empty() {
+            true => None,
+            false => self.playbook()?.map(|p| (p.playbook_id.clone(), p.version)),
+        };
         let events: Vec<analytics::NewEvent<'_>> = self
             .analytics
             .iter()
-            .map(|(kind, playbook, card)| analytics::NewEvent {
+            .map(|(kind, playbook, card, value)| analytics::NewEvent {
                 kind,
                 playbook_id: playbook.as_deref(),
                 card: card.as_deref(),
-                value: None,
+                value: *value,
+                version: running
+                    .as_ref()
+                    .filter(|(id, _)| Some(id) == playbook.as_ref())
+                    .map(|(_, v)| *v),
             })
             .collect();
+        let audience = analytics::Audience {
+            known: self.visitor.known,
+            returning: self.visitor.returning(),
+        };
         analytics::record(
             self.conn,
             &self.conv.company_id,
             Some(&self.conv.id),
-            self.visitor.known,
+            audience,
             &events,
             now,
         )?;

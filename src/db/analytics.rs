@@ -26,6 +26,29 @@ pub mod kind {
     pub const ANSWERED: &str = "answered";
     /// Nothing matched a visitor's text: the fallback reply.
     pub const FALLBACK: &str = "fallback";
+    /// The visitor pressed a button of a buttons card (`card`; `value` is the option's
+    /// index).
+    pub const ANSWER: &str = "answer";
+    /// The visitor left the flow at `card`; `value` says how ([`super::left`]).
+    pub const LEFT: &str = "left";
+    /// The flow ended with this score (`value`).
+    pub const SCORED: &str = "scored";
+
+    /// Counted once per conversation and playbook, however often the playbook restarts.
+    pub const ONCE: [&str; 3] = [SHOWN, ENGAGED, CONVERTED];
+}
+
+/// How a visitor left a flow: the `value` of a [`kind::LEFT`] event.
+pub mod left {
+    /// The widget's close button.
+    pub const CLOSED: i64 = 1;
+    /// One of the playbook's exit words.
+    pub const EXIT_WORD: i64 = 2;
+}
+
+/// The day (UTC) of a Unix-millisecond time, as roll-ups count it.
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(86_400_000)
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -40,6 +63,8 @@ pub struct AnalyticsEvent {
     pub card: Option<String>,
     pub value: Option<i64>,
     pub created_at: i64,
+    pub version: Option<i32>,
+    pub visitor_returning: bool,
 }
 
 /// What one event says; the row gets its id and time when recorded.
@@ -49,32 +74,75 @@ pub struct NewEvent<'a> {
     pub playbook_id: Option<&'a str>,
     pub card: Option<&'a str>,
     pub value: Option<i64>,
+    /// The published version of the playbook that ran.
+    pub version: Option<i32>,
 }
 
-/// Record events of one conversation.
+/// Who the visitor was when the events happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Audience {
+    pub known: bool,
+    pub returning: bool,
+}
+
+/// Record events of one conversation, with their daily roll-ups. The kinds in
+/// [`kind::ONCE`] are kept only the first time per conversation and playbook.
 pub fn record(
     conn: &mut DbConn,
     company_id: &str,
     conversation_id: Option<&str>,
-    visitor_known: bool,
+    audience: Audience,
     events: &[NewEvent<'_>],
     now: i64,
 ) -> Result<(), DbError> {
     if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<AnalyticsEvent> = events
+    let mut seen: Vec<(String, String)> = match conversation_id {
+        Some(conv) if events.iter().any(|e| kind::ONCE.contains(&e.kind)) => {
+            analytics_events::table
+                .filter(analytics_events::conversation_id.eq(conv))
+                .filter(analytics_events::kind.eq_any(kind::ONCE.to_vec()))
+                .filter(analytics_events::playbook_id.is_not_null())
+                .select((
+                    analytics_events::kind,
+                    analytics_events::playbook_id.assume_not_null(),
+                ))
+                .load(conn)?
+        }
+        _ => Vec::new(),
+    };
+    let mut kept: Vec<&NewEvent<'_>> = Vec::with_capacity(events.len());
+    for e in events {
+        if kind::ONCE.contains(&e.kind) && conversation_id.is_some() {
+            let key = (
+                e.kind.to_owned(),
+                e.playbook_id.unwrap_or_default().to_owned(),
+            );
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+        }
+        kept.push(e);
+    }
+    if kept.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<AnalyticsEvent> = kept
         .iter()
         .map(|e| AnalyticsEvent {
             id: new_id(),
             company_id: company_id.to_owned(),
             playbook_id: e.playbook_id.map(str::to_owned),
             conversation_id: conversation_id.map(str::to_owned),
-            visitor_known,
+            visitor_known: audience.known,
             kind: e.kind.to_owned(),
             card: e.card.map(str::to_owned),
             value: e.value,
             created_at: now,
+            version: e.version,
+            visitor_returning: audience.returning,
         })
         .collect();
     // Backend branch: diesel's multi-row insert is implemented per backend.
@@ -86,6 +154,9 @@ pub fn record(
             .values(&rows)
             .execute(c)?,
     };
+    for row in &rows {
+        super::rollup::add(conn, row, 1)?;
+    }
     Ok(())
 }
 

@@ -192,6 +192,47 @@ diesel::table! {
         card -> Nullable<Text>,
         value -> Nullable<BigInt>,
         created_at -> BigInt,
+        version -> Nullable<Integer>,
+        visitor_returning -> Bool,
+    }
+}
+
+diesel::table! {
+    analytics_daily (company_id, playbook_id, day, version, known, visitor_returning, kind, card, value) {
+        company_id -> Text,
+        playbook_id -> Text,
+        version -> Integer,
+        day -> BigInt,
+        known -> Bool,
+        visitor_returning -> Bool,
+        kind -> Text,
+        card -> Text,
+        value -> BigInt,
+        count -> BigInt,
+    }
+}
+
+diesel::table! {
+    crm_outcomes (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Text,
+        deal_id -> BigInt,
+        lead_id -> Nullable<Text>,
+        status -> Text,
+        value_cents -> BigInt,
+        currency -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    crm_webhooks (id) {
+        id -> Text,
+        company_id -> Text,
+        crm_webhook_id -> BigInt,
+        event -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -294,6 +335,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     timers,
     analytics_events,
+    analytics_daily,
+    crm_outcomes,
+    crm_webhooks,
     chat_takes,
     chat_offers,
     teams,

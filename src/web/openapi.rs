@@ -70,6 +70,8 @@ use super::{admin, generate, inbox, visitor};
         admin::api_keys::revoke,
         admin::audit::list,
         admin::templates::list,
+        admin::reports::report,
+        admin::reports::compare,
     ),
     modifiers(&VisitorToken),
     tags(

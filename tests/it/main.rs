@@ -43,6 +43,7 @@ mod pipedrive_client;
 mod pipedrive_openapi;
 mod playbook_validate;
 mod realtime;
+mod reports;
 mod sandbox;
 mod seed;
 mod start_page;

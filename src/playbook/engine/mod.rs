@@ -92,11 +92,7 @@ impl<'a> Run<'a> {
     }
 
     fn is_exit_word(&self, text: &str) -> bool {
-        let text = text.trim();
-        self.playbook
-            .exit_words
-            .iter()
-            .any(|w| same_text(w.trim(), text))
+        is_exit_word(self.playbook, text)
     }
 
     /// The visitor leaves the flow: a goodbye, the wait timer cancelled, the flow ended.
@@ -173,6 +169,15 @@ impl<'a> Run<'a> {
 }
 
 /// Equal ignoring case (Unicode lower-casing, no allocation).
+/// Is `text` one of the playbook's exit words (trimmed, ignoring case)?
+pub fn is_exit_word(playbook: &Playbook, text: &str) -> bool {
+    let text = text.trim();
+    playbook
+        .exit_words
+        .iter()
+        .any(|w| same_text(w.trim(), text))
+}
+
 fn same_text(a: &str, b: &str) -> bool {
     a.chars()
         .flat_map(char::to_lowercase)

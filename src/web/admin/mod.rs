@@ -10,6 +10,8 @@ pub mod auth;
 pub mod document;
 pub mod draft_yaml;
 pub mod playbooks;
+mod report_view;
+pub mod reports;
 pub mod settings;
 pub mod teams;
 pub mod templates;
@@ -24,6 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)
+        .configure(reports::routes)
         .configure(teams::routes)
         .service(draft_yaml::to_yaml)
         .service(audit::list)

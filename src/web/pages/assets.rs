@@ -6,6 +6,7 @@ const SDK: &str = include_str!("../assets/app-extensions-sdk.js");
 const EXTENSION: &str = include_str!("../assets/extension.js");
 const INBOX: &str = include_str!("../assets/inbox.js");
 const SETTINGS: &str = include_str!("../assets/settings.js");
+const REPORTS: &str = include_str!("../assets/reports.js");
 const TEAMS: &str = include_str!("../assets/teams.js");
 const EDITOR: &str = include_str!("../assets/editor.js");
 const DESCRIBE: &str = include_str!("../assets/describe.js");
@@ -57,4 +58,10 @@ pub async fn editor() -> HttpResponse {
 #[get("/assets/describe.js")]
 pub async fn describe() -> HttpResponse {
     js(DESCRIBE)
+}
+
+/// The settings page's Reports section.
+#[get("/assets/reports.js")]
+pub async fn reports() -> HttpResponse {
+    js(REPORTS)
 }

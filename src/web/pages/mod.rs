@@ -20,6 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(settings::retry)
         .service(assets::inbox)
         .service(assets::settings)
+        .service(assets::reports)
         .service(assets::teams)
         .service(assets::editor)
         .service(assets::describe)

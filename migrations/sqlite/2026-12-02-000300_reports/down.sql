@@ -1,0 +1,11 @@
+DROP TABLE crm_webhooks;
+DROP TABLE crm_outcomes;
+DROP INDEX messages_conversation_author;
+DROP INDEX chat_takes_conversation;
+DROP INDEX conversations_version;
+DROP INDEX outbox_conversation;
+DROP TABLE analytics_daily;
+DROP INDEX analytics_playbook_kind;
+DROP INDEX analytics_conversation;
+ALTER TABLE analytics_events DROP COLUMN visitor_returning;
+ALTER TABLE analytics_events DROP COLUMN version;

@@ -1,0 +1,237 @@
+//! Reports of one playbook: what the stored figures mean, computed from the rows the
+//! database layer (`db::reports`) reads. Pure: no I/O, no clock (the caller passes `now`).
+//!
+//! Definitions (stated on the settings page too), counted once per conversation:
+//! - **shown**: the playbook's first card was displayed;
+//! - **engaged**: the visitor answered it at least once;
+//! - **converted**: a capture of the conversation created a lead or deal that the CRM
+//!   confirmed (its id came back), not merely queued;
+//! - engagement rate = engaged ÷ shown, conversion rate = converted ÷ engaged.
+
+pub mod chart;
+pub mod csv;
+mod funnel;
+mod live;
+pub mod load;
+pub mod stats;
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::analytics::kind;
+use crate::db::rollup::Daily;
+use crate::playbook::Playbook;
+
+pub use funnel::{AnswerCard, AnswerOption, FunnelCard};
+pub use live::{LiveChat, RepFigures, TakeRow, WaitBucket};
+
+/// Which events a report counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Filter {
+    /// Only this published version.
+    pub version: Option<i32>,
+    /// Only known (identified) visitors, or only unknown ones.
+    pub known: Option<bool>,
+    /// Only returning visitors, or only new ones.
+    pub returning: Option<bool>,
+}
+
+impl Filter {
+    /// Does an event of this version and audience count?
+    pub fn admits(&self, version: i32, known: bool, returning: bool) -> bool {
+        self.version.is_none_or(|v| v == version)
+            && self.known.is_none_or(|k| k == known)
+            && self.returning.is_none_or(|r| r == returning)
+    }
+}
+
+/// A capture of a conversation of the report (one row per conversation that queued one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureRow {
+    pub conversation_id: String,
+    pub version: i32,
+    pub known: bool,
+    pub returning: bool,
+    /// When the capture was queued (Unix ms).
+    pub at: i64,
+    /// The CRM confirmed the lead or deal (its id is stored).
+    pub confirmed: bool,
+}
+
+/// What the CRM said later about a deal a conversation created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRow {
+    pub conversation_id: String,
+    pub status: String,
+    pub value_cents: i64,
+    pub currency: String,
+}
+
+/// A conversation that stopped answering: where its flow waits, and its audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedRow {
+    pub card: String,
+    pub version: i32,
+    pub known: bool,
+    pub returning: bool,
+}
+
+/// Everything a report is computed from.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    /// The playbook version whose cards name the funnel and the buttons' options.
+    pub document: Option<&'a Playbook>,
+    pub filter: &'a Filter,
+    /// First and last day (UTC day numbers) of the range.
+    pub from_day: i64,
+    pub to_day: i64,
+    pub daily: &'a [Daily],
+    pub captures: &'a [CaptureRow],
+    pub outcomes: &'a [OutcomeRow],
+    pub stopped: &'a [StoppedRow],
+    pub takes: &'a [TakeRow],
+}
+
+/// The headline figures.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Totals {
+    pub shown: i64,
+    pub engaged: i64,
+    /// Conversions the CRM confirmed.
+    pub converted: i64,
+    /// Captures queued, confirmed or not yet.
+    pub captures_queued: i64,
+    /// engaged ÷ shown (0 when nothing was shown).
+    pub engagement_rate: f64,
+    /// converted ÷ engaged (0 when nobody engaged).
+    pub conversion_rate: f64,
+    /// Flows that reached an ending (visitors who left are not counted).
+    pub completed: i64,
+    pub deals_won: i64,
+    pub deals_lost: i64,
+    /// Value of the deals won, in cents of `currency`.
+    pub value_won_cents: i64,
+    pub currency: String,
+}
+
+/// One day of the time series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct DayFigures {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub shown: i64,
+    pub engaged: i64,
+    pub converted: i64,
+}
+
+/// A score and how many flows ended with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ScoreCount {
+    pub score: i64,
+    pub count: i64,
+}
+
+/// A whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Report {
+    pub totals: Totals,
+    pub series: Vec<DayFigures>,
+    pub funnel: Vec<FunnelCard>,
+    pub answers: Vec<AnswerCard>,
+    pub scores: Vec<ScoreCount>,
+    pub live: LiveChat,
+}
+
+/// Compute a report.
+pub fn compute(inputs: &Inputs<'_>) -> Report {
+    let f = inputs.filter;
+    let daily: Vec<&Daily> = inputs
+        .daily
+        .iter()
+        .filter(|d| d.day >= inputs.from_day && d.day <= inputs.to_day)
+        .filter(|d| f.admits(d.version, d.known, d.visitor_returning))
+        .collect();
+    let sum = |k: &str| -> i64 { daily.iter().filter(|d| d.kind == k).map(|d| d.count).sum() };
+    let captures: Vec<&CaptureRow> = inputs
+        .captures
+        .iter()
+        .filter(|c| f.admits(c.version, c.known, c.returning))
+        .collect();
+    let confirmed: Vec<&&CaptureRow> = captures.iter().filter(|c| c.confirmed).collect();
+    let (shown, engaged, converted) =
+        (sum(kind::SHOWN), sum(kind::ENGAGED), confirmed.len() as i64);
+    let counted: HashSet<&str> = captures
+        .iter()
+        .map(|c| c.conversation_id.as_str())
+        .collect();
+    let outcomes: Vec<&OutcomeRow> = inputs
+        .outcomes
+        .iter()
+        .filter(|o| counted.contains(o.conversation_id.as_str()))
+        .collect();
+    let won: Vec<&&OutcomeRow> = outcomes.iter().filter(|o| o.status == "won").collect();
+    let totals = Totals {
+        shown,
+        engaged,
+        converted,
+        captures_queued: captures.len() as i64,
+        engagement_rate: stats::rate(engaged, shown),
+        conversion_rate: stats::rate(converted, engaged),
+        completed: (sum(kind::COMPLETED) - sum(kind::LEFT)).max(0),
+        deals_won: won.len() as i64,
+        deals_lost: outcomes.iter().filter(|o| o.status == "lost").count() as i64,
+        value_won_cents: won.iter().map(|o| o.value_cents).sum(),
+        currency: won.first().map(|o| o.currency.clone()).unwrap_or_default(),
+    };
+    let series = (inputs.from_day..=inputs.to_day)
+        .map(|day| {
+            let of = |k: &str| -> i64 {
+                daily
+                    .iter()
+                    .filter(|d| d.day == day && d.kind == k)
+                    .map(|d| d.count)
+                    .sum()
+            };
+            DayFigures {
+                day: stats::day_label(day),
+                shown: of(kind::SHOWN),
+                engaged: of(kind::ENGAGED),
+                converted: confirmed
+                    .iter()
+                    .filter(|c| crate::db::analytics::day_of(c.at) == day)
+                    .count() as i64,
+            }
+        })
+        .collect();
+    let stopped: Vec<&StoppedRow> = inputs
+        .stopped
+        .iter()
+        .filter(|s| f.admits(s.version, s.known, s.returning))
+        .collect();
+    let mut scores: Vec<ScoreCount> = Vec::new();
+    for d in daily.iter().filter(|d| d.kind == kind::SCORED) {
+        match scores.iter_mut().find(|s| s.score == d.value) {
+            Some(s) => s.count += d.count,
+            None => scores.push(ScoreCount {
+                score: d.value,
+                count: d.count,
+            }),
+        }
+    }
+    scores.sort_by_key(|s| s.score);
+    let takes: Vec<&TakeRow> = inputs
+        .takes
+        .iter()
+        .filter(|t| f.admits(t.version, t.known, t.returning))
+        .collect();
+    Report {
+        totals,
+        series,
+        funnel: funnel::funnel(inputs.document, &daily, &stopped),
+        answers: funnel::answers(inputs.document, &daily),
+        scores,
+        live: live::live_chat(sum(kind::CHAT_OFFERED), sum(kind::CHAT_MISSED), &takes),
+    }
+}
