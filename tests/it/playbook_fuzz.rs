@@ -37,7 +37,8 @@ fn bomb(len: usize, fanout: &[usize], uses: usize) -> Bomb {
         bytes += name.len() + level_bytes;
         previous = name;
     }
-    text.push_str("all:\n");
+    // An empty `all:` would be null, which counts as a byte; an empty list counts none.
+    text.push_str(if uses == 0 { "all: []\n" } else { "all:\n" });
     for _ in 0..uses {
         text.push_str(&format!("  - *{previous}\n"));
     }
