@@ -23,6 +23,7 @@ mod browser_admin;
 mod browser_editor;
 mod browser_livechat;
 mod cli_run;
+mod crm_webhooks;
 mod demo_site;
 mod engine_props;
 mod hardening;
