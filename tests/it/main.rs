@@ -22,6 +22,7 @@ mod browser;
 mod browser_admin;
 mod browser_editor;
 mod browser_livechat;
+mod browser_reports;
 mod cli_run;
 mod crm_webhooks;
 mod demo_site;
