@@ -22,6 +22,7 @@ mod browser;
 mod browser_admin;
 mod browser_editor;
 mod browser_livechat;
+mod browser_offers;
 mod cli_run;
 mod demo_site;
 mod engine_props;

@@ -126,8 +126,8 @@ impl Op {
             Op::LeadLabels => Ok(queries::lead_labels(st)),
             Op::CreateNote => ops::create_note(st, body, ctx),
             Op::ListNotes => queries::list_notes(st, q),
-            Op::Users => Ok(queries::users(st, ctx)),
-            Op::Me => queries::me(st, ctx),
+            Op::Users => Ok(queries::users(st, ctx, &sb.public_url)),
+            Op::Me => queries::me(st, ctx, &sb.public_url),
             Op::ActivityTypes => Ok(queries::activity_types()),
             Op::Get(kind, id) => queries::get_one(st, kind, id),
         }

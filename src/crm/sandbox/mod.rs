@@ -11,6 +11,7 @@
 //!   the burst windows.
 //! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
 //!   the API journal (`/sandbox/journal`).
+//! - `icons.rs`: the users' pictures (`/sandbox/users/{id}/icon.svg`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
 //!   with a signed token, and the page listing what was created.
 //! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
@@ -21,6 +22,7 @@
 mod api;
 mod control;
 pub mod faults;
+mod icons;
 mod limits;
 mod oauth;
 pub mod ops;
@@ -243,6 +245,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             }))
             .configure(oauth::routes)
             .configure(pages::routes)
+            .configure(icons::routes)
             .configure(api::routes),
     );
 }
