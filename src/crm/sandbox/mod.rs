@@ -9,6 +9,8 @@
 //!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` (writes) and
 //!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
 //!   the burst windows.
+//! - `hooks.rs`: the webhooks the app creates, and the notices sent to them when the data
+//!   page moves a deal (won, lost, reopened).
 //! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
 //!   the API journal (`/sandbox/journal`).
 //! - `icons.rs`: the users' pictures (`/sandbox/users/{id}/icon.svg`).
@@ -22,6 +24,7 @@
 mod api;
 mod control;
 pub mod faults;
+mod hooks;
 mod icons;
 mod limits;
 mod oauth;
