@@ -13,6 +13,7 @@
 //!   page moves a deal (`deals.rs`: won, lost, reopened, or a lead converted to a deal).
 //! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
 //!   the API journal (`/sandbox/journal`).
+//! - `icons.rs`: the users' pictures (`/sandbox/users/{id}/icon.svg`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
 //!   with a signed token, and the page listing what was created.
 //! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
@@ -25,6 +26,7 @@ mod control;
 mod deals;
 pub mod faults;
 mod hooks;
+mod icons;
 mod limits;
 mod oauth;
 pub mod ops;
@@ -247,6 +249,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             }))
             .configure(oauth::routes)
             .configure(pages::routes)
+            .configure(icons::routes)
             .configure(api::routes),
     );
 }
