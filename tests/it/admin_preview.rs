@@ -171,7 +171,13 @@ async fn the_draft_runs_without_writing_anything() {
 
 #[tokio::test]
 async fn the_preview_runs_the_draft_and_refuses_one_with_problems() {
-    let s = setup(TestDb::sqlite()).await;
+    for db in TestDb::all() {
+        refuses(db).await;
+    }
+}
+
+async fn refuses(db: TestDb) {
+    let s = setup(db).await;
     let id = s.create(&s.admin, &draft()).await;
     let (status, _) = s
         .call(

@@ -25,6 +25,51 @@ async fn publish(browser: &fantoccini::Client, note: &str, version: u32) {
     .await;
 }
 
+/// The settings page with the preview running, at 1280 and 360 px, in `theme`.
+async fn screenshots(browser: &fantoccini::Client, theme: &str) {
+    js(
+        browser,
+        "document.getElementById('pv-box').scrollIntoView(); return true",
+    )
+    .await;
+    for width in [1280, 360] {
+        browser.enter_parent_frame().await.unwrap();
+        browser.set_window_size(width, 900).await.unwrap();
+        // At 360 px the page fills the window, as in the CRM's floating window (the shell's
+        // side bar would leave it a sliver).
+        let fill = if width == 360 {
+            "position:fixed;inset:0;width:100vw;height:100vh;z-index:9"
+        } else {
+            ""
+        };
+        js(
+            browser,
+            &format!("document.getElementById('app-frame').style.cssText = {fill:?}; return true"),
+        )
+        .await;
+        shown(browser, "#app-frame")
+            .await
+            .enter_frame()
+            .await
+            .unwrap();
+        js(
+            browser,
+            "document.getElementById('pv-box').scrollIntoView(); return true",
+        )
+        .await;
+        let shot = std::env::temp_dir().join(format!("concierge-preview-{theme}-{width}.png"));
+        std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
+        println!("screenshot: {}", shot.display());
+    }
+    browser.enter_parent_frame().await.unwrap();
+    browser.set_window_size(1280, 900).await.unwrap();
+    shown(browser, "#app-frame")
+        .await
+        .enter_frame()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_builds_previews_publishes_and_a_visitor_gets_the_playbook() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
@@ -52,20 +97,26 @@ async fn an_admin_builds_previews_publishes_and_a_visitor_gets_the_playbook() {
         set(&browser, &format!("{card} select[data-transition=\"next\"]"), "route", "change").await;
         until(&browser, "no problems", "document.getElementById('ed-problems').textContent.includes('No problems') && !document.getElementById('ed-source').value.includes('nowhere')").await;
 
-        // The preview with nobody online: the edited question, then the lead it would
-        // create, in place of a real one.
+        // The preview with nobody online, in the real widget: the edited question, then
+        // the lead it would create, in place of a real one.
         js(&browser, "document.getElementById('pv-section').open = true; return true").await;
         set(&browser, "#pv-reps", "offline", "change").await;
         click(&browser, "#pv-start").await;
-        until(&browser, "the preview's buttons", "[...document.querySelectorAll('#pv-controls button')].some(b => b.textContent === '50+')").await;
-        js(&browser, "[...document.querySelectorAll('#pv-controls button')].find(b => b.textContent === '50+').click(); return true").await;
-        until(&browser, "the question in the preview", &format!("document.getElementById('pv-log').textContent.includes({QUESTION:?}) && document.getElementById('pv-input')")).await;
-        set(&browser, "#pv-input", "ann@acme.test", "input").await;
-        js(&browser, "[...document.querySelectorAll('#pv-controls button')].find(b => b.textContent === 'Send').click(); return true").await;
-        until(&browser, "the offline branch's question", "document.getElementById('pv-log').textContent.includes('Your phone number') && document.getElementById('pv-input') && !document.getElementById('pv-input').value").await;
-        set(&browser, "#pv-input", "+44 20 7946 0958", "input").await;
-        js(&browser, "[...document.querySelectorAll('#pv-controls button')].find(b => b.textContent === 'Send').click(); return true").await;
-        until(&browser, "the lead it would create", "[...document.querySelectorAll('#pv-log li.pv-preview')].some(l => l.textContent.includes('would create lead'))").await;
+        let buttons = "[...document.querySelectorAll('#pv-widget .cnc-choices button')]";
+        until(&browser, "the preview's buttons", &format!("{buttons}.some(b => b.textContent === '50+')")).await;
+        js(&browser, &format!("{buttons}.find(b => b.textContent === '50+').click(); return true")).await;
+        let log = "document.querySelector('#pv-widget .cnc-log').textContent";
+        until(&browser, "the question in the preview", &format!("{log}.includes({QUESTION:?}) && document.querySelector('#pv-widget #cnc-input').type === 'email'")).await;
+        set(&browser, "#cnc-input", "ann@acme.test", "input").await;
+        click(&browser, "#pv-widget .cnc-send").await;
+        until(&browser, "the offline branch's question", &format!("{log}.includes('Your phone number') && !document.getElementById('cnc-input').value")).await;
+        set(&browser, "#cnc-input", "+44 20 7946 0958", "input").await;
+        click(&browser, "#pv-widget .cnc-send").await;
+        until(&browser, "the lead it would create", "[...document.querySelectorAll('#pv-widget .cnc-system')].some(l => l.textContent.includes('would create lead'))").await;
+        // The widget's own look: the visitor's answers on its side, rich text rendered.
+        let look = js(&browser, &format!("return [{log}.includes('**'), document.querySelectorAll('#pv-widget .cnc-visitor').length, !!document.querySelector('#pv-widget .cnc-head .cnc-name').textContent]")).await;
+        assert_eq!(look, serde_json::json!([false, 3, true]));
+        screenshots(&browser, "light").await;
 
         // Published with a note; a second version; the first restored and published.
         publish(&browser, "first", 1).await;
@@ -108,4 +159,47 @@ async fn an_admin_builds_previews_publishes_and_a_visitor_gets_the_playbook() {
     assert_eq!(top.document.slug, "e2e-lead", "first by priority");
     assert!(top.enabled);
     assert_eq!(top.version, 3);
+}
+
+/// R8 in the preview: a draft whose texts carry the whole payload set runs in the real
+/// widget (dark theme), and every payload stays text — no element, handler or link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn playbook_payloads_stay_inert_in_the_preview() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    install_app(&app, ADMIN).await;
+    in_browser(&app, |browser, url| async move {
+        open_settings(&browser, &url, ADMIN, "dark").await;
+        until(&browser, "the template list", "document.querySelectorAll('#pb-template option').length > 1").await;
+        set(&browser, "#pb-slug", "xss-preview", "input").await;
+        click(&browser, "#pb-create").await;
+        until(&browser, "the editor", "document.getElementById('ed-source').value.includes('slug: xss-preview')").await;
+        let payloads = crate::browser::xss_payloads();
+        let all = serde_json::to_string(&payloads.join("\n")).unwrap();
+        let text = yaml(&browser).await;
+        assert!(text.contains("text: \"Hi! How can we help?\""), "{text}");
+        type_yaml(&browser, &text.replace("\"Hi! How can we help?\"", &all)).await;
+        until(&browser, "no problems", "document.getElementById('ed-problems').textContent.includes('No problems')").await;
+
+        js(&browser, "document.getElementById('pv-section').open = true; return true").await;
+        click(&browser, "#pv-start").await;
+        until(&browser, "the end of the preview", "[...document.querySelectorAll('#pv-widget .cnc-system')].some(l => l.textContent.includes('the flow ends here'))").await;
+        let report = js(&browser, "var w = document.getElementById('pv-widget'); \
+            var els = [...w.querySelectorAll('*')]; \
+            return { \
+              xss: String(window.__xss), \
+              handlers: els.filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).map(e => e.tagName), \
+              active: els.filter(e => /^(SCRIPT|IFRAME|OBJECT|EMBED|svg|math|FORM|BASE|META|LINK|STYLE)$/.test(e.tagName) && !e.classList.contains('cnc-form')).map(e => e.tagName), \
+              hrefs: [...w.querySelectorAll('a')].map(a => a.href).filter(h => !/^(https?|mailto|tel):/.test(h)), \
+              text: w.querySelector('.cnc-log').textContent }").await;
+        assert_eq!(report["xss"], "undefined", "{report:#}");
+        assert_eq!(report["handlers"], serde_json::json!([]), "{report:#}");
+        assert_eq!(report["active"], serde_json::json!([]), "{report:#}");
+        assert_eq!(report["hrefs"], serde_json::json!([]), "{report:#}");
+        let shown = report["text"].as_str().unwrap();
+        for p in ["<script>window.__xss=1</script>", "<svg onload=window.__xss=1>"] {
+            assert!(shown.contains(p), "{p} is shown as text");
+        }
+        screenshots(&browser, "dark").await;
+    })
+    .await;
 }

@@ -1,80 +1,118 @@
-// The editor's preview: the saved draft run by the engine through
-// /api/admin/playbooks/{id}/preview, with "a rep is online / nobody is online" and
-// "known / unknown visitor" switches. Nothing is stored: the page keeps the engine state
-// and sends it back; CRM writes and e-mails show as "would …" lines. Text is only ever
-// set as textContent.
+// The editor's preview: the real chat widget (/widget.js, mounted with data-preview) runs
+// the saved draft through /api/admin/playbooks/{id}/preview instead of the visitor API,
+// with "a rep is online / nobody is online" and "known / unknown visitor" switches.
+// Nothing is stored: this adapter keeps the engine state and sends it back; CRM writes
+// and e-mails show as "would …" lines. The widget renders every text as it does for a
+// visitor (rich text through text nodes only).
 (function () {
   "use strict";
   var S = window.ConciergeSettings;
   if (!S) { return; }
   var $ = function (id) { return document.getElementById(id); };
+  // Waiting for a rep: the preview asks the admin what happens, as two buttons.
+  var REP = ["A rep takes the chat", "Nobody takes it in time"];
   var engineState = null;
+  var seq = 0;
+  var last = null;
+  var conv = { id: "preview", status: "bot", outcome: null };
 
-  function line(author, text) {
-    var item = S.el("li", { className: "pv-" + author });
-    item.appendChild(S.el("span", { className: "pv-who", text: author === "preview" ? "preview" : (author === "you" ? "you" : "bot") }));
-    item.appendChild(S.el("span", { className: "pv-text", text: text }));
-    $("pv-log").appendChild(item);
-    return item;
+  // Plain text shown through the widget's rich text, kept plain.
+  function plain(text) {
+    return String(text).replace(/([\\*\[\]()!-])/g, "\\$1");
   }
 
-  function controls(waitingFor, last) {
-    var box = $("pv-controls");
-    S.clear(box);
-    if (waitingFor === "visitor") {
-      if (last && last.buttons && last.buttons.length) {
-        last.buttons.forEach(function (label, i) {
-          box.appendChild(S.el("button", { type: "button", text: label, onclick: function () { send({ kind: "choice", index: i }, label); } }));
-        });
-      }
-      var input = S.el("input", { id: "pv-input", "aria-label": "Your answer", placeholder: (last && last.placeholder) || "Type an answer" });
-      var go = S.el("button", { type: "button", text: "Send", onclick: function () {
-        var text = input.value;
-        if (!text.trim()) { return; }
-        send({ kind: "text", text: text }, text);
-      } });
-      input.addEventListener("keydown", function (e) { if (e.key === "Enter") { go.click(); } });
-      box.appendChild(input);
-      box.appendChild(go);
-      box.appendChild(S.el("button", { type: "button", text: "Leave", onclick: function () { send({ kind: "leave" }, "(leaves the chat)"); } }));
-    } else if (waitingFor === "rep") {
-      box.appendChild(S.el("button", { type: "button", text: "A rep takes the chat", onclick: function () { send({ kind: "rep_joined" }, null); } }));
-      box.appendChild(S.el("button", { type: "button", text: "Nobody takes it in time", onclick: function () { send({ kind: "wait_expired" }, null); } }));
-    } else {
-      box.appendChild(S.el("span", { className: "muted", text: "The preview is over." }));
-    }
-    S.resize();
+  function message(author, text, extra) {
+    seq += 1;
+    var m = { id: "pv-" + seq, seq: seq, author: author, text: text };
+    Object.keys(extra || {}).forEach(function (k) { m[k] = extra[k]; });
+    return m;
   }
 
-  function send(input, said) {
-    if (said !== null) { line("you", said); }
+  function failure(text, status) {
+    var e = new Error(text);
+    e.status = status;
+    return e;
+  }
+
+  // One preview call; answers what the widget expects from the visitor API.
+  function run(input, said) {
     var editing = S.editingId();
-    if (!editing) { return; }
+    if (!editing) { return Promise.reject(failure("No playbook is open.", 400)); }
     var body = { input: input, state: engineState, reps_online: $("pv-reps").value === "online", known: $("pv-known").value === "known" };
     return S.api("POST", "/api/admin/playbooks/" + encodeURIComponent(editing) + "/preview", body).then(function (res) {
       if (res.status !== 200) {
         if (res.status === 422) { S.status("The draft has problems: fix them to preview it.", true); }
         else { S.failed(res); }
-        return;
+        throw failure("The preview could not go on.", res.status);
       }
       engineState = res.data.state;
-      var last = null;
+      var out = said === null ? [] : [message("visitor", said)];
+      last = null;
       res.data.messages.forEach(function (m) {
-        line(m.author, m.text);
-        if (m.author === "bot") { last = m; }
+        if (m.author === "bot") {
+          last = m;
+          out.push(message("bot", m.text, { buttons: m.buttons, input: m.input, placeholder: m.placeholder }));
+        } else {
+          out.push(message("system", plain(m.text)));
+        }
       });
-      controls(res.data.waiting_for, last);
+      var waiting = res.data.waiting_for;
+      if (waiting === "rep") { out.push(message("system", "(preview) Does a rep take the chat?", { buttons: REP })); }
+      conv.status = waiting === "nothing" ? "closed" : "bot";
+      conv.waiting = waiting;
+      return { conversation: conv, messages: out };
     });
+  }
+
+  // What the widget asks of the visitor API, answered by the preview.
+  function call(path, body) {
+    if (path === "session") {
+      return S.api("GET", "/api/admin/settings").then(function (res) {
+        return { token: "preview", settings: res.status === 200 ? res.data : {}, triggers: [] };
+      });
+    }
+    if (path === "trigger") { return run({ kind: "start" }, null); }
+    if (path === "close") {
+      if (conv.status === "closed") { return Promise.resolve({ conversation: conv, messages: [] }); }
+      return run({ kind: "leave" }, null);
+    }
+    if (path === "messages" && body.choice) {
+      var index = body.choice.index;
+      if (conv.waiting === "rep") { return run({ kind: index === 0 ? "rep_joined" : "wait_expired" }, REP[index]); }
+      return run({ kind: "choice", index: index }, last && last.buttons ? last.buttons[index] : "");
+    }
+    if (path === "messages") { return run({ kind: "text", text: body.text }, body.text); }
+    return Promise.resolve({});
+  }
+
+  // A fresh widget for each preview, in the page's box.
+  function mount() {
+    var box = $("pv-widget");
+    S.clear(box);
+    engineState = null;
+    seq = 0;
+    conv = { id: "preview", status: "bot", outcome: null };
+    try { localStorage.removeItem("concierge.preview"); } catch (e) { /* storage off */ }
+    window.ConciergePreview = { call: call, mount: box };
+    delete window.Concierge;
+    var script = document.createElement("script");
+    script.src = "/widget.js";
+    script.setAttribute("data-key", "preview");
+    script.setAttribute("data-preview", "");
+    script.onload = function () {
+      script.remove();
+      if (window.Concierge) { window.Concierge.open("preview"); }
+      S.resize();
+    };
+    box.appendChild(script);
   }
 
   function start() {
     S.saveDraft().then(function (saved) {
       if (!saved) { return; }
       if (saved.problems.length) { S.status("The draft has problems: fix them to preview it.", true); return; }
-      engineState = null;
-      S.clear($("pv-log"));
       $("pv-box").hidden = false;
-      send({ kind: "start" }, null);
+      mount();
     });
   }
 

@@ -18,6 +18,9 @@
   if (!me || (window.Concierge && window.Concierge.ready)) return;
   var KEY = me.getAttribute('data-key') || '';
   var API = new URL('api/widget/', me.src).href;
+  // The settings page's preview: the same widget, talking to the draft's preview
+  // through the page's adapter instead of the visitor API, inside the page's box.
+  var PV = me.hasAttribute('data-preview') && window.ConciergePreview;
   var STORE = 'concierge.' + KEY;
   var LINK = ['http:', 'https:', 'mailto:', 'tel:'];
   var IMG = ['http:', 'https:'];
@@ -344,6 +347,7 @@
 
   // ---- the server ----
   function call(method, path, body, retried) {
+    if (PV) return PV.call(path, body);
     var headers = { 'Content-Type': 'application/json' };
     if (S.token) headers.Authorization = 'Bearer ' + S.token;
     return fetch(API + path, {
@@ -378,7 +382,7 @@
     }
     // A closing conversation keeps its stream (its last messages may follow the status)
     // until the next one starts; a closed one is not followed again.
-    if (live() || (S.es && S.esFor === S.conv.id)) listen();
+    if (!PV && (live() || (S.es && S.esFor === S.conv.id))) listen();
     else stop();
   }
   // Is the conversation still talking? A missed chat runs its offline branch.
@@ -595,7 +599,7 @@
   labels();
   function mount() {
     document.head.appendChild(style);
-    document.body.appendChild(root);
+    (PV ? PV.mount : document.body).appendChild(root);
     mark('launcher');
   }
   if (document.body) mount();
