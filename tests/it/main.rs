@@ -18,6 +18,7 @@ mod widget_support;
 mod admin_api;
 mod admin_yaml;
 mod ai_generate;
+mod api_fuzz;
 mod browser;
 mod browser_admin;
 mod browser_editor;
