@@ -10,7 +10,7 @@
 //!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
 //!   the burst windows.
 //! - `hooks.rs`: the webhooks the app creates, and the notices sent to them when the data
-//!   page moves a deal (won, lost, reopened).
+//!   page moves a deal (`deals.rs`: won, lost, reopened, or a lead converted to a deal).
 //! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
 //!   the API journal (`/sandbox/journal`).
 //! - `icons.rs`: the users' pictures (`/sandbox/users/{id}/icon.svg`).
@@ -23,6 +23,7 @@
 
 mod api;
 mod control;
+mod deals;
 pub mod faults;
 mod hooks;
 mod icons;

@@ -110,6 +110,9 @@ pub struct Deal {
     pub status: String,
     pub visible_to: i64,
     pub add_time: DateTime<Utc>,
+    /// The lead this deal was converted from (the data page's "Convert to deal").
+    #[serde(default)]
+    pub source_lead_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
