@@ -12,6 +12,7 @@ pub mod pipedrive;
 pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
+pub mod webhooks;
 
 use std::future::Future;
 

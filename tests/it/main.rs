@@ -16,13 +16,18 @@ mod openapi_support;
 mod widget_support;
 
 mod admin_api;
+mod admin_order;
+mod admin_preview;
 mod admin_yaml;
 mod ai_generate;
 mod browser;
 mod browser_admin;
 mod browser_editor;
 mod browser_livechat;
+mod browser_reports;
+mod browser_scenario;
 mod cli_run;
+mod crm_webhooks;
 mod demo_site;
 mod engine_props;
 mod hardening;
