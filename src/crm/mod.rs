@@ -12,6 +12,7 @@ pub mod pipedrive;
 pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
+pub mod webhooks;
 
 use std::future::Future;
 
@@ -83,6 +84,9 @@ pub struct CrmUser {
     pub email: String,
     pub is_admin: bool,
     pub active: bool,
+    /// The user's picture (an http or https address), when the CRM has one.
+    #[serde(default)]
+    pub icon_url: Option<String>,
 }
 
 /// `GET /users/me`: who installed, and in which company.

@@ -23,6 +23,8 @@ pub struct CrmUserRow {
     pub last_seen_at: Option<i64>,
     pub notifications: bool,
     pub synced_at: i64,
+    /// The CRM's picture of the user (http or https), if any.
+    pub icon_url: Option<String>,
 }
 
 impl CrmUserRow {
@@ -41,8 +43,8 @@ pub struct SyncCount {
 }
 
 /// Make the company's list match the CRM's active users: add new ones, update names,
-/// e-mails and admin flags, remove the ones no longer active. App-side fields (granted
-/// rights, presence, notification choice) are kept.
+/// e-mails, pictures and admin flags, remove the ones no longer active. App-side fields
+/// (granted rights, presence, notification choice) are kept.
 pub fn sync(
     conn: &mut DbConn,
     company_id: &str,
@@ -68,6 +70,7 @@ pub fn sync(
                         crm_users::name.eq(&user.name),
                         crm_users::email.eq(&user.email),
                         crm_users::is_admin.eq(user.is_admin),
+                        crm_users::icon_url.eq(&user.icon_url),
                         crm_users::synced_at.eq(now),
                     ))
                     .execute(conn)?;
@@ -87,6 +90,7 @@ pub fn sync(
                             last_seen_at: None,
                             notifications: true,
                             synced_at: now,
+                            icon_url: user.icon_url.clone(),
                         })
                         .execute(conn)?;
                     count.added += 1;

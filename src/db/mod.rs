@@ -20,6 +20,7 @@ pub mod locks;
 pub mod offers;
 pub mod outbox;
 pub mod outcomes;
+pub mod page_views;
 pub mod playbooks;
 pub mod presence;
 pub mod purge;
@@ -30,6 +31,7 @@ pub mod teams;
 pub mod timers;
 pub mod transcripts;
 pub mod visitors;
+pub mod webhooks;
 
 use std::time::Duration;
 

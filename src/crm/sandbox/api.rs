@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::faults::FaultKind;
 use super::limits::{DAILY_BUDGET, Verdict};
 use super::ops::{self, ApiError, Ctx, Query, Reply};
-use super::queries;
 use super::{Exchange, Sandbox, lock, of};
+use super::{hooks, queries};
 use crate::web::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -43,6 +43,9 @@ enum Op {
     Users,
     Me,
     ActivityTypes,
+    CreateWebhook,
+    ListWebhooks,
+    DeleteWebhook(String),
     /// `GET /{kind}/{id}`.
     Get(&'static str, String),
 }
@@ -53,6 +56,7 @@ impl Op {
         let segs: Vec<&str> = tail.trim_matches('/').split('/').collect();
         let get = *method == Method::GET;
         let post = *method == Method::POST;
+        let delete = *method == Method::DELETE;
         let op = match (version, segs.as_slice()) {
             ("v2", ["persons", "search"]) if get => Op::SearchPersons,
             ("v2", ["persons"]) if post => Op::CreatePerson,
@@ -74,6 +78,9 @@ impl Op {
             ("v1", ["users"]) if get => Op::Users,
             ("v1", ["users", "me"]) if get => Op::Me,
             ("v1", ["activityTypes"]) if get => Op::ActivityTypes,
+            ("v1", ["webhooks"]) if post => Op::CreateWebhook,
+            ("v1", ["webhooks"]) if get => Op::ListWebhooks,
+            ("v1", ["webhooks", id]) if delete => Op::DeleteWebhook((*id).to_owned()),
             _ => return None,
         };
         Some(op)
@@ -88,7 +95,13 @@ impl Op {
                 | Op::CreateActivity
                 | Op::CreateLead
                 | Op::CreateNote
+                | Op::CreateWebhook
         )
+    }
+
+    /// Does a success change the store (a write, or a delete, which has no body)?
+    fn changes_store(&self) -> bool {
+        self.is_write() || matches!(self, Op::DeleteWebhook(_))
     }
 
     fn is_search(&self) -> bool {
@@ -104,6 +117,8 @@ impl Op {
             Op::ListDeals | Op::ListActivities => 10,
             Op::ListLeads | Op::ListNotes | Op::Users => 20,
             Op::Me => 2,
+            Op::CreateWebhook | Op::ListWebhooks => 10,
+            Op::DeleteWebhook(_) => 6,
             Op::Get("leads", _) => 2,
             Op::Get(..) => 1,
         }
@@ -126,9 +141,12 @@ impl Op {
             Op::LeadLabels => Ok(queries::lead_labels(st)),
             Op::CreateNote => ops::create_note(st, body, ctx),
             Op::ListNotes => queries::list_notes(st, q),
-            Op::Users => Ok(queries::users(st, ctx)),
-            Op::Me => queries::me(st, ctx),
+            Op::Users => Ok(queries::users(st, ctx, &sb.public_url)),
+            Op::Me => queries::me(st, ctx, &sb.public_url),
             Op::ActivityTypes => Ok(queries::activity_types()),
+            Op::CreateWebhook => hooks::create(st, body, ctx),
+            Op::ListWebhooks => Ok(hooks::list(st)),
+            Op::DeleteWebhook(id) => hooks::delete(st, id),
             Op::Get(kind, id) => queries::get_one(st, kind, id),
         }
     }
@@ -341,7 +359,7 @@ fn decide(
                 headers,
                 fault: None,
             };
-            (answer, op.is_write())
+            (answer, op.changes_store())
         }
         Err(e) => (
             Answer {

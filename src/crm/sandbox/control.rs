@@ -1,6 +1,7 @@
 //! The sandbox's test and demo controls: `GET/POST/DELETE /sandbox/faults` (see
 //! `faults.rs`), `GET/DELETE /sandbox/journal` (the last API exchanges) and
-//! `POST /sandbox/uninstall` (the CRM's uninstall, as Pipedrive makes it).
+//! `POST /sandbox/uninstall` (the CRM's uninstall, as Pipedrive makes it); the data
+//! page's deal moves are in `deals.rs`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -21,7 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/faults", web::delete().to(clear))
         .route("/journal", web::get().to(journal))
         .route("/journal", web::delete().to(clear_journal))
-        .route("/uninstall", web::post().to(uninstall));
+        .route("/uninstall", web::post().to(uninstall))
+        .configure(super::deals::routes);
 }
 
 /// How long the sandbox waits for the app to take the uninstall notice.

@@ -9,8 +9,11 @@
 //!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` (writes) and
 //!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
 //!   the burst windows.
+//! - `hooks.rs`: the webhooks the app creates, and the notices sent to them when the data
+//!   page moves a deal (`deals.rs`: won, lost, reopened, or a lead converted to a deal).
 //! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
 //!   the API journal (`/sandbox/journal`).
+//! - `icons.rs`: the users' pictures (`/sandbox/users/{id}/icon.svg`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
 //!   with a signed token, and the page listing what was created.
 //! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
@@ -20,7 +23,10 @@
 
 mod api;
 mod control;
+mod deals;
 pub mod faults;
+mod hooks;
+mod icons;
 mod limits;
 mod oauth;
 pub mod ops;
@@ -243,6 +249,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             }))
             .configure(oauth::routes)
             .configure(pages::routes)
+            .configure(icons::routes)
             .configure(api::routes),
     );
 }

@@ -24,6 +24,13 @@ pub struct DemoUser {
     pub email: String,
     pub is_admin: bool,
     pub active: bool,
+    /// Has a picture (`icon_url`); one seeded user has none, as in a real account.
+    #[serde(default = "yes")]
+    pub icon: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +110,9 @@ pub struct Deal {
     pub status: String,
     pub visible_to: i64,
     pub add_time: DateTime<Utc>,
+    /// The lead this deal was converted from (the data page's "Convert to deal").
+    #[serde(default)]
+    pub source_lead_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,6 +153,29 @@ pub struct Note {
     pub add_time: DateTime<Utc>,
 }
 
+/// A webhook the app created: where the sandbox sends its notices (v2 payload).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub event_action: String,
+    pub event_object: String,
+    pub subscription_url: String,
+    pub http_auth_user: Option<String>,
+    pub http_auth_password: Option<String>,
+    pub version: String,
+    pub add_time: DateTime<Utc>,
+}
+
+impl Webhook {
+    /// Does `action` (`create`, `change`, `delete`) on `object` concern this webhook?
+    pub fn wants(&self, action: &str, object: &str) -> bool {
+        (self.event_action == "*" || self.event_action == action)
+            && (self.event_object == "*" || self.event_object == object)
+    }
+}
+
 /// A one-time authorization code from the consent page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthCode {
@@ -177,6 +210,12 @@ pub struct Counters {
     pub deal: i64,
     pub activity: i64,
     pub note: i64,
+    #[serde(default = "first_id")]
+    pub webhook: i64,
+}
+
+fn first_id() -> i64 {
+    1
 }
 
 impl Default for Counters {
@@ -187,6 +226,7 @@ impl Default for Counters {
             deal: 1,
             activity: 1,
             note: 1,
+            webhook: 1,
         }
     }
 }
@@ -212,12 +252,17 @@ pub struct Store {
     #[serde(default)]
     pub counters: Counters,
     #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+    #[serde(default)]
     pub codes: Vec<AuthCode>,
     #[serde(default)]
     pub grants: Vec<Grant>,
     #[serde(default)]
     pub daily: DailyUse,
 }
+
+/// The seeded user without a picture.
+const DEV_REP: i64 = 1004;
 
 impl Store {
     /// A fresh demo company: four users (the first one admin) and the default labels.
@@ -228,6 +273,7 @@ impl Store {
             email: email.into(),
             is_admin,
             active: true,
+            icon: id != DEV_REP,
         };
         let label = |name: &str, color: &str| Label {
             id: uuid::Uuid::new_v4().to_string(),
@@ -245,7 +291,7 @@ impl Store {
                 user(1001, "Ada Admin", "ada@sandbox-demo.example", true),
                 user(1002, "Ben Rep", "ben@sandbox-demo.example", false),
                 user(1003, "Chloé Rep", "chloe@sandbox-demo.example", false),
-                user(1004, "Dev Rep", "dev@sandbox-demo.example", false),
+                user(DEV_REP, "Dev Rep", "dev@sandbox-demo.example", false),
             ],
             labels: vec![
                 label("Hot", "red"),
@@ -260,6 +306,7 @@ impl Store {
             activities: Vec::new(),
             notes: Vec::new(),
             counters: Counters::default(),
+            webhooks: Vec::new(),
             codes: Vec::new(),
             grants: Vec::new(),
             daily: DailyUse::default(),
