@@ -12,17 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use concierge::config::Rate;
-use concierge::db::companies::{self, Company};
-use concierge::db::playbooks;
+use concierge::db::companies::Company;
 use concierge::db::schema::{messages, outbox};
-use concierge::playbook::check::check_document;
-use concierge::playbook::load::Format;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::common::{TestApp, TestDb};
-use crate::crm_support::install_app;
+use crate::crm_support::installed_with;
 use crate::live_chat::ADA;
 use crate::node_process::NodeProcess;
 
@@ -236,17 +233,7 @@ async fn setup(db: TestDb) -> (TestApp, Company) {
         };
     })
     .await;
-    let company_id = install_app(&app, ADA).await;
-    let doc = check_document(FLOW, Format::Yaml).unwrap();
-    let company = app
-        .state
-        .db
-        .run(move |conn| {
-            playbooks::save_and_publish(conn, &company_id, &doc)?;
-            companies::by_id(conn, &company_id).map(Option::unwrap)
-        })
-        .await
-        .unwrap();
+    let company = installed_with(&app, ADA, FLOW).await;
     (app, company)
 }
 
