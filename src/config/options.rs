@@ -56,6 +56,8 @@ pub struct Options {
     /// Seconds.
     pub ai_timeout: u64,
     pub ai_repair_rounds: u32,
+    /// Address and port of `/metrics`; unset: no metrics.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Options {
@@ -88,6 +90,7 @@ impl Default for Options {
             ai_key: None,
             ai_timeout: super::ai::DEFAULT_TIMEOUT_SECONDS,
             ai_repair_rounds: super::ai::DEFAULT_REPAIR_ROUNDS,
+            metrics_bind: None,
         }
     }
 }
