@@ -1,5 +1,6 @@
 //! Finishing an install (code exchange → `/users/me` → company → sealed tokens → the
-//! company's waiting outbox rows made due → users) and carrying out an uninstall.
+//! company's waiting outbox rows made due → users → the CRM's webhooks about deals) and
+//! carrying out an uninstall (webhooks removed, then tokens and personal data).
 
 use crate::crm::{Crm, CrmError, Me};
 use crate::db::{self, Db, DbConn, DbError, companies, installs, purge};
@@ -17,6 +18,9 @@ pub struct Installed {
     pub api_domain: String,
     /// `None` when the user list could not be read (the settings page can sync later).
     pub users_synced: Option<usize>,
+    /// `None` when the CRM's webhooks could not be created (deal outcomes then stay
+    /// unknown until the next install).
+    pub webhooks: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +35,13 @@ pub enum InstallError {
 
 /// Exchange `code` and store the install of the user who granted it. `claim_demo`: the
 /// sandbox CRM stands in, and its company may take over the seeded demo company.
+/// `public_url`: where the CRM's webhooks reach this app.
 pub async fn complete(
     access: &CrmAccess,
     db: &Db,
     code: &str,
     claim_demo: bool,
+    public_url: &str,
 ) -> Result<Installed, InstallError> {
     let grant = access.oauth().exchange_code(code).await?;
     // No company yet: a throw-away budget slot keyed by the domain.
@@ -67,6 +73,13 @@ pub async fn complete(
             None
         }
     };
+    let webhooks = match super::webhooks::subscribe(access, db, &company.id, public_url).await {
+        Ok(count) => Some(count),
+        Err(e) => {
+            tracing::warn!(company_id = %company.id, error = %e, "creating the CRM's webhooks failed");
+            None
+        }
+    };
     tracing::info!(company_id = %company.id, crm_company_id = me.company_id, woken, "CRM installed");
     Ok(Installed {
         company_id: company.id,
@@ -75,6 +88,7 @@ pub async fn complete(
         installed_by: me.user.name,
         api_domain: grant.api_domain,
         users_synced,
+        webhooks,
     })
 }
 
@@ -107,9 +121,20 @@ pub fn company_for(
     })
 }
 
-/// The CRM's uninstall call for `crm_company_id`: forget the company's tokens and personal
-/// data, stop its timers and outbox rows. `false` when no company has that CRM id.
+/// The CRM's uninstall call for `crm_company_id`: remove the company's webhooks from the
+/// CRM while its tokens may still work (a failure is logged: the CRM drops an uninstalled
+/// app's webhooks itself, and the password they carry is forgotten here), then forget the
+/// company's tokens and personal data, stop its timers and outbox rows. `false` when no
+/// company has that CRM id.
 pub async fn uninstall(access: &CrmAccess, db: &Db, crm_company_id: i64) -> Result<bool, DbError> {
+    let found = db
+        .run(move |conn| companies::by_crm_id(conn, crm_company_id))
+        .await?;
+    if let Some(company) = found
+        && let Err(e) = super::webhooks::unsubscribe(access, db, &company.id).await
+    {
+        tracing::warn!(company_id = %company.id, error = %e, "removing the CRM's webhooks failed");
+    }
     let now = db::now_ms();
     let purged = db
         .run(move |conn| {

@@ -13,6 +13,7 @@ pub mod runtime;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secrets;
+pub mod webhooks;
 
 use std::future::Future;
 

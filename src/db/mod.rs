@@ -31,6 +31,7 @@ pub mod teams;
 pub mod timers;
 pub mod transcripts;
 pub mod visitors;
+pub mod webhooks;
 
 use std::time::Duration;
 

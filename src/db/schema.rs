@@ -239,6 +239,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    crm_webhook_auth (company_id) {
+        company_id -> Text,
+        password_sha256 -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     chat_takes (id) {
         id -> Text,
         company_id -> Text,
@@ -340,6 +348,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     analytics_daily,
     crm_outcomes,
     crm_webhooks,
+    crm_webhook_auth,
     chat_takes,
     chat_offers,
     teams,

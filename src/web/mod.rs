@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+mod crm_webhooks;
 pub mod deadline;
 pub mod demo;
 pub mod error;
@@ -323,6 +324,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(health::readyz)
         .configure(start::routes)
         .configure(oauth::routes)
+        .configure(crm_webhooks::routes)
         .configure(pages::routes)
         .service(widget::widget_js)
         .configure(demo::routes)

@@ -119,34 +119,41 @@ pub async fn callback(
             Some(("Start the install again", "/oauth/install".into())),
         );
     };
-    let installed =
-        match install::complete(&state.crm.access, &state.db, code, state.crm.sandbox).await {
-            Ok(i) => {
-                state.crm.outbox_wake.notify_one();
-                i
-            }
-            Err(install::InstallError::Db(e)) => return Err(e.into()),
-            // A code the CRM refuses (made up, used, expired) is the caller's error.
-            Err(e @ install::InstallError::OAuth(crate::crm::oauth::OAuthError::Refused(_))) => {
-                tracing::info!(error = %e, "install refused: the CRM refused the code");
-                return page(
-                    StatusCode::BAD_REQUEST,
-                    "Install failed",
-                    "The CRM did not accept this install link (it may be used or expired). \
+    let installed = match install::complete(
+        &state.crm.access,
+        &state.db,
+        code,
+        state.crm.sandbox,
+        &state.config.public_url,
+    )
+    .await
+    {
+        Ok(i) => {
+            state.crm.outbox_wake.notify_one();
+            i
+        }
+        Err(install::InstallError::Db(e)) => return Err(e.into()),
+        // A code the CRM refuses (made up, used, expired) is the caller's error.
+        Err(e @ install::InstallError::OAuth(crate::crm::oauth::OAuthError::Refused(_))) => {
+            tracing::info!(error = %e, "install refused: the CRM refused the code");
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Install failed",
+                "The CRM did not accept this install link (it may be used or expired). \
                  Start the install again from the CRM's marketplace or the button below.",
-                    Some(("Start the install again", "/oauth/install".into())),
-                );
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "install failed");
-                return page(
-                    StatusCode::BAD_GATEWAY,
-                    "Install failed",
-                    &e.to_string(),
-                    Some(("Start the install again", "/oauth/install".into())),
-                );
-            }
-        };
+                Some(("Start the install again", "/oauth/install".into())),
+            );
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "install failed");
+            return page(
+                StatusCode::BAD_GATEWAY,
+                "Install failed",
+                &e.to_string(),
+                Some(("Start the install again", "/oauth/install".into())),
+            );
+        }
+    };
     let text = format!(
         "Concierge is connected to {} (installed by {}). {} Open the app's settings from the CRM.",
         installed.company_name,

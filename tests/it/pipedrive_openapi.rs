@@ -11,6 +11,7 @@ use crate::openapi_support::{errors, operation};
 use chrono::{NaiveDate, Utc};
 use concierge::crm::pipedrive::wire::{
     ActivityItem, DealItem, IntId, LeadItem, LeadLabel, NoteItem, SearchData, User, UuidId,
+    WebhookBody,
 };
 use concierge::crm::pipedrive::{classify_failure, parse_success};
 use concierge::crm::{
@@ -132,6 +133,21 @@ async fn exercise_every_call(app: &TestApp) {
             crm.find_note(&t, "m-7").await.unwrap();
         }
     }
+    let hook = crm
+        .create_webhook(&WebhookBody {
+            subscription_url: "https://app.example.com/webhooks/crm".into(),
+            event_action: "*".into(),
+            event_object: "deal".into(),
+            name: "Deal outcomes".into(),
+            http_auth_user: "company".into(),
+            http_auth_password: "secret".into(),
+            version: "2.0".into(),
+        })
+        .await
+        .unwrap();
+    crm.delete_webhook(hook).await.unwrap();
+    // Gone already: still removed.
+    crm.delete_webhook(hook).await.unwrap();
 }
 
 #[tokio::test]
@@ -170,8 +186,10 @@ async fn every_request_and_answer_matches_the_spec() {
             }
         }
         let status = x["status"].as_u64().unwrap() as u16;
+        // The second removal of the same webhook is meant to find it gone.
+        let gone_again = method == "DELETE" && status == 404;
         assert!(
-            (200..300).contains(&status),
+            (200..300).contains(&status) || gone_again,
             "{name} answered {status}: {}",
             x["response"]
         );
@@ -202,6 +220,8 @@ async fn every_request_and_answer_matches_the_spec() {
         "GET /notes (/api/v1)",
         "GET /users (/api/v1)",
         "GET /users/me (/api/v1)",
+        "POST /webhooks (/api/v1)",
+        "DELETE /webhooks/{id} (/api/v1)",
     ] {
         assert!(
             seen.contains(expected),
@@ -267,6 +287,10 @@ fn read_example(method: &str, path: &str, example: &Value) -> Result<(), String>
         ("POST", "/api/v2/persons" | "/api/v2/organizations" | "/api/v2/deals")
         | ("POST", "/api/v2/activities" | "/api/v1/notes") => data!(IntId),
         ("POST", "/api/v1/leads") => data!(UuidId),
+        ("POST", "/api/v1/webhooks") => data!(IntId),
+        ("DELETE", "/api/v1/webhooks/1") => {
+            check(parse_success::<Value>(200, &body, true).map(|_| ()))
+        }
         ("GET", "/api/v2/persons/search" | "/api/v2/organizations/search") => data!(SearchData),
         ("GET", "/api/v2/deals") => data!(Vec<DealItem>),
         ("GET", "/api/v2/activities") => data!(Vec<ActivityItem>),
@@ -301,6 +325,8 @@ const USED: &[(&str, &str)] = &[
     ("GET", "/api/v1/notes"),
     ("GET", "/api/v1/users"),
     ("GET", "/api/v1/users/me"),
+    ("POST", "/api/v1/webhooks"),
+    ("DELETE", "/api/v1/webhooks/1"),
 ];
 
 #[test]

@@ -19,7 +19,7 @@ use crate::common::{TestApp, TestDb};
 const DAY: i64 = 86_400_000;
 const SECOND: i64 = 1000;
 
-fn document(version_text: &str) -> concierge::playbook::Playbook {
+pub(crate) fn document(version_text: &str) -> concierge::playbook::Playbook {
     serde_json::from_value(json!({
         "slug": "report-fixture",
         "name": "Report fixture",
@@ -42,7 +42,7 @@ fn document(version_text: &str) -> concierge::playbook::Playbook {
 }
 
 /// One conversation of the fixture.
-struct Conv {
+pub(crate) struct Conv {
     id: String,
     version_id: String,
 }
@@ -61,7 +61,7 @@ fn rep(conn: &mut DbConn, company: &str, crm_id: i64) -> String {
         .id
 }
 
-fn ev<'a>(
+pub(crate) fn ev<'a>(
     kind: &'static str,
     playbook: &'a str,
     card: Option<&'a str>,
@@ -77,7 +77,7 @@ fn ev<'a>(
     }
 }
 
-fn conversation(
+pub(crate) fn conversation(
     conn: &mut DbConn,
     company: &str,
     version_id: &str,
@@ -112,7 +112,7 @@ fn conversation(
     }
 }
 
-fn record(
+pub(crate) fn record(
     conn: &mut DbConn,
     company: &str,
     c: &Conv,

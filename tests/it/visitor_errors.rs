@@ -404,5 +404,10 @@ async fn the_openapi_description_lists_every_error_code() {
 }
 
 async fn get_json(app: &TestApp, path: &str) -> serde_json::Value {
-    reqwest::get(app.at(path)).await.unwrap().json().await.unwrap()
+    reqwest::get(app.at(path))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -60,6 +60,16 @@ impl<'a> Call<'a> {
         }
     }
 
+    /// A DELETE of the object at `path`.
+    pub fn delete(path: &'a str) -> Call<'a> {
+        Call {
+            method: reqwest::Method::DELETE,
+            path,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
     /// A POST with a JSON body.
     pub fn write<B: serde::Serialize>(path: &'a str, body: &B) -> Result<Call<'a>, CrmError> {
         let body = serde_json::to_value(body).map_err(|e| CrmError::Permanent {

@@ -217,6 +217,21 @@ impl PipedriveClient {
         Ok(None)
     }
 
+    /// `POST /api/v1/webhooks`: the new webhook's id.
+    pub async fn create_webhook(&self, w: &wire::WebhookBody) -> Result<i64, CrmError> {
+        self.create_int("/api/v1/webhooks", w).await
+    }
+
+    /// `DELETE /api/v1/webhooks/{id}`. A webhook the CRM no longer has (404) counts as
+    /// removed.
+    pub async fn delete_webhook(&self, id: i64) -> Result<(), CrmError> {
+        let path = format!("/api/v1/webhooks/{id}");
+        match self.send::<serde_json::Value>(Call::delete(&path)).await {
+            Ok(_) | Err(CrmError::Permanent { status: 404, .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The UUID of the lead label called `name` (any case).
     async fn label_id(&self, name: &str) -> Result<String, CrmError> {
         let key = name.trim().to_lowercase();

@@ -243,6 +243,21 @@ impl NoteBody {
     }
 }
 
+/// `POST /api/v1/webhooks`: notifications about one kind of object, sent to
+/// `subscription_url` with HTTP Basic credentials, in the v2 payload format.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookBody {
+    pub subscription_url: String,
+    /// `create`, `change`, `delete` or `*`.
+    pub event_action: String,
+    /// `deal`, `lead`, …
+    pub event_object: String,
+    pub name: String,
+    pub http_auth_user: String,
+    pub http_auth_password: String,
+    pub version: String,
+}
+
 fn split_target(t: Option<&Target>) -> (Option<i64>, Option<String>) {
     match t {
         Some(Target::Deal(id)) => (Some(*id), None),

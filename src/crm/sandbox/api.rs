@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use super::faults::FaultKind;
 use super::limits::{DAILY_BUDGET, Verdict};
 use super::ops::{self, ApiError, Ctx, Query, Reply};
-use super::queries;
 use super::{Exchange, HttpError, Sandbox, lock};
+use super::{hooks, queries};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/{version}/{tail:.*}", web::route().to(handle));
@@ -42,6 +42,9 @@ enum Op {
     Users,
     Me,
     ActivityTypes,
+    CreateWebhook,
+    ListWebhooks,
+    DeleteWebhook(String),
     /// `GET /{kind}/{id}`.
     Get(&'static str, String),
 }
@@ -52,6 +55,7 @@ impl Op {
         let segs: Vec<&str> = tail.trim_matches('/').split('/').collect();
         let get = *method == Method::GET;
         let post = *method == Method::POST;
+        let delete = *method == Method::DELETE;
         let op = match (version, segs.as_slice()) {
             ("v2", ["persons", "search"]) if get => Op::SearchPersons,
             ("v2", ["persons"]) if post => Op::CreatePerson,
@@ -73,6 +77,9 @@ impl Op {
             ("v1", ["users"]) if get => Op::Users,
             ("v1", ["users", "me"]) if get => Op::Me,
             ("v1", ["activityTypes"]) if get => Op::ActivityTypes,
+            ("v1", ["webhooks"]) if post => Op::CreateWebhook,
+            ("v1", ["webhooks"]) if get => Op::ListWebhooks,
+            ("v1", ["webhooks", id]) if delete => Op::DeleteWebhook((*id).to_owned()),
             _ => return None,
         };
         Some(op)
@@ -87,7 +94,13 @@ impl Op {
                 | Op::CreateActivity
                 | Op::CreateLead
                 | Op::CreateNote
+                | Op::CreateWebhook
         )
+    }
+
+    /// Does a success change the store (a write, or a delete, which has no body)?
+    fn changes_store(&self) -> bool {
+        self.is_write() || matches!(self, Op::DeleteWebhook(_))
     }
 
     fn is_search(&self) -> bool {
@@ -103,6 +116,8 @@ impl Op {
             Op::ListDeals | Op::ListActivities => 10,
             Op::ListLeads | Op::ListNotes | Op::Users => 20,
             Op::Me => 2,
+            Op::CreateWebhook | Op::ListWebhooks => 10,
+            Op::DeleteWebhook(_) => 6,
             Op::Get("leads", _) => 2,
             Op::Get(..) => 1,
         }
@@ -128,6 +143,9 @@ impl Op {
             Op::Users => Ok(queries::users(st, ctx)),
             Op::Me => queries::me(st, ctx),
             Op::ActivityTypes => Ok(queries::activity_types()),
+            Op::CreateWebhook => hooks::create(st, body, ctx),
+            Op::ListWebhooks => Ok(hooks::list(st)),
+            Op::DeleteWebhook(id) => hooks::delete(st, id),
             Op::Get(kind, id) => queries::get_one(st, kind, id),
         }
     }
@@ -339,7 +357,7 @@ fn decide(
                 headers,
                 fault: None,
             };
-            (answer, op.is_write())
+            (answer, op.changes_store())
         }
         Err(e) => (
             Answer {

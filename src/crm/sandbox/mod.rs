@@ -11,6 +11,8 @@
 //!   ids, status codes, token costs and `x-ratelimit-*` headers; `ops.rs` (writes) and
 //!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
 //!   the burst windows.
+//! - `hooks.rs`: the webhooks the app creates, and the notices sent to them when the data
+//!   page moves a deal (won, lost, reopened).
 //! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
 //!   the API journal (`/sandbox/journal`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
@@ -24,6 +26,7 @@ mod api;
 mod control;
 mod error;
 pub mod faults;
+mod hooks;
 mod limits;
 mod oauth;
 pub mod ops;

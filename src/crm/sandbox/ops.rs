@@ -89,7 +89,7 @@ pub struct Ctx {
 
 pub type Query = HashMap<String, String>;
 
-fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
+pub(super) fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(body).map_err(|e| {
         let path = e.path().to_string();
         ApiError::bad(format!("Validation failed: {path}: {}", e.into_inner()))
@@ -106,7 +106,7 @@ fn traps(body: &Value, traps: &[(&str, &str)]) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn required(v: Option<String>, field: &str) -> Result<String, ApiError> {
+pub(super) fn required(v: Option<String>, field: &str) -> Result<String, ApiError> {
     v.map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad(format!("Validation failed: {field}: Required")))
@@ -169,7 +169,7 @@ fn deal_exists(store: &Store, id: Option<i64>) -> Result<(), ApiError> {
     }
 }
 
-fn next(counter: &mut i64) -> i64 {
+pub(super) fn next(counter: &mut i64) -> i64 {
     let id = *counter;
     *counter += 1;
     id

@@ -143,6 +143,29 @@ pub struct Note {
     pub add_time: DateTime<Utc>,
 }
 
+/// A webhook the app created: where the sandbox sends its notices (v2 payload).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub event_action: String,
+    pub event_object: String,
+    pub subscription_url: String,
+    pub http_auth_user: Option<String>,
+    pub http_auth_password: Option<String>,
+    pub version: String,
+    pub add_time: DateTime<Utc>,
+}
+
+impl Webhook {
+    /// Does `action` (`create`, `change`, `delete`) on `object` concern this webhook?
+    pub fn wants(&self, action: &str, object: &str) -> bool {
+        (self.event_action == "*" || self.event_action == action)
+            && (self.event_object == "*" || self.event_object == object)
+    }
+}
+
 /// A one-time authorization code from the consent page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthCode {
@@ -177,6 +200,12 @@ pub struct Counters {
     pub deal: i64,
     pub activity: i64,
     pub note: i64,
+    #[serde(default = "first_id")]
+    pub webhook: i64,
+}
+
+fn first_id() -> i64 {
+    1
 }
 
 impl Default for Counters {
@@ -187,6 +216,7 @@ impl Default for Counters {
             deal: 1,
             activity: 1,
             note: 1,
+            webhook: 1,
         }
     }
 }
@@ -211,6 +241,8 @@ pub struct Store {
     pub notes: Vec<Note>,
     #[serde(default)]
     pub counters: Counters,
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
     #[serde(default)]
     pub codes: Vec<AuthCode>,
     #[serde(default)]
@@ -260,6 +292,7 @@ impl Store {
             activities: Vec::new(),
             notes: Vec::new(),
             counters: Counters::default(),
+            webhooks: Vec::new(),
             codes: Vec::new(),
             grants: Vec::new(),
             daily: DailyUse::default(),

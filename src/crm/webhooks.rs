@@ -1,0 +1,251 @@
+//! The CRM's webhooks about deals: created at install (one webhook, every action on deals,
+//! the v2 payload, sent to `PUBLIC_URL/webhooks/crm` with HTTP Basic credentials of the
+//! company's own), removed at uninstall, and what a notice says ([`parse_notice`]).
+//!
+//! The Basic username is the company's id in this app; the password is 32 random bytes,
+//! given to the CRM once and kept here only as its SHA-256. A new install replaces both
+//! the webhooks and the password.
+
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use super::CrmError;
+use super::access::{AccessError, CrmAccess};
+use super::pipedrive::wire::WebhookBody;
+use crate::db::{self, Db, DbError, webhooks};
+
+/// Where the CRM sends its notices, below the public URL.
+pub const PATH: &str = "/webhooks/crm";
+/// The webhooks an install creates: `(event_action, event_object)`. A lead turned into a
+/// deal arrives as the deal's `create`, carrying the lead's id.
+pub const EVENTS: &[(&str, &str)] = &[("*", "deal")];
+/// The name the CRM shows for them.
+pub const NAME: &str = "Concierge: deal outcomes";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Crm(#[from] CrmError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// SHA-256 of a webhook password, in hex: what is stored and compared.
+pub fn password_digest(password: &str) -> String {
+    Sha256::digest(password.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Create the company's webhooks in the CRM (after removing those of an earlier install);
+/// how many were created.
+pub async fn subscribe(
+    access: &CrmAccess,
+    db: &Db,
+    company_id: &str,
+    public_url: &str,
+) -> Result<usize, WebhookError> {
+    unsubscribe(access, db, company_id).await?;
+    let client = access.connect(company_id).await?.client;
+    let bytes: [u8; 32] = rand::random();
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let (company, digest) = (company_id.to_owned(), password_digest(&password));
+    db.run(move |conn| webhooks::set_password(conn, &company, &digest, db::now_ms()))
+        .await?;
+    let mut created = 0;
+    for (action, object) in EVENTS {
+        let body = WebhookBody {
+            subscription_url: format!("{}{PATH}", public_url.trim_end_matches('/')),
+            event_action: (*action).into(),
+            event_object: (*object).into(),
+            name: NAME.into(),
+            http_auth_user: company_id.to_owned(),
+            http_auth_password: password.clone(),
+            version: "2.0".into(),
+        };
+        let id = client.create_webhook(&body).await?;
+        let (company, event) = (company_id.to_owned(), format!("{action}.{object}"));
+        db.run(move |conn| webhooks::add(conn, &company, id, &event, db::now_ms()))
+            .await?;
+        created += 1;
+    }
+    Ok(created)
+}
+
+/// Remove the company's webhooks from the CRM (those it no longer has count as removed);
+/// how many were removed. Stops at the first failure, keeping the rest on record.
+pub async fn unsubscribe(
+    access: &CrmAccess,
+    db: &Db,
+    company_id: &str,
+) -> Result<usize, WebhookError> {
+    let company = company_id.to_owned();
+    let registered = db
+        .run(move |conn| webhooks::registered(conn, &company))
+        .await?;
+    if registered.is_empty() {
+        return Ok(0);
+    }
+    let client = access.connect(company_id).await?.client;
+    let mut removed = 0;
+    for hook in registered {
+        client.delete_webhook(hook.crm_webhook_id).await?;
+        let company = company_id.to_owned();
+        db.run(move |conn| webhooks::forget(conn, &company, &hook.id))
+            .await?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// What one notice says about one deal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DealNotice {
+    pub deal_id: i64,
+    /// The lead the deal was made from, when the CRM says.
+    pub lead_id: Option<String>,
+    /// `open`, `won`, `lost`, or `deleted` for a removed deal.
+    pub status: String,
+    pub value_cents: i64,
+    pub currency: String,
+}
+
+/// A notice as the CRM sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The CRM company it is about, when the notice says.
+    pub crm_company_id: Option<i64>,
+    /// `None` when it is not about a deal.
+    pub deal: Option<DealNotice>,
+}
+
+/// An integer sent as a number or as a string of digits.
+fn int(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// Read a notice: webhooks v2 (`meta.entity`, `meta.action` create/change/delete, `data`,
+/// `previous`) or v1 (`meta.object`, `meta.action` added/updated/deleted, `current`).
+pub fn parse_notice(body: &[u8]) -> Result<Notice, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let meta = v.get("meta").filter(|m| m.is_object()).ok_or("no meta")?;
+    let entity = text(meta, "entity").or_else(|| text(meta, "object"));
+    let action = text(meta, "action").unwrap_or_default();
+    let crm_company_id = int(meta.get("company_id"));
+    if entity != Some("deal") {
+        return Ok(Notice {
+            crm_company_id,
+            deal: None,
+        });
+    }
+    let deleted = matches!(action, "delete" | "deleted");
+    let current = ["data", "current"]
+        .iter()
+        .filter_map(|k| v.get(*k))
+        .find(|d| d.is_object());
+    let seen = match current {
+        Some(d) => d,
+        None if deleted => v
+            .get("previous")
+            .filter(|p| p.is_object())
+            .ok_or("a deleted deal without its data")?,
+        None => return Err("a deal notice without data".into()),
+    };
+    let deal_id = int(seen.get("id"))
+        .or_else(|| int(meta.get("entity_id")))
+        .or_else(|| int(meta.get("id")))
+        .ok_or("a deal notice without the deal's id")?;
+    let status = if deleted {
+        "deleted".to_owned()
+    } else {
+        text(seen, "status").unwrap_or("open").to_owned()
+    };
+    let value = seen.get("value").and_then(Value::as_f64).unwrap_or(0.0);
+    Ok(Notice {
+        crm_company_id,
+        deal: Some(DealNotice {
+            deal_id,
+            lead_id: text(seen, "lead_id")
+                .or_else(|| text(seen, "source_lead_id"))
+                .map(str::to_owned),
+            status,
+            value_cents: (value * 100.0).round() as i64,
+            currency: text(seen, "currency").unwrap_or_default().to_owned(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Notice {
+        parse_notice(v.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn reads_a_v2_deal_won() {
+        let n = parse(json!({
+            "meta": {"action": "change", "entity": "deal", "entity_id": "42",
+                     "company_id": "1000", "version": "2.0"},
+            "data": {"id": 42, "status": "won", "value": 1234.5, "currency": "EUR",
+                     "lead_id": "0b4e8f1c-4a43-4d6b-9a3c-1f2e3d4c5b6a"},
+            "previous": {"status": "open"}
+        }));
+        assert_eq!(n.crm_company_id, Some(1000));
+        let d = n.deal.unwrap();
+        assert_eq!(d.deal_id, 42);
+        assert_eq!(d.status, "won");
+        assert_eq!(d.value_cents, 123_450);
+        assert_eq!(d.currency, "EUR");
+        assert_eq!(
+            d.lead_id.as_deref(),
+            Some("0b4e8f1c-4a43-4d6b-9a3c-1f2e3d4c5b6a")
+        );
+    }
+
+    #[test]
+    fn reads_v1_and_deletions_and_ignores_other_objects() {
+        let n = parse(json!({
+            "meta": {"action": "updated", "object": "deal", "id": 7, "company_id": 5},
+            "current": {"id": 7, "status": "lost", "value": 10, "currency": "USD"}
+        }));
+        assert_eq!(n.deal.unwrap().status, "lost");
+        let n = parse(json!({
+            "meta": {"action": "delete", "entity": "deal", "entity_id": "9"},
+            "data": null, "previous": {"id": 9, "status": "open", "value": 0}
+        }));
+        let d = n.deal.unwrap();
+        assert_eq!((d.deal_id, d.status.as_str()), (9, "deleted"));
+        let n = parse(json!({"meta": {"action": "change", "entity": "person"}, "data": {}}));
+        assert_eq!(n.deal, None);
+        assert!(parse_notice(b"{}").is_err());
+        assert!(parse_notice(b"[").is_err());
+        assert!(
+            parse_notice(br#"{"meta":{"action":"change","entity":"deal"},"data":{}}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn the_digest_is_hex_sha256() {
+        assert_eq!(
+            password_digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The CRM's webhooks about deals, end to end with the sandbox CRM: the install creates the
+//! webhook (with the company's own Basic credentials), a visitor's chat creates a deal
+//! through the outbox, the sandbox's data page wins and loses it, the report shows the
+//! conversion and the value won, and the uninstall removes the webhook. The receiver
+//! refuses notices without the company's credentials.
+
+use concierge::db::{companies, playbooks, webhooks};
+use concierge::playbook::check::check_document;
+use concierge::playbook::load::Format;
+use concierge::web::auth::session;
+use serde_json::{Value, json};
+
+use crate::browser::eventually;
+use crate::common::{TestApp, TestDb};
+use crate::crm_support::{browser, install_app};
+use crate::widget_support::Widget;
+
+const DEAL_CHAT: &str = r##"
+slug: deal-chat
+name: Deal chat
+trigger: { on: click, selector: "#deal" }
+start: email
+cards:
+  - id: email
+    type: question
+    text: "Your e-mail?"
+    input: email
+    save: person.email
+    on_fail: bye
+    next: capture
+  - id: capture
+    type: capture
+    create: deal
+    title: "{{ person.email }} via chat"
+    value: { amount: 1250.5, currency: EUR }
+    next: bye
+  - id: bye
+    type: end
+    text: "Thanks!"
+"##;
+
+async fn report(app: &TestApp, company: &str, playbook: &str) -> Value {
+    let data = session::start(company, 1001, 0, chrono::Utc::now().timestamp());
+    let c = session::cookie(&app.state.crm.session_key, &data);
+    let resp = reqwest::Client::new()
+        .get(app.at(&format!("/api/admin/reports/playbooks/{playbook}?range=7d")))
+        .header("cookie", format!("{}={}", c.name(), c.value()))
+        .header("x-csrf-token", &data.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+/// Wait until the report's totals satisfy `pred`; those totals.
+async fn totals_when(
+    app: &TestApp,
+    company: &str,
+    playbook: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(what, || async {
+        let r = report(app, company, playbook).await;
+        let t = r["report"]["totals"].clone();
+        pred(&t).then_some(t)
+    })
+    .await
+}
+
+async fn set_status(app: &TestApp, deal: i64, status: &str) {
+    let resp = browser()
+        .post(app.at(&format!("/sandbox/deals/{deal}/status")))
+        .form(&[("status", status)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
+}
+
+async fn notify(app: &TestApp, auth: Option<(&str, &str)>, body: &Value) -> (u16, Value) {
+    let mut req = browser().post(app.at("/webhooks/crm")).json(body);
+    if let Some((user, password)) = auth {
+        req = req.basic_auth(user, Some(password));
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deal_won_in_the_sandbox_shows_in_the_report() {
+    for test_db in TestDb::all() {
+        let app = TestApp::spawn(test_db).await;
+        let company_id = install_app(&app, 1001).await;
+        let sandbox = app.state.sandbox.clone().unwrap();
+
+        // The install created one webhook for deals, with this company's credentials.
+        let hooks = sandbox.snapshot().webhooks;
+        assert_eq!(hooks.len(), 1, "{hooks:?}");
+        let hook = &hooks[0];
+        assert_eq!(
+            (hook.event_action.as_str(), hook.event_object.as_str()),
+            ("*", "deal")
+        );
+        assert_eq!(hook.subscription_url, app.at("/webhooks/crm"));
+        assert_eq!(hook.version, "2.0");
+        assert_eq!(hook.http_auth_user.as_deref(), Some(company_id.as_str()));
+        let password = hook.http_auth_password.clone().unwrap();
+        assert!(password.len() >= 40);
+
+        let doc = check_document(DEAL_CHAT, Format::Yaml).unwrap();
+        let (company, playbook) = {
+            let mut conn = app.state.db.conn().unwrap();
+            let published = playbooks::save_and_publish(&mut conn, &company_id, &doc).unwrap();
+            let company = companies::by_id(&mut conn, &company_id).unwrap().unwrap();
+            (company, published.playbook_id)
+        };
+        let mut widget = Widget::new(&app, &company);
+        widget.session().await;
+        widget.trigger("deal-chat", "click").await;
+        widget.say("ann@example.com").await;
+
+        let deal = eventually("the chat's deal in the sandbox", || async {
+            sandbox
+                .snapshot()
+                .deals
+                .iter()
+                .find(|d| d.title == "ann@example.com via chat")
+                .map(|d| d.id)
+        })
+        .await;
+        let t = totals_when(
+            &app,
+            &company_id,
+            &playbook,
+            "the capture to be confirmed",
+            |t| t["converted"] == 1,
+        )
+        .await;
+        assert_eq!(t["deals_won"], 0, "{t:#}");
+
+        set_status(&app, deal, "won").await;
+        let t = totals_when(
+            &app,
+            &company_id,
+            &playbook,
+            "the deal won in the report",
+            |t| t["deals_won"] == 1,
+        )
+        .await;
+        assert_eq!(t["value_won_cents"], 125_050, "{t:#}");
+        assert_eq!(t["currency"], "EUR");
+        assert_eq!(t["deals_lost"], 0);
+
+        set_status(&app, deal, "lost").await;
+        let t = totals_when(
+            &app,
+            &company_id,
+            &playbook,
+            "the deal lost in the report",
+            |t| t["deals_lost"] == 1,
+        )
+        .await;
+        assert_eq!(t["deals_won"], 0, "{t:#}");
+
+        // The receiver: the company's credentials only, its own CRM company only.
+        let won = json!({
+            "meta": {"action": "change", "entity": "deal", "entity_id": deal.to_string(),
+                     "company_id": "1000", "version": "2.0"},
+            "data": {"id": deal, "status": "won", "value": 10, "currency": "EUR"},
+            "previous": {"status": "lost"}
+        });
+        assert_eq!(notify(&app, None, &won).await.0, 401);
+        assert_eq!(
+            notify(&app, Some((&company_id, "wrong")), &won).await.0,
+            401
+        );
+        assert_eq!(notify(&app, Some(("nobody", &password)), &won).await.0, 401);
+        let mut elsewhere = won.clone();
+        elsewhere["meta"]["company_id"] = json!("999");
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &elsewhere)
+                .await
+                .0,
+            403
+        );
+        let person = json!({"meta": {"action": "change", "entity": "person"}, "data": {"id": 1}});
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &person).await,
+            (200, json!({"recorded": false}))
+        );
+        let stranger = json!({
+            "meta": {"action": "change", "entity": "deal", "entity_id": "987654"},
+            "data": {"id": 987_654, "status": "won", "value": 5}
+        });
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &stranger).await,
+            (200, json!({"recorded": false}))
+        );
+        let r = report(&app, &company_id, &playbook).await;
+        assert_eq!(r["report"]["totals"]["deals_won"], 0);
+
+        // The uninstall removes the webhook and forgets its password.
+        let resp = browser()
+            .post(app.at("/sandbox/uninstall"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303);
+        assert!(sandbox.snapshot().webhooks.is_empty());
+        let mut conn = app.state.db.conn().unwrap();
+        assert!(
+            webhooks::registered(&mut conn, &company_id)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(webhooks::password(&mut conn, &company_id).unwrap(), None);
+        drop(conn);
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &won).await.0,
+            401
+        );
+    }
+}
