@@ -79,6 +79,7 @@ fn offered(
     let audience = Audience {
         returning: visitor.returning(),
         known: visitor.known,
+        language: &page.language,
     };
     playbook.enabled
         && !(automatic && finished())

@@ -7,7 +7,7 @@
 //!   (`example.com/blog/*`). An empty include list matches every page; an exclude match
 //!   always wins.
 //! - Visitors: new (first visit) or returning, known (the company has their e-mail) or
-//!   unknown.
+//!   unknown; their browser's language (`fr` matches `fr`, `fr-CA`, `fr_BE`).
 //! - Hours: within or outside the company's business hours, in the company's time zone.
 //! - Keywords: a keyword (one or more words) matches when the message contains its words
 //!   in a row, as whole words, ignoring case and punctuation.
@@ -22,16 +22,26 @@ use crate::playbook::model::{HoursFilter, Trigger, UrlRules, VisitorFilter};
 
 /// What targeting knows about the visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Audience {
+pub struct Audience<'a> {
     pub returning: bool,
     pub known: bool,
+    /// The browser's language tag (`fr-CA`); may be empty.
+    pub language: &'a str,
 }
 
 /// Does the trigger's where/who/when apply?
-pub fn applies(trigger: &Trigger, url: &str, audience: Audience, open_now: bool) -> bool {
+pub fn applies(trigger: &Trigger, url: &str, audience: Audience<'_>, open_now: bool) -> bool {
     url_matches(&trigger.urls, url)
         && visitor_matches(trigger.visitors, audience)
+        && language_matches(&trigger.languages, audience.language)
         && hours_match(trigger.hours, open_now)
+}
+
+/// Is the browser language `tag` one of `languages` (primary codes)? An empty list
+/// matches every visitor; a visitor without a language matches only an empty list.
+pub fn language_matches(languages: &[String], tag: &str) -> bool {
+    let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
+    languages.is_empty() || languages.iter().any(|l| l.eq_ignore_ascii_case(primary))
 }
 
 /// Highest priority first, then by slug (a stable order).
@@ -74,7 +84,7 @@ fn trim_slash(path: &str) -> &str {
     }
 }
 
-pub fn visitor_matches(filter: VisitorFilter, a: Audience) -> bool {
+pub fn visitor_matches(filter: VisitorFilter, a: Audience<'_>) -> bool {
     match filter {
         VisitorFilter::Any => true,
         VisitorFilter::New => !a.returning,
@@ -223,10 +233,12 @@ mod tests {
         let new_unknown = Audience {
             returning: false,
             known: false,
+            language: "",
         };
         let back_known = Audience {
             returning: true,
             known: true,
+            language: "en",
         };
         assert!(visitor_matches(VisitorFilter::New, new_unknown));
         assert!(!visitor_matches(VisitorFilter::New, back_known));
@@ -235,6 +247,19 @@ mod tests {
         assert!(!visitor_matches(VisitorFilter::Known, new_unknown));
         assert!(visitor_matches(VisitorFilter::Unknown, new_unknown));
         assert!(visitor_matches(VisitorFilter::Any, new_unknown));
+    }
+
+    #[test]
+    fn languages_match_the_primary_code() {
+        let fr = vec!["fr".to_owned(), "de".to_owned()];
+        assert!(language_matches(&fr, "fr-CA"));
+        assert!(language_matches(&fr, "FR_be"));
+        assert!(language_matches(&fr, "de"));
+        assert!(!language_matches(&fr, "en-GB"));
+        assert!(!language_matches(&fr, "fry"));
+        assert!(!language_matches(&fr, ""));
+        assert!(language_matches(&[], ""));
+        assert!(language_matches(&[], "ja"));
     }
 
     #[test]

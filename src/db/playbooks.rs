@@ -142,7 +142,8 @@ pub fn publish(
 }
 
 /// Publish `document` (the checked draft of `row`) as the next version, with a note and
-/// its author. The version is immutable from then on.
+/// its author. The version is immutable from then on. The playbook keeps its priority: the
+/// document's `priority` is only where a new playbook starts, the list's order decides.
 pub fn publish_document(
     conn: &mut DbConn,
     row: &PlaybookRow,
@@ -175,7 +176,6 @@ pub fn publish_document(
     )
     .set((
         playbooks::published_version.eq(Some(version)),
-        playbooks::priority.eq(document.priority),
         playbooks::name.eq(&document.name),
     ))
     .execute(conn)?;
@@ -184,7 +184,7 @@ pub fn publish_document(
         version_id: v.id,
         version,
         enabled: row.enabled,
-        priority: document.priority,
+        priority: row.priority,
         document: document.clone(),
     })
 }
@@ -244,6 +244,25 @@ pub fn set_enabled(
     .set(playbooks::enabled.eq(enabled))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// Give the company's playbooks these priorities. Returns how many rows changed.
+pub fn set_priorities(
+    conn: &mut DbConn,
+    company_id: &str,
+    priorities: &[(String, i64)],
+) -> Result<usize, DbError> {
+    let mut changed = 0;
+    for (id, priority) in priorities {
+        changed += diesel::update(
+            playbooks::table
+                .find(id)
+                .filter(playbooks::company_id.eq(company_id)),
+        )
+        .set(playbooks::priority.eq(priority))
+        .execute(conn)?;
+    }
+    Ok(changed)
 }
 
 /// One playbook of the company.

@@ -63,6 +63,7 @@ const KEY_ORDER: &[&str] = &[
     "include",
     "exclude",
     "visitors",
+    "languages",
     "hours",
     "exit_words",
     "start",

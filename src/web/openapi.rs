@@ -52,6 +52,8 @@ use super::{admin, generate, inbox, visitor};
         admin::playbooks::set_enabled,
         admin::playbooks::remove,
         admin::playbooks::export,
+        admin::order::reorder,
+        admin::preview::preview,
         admin::settings::get_settings,
         admin::settings::put_settings,
         admin::settings::embed,

@@ -64,11 +64,11 @@ pub(crate) enum Body {
 }
 
 pub(crate) struct Setup {
-    app: TestApp,
-    company: String,
+    pub(crate) app: TestApp,
+    pub(crate) company: String,
     pub(crate) admin: Auth,
     pub(crate) rep: Auth,
-    other_admin: Auth,
+    pub(crate) other_admin: Auth,
 }
 
 fn session_for(app: &TestApp, company: &str, user: i64) -> Auth {
@@ -163,12 +163,12 @@ impl Setup {
         (status, resp.text().await.unwrap_or_default())
     }
 
-    async fn get(&self, auth: &Auth, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, auth: &Auth, path: &str) -> (u16, Value) {
         self.call(auth, Method::GET, path, Body::None).await
     }
 
     /// Create the click playbook as `auth`; its id.
-    async fn create(&self, auth: &Auth, yaml: &str) -> String {
+    pub(crate) async fn create(&self, auth: &Auth, yaml: &str) -> String {
         let (status, body) = self
             .call(
                 auth,
@@ -197,7 +197,7 @@ impl Setup {
         )
     }
 
-    async fn audit_actions(&self) -> Vec<(String, String, Value)> {
+    pub(crate) async fn audit_actions(&self) -> Vec<(String, String, Value)> {
         let (status, body) = self.get(&self.admin, "/api/admin/audit-log").await;
         assert_eq!(status, 200, "{body:#}");
         body["entries"]
@@ -1554,7 +1554,13 @@ async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html
         .unwrap();
     assert_eq!(page.status(), 403);
     // R8: the scripts build everything with createElement and textContent.
-    for asset in ["settings.js", "editor.js", "describe.js", "teams.js"] {
+    for asset in [
+        "settings.js",
+        "editor.js",
+        "describe.js",
+        "teams.js",
+        "preview.js",
+    ] {
         assert!(html.contains(&format!("/assets/{asset}")), "{asset}");
         let script = reqwest::get(s.app.at(&format!("/assets/{asset}")))
             .await

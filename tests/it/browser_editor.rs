@@ -16,7 +16,7 @@ use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
 
 /// Set a form control's value and fire the event the form listens to.
-async fn set(browser: &fantoccini::Client, css: &str, value: &str, event: &str) {
+pub(crate) async fn set(browser: &fantoccini::Client, css: &str, value: &str, event: &str) {
     let done = browser
         .execute(
             "var e = document.querySelector(arguments[0]); if (!e) { return false; } \
@@ -32,7 +32,7 @@ async fn set(browser: &fantoccini::Client, css: &str, value: &str, event: &str) 
     assert_eq!(done, Value::Bool(true), "{css} missing");
 }
 
-async fn yaml(browser: &fantoccini::Client) -> String {
+pub(crate) async fn yaml(browser: &fantoccini::Client) -> String {
     js(browser, "return document.getElementById('ed-source').value")
         .await
         .as_str()

@@ -97,6 +97,7 @@ impl Node {
             key: company.public_key.clone(),
             token: None,
             page: "https://acme.test/pricing".into(),
+            language: "en-GB".into(),
         }
     }
 }

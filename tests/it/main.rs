@@ -16,6 +16,8 @@ mod openapi_support;
 mod widget_support;
 
 mod admin_api;
+mod admin_order;
+mod admin_preview;
 mod admin_yaml;
 mod ai_generate;
 mod browser;
@@ -23,6 +25,7 @@ mod browser_admin;
 mod browser_editor;
 mod browser_livechat;
 mod browser_reports;
+mod browser_scenario;
 mod cli_run;
 mod crm_webhooks;
 mod demo_site;

@@ -71,6 +71,7 @@ fn widget(base: &str, company: &Company) -> Widget {
         key: company.public_key.clone(),
         token: None,
         page: "https://acme.test/pricing".into(),
+        language: "en-GB".into(),
     }
 }
 

@@ -72,6 +72,47 @@ async fn a_session_starts_and_resumes_the_same_visitor() {
 }
 
 #[tokio::test]
+async fn a_playbook_for_some_languages_starts_only_for_their_speakers() {
+    for db in TestDb::all() {
+        let app = TestApp::spawn(db).await;
+        let french = QUALIFY
+            .replace("slug: qualify", "slug: qualify-fr")
+            .replace(
+                "  on: page_load\n",
+                "  on: page_load\n  languages: [fr, de]\n",
+            );
+        let company = company_with(&app, &[&french, SUPPORT]).await;
+        let slugs = |session: &serde_json::Value| -> Vec<String> {
+            session["triggers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["slug"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let mut english = Widget::new(&app, &company);
+        assert_eq!(slugs(&english.session().await), ["support"]);
+        let refused = english.trigger("qualify-fr", "page_load").await;
+        assert_eq!(refused["messages"], json!([]), "{refused}");
+
+        let mut canadian = Widget::new(&app, &company);
+        canadian.language = "fr-CA".into();
+        let session = canadian.session().await;
+        assert_eq!(slugs(&session), ["qualify-fr", "support"]);
+        assert_eq!(
+            session["texts"]["send"], "Send",
+            "the playbook's own language"
+        );
+        let started = canadian.trigger("qualify-fr", "page_load").await;
+        assert_eq!(started["messages"][0]["text"], "Hello **there**!");
+
+        // A click starts it for anyone: targeting is for automatic starts.
+        let clicked = english.trigger("qualify-fr", "click").await;
+        assert_eq!(clicked["messages"][0]["text"], "Hello **there**!");
+    }
+}
+
+#[tokio::test]
 async fn a_playbook_runs_through_buttons_questions_and_every_effect() {
     for db in TestDb::all() {
         let app = TestApp::spawn(db).await;

@@ -142,6 +142,8 @@ pub struct Widget {
     pub key: String,
     pub token: Option<String>,
     pub page: String,
+    /// The browser's language tag.
+    pub language: String,
 }
 
 /// A response: status, `Retry-After`, JSON body.
@@ -159,11 +161,12 @@ impl Widget {
             key: company.public_key.clone(),
             token: None,
             page: "https://acme.test/pricing".into(),
+            language: "en-GB".into(),
         }
     }
 
     pub fn page(&self) -> Value {
-        json!({ "url": self.page, "referrer": "", "language": "en-GB", "title": "Pricing" })
+        json!({ "url": self.page, "referrer": "", "language": self.language, "title": "Pricing" })
     }
 
     /// Start or resume the session, keeping the token.

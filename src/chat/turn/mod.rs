@@ -160,6 +160,7 @@ fn triggered(
     let audience = targeting::Audience {
         returning: visitor.returning(),
         known: visitor.known,
+        language: &page.language,
     };
     let open_now = targeting::is_open(&company.settings(), now);
     let finished = visitor.attributes().finished.iter().any(|s| s == slug);
@@ -321,6 +322,7 @@ impl<'c> Turn<'c> {
         let audience = targeting::Audience {
             returning: self.visitor.returning(),
             known: self.visitor.known,
+            language: &page.language,
         };
         let open_now = targeting::is_open(&company.settings(), self.now);
         let mut candidates: Vec<Published> = playbooks::published(self.conn, &company.id)?

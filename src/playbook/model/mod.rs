@@ -102,6 +102,10 @@ pub struct Trigger {
     pub urls: UrlRules,
     #[serde(default)]
     pub visitors: VisitorFilter,
+    /// Browser languages the playbook is for, as primary language codes (`fr` matches
+    /// `fr-CA`); empty means every language.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<String>,
     #[serde(default)]
     pub hours: HoursFilter,
 }

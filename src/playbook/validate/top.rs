@@ -62,6 +62,17 @@ fn trigger(pb: &Playbook, problems: &mut Vec<Problem>) {
         TriggerOn::Keyword,
         "keyword",
     );
+    for (i, code) in t.languages.iter().enumerate() {
+        if !is_language_code(code) {
+            problems.push(Problem::playbook(
+                format!("/trigger/languages/{i}"),
+                format!(
+                    "trigger language '{code}' is not a language code: two or three lowercase \
+                     letters, like en or fr"
+                ),
+            ));
+        }
+    }
     match t.on {
         TriggerOn::TimeOnPage if t.delay_seconds.is_none() => problems.push(Problem::playbook(
             "/trigger/delay_seconds",
@@ -77,4 +88,9 @@ fn trigger(pb: &Playbook, problems: &mut Vec<Problem>) {
             )),
         _ => {}
     }
+}
+
+/// `en`, `fr`, `gsw`: a primary language subtag as browsers send it, lower case.
+fn is_language_code(code: &str) -> bool {
+    (2..=3).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_lowercase())
 }

@@ -9,7 +9,9 @@ pub mod audit;
 pub mod auth;
 pub mod document;
 pub mod draft_yaml;
+pub mod order;
 pub mod playbooks;
+pub mod preview;
 mod report_view;
 pub mod reports;
 pub mod settings;
@@ -22,7 +24,10 @@ use actix_web::web;
 pub use auth::Admin;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.configure(playbooks::routes)
+    // Before `playbooks`, whose `{id}` routes would take `order` as an id.
+    cfg.configure(order::routes)
+        .configure(playbooks::routes)
+        .configure(preview::routes)
         .configure(answer_rules::routes)
         .configure(settings::routes)
         .configure(api_keys::routes)

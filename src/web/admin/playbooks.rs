@@ -190,7 +190,7 @@ pub struct ExportQuery {
 }
 
 /// The draft's text and how it is written.
-fn draft_text(row: &PlaybookRow) -> (String, Format) {
+pub(super) fn draft_text(row: &PlaybookRow) -> (String, Format) {
     match &row.draft_source {
         Some(source) => (source.clone(), format_of(source)),
         None => {
@@ -213,7 +213,11 @@ fn line_of(text: &str, format: Format, pointer: &str) -> Option<usize> {
 
 /// The problems of a draft text for the playbook with `slug`: the format's and the rule
 /// that a playbook keeps its slug.
-fn draft_problems(text: &str, format: Format, slug: &str) -> Result<Playbook, Vec<ApiProblem>> {
+pub(super) fn draft_problems(
+    text: &str,
+    format: Format,
+    slug: &str,
+) -> Result<Playbook, Vec<ApiProblem>> {
     let mut problems = match check_text(text, format) {
         Ok(playbook) if playbook.slug == slug => return Ok(playbook),
         Ok(_) => Vec::new(),
@@ -449,7 +453,7 @@ pub fn checked(body: &PlaybookText) -> Checked {
 }
 
 /// A company's playbook, or 404 (another company's looks the same as none).
-fn owned(conn: &mut DbConn, company: &str, id: &str) -> Result<PlaybookRow, AppError> {
+pub(super) fn owned(conn: &mut DbConn, company: &str, id: &str) -> Result<PlaybookRow, AppError> {
     store::by_id(conn, company, id)?.ok_or_else(AppError::not_found)
 }
 

@@ -32,6 +32,9 @@ pub fn describe_trigger(t: &Trigger) -> String {
         }
         .to_owned(),
     );
+    if !t.languages.is_empty() {
+        parts.push(format!("speaking {}", t.languages.join(", ")));
+    }
     match t.hours {
         HoursFilter::Any => {}
         HoursFilter::Open => parts.push("during business hours".into()),
@@ -68,11 +71,21 @@ mod tests {
                 exclude: vec![],
             },
             visitors: VisitorFilter::New,
+            languages: vec![],
             hours: HoursFilter::Open,
         };
         assert_eq!(
             describe_trigger(&t),
             "after 5 s on the page · pages /pricing* · new visitors · during business hours"
+        );
+        let french = Trigger {
+            languages: vec!["fr".into(), "de".into()],
+            ..t
+        };
+        assert_eq!(
+            describe_trigger(&french),
+            "after 5 s on the page · pages /pricing* · new visitors · speaking fr, de · during \
+             business hours"
         );
     }
 }

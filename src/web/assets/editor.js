@@ -414,6 +414,7 @@
     box.appendChild(el("div", { className: "pf-row wide" }, el("span", { text: "Test a page address" }), el("div", { className: "pf-test" }, tryUrl, result)));
     box.appendChild(row("Visitors", selectInput(t, "visitors", ["any", "new", "returning", "known", "unknown"], false,
       { any: "everyone", "new": "first visit", returning: "returning", known: "known (we have their e-mail)", unknown: "unknown" })));
+    box.appendChild(row("Browser languages (codes like en, fr; comma separated; empty = every language)", listInput(t, "languages", false)));
     box.appendChild(row("Business hours", selectInput(t, "hours", ["any", "open", "closed"], false,
       { any: "at any time", open: "only while open", closed: "only while closed" })));
     return box;
@@ -423,7 +424,7 @@
     var box = el("fieldset", { className: "pf-top" }, el("legend", { text: "Playbook" }));
     box.appendChild(row("Name", textInput(doc, "name", true)));
     box.appendChild(row("Language of the widget's texts", selectInput(doc, "language", ["en", "fr", "pt", "de", "es"], false)));
-    box.appendChild(row("Priority (higher wins when several match a page)", numberInput(doc, "priority")));
+    box.appendChild(row("Priority when created (then the order of the playbook list decides)", numberInput(doc, "priority")));
     box.appendChild(row("Exit words (comma separated)", listInput(doc, "exit_words", false)));
     box.appendChild(row("First card", cardSelect(doc, "start", true, null)));
     return box;

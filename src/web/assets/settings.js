@@ -103,9 +103,10 @@
       var body = $("pb-list").tBodies[0];
       clear(body);
       if (!res.data.playbooks.length) {
-        body.appendChild(el("tr", {}, el("td", { colspan: "6", className: "muted", text: "No playbooks yet." })));
+        body.appendChild(el("tr", {}, el("td", { colspan: "7", className: "muted", text: "No playbooks yet." })));
       }
-      res.data.playbooks.forEach(function (p) {
+      var order = res.data.playbooks.map(function (p) { return p.id; });
+      res.data.playbooks.forEach(function (p, i) {
         var toggle = el("input", { type: "checkbox", "aria-label": "Switch " + p.name + " on or off" });
         toggle.checked = p.enabled;
         toggle.disabled = p.published_version === null;
@@ -122,8 +123,13 @@
         if (p.draft_problems) { badges.appendChild(el("span", { className: "badge warn", text: p.draft_problems + " problem(s) in the draft" })); }
         else if (p.has_unpublished_changes) { badges.appendChild(el("span", { className: "badge", text: "unpublished changes" })); }
         var s = p.stats_7_days;
-        body.appendChild(el("tr", {},
+        var up = el("button", { type: "button", text: "↑", title: "Move up", "aria-label": "Move " + p.name + " up", onclick: function () { move(order, i, -1); } });
+        var down = el("button", { type: "button", text: "↓", title: "Move down", "aria-label": "Move " + p.name + " down", onclick: function () { move(order, i, 1); } });
+        up.disabled = i === 0;
+        down.disabled = i === order.length - 1;
+        body.appendChild(el("tr", { "data-id": p.id },
           el("td", {}, toggle),
+          el("td", { className: "pb-order" }, up, down),
           el("td", {}, el("strong", { text: p.name }), el("div", { className: "muted small", text: p.slug + " · priority " + p.priority })),
           el("td", { className: "small", text: p.trigger }),
           el("td", {}, published, badges),
@@ -135,6 +141,21 @@
             el("button", { type: "button", text: "Delete", onclick: function () { remove(p); } }))));
       });
       resize();
+    });
+  }
+
+  // The list's order is the priority order: moving a playbook saves the whole order.
+  function move(order, i, by) {
+    var ids = order.slice();
+    var j = i + by;
+    if (j < 0 || j >= ids.length) { return; }
+    ids[i] = order[j];
+    ids[j] = order[i];
+    api("PUT", "/api/admin/playbooks/order", { ids: ids }).then(function (res) {
+      if (res.status !== 200) { return failed(res); }
+      status("The order is saved: the higher a playbook, the sooner it wins.");
+      loadPlaybooks();
+      loadAudit();
     });
   }
 
@@ -648,6 +669,8 @@
     failed: failed,
     loadAudit: loadAudit,
     diffLines: diffLines,
+    saveDraft: saveDraft,
+    editingId: function () { return editing ? editing.id : null; },
     draftDocument: function () { return window.ConciergeEditor.document(); },
     // Put a whole YAML text in the editor (it keeps the open playbook's slug), as typing it would.
     loadYaml: function (yaml) {

@@ -10,6 +10,7 @@ const REPORTS: &str = include_str!("../assets/reports.js");
 const TEAMS: &str = include_str!("../assets/teams.js");
 const EDITOR: &str = include_str!("../assets/editor.js");
 const DESCRIBE: &str = include_str!("../assets/describe.js");
+const PREVIEW: &str = include_str!("../assets/preview.js");
 
 fn js(body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
@@ -58,6 +59,12 @@ pub async fn editor() -> HttpResponse {
 #[get("/assets/describe.js")]
 pub async fn describe() -> HttpResponse {
     js(DESCRIBE)
+}
+
+/// The editor's preview of the draft.
+#[get("/assets/preview.js")]
+pub async fn preview() -> HttpResponse {
+    js(PREVIEW)
 }
 
 /// The settings page's Reports section.

@@ -24,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(assets::teams)
         .service(assets::editor)
         .service(assets::describe)
+        .service(assets::preview)
         .service(inbox::page);
 }
 

@@ -277,6 +277,17 @@ fn trigger_fields_must_fit_the_event() {
         Vec::<String>::new()
     );
     assert_eq!(
+        problems(&with_trigger(
+            "trigger: { on: page_load, languages: [fr, gsw, French, e] }"
+        )),
+        [
+            "3: playbook: trigger language 'French' is not a language code: two or three \
+             lowercase letters, like en or fr",
+            "3: playbook: trigger language 'e' is not a language code: two or three lowercase \
+             letters, like en or fr",
+        ]
+    );
+    assert_eq!(
         problems(&with_trigger("trigger: { on: hover }")),
         [
             "3: playbook: unknown trigger 'hover' in trigger (expected one of page_load, \
