@@ -139,6 +139,7 @@ async fn run(
                 email: "rep@bench.test".into(),
                 is_admin: false,
                 active: true,
+                icon_url: None,
             };
             crm_users::sync(conn, &company.id, &[rep], concierge::db::now_ms())?;
             let doc = check_document(PLAYBOOK, Format::Yaml).expect("valid playbook");

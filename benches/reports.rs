@@ -133,6 +133,7 @@ fn seed(conn: &mut DbConn, target: usize) -> Result<Seeded, DbError> {
             email: format!("rep{i}@example.com"),
             is_admin: false,
             active: true,
+            icon_url: None,
         })
         .collect();
     crm_users::sync(conn, &company, &reps, now)?;

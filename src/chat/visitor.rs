@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::companies::Company;
 use crate::db::visitors::{self, Page, Visitor};
-use crate::db::{DbConn, DbError};
+use crate::db::{DbConn, DbError, page_views};
 use secrecy::{ExposeSecret as _, SecretString};
 
 /// How long a token stays valid after the visitor's latest session.
@@ -108,7 +108,8 @@ impl TokenKeys {
 }
 
 /// Start or resume a session: the token's visitor when it belongs to this company and
-/// still exists (counting a new visit after a pause), a new visitor otherwise.
+/// still exists (counting a new visit after a pause), a new visitor otherwise; the page
+/// view is recorded.
 pub fn start(
     conn: &mut DbConn,
     company: &Company,
@@ -120,10 +121,12 @@ pub fn start(
         Some(c) if c.cid == company.id => visitors::get(conn, &company.id, &c.sub)?,
         _ => None,
     };
-    match existing {
-        Some(visitor) => visitors::seen(conn, visitor, page, now),
-        None => visitors::create(conn, &company.id, page, now),
-    }
+    let visitor = match existing {
+        Some(visitor) => visitors::seen(conn, visitor, page, now)?,
+        None => visitors::create(conn, &company.id, page, now)?,
+    };
+    page_views::record(conn, &company.id, &visitor.id, page, now)?;
+    Ok(visitor)
 }
 
 /// Does `hash` (hex) equal HMAC-SHA256 of `email` under the company's identity secret?

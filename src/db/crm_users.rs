@@ -15,6 +15,9 @@ pub struct CrmUser {
     pub email: String,
     pub is_admin: bool,
     pub active: bool,
+    /// The user's picture (an http or https address), when the CRM has one.
+    #[serde(default)]
+    pub icon_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -33,6 +36,8 @@ pub struct CrmUserRow {
     pub last_seen_at: Option<i64>,
     pub notifications: bool,
     pub synced_at: i64,
+    /// The CRM's picture of the user (http or https), if any.
+    pub icon_url: Option<String>,
 }
 
 impl CrmUserRow {
@@ -51,8 +56,8 @@ pub struct SyncCount {
 }
 
 /// Make the company's list match the CRM's active users: add new ones, update names,
-/// e-mails and admin flags, remove the ones no longer active. App-side fields (granted
-/// rights, presence, notification choice) are kept.
+/// e-mails, pictures and admin flags, remove the ones no longer active. App-side fields
+/// (granted rights, presence, notification choice) are kept.
 pub fn sync(
     conn: &mut DbConn,
     company_id: &str,
@@ -78,6 +83,7 @@ pub fn sync(
                         crm_users::name.eq(&user.name),
                         crm_users::email.eq(&user.email),
                         crm_users::is_admin.eq(user.is_admin),
+                        crm_users::icon_url.eq(&user.icon_url),
                         crm_users::synced_at.eq(now),
                     ))
                     .execute(conn)?;
@@ -97,6 +103,7 @@ pub fn sync(
                             last_seen_at: None,
                             notifications: true,
                             synced_at: now,
+                            icon_url: user.icon_url.clone(),
                         })
                         .execute(conn)?;
                     count.added += 1;

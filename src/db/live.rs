@@ -40,6 +40,8 @@ pub struct Rep {
     pub notify_assigned: bool,
     pub notify_message: bool,
     pub last_assigned_at: Option<i64>,
+    /// The CRM's picture of the rep, shown to the visitor.
+    pub icon_url: Option<String>,
 }
 
 impl Rep {

@@ -20,6 +20,7 @@ pub mod locks;
 pub mod offers;
 pub mod outbox;
 pub mod outcomes;
+pub mod page_views;
 pub mod playbooks;
 pub mod presence;
 pub mod purge;

@@ -103,3 +103,24 @@ pub fn pending(conn: &mut DbConn, company_id: &str) -> Result<HashMap<String, i6
     }
     Ok(out)
 }
+
+/// The offers standing to one rep (`crm_users.id`) and not yet lapsed at `now`, earliest
+/// expiry first: (conversation id, expiry).
+pub fn standing_to(
+    conn: &mut DbConn,
+    company_id: &str,
+    rep_id: &str,
+    now: i64,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let rows: Vec<(String, Option<i64>)> = chat_offers::table
+        .filter(chat_offers::company_id.eq(company_id))
+        .filter(chat_offers::offered_to.eq(rep_id))
+        .filter(chat_offers::expires_at.gt(now))
+        .order(chat_offers::expires_at.asc())
+        .select((chat_offers::conversation_id, chat_offers::expires_at))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| Some((id, at?)))
+        .collect())
+}

@@ -33,6 +33,7 @@ diesel::table! {
         notify_assigned -> Bool,
         notify_message -> Bool,
         last_assigned_at -> Nullable<BigInt>,
+        icon_url -> Nullable<Text>,
     }
 }
 
@@ -314,6 +315,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    page_views (id) {
+        id -> Text,
+        company_id -> Text,
+        visitor_id -> Text,
+        url -> Text,
+        title -> Text,
+        viewed_at -> BigInt,
+    }
+}
+
 diesel::joinable!(crm_users -> companies (company_id));
 diesel::joinable!(installs -> companies (company_id));
 diesel::joinable!(playbooks -> companies (company_id));
@@ -330,6 +342,7 @@ diesel::joinable!(api_keys -> companies (company_id));
 diesel::joinable!(chat_offers -> conversations (conversation_id));
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(audit_log -> companies (company_id));
+diesel::joinable!(page_views -> visitors (visitor_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -355,4 +368,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     team_members,
     api_keys,
     audit_log,
+    page_views,
 );

@@ -88,6 +88,7 @@ fn user(id: i64, name: &str, is_admin: bool) -> CrmUser {
         email: format!("u{id}@example.com"),
         is_admin,
         active: true,
+        icon_url: None,
     }
 }
 

@@ -188,6 +188,7 @@ async fn admin_with(db: TestDb, ai: Option<AiSettings>, is_admin: bool) -> Admin
         email: "ada@example.com".into(),
         is_admin,
         active: true,
+        icon_url: None,
     };
     crm_users::sync(&mut conn, &company.id, &[user], db::now_ms()).unwrap();
     drop(conn);

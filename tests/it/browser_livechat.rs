@@ -18,7 +18,7 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 
 /// Ben, a rep of the sandbox company (Ada, 1001, is its admin).
-const REP: i64 = 1002;
+pub(crate) const REP: i64 = 1002;
 
 /// What a visitor or a rep might type to break the page.
 const PAYLOADS: [&str; 4] = [
@@ -36,7 +36,7 @@ async fn shot(browser: &Client, name: &str) {
 }
 
 /// The text of the element `css` in the current frame ("" when there is none).
-async fn text(browser: &Client, css: &str) -> String {
+pub(crate) async fn text(browser: &Client, css: &str) -> String {
     let v = js(
         browser,
         &format!(
@@ -49,7 +49,7 @@ async fn text(browser: &Client, css: &str) -> String {
 }
 
 /// Is the element `css` rendered (present, not hidden)?
-async fn visible(browser: &Client, css: &str) -> bool {
+pub(crate) async fn visible(browser: &Client, css: &str) -> bool {
     js(
         browser,
         &format!(
@@ -63,7 +63,7 @@ async fn visible(browser: &Client, css: &str) -> bool {
 }
 
 /// Wait until `css` holds text containing `want`.
-async fn wait_text(browser: &Client, css: &str, want: &str) -> String {
+pub(crate) async fn wait_text(browser: &Client, css: &str, want: &str) -> String {
     eventually(&format!("{css} to say {want:?}"), || async {
         let t = text(browser, css).await;
         t.contains(want).then_some(t)
@@ -94,7 +94,7 @@ async fn wait_transcript(browser: &Client, want: &str) {
 
 /// Open the rep's inbox the way the CRM does (the shell with the app in its iframe) and
 /// step into the frame once the page knows who the rep is.
-async fn open_inbox(browser: &Client, url: &str, user: i64, theme: &str) {
+pub(crate) async fn open_inbox(browser: &Client, url: &str, user: i64, theme: &str) {
     browser
         .goto(&format!(
             "{url}/sandbox/app?user={user}&surface=inbox&theme={theme}"
@@ -109,7 +109,7 @@ async fn open_inbox(browser: &Client, url: &str, user: i64, theme: &str) {
     inbox_ready(browser).await;
 }
 
-async fn inbox_ready(browser: &Client) {
+pub(crate) async fn inbox_ready(browser: &Client) {
     eventually("the inbox to load the rep", || async {
         js(
             browser,
@@ -123,7 +123,7 @@ async fn inbox_ready(browser: &Client) {
 }
 
 /// Flip the online switch and wait for the page to show `want`.
-async fn set_online(browser: &Client, online: bool) {
+pub(crate) async fn set_online(browser: &Client, online: bool) {
     js(
         browser,
         &format!(
@@ -139,7 +139,7 @@ async fn set_online(browser: &Client, online: bool) {
 }
 
 /// Click the element `css`.
-async fn click(browser: &Client, css: &str) {
+pub(crate) async fn click(browser: &Client, css: &str) {
     browser
         .find(Locator::Css(css))
         .await
@@ -150,7 +150,7 @@ async fn click(browser: &Client, css: &str) {
 }
 
 /// Click the chat in the list whose text contains `who`.
-async fn open_chat(browser: &Client, who: &str) {
+pub(crate) async fn open_chat(browser: &Client, who: &str) {
     let button = eventually(&format!("a chat of {who} in the list"), || async {
         for b in browser
             .find_all(Locator::Css("#chat-list button"))
@@ -172,12 +172,12 @@ async fn folder(browser: &Client, name: &str) {
     click(browser, &format!("[data-folder=\"{name}\"]")).await;
 }
 
-async fn count(browser: &Client, name: &str) -> String {
+pub(crate) async fn count(browser: &Client, name: &str) -> String {
     text(browser, &format!("[data-count=\"{name}\"]")).await
 }
 
 /// A visitor new to the site on the pricing page: answers "50+" and an e-mail address.
-async fn qualify(visitor: &Client, url: &str, email: &str) {
+pub(crate) async fn qualify(visitor: &Client, url: &str, email: &str) {
     visitor.goto(&format!("{url}/demo/pricing")).await.unwrap();
     // The widget's session has answered (its token is kept) before it is forgotten.
     eventually("the widget's session", || async {
@@ -229,25 +229,34 @@ async fn inert(browser: &Client, scope: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_visitor_and_a_rep_chat_live_and_the_lead_lands_in_the_crm_once() {
-    let app = TestApp::spawn(TestDb::sqlite()).await;
-    demo_company(&app);
-    install_app(&app, 1001).await;
+/// Run `scenario` with two browsers of their own (a rep's and a visitor's profile) and
+/// close both whatever happens.
+pub(crate) async fn rep_and_visitor<F, Fut>(app: &TestApp, scenario: F)
+where
+    F: FnOnce(Client, Client, String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let _turn = ONE_BROWSER.lock().await;
     let chromedriver = ChromeDriver::start().await;
     let (rep_profile, visitor_profile) =
         (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let rep = chromedriver.browser(rep_profile.path()).await;
     let visitor = chromedriver.browser(visitor_profile.path()).await;
-    let url = app.url.clone();
-    let scenario = tokio::spawn(live_chat(rep.clone(), visitor.clone(), url));
-    let outcome = scenario.await;
+    let outcome = tokio::spawn(scenario(rep.clone(), visitor.clone(), app.url.clone())).await;
     let _ = rep.close().await;
     let _ = visitor.close().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_and_a_rep_chat_live_and_the_lead_lands_in_the_crm_once() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    demo_company(&app);
+    install_app(&app, 1001).await;
+    let db = app.state.db.clone();
+    rep_and_visitor(&app, |rep, visitor, url| live_chat(rep, visitor, url, db)).await;
 
     // The CRM holds one lead with its transcript note, whatever retries happened.
     let store = app.state.sandbox.as_ref().unwrap().snapshot();
@@ -286,7 +295,41 @@ async fn a_visitor_and_a_rep_chat_live_and_the_lead_lands_in_the_crm_once() {
     assert_eq!(persons, 1, "one person");
 }
 
-async fn live_chat(rep: Client, visitor: Client, url: String) {
+/// The widget header's picture: the image's address once it loaded, or the initials shown
+/// in its place.
+async fn header_picture(visitor: &Client) -> serde_json::Value {
+    js(
+        visitor,
+        "const a = document.querySelector('#concierge .cnc-avatar');
+         return a.tagName === 'IMG'
+           ? { src: a.complete && a.naturalWidth > 0 ? a.src : 'loading' }
+           : { initials: a.textContent };",
+    )
+    .await
+}
+
+async fn wait_picture(visitor: &Client, want: serde_json::Value) {
+    eventually(&format!("the header's picture {want}"), || async {
+        (header_picture(visitor).await == want).then_some(())
+    })
+    .await;
+}
+
+/// Forget the CRM's picture of the rep (as if the CRM had none).
+async fn drop_picture(db: &concierge::db::Db) {
+    use concierge::db::schema::crm_users;
+    use diesel::prelude::*;
+    db.run(|conn| {
+        diesel::update(crm_users::table.filter(crm_users::crm_user_id.eq(REP)))
+            .set(crm_users::icon_url.eq(None::<String>))
+            .execute(conn)
+            .map_err(concierge::db::DbError::from)
+    })
+    .await
+    .unwrap();
+}
+
+async fn live_chat(rep: Client, visitor: Client, url: String, db: concierge::db::Db) {
     // The rep is offline: the inbox says what to do.
     open_inbox(&rep, &url, REP, "light").await;
     wait_text(
@@ -325,6 +368,25 @@ async fn live_chat(rep: Client, visitor: Client, url: String) {
     assert_eq!(count(&rep, "unassigned").await, "1");
     wait_transcript(&rep, "ada.live@example.com").await;
     assert!(text(&rep, "#chat-status").await.starts_with("Waiting"));
+    // The side panel lists the pages the visitor loaded.
+    let pages = js(
+        &rep,
+        "return [...document.querySelectorAll('#facts .pages li')].map(li => ({
+           title: li.querySelector('.page-title').textContent,
+           href: li.querySelector('.page-title').href,
+           url: li.querySelector('.page-url').textContent,
+         }))",
+    )
+    .await;
+    assert_eq!(
+        pages,
+        json!([{
+            "title": "Pricing · Acme CRM tools",
+            "href": format!("{url}/demo/pricing"),
+            "url": format!("{url}/demo/pricing"),
+        }]),
+        "the new visitor's one page"
+    );
     wait_text(&rep, "#composer-hint", "Replying assigns the chat to you").await;
     click(&rep, "#assign-me").await;
     wait_text(&rep, "#chat-status", "With you").await;
@@ -336,6 +398,11 @@ async fn live_chat(rep: Client, visitor: Client, url: String) {
     // The visitor sees who joined; the rep's name replaces the bot's.
     wait_message(&visitor, "Ben Rep joined the chat").await;
     wait_text(&visitor, "#concierge .cnc-name", "Ben Rep").await;
+    wait_picture(
+        &visitor,
+        json!({"src": format!("{url}/sandbox/users/{REP}/icon.svg")}),
+    )
+    .await;
     assert!(!visible(&visitor, "#concierge .cnc-queue").await);
 
     // Typing, both ways.
@@ -434,11 +501,15 @@ async fn live_chat(rep: Client, visitor: Client, url: String) {
     wait_text(&rep, "#chat-status", "Waiting").await;
     wait_message(&visitor, "Someone else from the team will answer").await;
     wait_text(&visitor, "#concierge .cnc-name", "Concierge").await;
+    wait_picture(&visitor, json!({"initials": "C"})).await;
 
-    // Back online, the rep takes it again and closes it; it stays in Closed.
+    // Back online, the rep takes it again and closes it; it stays in Closed. Without a
+    // picture in the CRM the visitor sees the rep's initials.
+    drop_picture(&db).await;
     set_online(&rep, true).await;
     click(&rep, "#assign-me").await;
     wait_text(&rep, "#chat-status", "With you").await;
+    wait_picture(&visitor, json!({"initials": "BR"})).await;
     click(&rep, "#close-chat").await;
     wait_text(&rep, "#chat-status", "Closed").await;
     assert!(

@@ -15,10 +15,14 @@ use crate::common::{TestApp, TestDb};
 use crate::crm_support::{browser, install_app};
 use crate::widget_support::Widget;
 
-const DEAL_CHAT: &str = r##"
-slug: deal-chat
-name: Deal chat
-trigger: { on: click, selector: "#deal" }
+/// A click playbook `SLUG-chat` that asks for an e-mail and captures a `create` (lead or
+/// deal) titled "EMAIL via chat" worth `amount` euros.
+fn capture_chat(create: &str, amount: f64) -> String {
+    format!(
+        r##"
+slug: {create}-chat
+name: Chat to a {create}
+trigger: {{ on: click, selector: "#{create}" }}
 start: email
 cards:
   - id: email
@@ -30,14 +34,34 @@ cards:
     next: capture
   - id: capture
     type: capture
-    create: deal
-    title: "{{ person.email }} via chat"
-    value: { amount: 1250.5, currency: EUR }
+    create: {create}
+    title: "{{{{ person.email }}}} via chat"
+    value: {{ amount: {amount}, currency: EUR }}
     next: bye
   - id: bye
     type: end
     text: "Thanks!"
-"##;
+"##
+    )
+}
+
+/// Publish `yaml` (a click playbook asking for an e-mail) in the company and chat through
+/// it with `email`; the playbook's id.
+async fn chat(app: &TestApp, company_id: &str, yaml: &str, email: &str) -> String {
+    let doc = check_document(yaml, Format::Yaml).unwrap();
+    let slug = doc.slug.clone();
+    let (company, playbook) = {
+        let mut conn = app.state.db.conn().unwrap();
+        let published = playbooks::save_and_publish(&mut conn, company_id, &doc).unwrap();
+        let company = companies::by_id(&mut conn, company_id).unwrap().unwrap();
+        (company, published.playbook_id)
+    };
+    let mut widget = Widget::new(app, &company);
+    widget.session().await;
+    widget.trigger(&slug, "click").await;
+    widget.say(email).await;
+    playbook
+}
 
 async fn report(app: &TestApp, company: &str, playbook: &str) -> Value {
     let data = session::start(company, 1001, 0, chrono::Utc::now().timestamp());
@@ -110,17 +134,13 @@ async fn a_deal_won_in_the_sandbox_shows_in_the_report() {
         let password = hook.http_auth_password.clone().unwrap();
         assert!(password.len() >= 40);
 
-        let doc = check_document(DEAL_CHAT, Format::Yaml).unwrap();
-        let (company, playbook) = {
-            let mut conn = app.state.db.conn().unwrap();
-            let published = playbooks::save_and_publish(&mut conn, &company_id, &doc).unwrap();
-            let company = companies::by_id(&mut conn, &company_id).unwrap().unwrap();
-            (company, published.playbook_id)
-        };
-        let mut widget = Widget::new(&app, &company);
-        widget.session().await;
-        widget.trigger("deal-chat", "click").await;
-        widget.say("ann@example.com").await;
+        let playbook = chat(
+            &app,
+            &company_id,
+            &capture_chat("deal", 1250.5),
+            "ann@example.com",
+        )
+        .await;
 
         let deal = eventually("the chat's deal in the sandbox", || async {
             sandbox
@@ -222,5 +242,63 @@ async fn a_deal_won_in_the_sandbox_shows_in_the_report() {
             notify(&app, Some((&company_id, &password)), &won).await.0,
             401
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_converted_to_a_deal_and_won_counts_for_its_conversation() {
+    for test_db in TestDb::all() {
+        let app = TestApp::spawn(test_db).await;
+        let company_id = install_app(&app, 1001).await;
+        let sandbox = app.state.sandbox.clone().unwrap();
+        let playbook = chat(
+            &app,
+            &company_id,
+            &capture_chat("lead", 300.0),
+            "bo@example.com",
+        )
+        .await;
+        // The lead, with the transcript as its note.
+        let lead = eventually("the chat's lead and its note in the sandbox", || async {
+            let store = sandbox.snapshot();
+            store
+                .leads
+                .iter()
+                .find(|l| l.title == "bo@example.com via chat")
+                .map(|l| l.id.clone())
+                .filter(|id| store.notes.iter().any(|n| n.lead_id.as_ref() == Some(id)))
+        })
+        .await;
+        totals_when(&app, &company_id, &playbook, "the lead confirmed", |t| {
+            t["converted"] == 1
+        })
+        .await;
+
+        let resp = browser()
+            .post(app.at(&format!("/sandbox/leads/{lead}/convert")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303);
+        let store = sandbox.snapshot();
+        assert!(store.leads.iter().all(|l| l.id != lead));
+        let deal = store
+            .deals
+            .iter()
+            .find(|d| d.source_lead_id.as_deref() == Some(lead.as_str()))
+            .expect("the deal made from the lead");
+        assert_eq!((deal.value, deal.currency.as_str()), (300.0, "EUR"));
+        assert!(store.notes.iter().any(|n| n.deal_id == Some(deal.id)));
+
+        set_status(&app, deal.id, "won").await;
+        let t = totals_when(
+            &app,
+            &company_id,
+            &playbook,
+            "the converted deal won",
+            |t| t["deals_won"] == 1,
+        )
+        .await;
+        assert_eq!(t["value_won_cents"], 30_000, "{t:#}");
     }
 }

@@ -14,6 +14,7 @@ fn outsider(company_id: i64) -> Me {
             email: "outsider@example.com".into(),
             is_admin: true,
             active: true,
+            icon_url: None,
         },
         company_id,
         company_name: "Outsider Ltd".into(),

@@ -40,6 +40,7 @@ fn tenant(app: &TestApp, crm_company_id: i64, name: &str) -> Tenant {
             email: format!("admin@{crm_company_id}.example"),
             is_admin: true,
             active: true,
+            icon_url: None,
         },
         CrmUser {
             id: rep,
@@ -47,6 +48,7 @@ fn tenant(app: &TestApp, crm_company_id: i64, name: &str) -> Tenant {
             email: format!("rep@{crm_company_id}.example"),
             is_admin: false,
             active: true,
+            icon_url: None,
         },
     ];
     crm_users::sync(&mut conn, &company.id, &users, db::now_ms()).unwrap();

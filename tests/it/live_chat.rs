@@ -341,11 +341,32 @@ async fn a_rep_goes_online_takes_a_chat_and_talks_with_the_visitor_both_ways() {
         );
         let joined = until_event(&mut widget, "message", |m| m["author"] == "system").await;
         assert_eq!(joined["text"], "Ben Rep joined the chat");
+        // With the CRM's picture of the rep (the sandbox serves one per user but Dev).
+        let picture = format!("{}/sandbox/users/{BEN}/icon.svg", app.url);
         let agent = until_event(&mut widget, "agent", |_| true).await;
-        assert_eq!(agent["name"], "Ben Rep");
+        assert_eq!(agent, json!({"name": "Ben Rep", "avatar_url": picture}));
         assert_eq!(
-            visitor.session().await["conversation"]["agent"]["name"],
-            "Ben Rep"
+            visitor.session().await["conversation"]["agent"],
+            json!({"name": "Ben Rep", "avatar_url": picture})
+        );
+        let svg = reqwest::get(&picture).await.unwrap();
+        assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+        assert!(svg.text().await.unwrap().contains(">BR</text>"));
+        let company_id = company.id.clone();
+        let stored = app
+            .state
+            .db
+            .run(move |conn| users::list(conn, &company_id))
+            .await
+            .unwrap();
+        let icons: Vec<_> = stored
+            .iter()
+            .map(|u| (u.crm_user_id, u.icon_url.is_some()))
+            .collect();
+        assert_eq!(
+            icons,
+            [(ADA, true), (BEN, true), (CHLOE, true), (1004, false)],
+            "Dev Rep has no picture in the sandbox"
         );
         let (_, mine) = ben.get("conversations?folder=mine").await;
         assert_eq!(
@@ -427,10 +448,32 @@ async fn a_rep_goes_online_takes_a_chat_and_talks_with_the_visitor_both_ways() {
             detail["answers"]
         );
         assert_eq!(detail["score"], 25.0);
+        // Every page the visitor loaded, newest first, with its title and time.
+        visitor.page = "https://acme.test/pricing/enterprise".into();
+        visitor.session().await;
+        let (_, detail) = ben.get(&format!("conversations/{id}")).await;
+        let pages: Vec<_> = detail["visitor"]["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["url"].as_str().unwrap(), p["title"].as_str().unwrap()))
+            .collect();
         assert_eq!(
-            detail["visitor"]["pages"],
-            json!(["https://acme.test/pricing"])
+            pages,
+            [
+                ("https://acme.test/pricing/enterprise", "Pricing"),
+                ("https://acme.test/pricing", "Pricing"),
+                ("https://acme.test/pricing", "Pricing"),
+            ],
+            "{detail}"
         );
+        let times: Vec<_> = detail["visitor"]["pages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["at"].as_i64().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
 
         // Close: Closed folder, never reopened; the visitor's next message is a new chat.
         let (status, closed) = ben.post(&format!("conversations/{id}/close"), None).await;
@@ -642,6 +685,7 @@ async fn limits_other_reps_and_other_companies_are_refused() {
                     email: "olga@other.example".into(),
                     is_admin: true,
                     active: true,
+                    icon_url: None,
                 };
                 users::sync(conn, &c.id, &[user], db::now_ms())?;
                 Ok::<_, db::DbError>(c)

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::common::TestDb;
 use crate::live_chat::{BEN, CHLOE, Rep, eventually, setup, until_event, visitor_waits};
 
-async fn auto_assign(app: &crate::common::TestApp, company: &Company) {
+pub(crate) async fn auto_assign(app: &crate::common::TestApp, company: &Company) {
     let mut settings = company.settings();
     settings.live_chat.auto_assign = true;
     let id = company.id.clone();
@@ -229,6 +229,12 @@ async fn an_offered_rep_declines_or_accepts_and_ties_go_to_the_least_recently_as
             (1, 0),
             "the first offer's timer is cancelled"
         );
+        // A reloaded inbox (a new event stream) is told of the offer standing to it.
+        let mut reloaded = chloe.events().await;
+        let standing = until_event(&mut reloaded, "offer", |_| true).await;
+        assert_eq!(standing["conversation_id"], id.as_str());
+        assert!(standing["expires_at"].as_i64().unwrap() > db::now_ms());
+        drop(reloaded);
 
         // Chloe accepts: the chat is hers, the offer and its timer are gone.
         let (status, taken) = chloe

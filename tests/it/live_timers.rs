@@ -135,6 +135,7 @@ async fn open_company(db: &Db) -> Company {
             email: "rita@acme.test".into(),
             is_admin: false,
             active: true,
+            icon_url: None,
         };
         users::sync(conn, &company.id, &[rita], db::now_ms())?;
         diesel::update(crm_users::table.filter(crm_users::company_id.eq(&company.id)))

@@ -361,6 +361,7 @@ fn installed(app: &TestApp) -> (String, i64, i64) {
             email: "admin@mailco.test".into(),
             is_admin: true,
             active: true,
+            icon_url: None,
         }],
         db::now_ms(),
     )

@@ -24,6 +24,7 @@ mod browser;
 mod browser_admin;
 mod browser_editor;
 mod browser_livechat;
+mod browser_offers;
 mod browser_reports;
 mod browser_scenario;
 mod cli_run;

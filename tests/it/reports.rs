@@ -210,6 +210,7 @@ fn seed(conn: &mut DbConn) -> Fixture {
                 email: "ada@example.com".into(),
                 is_admin: true,
                 active: true,
+                icon_url: None,
             },
             CrmUser {
                 id: 72,
@@ -217,6 +218,7 @@ fn seed(conn: &mut DbConn) -> Fixture {
                 email: "bob@example.com".into(),
                 is_admin: false,
                 active: true,
+                icon_url: None,
             },
         ],
         now,

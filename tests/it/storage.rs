@@ -66,6 +66,63 @@ fn companies_round_trip_and_stay_apart() {
 }
 
 #[test]
+fn page_views_keep_the_latest_per_visitor_and_stay_apart() {
+    use concierge::db::page_views::{self, KEEP};
+    use concierge::db::visitors::{self, Page};
+    for t in TestDb::all() {
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let a = companies::create(&mut conn, "Acme", None).unwrap();
+        let b = companies::create(&mut conn, "Globex", None).unwrap();
+        let page = |n: i64| Page {
+            url: format!("https://acme.test/p/{n}"),
+            title: format!("Page {n}"),
+            ..Page::default()
+        };
+        let ann = visitors::create(&mut conn, &a.id, &page(0), 0).unwrap();
+        let bob = visitors::create(&mut conn, &b.id, &page(0), 0).unwrap();
+        for n in 1..=KEEP + 5 {
+            page_views::record(&mut conn, &a.id, &ann.id, &page(n), n * 1000).unwrap();
+        }
+        page_views::record(&mut conn, &b.id, &bob.id, &page(7), 7).unwrap();
+        // No address, no view.
+        page_views::record(&mut conn, &b.id, &bob.id, &Page::default(), 8).unwrap();
+
+        let latest = page_views::latest(&mut conn, &a.id, &ann.id, 3).unwrap();
+        let urls: Vec<_> = latest
+            .iter()
+            .map(|v| (v.url.as_str(), v.viewed_at))
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                ("https://acme.test/p/105", 105_000),
+                ("https://acme.test/p/104", 104_000),
+                ("https://acme.test/p/103", 103_000)
+            ],
+            "{:?}",
+            t.backend
+        );
+        assert_eq!(latest[0].title, "Page 105");
+        let kept = page_views::latest(&mut conn, &a.id, &ann.id, 1000).unwrap();
+        assert_eq!(kept.len() as i64, KEEP, "older views are dropped");
+        assert_eq!(kept.last().unwrap().url, "https://acme.test/p/6");
+        // Another company's visitor, or this visitor asked for by another company: apart.
+        assert_eq!(
+            page_views::latest(&mut conn, &b.id, &bob.id, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            page_views::latest(&mut conn, &b.id, &ann.id, 10)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[test]
 fn published_versions_are_kept_and_scoped() {
     for t in TestDb::all() {
         let db = t.open();

@@ -185,7 +185,7 @@ pub(in crate::chat) fn assign(
             });
             turn.out.events.push(LiveEvent::Agent {
                 name: Some(rep.name.clone()),
-                avatar_url: None,
+                avatar_url: rep.icon_url.clone(),
             });
             if rep.id != actor.id {
                 turn.out.assigned_to_other = Some(rep.crm_user_id);

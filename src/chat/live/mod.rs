@@ -31,6 +31,7 @@ use super::{Chat, ChatError};
 use crate::db::companies::{self, Company};
 use crate::db::conversations::{self as convs, status};
 use crate::db::live::{self, Counts, Folder, Rep};
+use crate::db::page_views::{self, PageView};
 use crate::db::{DbConn, DbError, visitors};
 use crate::playbook::model::{CaptureTarget, CardKind};
 use actions::Target;
@@ -123,10 +124,14 @@ pub struct Answer {
     pub value: String,
 }
 
+/// Page views a chat's detail lists.
+pub const PAGES_SHOWN: i64 = 30;
+
 /// What the widget told about the visitor.
 #[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct VisitorFacts {
-    pub pages: Vec<String>,
+    /// The pages the visitor loaded, newest first (at most [`PAGES_SHOWN`]).
+    pub pages: Vec<PageView>,
     pub referrer: Option<String>,
     /// `utm_*` tags of the page address.
     #[schema(value_type = Object)]
@@ -676,9 +681,13 @@ fn detail_of(
     let tags = var("tags")
         .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
         .unwrap_or_default();
-    let visitor = visitors::get(conn, &company.id, &conv.visitor_id)?
-        .map(|v| visitor_facts(&v))
-        .unwrap_or_default();
+    let visitor = match visitors::get(conn, &company.id, &conv.visitor_id)? {
+        Some(v) => {
+            let pages = page_views::latest(conn, &company.id, &v.id, PAGES_SHOWN)?;
+            visitor_facts(&v, pages)
+        }
+        None => VisitorFacts::default(),
+    };
     let crm = crm::crm_state(conn, &company.id, &conv.id, company.api_domain.as_deref())?;
     Ok(Detail {
         conversation: summary,
@@ -692,7 +701,7 @@ fn detail_of(
     })
 }
 
-fn visitor_facts(v: &visitors::Visitor) -> VisitorFacts {
+fn visitor_facts(v: &visitors::Visitor, pages: Vec<PageView>) -> VisitorFacts {
     let page = v.attributes().page.unwrap_or_default();
     let utm = url::Url::parse(&page.url)
         .map(|u| {
@@ -704,7 +713,7 @@ fn visitor_facts(v: &visitors::Visitor) -> VisitorFacts {
         .unwrap_or_default();
     let some = |s: String| (!s.trim().is_empty()).then_some(s);
     VisitorFacts {
-        pages: some(page.url).into_iter().collect(),
+        pages,
         referrer: some(page.referrer),
         utm,
         language: some(page.language),

@@ -403,6 +403,8 @@ pub struct User {
     #[serde(default)]
     pub active_flag: Option<bool>,
     #[serde(default)]
+    pub icon_url: Option<String>,
+    #[serde(default)]
     pub company_id: Option<i64>,
     #[serde(default)]
     pub company_name: Option<String>,
@@ -428,6 +430,7 @@ impl User {
             email: self.email.clone(),
             is_admin: self.is_admin(),
             active: self.active_flag.unwrap_or(true),
+            icon_url: self.icon_url.as_deref().and_then(picture),
         }
     }
 
@@ -440,6 +443,13 @@ impl User {
             company_domain: self.company_domain.clone(),
         })
     }
+}
+
+/// A picture address worth keeping: absolute http or https, of a sane length.
+fn picture(url: &str) -> Option<String> {
+    let url = url.trim();
+    let parsed = url::Url::parse(url).ok()?;
+    (matches!(parsed.scheme(), "http" | "https") && url.len() <= 2048).then(|| url.to_owned())
 }
 
 /// Every error shape found in the spec: `{error, error_info}`, `{error, errorCode}`,

@@ -1,8 +1,7 @@
 //! The sandbox's test and demo controls: `GET/POST/DELETE /sandbox/faults` (see
 //! `faults.rs`), `GET/DELETE /sandbox/journal` (the last API exchanges) and
-//! `POST /sandbox/uninstall` (the CRM's uninstall, as Pipedrive makes it) and
-//! `POST /sandbox/deals/{id}/status` (the data page's won / lost / reopen buttons, which
-//! send the app's webhooks their notices).
+//! `POST /sandbox/uninstall` (the CRM's uninstall, as Pipedrive makes it); the data
+//! page's deal moves are in `deals.rs`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -22,7 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/journal", web::get().to(journal))
         .route("/journal", web::delete().to(clear_journal))
         .route("/uninstall", web::post().to(uninstall))
-        .route("/deals/{id}/status", web::post().to(deal_status));
+        .configure(super::deals::routes);
 }
 
 /// How long the sandbox waits for the app to take the uninstall notice.
@@ -73,49 +72,6 @@ async fn uninstall(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     sb.changed().await.map_err(HttpError::internal)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, "/sandbox/?uninstalled=1"))
-        .finish())
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct StatusForm {
-    status: String,
-}
-
-/// Move a deal to `won`, `lost` or `open` as the CRM's user would, tell the webhooks that
-/// asked for deal changes, and go back to the deal's row.
-async fn deal_status(
-    id: web::Path<i64>,
-    form: web::Form<StatusForm>,
-    sb: web::Data<Sandbox>,
-) -> Result<HttpResponse, HttpError> {
-    let status = form.into_inner().status;
-    if !matches!(status.as_str(), "won" | "lost" | "open") {
-        return Err(HttpError::bad_request(
-            "invalid_status",
-            "status must be won, lost or open",
-        ));
-    }
-    let id = id.into_inner();
-    let notices = {
-        let mut store = lock(&sb.store);
-        let admin = store.users.iter().find(|u| u.is_admin).map_or(0, |u| u.id);
-        let deal = store
-            .deals
-            .iter_mut()
-            .find(|d| d.id == id)
-            .ok_or_else(HttpError::not_found)?;
-        let previous = std::mem::replace(&mut deal.status, status);
-        let deal = deal.clone();
-        if previous == deal.status {
-            Vec::new()
-        } else {
-            super::hooks::deal_notices(&store, "change", &deal, &previous, admin, Utc::now())
-        }
-    };
-    sb.changed().await.map_err(HttpError::internal)?;
-    super::hooks::send(notices);
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("/sandbox/data#deal-{id}")))
         .finish())
 }
 

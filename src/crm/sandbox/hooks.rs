@@ -168,13 +168,22 @@ pub struct Notice {
     pub body: Value,
 }
 
-/// The notices of `action` on `deal` (its status before, for `previous`), one per webhook
-/// that asked for them.
+/// The deal as a notice's `data` shows it: with the lead it came from.
+fn deal_data(deal: &Deal) -> Value {
+    let mut data = render::deal(deal);
+    if let Some(lead) = &deal.source_lead_id {
+        data["source_lead_id"] = json!(lead);
+    }
+    data
+}
+
+/// The notices of `action` on `deal` (its status before, for `previous`; none for a new
+/// deal), one per webhook that asked for them.
 pub fn deal_notices(
     store: &Store,
     action: &str,
     deal: &Deal,
-    previous_status: &str,
+    previous_status: Option<&str>,
     user_id: i64,
     now: DateTime<Utc>,
 ) -> Vec<Notice> {
@@ -206,8 +215,8 @@ pub fn deal_notices(
                     "is_bulk_edit": false,
                     "attempt": 1,
                 },
-                "data": render::deal(deal),
-                "previous": {"status": previous_status},
+                "data": deal_data(deal),
+                "previous": previous_status.map(|s| json!({"status": s})),
             }),
         })
         .collect()

@@ -12,9 +12,10 @@
 //!   `queries.rs` (reads) do the work, `render.rs` shapes the answers, `limits.rs` counts
 //!   the burst windows.
 //! - `hooks.rs`: the webhooks the app creates, and the notices sent to them when the data
-//!   page moves a deal (won, lost, reopened).
+//!   page moves a deal (`deals.rs`: won, lost, reopened, or a lead converted to a deal).
 //! - `faults.rs`: fault injection on demand (`/sandbox/faults`); `control.rs` serves it and
 //!   the API journal (`/sandbox/journal`).
+//! - `icons.rs`: the users' pictures (`/sandbox/users/{id}/icon.svg`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
 //!   with a signed token, and the page listing what was created.
 //! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
@@ -24,9 +25,11 @@
 
 mod api;
 mod control;
+mod deals;
 mod error;
 pub mod faults;
 mod hooks;
+mod icons;
 mod limits;
 mod oauth;
 pub mod ops;
@@ -200,6 +203,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, sandbox: Arc<Sandbox>) {
             .app_data(web::Data::from(sandbox))
             .configure(oauth::routes)
             .configure(pages::routes)
+            .configure(icons::routes)
             .configure(api::routes),
     );
 }

@@ -399,6 +399,7 @@ pub fn create_deal(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, A
         status: d.status.unwrap_or_else(|| "open".into()),
         visible_to: d.visible_to.unwrap_or(3),
         add_time: ctx.now,
+        source_lead_id: None,
     };
     let data = render::deal(&deal);
     store.deals.push(deal);

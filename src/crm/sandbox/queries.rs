@@ -239,22 +239,22 @@ pub fn lead_labels(store: &Store) -> Reply {
 }
 
 /// `GET /api/v1/users`.
-pub fn users(store: &Store, ctx: Ctx) -> Reply {
+pub fn users(store: &Store, ctx: Ctx, base: &str) -> Reply {
     Reply::ok(Value::Array(
         store
             .users
             .iter()
-            .map(|u| render::user(u, store, u.id == ctx.user_id, false))
+            .map(|u| render::user(u, store, base, u.id == ctx.user_id, false))
             .collect(),
     ))
 }
 
 /// `GET /api/v1/users/me`.
-pub fn me(store: &Store, ctx: Ctx) -> Result<Reply, ApiError> {
+pub fn me(store: &Store, ctx: Ctx, base: &str) -> Result<Reply, ApiError> {
     let u = store
         .user(ctx.user_id)
         .ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(Reply::ok(render::user(u, store, true, true)))
+    Ok(Reply::ok(render::user(u, store, base, true, true)))
 }
 
 /// `GET /api/v1/activityTypes`.

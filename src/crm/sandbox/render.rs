@@ -226,7 +226,12 @@ pub fn label(l: &Label) -> Value {
 }
 
 /// A user as `GET /users` shows it; `me` adds the company fields of `GET /users/me`.
-pub fn user(u: &DemoUser, store: &Store, is_you: bool, me: bool) -> Value {
+/// A user as `GET /users` shows one; `base` is the sandbox's public address (its
+/// pictures are served at `{base}/sandbox/users/{id}/icon.svg`).
+pub fn user(u: &DemoUser, store: &Store, base: &str, is_you: bool, me: bool) -> Value {
+    let icon_url = u
+        .icon
+        .then(|| format!("{base}/sandbox/users/{}/icon.svg", u.id));
     let access = |app: &str| json!({"app": app, "admin": u.is_admin, "permission_set_id": format!("sandbox-{app}")});
     let mut m = object(json!({
         "id": u.id,
@@ -246,7 +251,7 @@ pub fn user(u: &DemoUser, store: &Store, is_you: bool, me: bool) -> Value {
         "timezone_name": "Europe/Tallinn",
         "timezone_offset": "+02:00",
         "role_id": 1,
-        "icon_url": null,
+        "icon_url": icon_url,
         "is_you": is_you,
         "is_deleted": false,
     }));

@@ -24,6 +24,13 @@ pub struct DemoUser {
     pub email: String,
     pub is_admin: bool,
     pub active: bool,
+    /// Has a picture (`icon_url`); one seeded user has none, as in a real account.
+    #[serde(default = "yes")]
+    pub icon: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,6 +110,9 @@ pub struct Deal {
     pub status: String,
     pub visible_to: i64,
     pub add_time: DateTime<Utc>,
+    /// The lead this deal was converted from (the data page's "Convert to deal").
+    #[serde(default)]
+    pub source_lead_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -251,6 +261,9 @@ pub struct Store {
     pub daily: DailyUse,
 }
 
+/// The seeded user without a picture.
+const DEV_REP: i64 = 1004;
+
 impl Store {
     /// A fresh demo company: four users (the first one admin) and the default labels.
     pub fn seed(now: DateTime<Utc>) -> Store {
@@ -260,6 +273,7 @@ impl Store {
             email: email.into(),
             is_admin,
             active: true,
+            icon: id != DEV_REP,
         };
         let label = |name: &str, color: &str| Label {
             id: uuid::Uuid::new_v4().to_string(),
@@ -277,7 +291,7 @@ impl Store {
                 user(1001, "Ada Admin", "ada@sandbox-demo.example", true),
                 user(1002, "Ben Rep", "ben@sandbox-demo.example", false),
                 user(1003, "Chloé Rep", "chloe@sandbox-demo.example", false),
-                user(1004, "Dev Rep", "dev@sandbox-demo.example", false),
+                user(DEV_REP, "Dev Rep", "dev@sandbox-demo.example", false),
             ],
             labels: vec![
                 label("Hot", "red"),

@@ -104,6 +104,11 @@
     $("notices").appendChild(box);
     setTimeout(gone, 8000);
   }
+  function dropNotices(kind, conversationId) {
+    document.querySelectorAll('#notices .notice[data-kind="' + kind + '"]').forEach(function (n) {
+      if (n.dataset.conversation === conversationId && n.parentNode) n.parentNode.removeChild(n);
+    });
+  }
   function chime() {
     var Ctx = window.AudioContext || window.webkitAudioContext;
     if (!Ctx) return;
@@ -137,6 +142,8 @@
     // A message in the chat on screen needs no notice.
     var onScreen = d.conversation_id && d.conversation_id === S.current && !document.hidden;
     if (d.kind === "message" && onScreen) return;
+    // A chat offered to this rep has the offer bar already.
+    if (d.kind === "new_chat" && offered(d.conversation_id)) return;
     notice(d.title || "Concierge", d.body || "", d.conversation_id, d.kind);
     var away = document.hidden || !document.hasFocus();
     if (away && window.Notification && Notification.permission === "granted") {
@@ -572,6 +579,25 @@
       dd.textContent = String(value);
     }
   }
+  // The pages the visitor loaded, newest first: the title (a link to the page), when, and
+  // the address below.
+  function pages(dl, list) {
+    if (!list || !list.length) return;
+    dl.appendChild(el("dt", "", "Pages visited"));
+    var ul = dl.appendChild(el("dd")).appendChild(el("ul", "pages"));
+    list.forEach(function (p) {
+      var li = ul.appendChild(el("li"));
+      var href = safe(p.url, ["http:", "https:"]);
+      var name = li.appendChild(el(href ? "a" : "span", "page-title", p.title || p.url));
+      if (href) {
+        name.href = href;
+        name.target = "_blank";
+        name.rel = "noopener noreferrer";
+      }
+      li.appendChild(el("span", "muted", " · " + clock(p.at)));
+      if (p.title) li.appendChild(el("span", "muted page-url", p.url));
+    });
+  }
   var RECORD = { lead: "Lead", deal: "Deal" };
   function showRecords() {
     var ul = $("records");
@@ -617,7 +643,7 @@
     fact(dl, "Score", d.score);
     fact(dl, "Tags", (d.tags || []).join(", "));
     var v = d.visitor || {};
-    fact(dl, "Pages", v.pages || []);
+    pages(dl, v.pages);
     fact(dl, "Referrer", v.referrer);
     var utm = v.utm || {};
     fact(dl, "UTM", Object.keys(utm).filter(function (k) { return utm[k]; })
@@ -708,8 +734,7 @@
     var tick = function () {
       var left = Math.round((d.expires_at - Date.now()) / 1000);
       if (left <= 0) {
-        clearInterval(S.offerTimer);
-        bar.hidden = true;
+        offerGone();
         return;
       }
       var c = S.chats[d.conversation_id];
@@ -720,12 +745,21 @@
     bar.hidden = false;
     tick();
     S.offerTimer = setInterval(tick, 1000);
+    // The bar says it all: no "waiting" notice for this chat, and the others below the
+    // bar, never over its buttons.
+    dropNotices("new_chat", d.conversation_id);
+    $("notices").style.top = (bar.offsetTop + bar.offsetHeight + 6) + "px";
   }
   function offerGone(id) {
     var bar = $("offer");
     if (bar.hidden || (id && bar.dataset.id !== id)) return;
     clearInterval(S.offerTimer);
     bar.hidden = true;
+    $("notices").style.top = "";
+  }
+  function offered(id) {
+    var bar = $("offer");
+    return !bar.hidden && bar.dataset.id === id;
   }
   $("offer-accept").addEventListener("click", function () {
     var id = $("offer").dataset.id;
@@ -767,11 +801,7 @@
       // An offered chat someone took (or that was closed) is no longer offered.
       if (c.status !== "unassigned") offerGone(c.id);
       // A waiting chat someone took is no longer news.
-      if (c.status !== "unassigned") {
-        document.querySelectorAll('#notices .notice[data-kind="new_chat"]').forEach(function (n) {
-          if (n.dataset.conversation === c.id && n.parentNode) n.parentNode.removeChild(n);
-        });
-      }
+      if (c.status !== "unassigned") dropNotices("new_chat", c.id);
       list();
       if (c.id === S.current) showChat();
     });

@@ -3,9 +3,10 @@
 //! The stream watches the rep's company on the hub and sends what this rep may see:
 //! `conversation` (a chat's summary) or `removed` (a chat the rep may no longer see),
 //! `counts` after each, `message` and `typing` of visible chats, `presence`, the rep's own
-//! `notify` and `offer`, `crm` when a record of a visible chat changed, and `resync` when
-//! the stream fell behind (the page then reloads from the API). While it is open it keeps
-//! the rep's inbox counted as connected (refreshing `last_seen_at` every 10 s).
+//! `notify` and `offer` (on opening, every offer standing to the rep), `crm` when a record
+//! of a visible chat changed, and `resync` when the stream fell behind (the page then
+//! reloads from the API). While it is open it keeps the rep's inbox counted as connected
+//! (refreshing `last_seen_at` every 10 s).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -24,7 +25,7 @@ use crate::chat::live::{Live, RepEvent};
 use crate::chat::realtime::{CompanyEvent, CompanySubscription, LiveEvent};
 use crate::db::conversations as convs;
 use crate::db::live::Rep;
-use crate::db::{DbError, companies};
+use crate::db::{DbError, companies, offers};
 use crate::web::auth::Session;
 use crate::web::shutdown::{RECONNECT_HINT, Stopping};
 use crate::web::visitor::types::ErrorBody;
@@ -56,7 +57,7 @@ pub async fn events(
     let live = live(&state);
     live.touch(&company_id, crm_user_id).await?;
     let (company, user) = (company_id.clone(), crm_user_id);
-    let (rep, see_all, teams) = state
+    let (rep, see_all, teams, standing) = state
         .db
         .run(move |conn| {
             let rep = crate::db::live::rep(conn, &company, user)?;
@@ -64,11 +65,15 @@ pub async fn events(
                 .map(|c| c.settings().live_chat.see_all_chats)
                 .unwrap_or(false);
             let teams = crate::db::teams::of_user(conn, &company, user)?;
-            Ok::<_, DbError>((rep, see_all, teams))
+            let standing = match &rep {
+                Some(r) => offers::standing_to(conn, &company, &r.id, crate::db::now_ms())?,
+                None => Vec::new(),
+            };
+            Ok::<_, DbError>((rep, see_all, teams, standing))
         })
         .await?;
     let rep = rep.ok_or_else(|| AppError::forbidden("your CRM user is not known to the app"))?;
-    let stream = RepStream {
+    let mut stream = RepStream {
         rx,
         live,
         rep,
@@ -81,6 +86,13 @@ pub async fn events(
         stopping: state.shutdown.watch(),
         ended: false,
     };
+    // Offers made before the stream opened (a reloaded page, a reconnection) are shown.
+    for (conversation_id, expires_at) in standing {
+        stream.push(
+            "offer",
+            json!({ "conversation_id": conversation_id, "expires_at": expires_at }),
+        );
+    }
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let next = s.next().await?;
         Some((Ok::<_, Infallible>(next), s))

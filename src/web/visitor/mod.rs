@@ -142,7 +142,10 @@ async fn start_session(
             let token = tokens.issue(&session.visitor, now.timestamp_millis())?;
             let agent = match &session.conversation {
                 Some((c, _)) if c.status == convs::status::ASSIGNED => match &c.assigned_to {
-                    Some(id) => live::rep_by_row(conn, &c.company_id, id)?.map(|r| r.name),
+                    Some(id) => live::rep_by_row(conn, &c.company_id, id)?.map(|r| Agent {
+                        name: r.name,
+                        avatar_url: r.icon_url,
+                    }),
                     None => None,
                 },
                 _ => None,
@@ -180,10 +183,7 @@ async fn start_session(
             id: c.id,
             status: c.status,
             outcome: c.outcome,
-            agent: agent.map(|name| Agent {
-                name,
-                avatar_url: None,
-            }),
+            agent,
             messages: rows.iter().map(Message::from).collect(),
         }),
         triggers: session

@@ -256,12 +256,17 @@
     face();
   }
 
-  // The header's picture and name: the rep's (initial when the CRM has no picture) while a
-  // rep has the chat, else the company's bot.
+  // Up to two initials: "Ben Rep" → "BR".
+  function initials(n) {
+    return String(n || '').split(/\s+/).filter(Boolean).slice(0, 2)
+      .map(function (w) { return w.charAt(0); }).join('').toUpperCase();
+  }
+  // The header's picture and name: the rep's (initials when the CRM has no picture) while
+  // a rep has the chat, else the company's bot.
   function face() {
     var pic = safe(S.agent ? S.agent.avatar_url : S.pic, IMG);
     var next = pic ? attrs(el('img', 'cnc-avatar'), { src: pic, alt: '' })
-      : attrs(el('span', 'cnc-avatar', who().charAt(0).toUpperCase()), { 'aria-hidden': 'true' });
+      : attrs(el('span', 'cnc-avatar', initials(who())), { 'aria-hidden': 'true' });
     avatar.replaceWith(next);
     avatar = next;
     labels();

@@ -101,3 +101,21 @@ fn admin_from_access_or_flag() {
     let u: User = serde_json::from_str(r#"{"id":1,"is_admin":1}"#).unwrap();
     assert!(u.is_admin());
 }
+
+#[test]
+fn only_http_pictures_are_kept() {
+    let icon = |json: &str| {
+        serde_json::from_str::<User>(json)
+            .unwrap()
+            .to_crm_user()
+            .icon_url
+    };
+    assert_eq!(
+        icon(r#"{"id":1,"icon_url":"https://iconurl.net/profile_120x120_123.jpg"}"#).as_deref(),
+        Some("https://iconurl.net/profile_120x120_123.jpg")
+    );
+    assert_eq!(icon(r#"{"id":1,"icon_url":null}"#), None);
+    assert_eq!(icon(r#"{"id":1}"#), None);
+    assert_eq!(icon(r#"{"id":1,"icon_url":"javascript:alert(1)"}"#), None);
+    assert_eq!(icon(r#"{"id":1,"icon_url":"/relative.png"}"#), None);
+}

@@ -1,0 +1,1 @@
+ALTER TABLE crm_users DROP COLUMN icon_url;

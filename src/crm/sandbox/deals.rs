@@ -1,0 +1,121 @@
+//! The data page's moves, made as a CRM user would make them, each telling the app's
+//! webhooks: `POST /sandbox/deals/{id}/status` (won, lost or open again: a `change`
+//! notice) and `POST /sandbox/leads/{id}/convert` (the lead becomes a deal carrying
+//! `source_lead_id`, its notes and activities move to the deal and the lead is removed,
+//! as Pipedrive's conversion does: a `create` notice). Both answer with a redirect to the
+//! deal's row.
+
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+
+use super::hooks::{self, Notice};
+use super::store::{Deal, Store};
+use super::{HttpError, Sandbox, lock, ops};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/deals/{id}/status", web::post().to(status))
+        .route("/leads/{id}/convert", web::post().to(convert));
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct StatusForm {
+    status: String,
+}
+
+/// The user the moves are made as: the company's admin.
+fn acting_user(store: &Store) -> i64 {
+    store.users.iter().find(|u| u.is_admin).map_or(0, |u| u.id)
+}
+
+/// Save, send the notices, and show the deal.
+async fn done(sb: &Sandbox, notices: Vec<Notice>, deal_id: i64) -> Result<HttpResponse, HttpError> {
+    sb.changed().await.map_err(HttpError::internal)?;
+    hooks::send(notices);
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, format!("/sandbox/data#deal-{deal_id}")))
+        .finish())
+}
+
+async fn status(
+    id: web::Path<i64>,
+    form: web::Form<StatusForm>,
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
+    let status = form.into_inner().status;
+    if !matches!(status.as_str(), "won" | "lost" | "open") {
+        return Err(HttpError::bad_request(
+            "invalid_status",
+            "status must be won, lost or open",
+        ));
+    }
+    let id = id.into_inner();
+    let notices = {
+        let mut store = lock(&sb.store);
+        let user = acting_user(&store);
+        let deal = store
+            .deals
+            .iter_mut()
+            .find(|d| d.id == id)
+            .ok_or_else(HttpError::not_found)?;
+        let previous = std::mem::replace(&mut deal.status, status);
+        let deal = deal.clone();
+        if previous == deal.status {
+            Vec::new()
+        } else {
+            hooks::deal_notices(&store, "change", &deal, Some(&previous), user, Utc::now())
+        }
+    };
+    done(&sb, notices, id).await
+}
+
+async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
+    let lead_id = id.into_inner();
+    let (notices, deal_id) = {
+        let mut store = lock(&sb.store);
+        let store = &mut *store;
+        let at = store
+            .leads
+            .iter()
+            .position(|l| l.id == lead_id)
+            .ok_or_else(HttpError::not_found)?;
+        let lead = store.leads.remove(at);
+        let now = Utc::now();
+        let deal = Deal {
+            id: ops::next(&mut store.counters.deal),
+            title: lead.title,
+            creator_user_id: acting_user(store),
+            owner_id: lead.owner_id,
+            person_id: lead.person_id,
+            org_id: lead.organization_id,
+            value: lead.value.as_ref().map_or(0.0, |v| v.amount),
+            currency: lead.value.map_or_else(|| "EUR".into(), |v| v.currency),
+            expected_close_date: lead.expected_close_date,
+            status: "open".into(),
+            visible_to: 3,
+            add_time: now,
+            source_lead_id: Some(lead_id.clone()),
+        };
+        for note in store
+            .notes
+            .iter_mut()
+            .filter(|n| n.lead_id.as_deref() == Some(&lead_id))
+        {
+            note.lead_id = None;
+            note.deal_id = Some(deal.id);
+        }
+        for activity in store
+            .activities
+            .iter_mut()
+            .filter(|a| a.lead_id.as_deref() == Some(&lead_id))
+        {
+            activity.lead_id = None;
+            activity.deal_id = Some(deal.id);
+        }
+        let notices = hooks::deal_notices(store, "create", &deal, None, acting_user(store), now);
+        let deal_id = deal.id;
+        store.deals.push(deal);
+        (notices, deal_id)
+    };
+    done(&sb, notices, deal_id).await
+}
