@@ -1,5 +1,5 @@
-//! A widget session: the visitor (new or resumed), their open conversation with its
-//! history, and the playbooks that may start on this page, highest priority first.
+//! A widget session: the visitor (new or resumed), their open (or just ended) conversation
+//! with its history, and the playbooks that may start on this page, highest priority first.
 
 use chrono::{DateTime, Utc};
 
@@ -15,6 +15,8 @@ use crate::playbook::model::{Trigger, TriggerOn};
 
 /// Most messages of history a session returns.
 pub const HISTORY_LIMIT: i64 = 200;
+/// A conversation closed this recently (ms) is still the one the widget shows.
+pub const RECENTLY_CLOSED_MS: i64 = 10 * 60 * 1000;
 
 /// What a session start found.
 #[derive(Debug)]
@@ -40,13 +42,15 @@ pub fn start(
         return Err(ChatError::Unavailable);
     }
     let visitor = visitor::start(conn, &company, claims, page, now.timestamp_millis())?;
-    let conversation = match convs::open_for_visitor(conn, &company.id, &visitor.id)? {
-        Some(c) => {
-            let messages = convs::latest_messages(conn, &company.id, &c.id, HISTORY_LIMIT)?;
-            Some((c, messages))
-        }
-        None => None,
-    };
+    let closed_since = now.timestamp_millis() - RECENTLY_CLOSED_MS;
+    let conversation =
+        match convs::current_for_visitor(conn, &company.id, &visitor.id, closed_since)? {
+            Some(c) => {
+                let messages = convs::latest_messages(conn, &company.id, &c.id, HISTORY_LIMIT)?;
+                Some((c, messages))
+            }
+            None => None,
+        };
     let mut triggers: Vec<Published> = playbooks::published(conn, &company.id)?
         .into_iter()
         .filter(|p| offered(&p.document.trigger, p, &company, &visitor, page, now))

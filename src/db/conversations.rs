@@ -161,6 +161,20 @@ pub fn recently_closed(
         .optional()?)
 }
 
+/// The conversation a visitor's widget shows: the open one, else the newest closed at or
+/// after `closed_since` (Unix ms), so a chat that just ended still shows how it ended.
+pub fn current_for_visitor(
+    conn: &mut DbConn,
+    company_id: &str,
+    visitor_id: &str,
+    closed_since: i64,
+) -> Result<Option<Conversation>, DbError> {
+    match open_for_visitor(conn, company_id, visitor_id)? {
+        Some(open) => Ok(Some(open)),
+        None => recently_closed(conn, company_id, visitor_id, closed_since),
+    }
+}
+
 /// Open a conversation. Fails with a unique violation when the visitor already has one
 /// open (someone else opened it first).
 pub fn create(

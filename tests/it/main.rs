@@ -20,6 +20,7 @@ mod admin_order;
 mod admin_preview;
 mod admin_yaml;
 mod ai_generate;
+mod api_fuzz;
 mod browser;
 mod browser_admin;
 mod browser_editor;

@@ -277,7 +277,11 @@ async fn a_click_leaves_the_waiting_flow_for_the_asked_playbook() {
 
         // The SDK asks for the qualification again: it starts over.
         let again = w.trigger("qualify", "sdk").await;
-        assert_eq!(texts(&again["messages"])[1], "How big is your team?");
+        assert_eq!(
+            texts(&again["messages"]).get(1).map(String::as_str),
+            Some("How big is your team?"),
+            "{again}"
+        );
         // An automatic trigger still never interrupts.
         let auto = w.trigger("qualify", "page_load").await;
         assert_eq!(auto["messages"], json!([]));
@@ -326,17 +330,27 @@ async fn free_text_tries_keyword_playbooks_then_answer_rules_then_the_fallback()
             ["the login", "Thanks, we'll look into it."]
         );
 
-        // One open conversation all along.
+        // One conversation all along, closed when the flow reached its end.
         for r in [&other, &again, &more, &kw, &answered] {
             assert_eq!(r["conversation"]["id"], conv);
         }
+        assert_eq!(answered["conversation"]["status"], "closed", "{answered}");
         let all = w.history(0).await;
-        assert_eq!(all.len(), 12);
+        assert_eq!(all.len(), 12, "the ended chat is still shown");
         let after = w.history(10).await;
         assert_eq!(
             texts(&json!(after)),
             ["the login", "Thanks, we'll look into it."]
         );
+        let reload = w.session().await;
+        assert_eq!(reload["conversation"]["id"], conv);
+        assert_eq!(reload["conversation"]["status"], "closed");
+
+        // The next message opens a new conversation.
+        let next = w.say("One more question").await;
+        assert_ne!(next["conversation"]["id"], conv, "{next}");
+        assert_eq!(next["conversation"]["status"], "bot");
+        assert_eq!(w.history(0).await.len(), 2);
     }
 }
 
@@ -359,13 +373,21 @@ async fn exit_words_and_close_leave_the_flow() {
     let after = w.say("opening hours?").await;
     assert_eq!(texts(&after["messages"])[1], "We are open 9 to 5.");
 
+    let first = after["conversation"]["id"].clone();
     w.trigger("qualify", "click").await;
     let closed = w.post("close", json!({})).await;
     assert_eq!(closed.status, 200);
     assert_eq!(closed.body["messages"].as_array().unwrap().len(), 1);
+    // The widget's close ends the chat with the bot.
+    assert_eq!(closed.body["conversation"]["id"], first);
+    assert_eq!(closed.body["conversation"]["status"], "closed");
     // Nothing left to close.
     let twice = w.post("close", json!({})).await;
     assert_eq!(twice.body["messages"], json!([]));
+    // A click afterwards opens a new conversation.
+    let again = w.trigger("qualify", "click").await;
+    assert_ne!(again["conversation"]["id"], first);
+    assert_eq!(again["conversation"]["status"], "bot");
 }
 
 #[tokio::test]

@@ -302,13 +302,7 @@ pub(in crate::chat) fn close(turn: &mut Turn<'_>, viewer: &Viewer<'_>) -> Result
     }
     let lang = language(turn)?;
     system(turn, texts::chat_closed(lang).to_owned())?;
-    turn.conv.status = status::CLOSED.to_owned();
-    turn.conv.closed_at = Some(now);
-    turn.conv.waiting_since = None;
-    turn.out.events.push(LiveEvent::Status {
-        status: status::CLOSED.to_owned(),
-        outcome: None,
-    });
+    turn.close();
     super::crm::transcripts_on_close(turn.conn, &company, &turn.conv.id, now)?;
     Ok(())
 }

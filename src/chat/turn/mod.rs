@@ -15,7 +15,9 @@ use super::flow::{FlowState, visitor_vars};
 use super::realtime::LiveEvent;
 use super::versions::VersionCache;
 use super::{ChatError, answers, targeting, texts};
-use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, author};
+use crate::db::conversations::{
+    self as convs, Conversation, MessageRow, NewMessage, author, status,
+};
 use crate::db::playbooks::{self, Published};
 use crate::db::visitors::{self, Page, Visitor};
 use crate::db::{DbConn, analytics, answer_rules, companies, companies::Company};
@@ -103,9 +105,13 @@ pub fn visitor_turn(
         }
         _ => None,
     };
-    let open = convs::open_for_visitor(conn, company_id, visitor_id)?;
+    let open = match convs::open_for_visitor(conn, company_id, visitor_id)? {
+        // Another turn (a timer, an http result) may have closed it before the lock.
+        Some(c) => Some(convs::lock(conn, company_id, &c.id)?).filter(|c| c.closed_at.is_none()),
+        None => None,
+    };
     let conv = match (open, &input) {
-        (Some(c), _) => convs::lock(conn, company_id, &c.id)?,
+        (Some(c), _) => c,
         (None, Input::Close) => return Ok(Outcome::default()),
         (None, Input::Choice { .. }) => return Err(ChatError::NotFound),
         (None, _) => convs::create(conn, company_id, visitor_id, now.timestamp_millis())?,
@@ -131,6 +137,11 @@ pub fn visitor_turn(
             if turn.flow.is_waiting() {
                 turn.mark_left(analytics::left::CLOSED)?;
                 turn.feed(&Event::Exit)?;
+            }
+            // The visitor ended a chat with the bot: it is over. A chat with the team is
+            // theirs to close (or to miss).
+            if turn.conv.status == status::BOT {
+                turn.close();
             }
         }
     }
@@ -308,7 +319,7 @@ impl<'c> Turn<'c> {
                 text: text.to_owned(),
             });
         }
-        if self.flow.state.phase == Phase::WithRep || self.conv.status != convs::status::BOT {
+        if self.flow.state.phase == Phase::WithRep || self.conv.status != status::BOT {
             // A rep is (or will be) in the conversation: the bot keeps quiet.
             return Ok(());
         }
@@ -431,7 +442,7 @@ impl<'c> Turn<'c> {
         reason: Reason,
         page: &Page,
     ) -> Result<(), ChatError> {
-        if self.flow.state.phase == Phase::WithRep || self.conv.status != convs::status::BOT {
+        if self.flow.state.phase == Phase::WithRep || self.conv.status != status::BOT {
             return Ok(());
         }
         if self.flow.is_waiting() {
@@ -544,7 +555,24 @@ impl<'c> Turn<'c> {
     }
 
     /// Store the new state and analytics; the outcome for the caller.
+    /// The conversation is over: closed now, never reopened; the visitor's next message
+    /// opens a new one.
+    pub(super) fn close(&mut self) {
+        self.conv.status = status::CLOSED.to_owned();
+        self.conv.closed_at = Some(self.now_ms());
+        self.conv.waiting_since = None;
+        self.out.events.push(LiveEvent::Status {
+            status: status::CLOSED.to_owned(),
+            outcome: None,
+        });
+    }
+
     pub(super) fn finish(mut self) -> Result<Outcome, ChatError> {
+        if self.conv.status == status::BOT && self.flow.state.phase == Phase::Ended {
+            // The flow with the bot is over (an end card, or the visitor left it) and no
+            // other flow started in this turn: so is the conversation.
+            self.close();
+        }
         offers::settle(&mut self)?;
         let now = self.now_ms();
         self.conv.engine_state = self.flow.to_json();

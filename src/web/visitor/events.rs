@@ -18,15 +18,13 @@ use tokio::sync::broadcast::error::RecvError;
 use super::auth::VisitorAuth;
 use crate::chat::message::Message;
 use crate::chat::realtime::{LiveEvent, Subscription};
-use crate::chat::session::HISTORY_LIMIT;
+use crate::chat::session::{self, HISTORY_LIMIT};
 use crate::db::Db;
 use crate::db::conversations as convs;
 use crate::web::shutdown::{RECONNECT_HINT, Stopping};
 use crate::web::{AppError, AppState};
 
 const KEEPALIVE: Duration = Duration::from_secs(20);
-/// A conversation closed this recently (Unix ms) still has its stream.
-const RECENTLY: i64 = 10 * 60 * 1000;
 
 #[derive(serde::Deserialize)]
 struct EventsQuery {
@@ -67,15 +65,13 @@ pub async fn events(
         .db
         .run(move |conn| {
             let now = crate::db::now_ms();
-            Ok::<_, AppError>(
-                match convs::open_for_visitor(conn, &company, &who.visitor_id)? {
-                    Some(c) => Some(c),
-                    // A chat a rep just closed still answers, so the widget can show its end.
-                    None => {
-                        convs::recently_closed(conn, &company, &who.visitor_id, now - RECENTLY)?
-                    }
-                },
-            )
+            // A chat that just ended still answers, so the widget can show its end.
+            Ok::<_, AppError>(convs::current_for_visitor(
+                conn,
+                &company,
+                &who.visitor_id,
+                now - session::RECENTLY_CLOSED_MS,
+            )?)
         })
         .await?;
     let conversation = conversation.ok_or_else(AppError::not_found)?;

@@ -328,7 +328,10 @@ async fn history(
     let rows = state
         .db
         .run(move |conn| {
-            let Some(c) = convs::open_for_visitor(conn, &who.company_id, &who.visitor_id)? else {
+            let closed_since = crate::db::now_ms() - session::RECENTLY_CLOSED_MS;
+            let current =
+                convs::current_for_visitor(conn, &who.company_id, &who.visitor_id, closed_since)?;
+            let Some(c) = current else {
                 return Ok::<_, AppError>(Vec::new());
             };
             Ok(convs::messages_after(
@@ -387,7 +390,7 @@ async fn identify(
     Ok(HttpResponse::Ok().json(IdentifyResponse { known: true }))
 }
 
-/// Leave the running flow (the widget's close).
+/// The widget's close: leave the running flow; a chat with the bot is over (closed).
 #[utoipa::path(
     post,
     path = "/api/widget/close",

@@ -13,9 +13,10 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 /// Longest page field kept (address, referrer, title), in characters.
 const MAX_PAGE_FIELD: usize = 2048;
 
-/// The page the widget is on.
+/// The page the widget is on. Each text is kept up to 2,048 characters (the language up to
+/// 35); the rest is cut.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PageInfo {
     pub url: String,
     pub referrer: String,
@@ -37,6 +38,7 @@ impl PageInfo {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     /// The company's public key from the embed snippet (`pk_…`).
     pub key: String,
@@ -123,6 +125,7 @@ pub struct TriggerInfo {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TriggerRequest {
     pub slug: String,
     #[serde(default)]
@@ -155,7 +158,28 @@ pub struct SendRequest {
 #[serde(deny_unknown_fields)]
 pub struct Choice {
     pub message_id: String,
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 0, maximum = 4294967295_u64)]
     pub index: usize,
+}
+
+/// Largest button index read.
+const MAX_INDEX: u64 = u32::MAX as u64;
+
+/// A whole number from 0 to [`MAX_INDEX`], also when written with a zero fraction (`3.0`):
+/// JSON does not tell the two apart, and neither does JSON Schema's `integer`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    use serde::de::Error;
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=MAX_INDEX as f64).contains(f))
+                .map(|f| f as u64)
+        })
+        .filter(|v| *v <= MAX_INDEX)
+        .and_then(|v| usize::try_from(v).ok())
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number from 0 to {MAX_INDEX}")))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -179,17 +203,40 @@ pub struct HistoryResponse {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IdentifyRequest {
+    #[schema(format = Email)]
     pub email: String,
+    /// Kept up to 200 characters; the rest is cut.
     #[serde(default)]
     pub name: Option<String>,
     /// Hex HMAC-SHA256 of the e-mail with the company's identity secret.
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     pub hash: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IdentifyResponse {
     pub known: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_button_index_is_any_whole_number_in_range() {
+        let index = |json: &str| {
+            serde_json::from_str::<Choice>(&format!(r#"{{"message_id":"m","index":{json}}}"#))
+                .map(|c| c.index)
+        };
+        assert_eq!(index("3").unwrap(), 3);
+        assert_eq!(index("3.0").unwrap(), 3);
+        assert_eq!(index("4294967295").unwrap(), 4_294_967_295);
+        for bad in ["-1", "1.5", "4294967296", "1e30", "\"1\""] {
+            assert!(index(bad).is_err(), "{bad}");
+        }
+    }
 }
 
 /// The error body of every failed call.

@@ -1,5 +1,14 @@
 //! `/openapi.json`: the description of the app's JSON API, generated from the handlers'
-//! annotations and the request and response types.
+//! annotations and the request and response types, then completed with what the shared
+//! extractors enforce (`enforced.rs`), the event streams (`streams.rs`) and the schemas
+//! serde's attributes cannot express (`schemas.rs`). The document is OpenAPI 3.2, whose
+//! `itemSchema` describes a stream's events.
+
+mod enforced;
+mod schemas;
+mod streams;
+
+use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, get};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -115,8 +124,19 @@ impl Modify for VisitorToken {
     }
 }
 
+/// The description as served.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    doc["openapi"] = serde_json::Value::String("3.2.0".into());
+    schemas::apply(&mut doc);
+    streams::apply(&mut doc);
+    enforced::apply(&mut doc);
+    doc
+}
+
 /// The OpenAPI description of the JSON API.
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    HttpResponse::Ok().json(DOCUMENT.get_or_init(document))
 }
