@@ -7,6 +7,7 @@ pub mod config;
 pub mod crm;
 pub mod db;
 pub mod mail;
+pub mod metrics;
 pub mod playbook;
 pub mod reports;
 pub mod web;

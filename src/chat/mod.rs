@@ -9,6 +9,7 @@ pub mod http_card;
 pub mod live;
 pub mod message;
 pub mod pg_hub;
+mod pg_listen;
 pub mod realtime;
 pub mod seed;
 pub mod service;

@@ -11,11 +11,12 @@
 //!   notification (over [`MAX_PAYLOAD`] bytes of JSON) travels as its id and `seq`, and the
 //!   receiving node reads it from the database; any other event too large is replaced by a
 //!   resync of its conversation and company.
-//! - **Listening**: one thread per node waits on `LISTEN concierge_live`, skips its own
-//!   node's notifications and publishes the others' into the `LocalHub`. When its
-//!   connection drops it reconnects with backoff (100 ms doubling to 5 s) and then tells
-//!   every local subscriber to [`LiveEvent::Resync`]: widgets re-read their messages after
-//!   their last `seq`, inboxes reload.
+//! - **Listening**: one thread per node waits on `LISTEN concierge_live` — blocked on the
+//!   connection's socket ([`super::pg_listen`]), never polling — skips its own node's
+//!   notifications and publishes the others' into the `LocalHub`. When its connection
+//!   drops it reconnects with backoff (100 ms doubling to 5 s) and then tells every local
+//!   subscriber to [`LiveEvent::Resync`]: widgets re-read their messages after their last
+//!   `seq`, inboxes reload.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::live::RepEvent;
 use super::message::Message;
+use super::pg_listen::ListenConn;
 use super::realtime::{CompanySubscription, Hub, LiveEvent, LocalHub, Subscription};
 use crate::db::{Db, conversations};
 
@@ -44,8 +46,8 @@ pub const MAX_PAYLOAD: usize = 7_000;
 const QUEUE: usize = 10_000;
 /// Notifications sent in one transaction at most.
 const BATCH: usize = 256;
-/// How often the listener looks for notifications when none came.
-const POLL: Duration = Duration::from_millis(4);
+/// The longest the listener blocks before it looks whether the hub was dropped.
+const WAIT: Duration = Duration::from_secs(1);
 /// How often an idle listener checks that its connection still answers.
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -310,35 +312,36 @@ impl Listener {
             }
             missed = true;
             let until = Instant::now() + backoff;
-            while Instant::now() < until && !self.stopped() {
-                std::thread::sleep(POLL.max(Duration::from_millis(20)));
+            while !self.stopped() {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(WAIT));
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);
         }
     }
 
-    fn connect(&self) -> Result<PgConnection, String> {
-        let mut conn = PgConnection::establish(&self.url).map_err(|e| e.to_string())?;
-        diesel::sql_query(format!("LISTEN {CHANNEL}"))
-            .execute(&mut conn)
-            .map_err(|e| e.to_string())?;
+    fn connect(&self) -> Result<ListenConn, String> {
+        let mut conn = ListenConn::connect(&self.url)?;
+        conn.execute(&format!("LISTEN {CHANNEL}"))?;
         Ok(conn)
     }
 
-    /// Hand notifications over until the connection fails or the hub is dropped.
-    fn pump(&self, conn: &mut PgConnection) -> Result<(), diesel::result::Error> {
+    /// Hand notifications over until the connection fails or the hub is dropped. The
+    /// thread sleeps in [`ListenConn::wait`] until a notification arrives (at most
+    /// [`WAIT`], to notice a dropped hub); an idle connection is probed every
+    /// [`PROBE_EVERY`], so a silently cut one is found too.
+    fn pump(&self, conn: &mut ListenConn) -> Result<(), String> {
         let mut probed = Instant::now();
         while !self.stopped() {
-            let arrived = conn.notifications_iter().collect::<Result<Vec<_>, _>>()?;
-            for n in &arrived {
-                self.deliver(&n.payload);
+            for payload in conn.wait(WAIT)? {
+                self.deliver(&payload);
             }
-            if arrived.is_empty() {
-                if probed.elapsed() >= PROBE_EVERY {
-                    diesel::sql_query("SELECT 1").execute(conn)?;
-                    probed = Instant::now();
-                }
-                std::thread::sleep(POLL);
+            if probed.elapsed() >= PROBE_EVERY {
+                conn.execute("SELECT 1")?;
+                probed = Instant::now();
             }
         }
         Ok(())

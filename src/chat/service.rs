@@ -50,6 +50,18 @@ impl Chat {
         visitor_id: &str,
         input: Input,
     ) -> Result<Outcome, ChatError> {
+        let began = std::time::Instant::now();
+        let result = self.visitor_turn_now(company_id, visitor_id, input).await;
+        crate::metrics::turn(result.is_ok(), began.elapsed());
+        result
+    }
+
+    async fn visitor_turn_now(
+        &self,
+        company_id: &str,
+        visitor_id: &str,
+        input: Input,
+    ) -> Result<Outcome, ChatError> {
         let mut retried = false;
         let outcome = loop {
             let (versions, company, visitor, input) = (

@@ -272,7 +272,10 @@ pub(super) fn fire_all(
     let mut fired = Vec::with_capacity(claimed.len());
     for timer in claimed {
         match conn.transaction(|conn| fire(conn, versions, timer, now)) {
-            Ok(outcome) => fired.push(outcome),
+            Ok(outcome) => {
+                crate::metrics::timer_fired(timer.due_at, now.timestamp_millis());
+                fired.push(outcome)
+            }
             Err(Skip::Stale) => {}
             Err(Skip::Failed(e)) => {
                 // Left under its lease: tried again once the lease has passed.

@@ -82,6 +82,9 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// The model that drafts playbooks; `None` when not configured.
     pub ai: Option<AiSettings>,
+    /// Where `/metrics` is served; `None`: nowhere, and nothing is recorded. Port 0 picks a
+    /// free port, written back here once bound.
+    pub metrics_bind: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +184,7 @@ impl Config {
                 per_address: o.address_rate_limit,
             },
             ai,
+            metrics_bind: o.metrics_bind,
         })
     }
 

@@ -61,6 +61,8 @@ pub struct Options {
     /// Seconds.
     pub ai_timeout: u64,
     pub ai_repair_rounds: u32,
+    /// Address and port of `/metrics`; unset: no metrics.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Options {
@@ -93,6 +95,7 @@ impl Default for Options {
             ai_key: None,
             ai_timeout: DEFAULT_TIMEOUT_SECONDS,
             ai_repair_rounds: DEFAULT_REPAIR_ROUNDS,
+            metrics_bind: None,
         }
     }
 }

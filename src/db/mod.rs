@@ -222,6 +222,7 @@ impl Db {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        let asked = std::time::Instant::now();
         let permit = self
             .permits
             .clone()
@@ -232,6 +233,7 @@ impl Db {
             let _entered = span.enter();
             let _permit = permit;
             let mut conn = pool.get().map_err(DbError::from)?;
+            crate::metrics::pool_waited(asked);
             f(&mut conn)
         })
         .await

@@ -6,6 +6,7 @@
 //! its retry button. Rows are never dropped.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -70,17 +71,22 @@ pub struct MailWorker {
     mailer: Arc<Mailer>,
     config: MailWorkerConfig,
     wake: Arc<Notify>,
+    /// Set when stopping: claimed rows not started yet are given back.
+    halt: Arc<AtomicBool>,
 }
 
 /// A running worker; [`MailWorkerHandle::stop`] stops it.
 pub struct MailWorkerHandle {
     stop: watch::Sender<bool>,
+    halt: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl MailWorkerHandle {
-    /// Stop after the mails in progress and wait for that.
+    /// Stop after the mails in progress and wait for that; claimed rows not started yet
+    /// are released, so another node sends them at once.
     pub async fn stop(self) {
+        self.halt.store(true, Ordering::SeqCst);
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -93,6 +99,7 @@ impl MailWorker {
             mailer,
             config,
             wake: Arc::new(Notify::new()),
+            halt: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -105,6 +112,7 @@ impl MailWorker {
     /// Run on the current runtime until stopped.
     pub fn spawn(self) -> MailWorkerHandle {
         let (stop, mut stopped) = watch::channel(false);
+        let halt = self.halt.clone();
         let worker = Arc::new(self);
         let task = tokio::spawn(async move {
             loop {
@@ -127,7 +135,7 @@ impl MailWorker {
                 }
             }
         });
-        MailWorkerHandle { stop, task }
+        MailWorkerHandle { stop, halt, task }
     }
 
     /// Claim one batch of due mails and hand them over. Returns how many were claimed.
@@ -147,11 +155,23 @@ impl MailWorker {
                 let gate = gate.clone();
                 async move {
                     let _slot = gate.acquire_owned().await;
+                    if self.halt.load(Ordering::SeqCst) {
+                        return Some(row.id);
+                    }
                     self.process(row, lease_until).await;
+                    None
                 }
             })
             .collect();
-        while running.next().await.is_some() {}
+        let mut unstarted = Vec::new();
+        while let Some(done) = running.next().await {
+            unstarted.extend(done);
+        }
+        if !unstarted.is_empty() {
+            self.db
+                .run(move |conn| store::release(conn, &unstarted, lease_until))
+                .await?;
+        }
         Ok(claimed)
     }
 

@@ -12,6 +12,7 @@ mod health;
 pub mod inbox;
 pub mod json;
 pub mod limits;
+mod metrics;
 mod oauth;
 mod openapi;
 pub mod page_headers;
@@ -76,6 +77,8 @@ pub struct Server {
     mail: Option<MailWorkerHandle>,
     timers: Option<timers::WorkerHandle>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// The `/metrics` listener, when configured.
+    metrics: Option<actix_web::dev::ServerHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +96,11 @@ pub enum StartError {
 
 /// Open the database, bind the address and build the app. Port 0 picks a free port.
 pub async fn build(mut config: Config) -> Result<Server, StartError> {
+    // First, so that everything from the start is recorded.
+    let recorder = match &config.metrics_bind {
+        Some(_) => Some(crate::metrics::install().map_err(StartError::Setup)?),
+        None => None,
+    };
     let listener = TcpListener::bind(&config.bind).map_err(|source| StartError::Bind {
         bind: config.bind.clone(),
         source,
@@ -136,9 +144,25 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         }
         None => None,
     };
+    let hub = hub_for(&config, &db)?;
+    let metrics =
+        match (recorder, &config.metrics_bind) {
+            (Some(recorder), Some(bind)) => {
+                let (addr, server) = metrics::serve(bind, recorder, db.clone(), hub.clone())
+                    .map_err(|source| StartError::Bind {
+                        bind: bind.clone(),
+                        source,
+                    })?;
+                config.metrics_bind = Some(addr.to_string());
+                let handle = server.handle();
+                tokio::spawn(server);
+                Some(handle)
+            }
+            _ => None,
+        };
     let state = AppState {
         ai,
-        chat: Chat::new(db.clone(), hub_for(&config, &db)?, http),
+        chat: Chat::new(db.clone(), hub, http),
         tokens: TokenKeys::new(&config.secret_key),
         limits: Arc::new(Limits::new(config.rate_limits)),
         db,
@@ -189,6 +213,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         mail,
         timers,
         sweeper,
+        metrics,
     })
 }
 
@@ -304,6 +329,9 @@ impl Server {
         }
         if let Some(worker) = self.timers {
             worker.stop().await;
+        }
+        if let Some(metrics) = self.metrics {
+            metrics.stop(true).await;
         }
         result
     }

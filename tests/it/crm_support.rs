@@ -178,3 +178,25 @@ pub async fn install_app(app: &TestApp, user_id: i64) -> String {
         .expect("installed")
         .id
 }
+
+/// The app installed by CRM user `user_id` (the sandbox's company), with the playbook
+/// `yaml` published in it.
+pub async fn installed_with(
+    app: &TestApp,
+    user_id: i64,
+    yaml: &str,
+) -> concierge::db::companies::Company {
+    use concierge::db::{companies, playbooks};
+    let company_id = install_app(app, user_id).await;
+    let doc =
+        concierge::playbook::check::check_document(yaml, concierge::playbook::load::Format::Yaml)
+            .unwrap();
+    app.state
+        .db
+        .run(move |conn| {
+            playbooks::save_and_publish(conn, &company_id, &doc)?;
+            companies::by_id(conn, &company_id).map(Option::unwrap)
+        })
+        .await
+        .unwrap()
+}

@@ -42,6 +42,7 @@ mod live_offers;
 mod live_teams;
 mod live_timers;
 mod mail;
+mod metrics;
 mod multinode;
 mod nodes_r1;
 mod nodes_r5;

@@ -487,3 +487,58 @@ async fn a_crash_after_the_crm_answered_does_not_duplicate() {
         assert_exactly_once(&crm, &db, &companies, 20, false);
     }
 }
+
+/// Rows of the company that are pending and still leased.
+fn leased(db: &Db) -> i64 {
+    use concierge::db::schema::outbox as o;
+    use diesel::prelude::*;
+    let mut conn = db.conn().unwrap();
+    o::table
+        .filter(o::status.eq("pending"))
+        .filter(o::locked_until.is_not_null())
+        .count()
+        .get_result(&mut conn)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_releases_the_rows_it_has_not_started() {
+    for t in TestDb::all() {
+        let db = t.open();
+        // One company: its rows go one after another, so most of the batch waits.
+        let companies = seed(&db, 6, 1, false);
+        let crm = FakeCrm::new(0);
+        let connector = Arc::new(FakeConnector(crm.clone()));
+        let mut config = fast_config();
+        // Far longer than the test: only a release lets the next worker in.
+        config.lease = Duration::from_secs(600);
+        // Each create takes a while, as a real CRM's would.
+        let slow = Worker::new(db.clone(), connector.clone(), config.clone()).with_crash_hook(
+            Arc::new(|_, _| {
+                std::thread::sleep(Duration::from_millis(30));
+                true
+            }),
+        );
+        let handle = slow.spawn();
+        let start = Instant::now();
+        while pending(&db, &companies) == 6 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "nothing delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        handle.stop().await;
+        let left = pending(&db, &companies);
+        assert!(left > 0, "{:?}: the batch was not cut short", t.backend);
+        assert_eq!(leased(&db), 0, "every row not started is released");
+        // Another worker (another node) delivers them at once, not after the lease.
+        run_until_quiet(
+            vec![Worker::new(db.clone(), connector, config)],
+            &db,
+            &companies,
+        )
+        .await;
+        assert_exactly_once(&crm, &db, &companies, 6, false);
+    }
+}

@@ -19,6 +19,7 @@ pub mod progress;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -131,17 +132,22 @@ pub struct Worker<C: Connector> {
     company_slots: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
     wake: Arc<Notify>,
     on_finish: Option<FinishHook>,
+    /// Set when stopping: claimed rows not started yet are given back.
+    halt: Arc<AtomicBool>,
 }
 
 /// A running worker; dropping it does not stop it, [`WorkerHandle::stop`] does.
 pub struct WorkerHandle {
     stop: watch::Sender<bool>,
+    halt: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl WorkerHandle {
-    /// Stop after the deliveries in progress and wait for that.
+    /// Stop after the deliveries in progress and wait for that; claimed rows not started
+    /// yet are released (their lease ends now), so another node takes them at once.
     pub async fn stop(self) {
+        self.halt.store(true, Ordering::SeqCst);
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -162,6 +168,7 @@ impl<C: Connector> Worker<C> {
             company_slots: std::sync::Mutex::new(HashMap::new()),
             wake: Arc::new(Notify::new()),
             on_finish: None,
+            halt: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -187,6 +194,7 @@ impl<C: Connector> Worker<C> {
     /// Run on the current runtime until stopped.
     pub fn spawn(self) -> WorkerHandle {
         let (stop, mut stopped) = watch::channel(false);
+        let halt = self.halt.clone();
         let worker = Arc::new(self);
         let task = tokio::spawn(async move {
             loop {
@@ -209,7 +217,7 @@ impl<C: Connector> Worker<C> {
                 }
             }
         });
-        WorkerHandle { stop, task }
+        WorkerHandle { stop, halt, task }
     }
 
     /// Claim one batch of due rows and deliver them. Returns how many were claimed.
@@ -231,11 +239,28 @@ impl<C: Connector> Worker<C> {
                 async move {
                     let _company = company_gate.acquire_owned().await;
                     let _slot = gate.acquire_owned().await;
+                    if self.halt.load(Ordering::SeqCst) {
+                        return Some(row.id);
+                    }
                     self.process(row, lease_until).await;
+                    None
                 }
             })
             .collect();
-        while running.next().await.is_some() {}
+        let mut unstarted = Vec::new();
+        while let Some(done) = running.next().await {
+            unstarted.extend(done);
+        }
+        if !unstarted.is_empty() {
+            let n = unstarted.len();
+            let released = self
+                .db
+                .run(move |conn| store::release(conn, &unstarted, lease_until))
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(error = %e, rows = n, "cannot release claimed outbox rows");
+            }
+        }
         Ok(claimed)
     }
 

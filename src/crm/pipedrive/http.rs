@@ -92,6 +92,12 @@ impl PipedriveClient {
         call: Call<'_>,
     ) -> Result<Envelope<T>, CrmError> {
         self.wait_for_budget(call.bucket()).await?;
+        let result = self.send_now(call).await;
+        crate::metrics::crm_call(&result);
+        result
+    }
+
+    async fn send_now<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<Envelope<T>, CrmError> {
         let url = format!("{}{}", self.base, call.path);
         let mut req = self
             .http
@@ -161,6 +167,13 @@ impl PipedriveClient {
             num("x-ratelimit-remaining"),
             num("x-ratelimit-reset"),
         ) {
+            crate::metrics::crm_rate_remaining(
+                match bucket {
+                    Bucket::General => "general",
+                    Bucket::Search => "search",
+                },
+                remaining.max(0.0) as u32,
+            );
             self.shared.budget.observe(
                 bucket,
                 limit.max(0.0) as u32,

@@ -139,6 +139,21 @@ pub fn save_progress(
     Ok(n == 1)
 }
 
+/// Give claimed rows back untouched (the node is stopping): their leases end now, so
+/// another node takes them at once. Rows whose lease changed hands are left alone.
+pub fn release(conn: &mut DbConn, ids: &[String], held: i64) -> Result<usize, DbError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::locked_until.eq(held)),
+    )
+    .set(outbox::locked_until.eq(None::<i64>))
+    .execute(conn)?)
+}
+
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -291,6 +306,35 @@ pub fn delivered_of(
         .load(conn)?;
     rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
     Ok(rows)
+}
+
+/// Per kind: the rows not delivered yet, and the age in seconds of the oldest one that is
+/// due (0 when none is), across every company: for `/metrics`.
+pub fn backlog(conn: &mut DbConn, now: i64) -> Result<Vec<(String, i64, f64)>, DbError> {
+    let counts: Vec<(String, i64)> = outbox::table
+        .filter(outbox::status.eq(status::PENDING))
+        .group_by(outbox::kind)
+        .select((outbox::kind, diesel::dsl::count_star()))
+        .load(conn)?;
+    let oldest: Vec<(String, Option<i64>)> = outbox::table
+        .filter(outbox::status.eq(status::PENDING))
+        .filter(outbox::next_attempt_at.le(now))
+        .group_by(outbox::kind)
+        .select((outbox::kind, diesel::dsl::min(outbox::next_attempt_at)))
+        .load(conn)?;
+    Ok([Kind::Capture, Kind::Email]
+        .into_iter()
+        .map(|kind| {
+            let kind = kind.as_str();
+            let n = counts
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map_or(0, |(_, n)| *n);
+            let due = oldest.iter().find(|(k, _)| k == kind).and_then(|(_, m)| *m);
+            let age = due.map_or(0.0, |d| (now - d).max(0) as f64 / 1000.0);
+            (kind.to_owned(), n, age)
+        })
+        .collect())
 }
 
 /// One capture row of the company.

@@ -85,6 +85,7 @@ pub async fn events(
         touch: tokio::time::interval_at(tokio::time::Instant::now() + TOUCH_EVERY, TOUCH_EVERY),
         stopping: state.shutdown.watch(),
         ended: false,
+        _open: crate::metrics::OpenStream::new("inbox"),
     };
     // Offers made before the stream opened (a reloaded page, a reconnection) are shown.
     for (conversation_id, expires_at) in standing {
@@ -123,6 +124,7 @@ struct RepStream {
     /// Ends the stream when the node stops.
     stopping: Stopping,
     ended: bool,
+    _open: crate::metrics::OpenStream,
 }
 
 impl RepStream {

@@ -87,6 +87,7 @@ pub async fn events(
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
         stopping: state.shutdown.watch(),
         ended: false,
+        _open: crate::metrics::OpenStream::new("visitor"),
     };
     stream.reload().await?;
     let body = futures_util::stream::unfold(stream, |mut s| async move {
@@ -115,6 +116,7 @@ struct Stream {
     /// Ends the stream when the node stops.
     stopping: Stopping,
     ended: bool,
+    _open: crate::metrics::OpenStream,
 }
 
 impl Stream {
