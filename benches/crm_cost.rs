@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use concierge::config::Config;
-use concierge::crm::outbox::{Worker, WorkerConfig, store};
+use concierge::crm::outbox::{Worker, WorkerConfig};
+use concierge::db::outbox::store;
 use concierge::db::{self, Db, companies, outbox};
 use concierge::playbook::effect::{ActivityData, CrmWrite, OrgData, PersonData};
 use concierge::playbook::model::{CaptureTarget, NoteMode, Owner};

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use concierge::config::Config;
-use concierge::crm::outbox::store;
+use concierge::db::outbox::store;
 use concierge::db::{self, companies, outbox, schema};
 use concierge::playbook::effect::{ActivityData, CrmWrite, OrgData, PersonData};
 use concierge::playbook::model::{CaptureTarget, NoteMode, Owner};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::db::visitors::{Page, Visitor};
+use crate::db::{DbError, stored_json};
 use crate::playbook::{Phase, State};
 
 /// What `conversations.engine_state` holds: the engine's state plus what the turn code
@@ -18,9 +19,10 @@ pub struct FlowState {
 }
 
 impl FlowState {
-    /// Read the stored JSON; anything unreadable is a flow that has not started.
-    pub fn parse(json: &str) -> FlowState {
-        serde_json::from_str(json).unwrap_or_default()
+    /// Read the stored JSON of conversation `id`. Unreadable JSON is an error naming the
+    /// conversation (never a flow that starts over).
+    pub fn read(id: &str, json: &str) -> Result<FlowState, DbError> {
+        stored_json("conversations", id, "engine_state", json)
     }
 
     pub fn to_json(&self) -> String {
@@ -120,10 +122,16 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_state_is_a_fresh_flow() {
-        let flow = FlowState::parse("{}");
+    fn an_empty_state_is_a_fresh_flow_and_unreadable_state_an_error() {
+        let flow = FlowState::read("c", "{}").unwrap();
         assert_eq!(flow.state.phase, Phase::Idle);
         assert!(!flow.is_running());
-        assert_eq!(FlowState::parse(&flow.to_json()), flow);
+        assert_eq!(FlowState::read("c", &flow.to_json()).unwrap(), flow);
+        let err = FlowState::read("c1", "{not json").unwrap_err();
+        assert!(
+            matches!(&err, DbError::Corrupt(m) if m.contains("c1")),
+            "{err}"
+        );
+        assert!(FlowState::read("c1", r#"{"state": 7}"#).is_err());
     }
 }

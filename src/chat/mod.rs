@@ -3,7 +3,7 @@
 //! delivery, triggers and targeting, and answer rules.
 
 pub mod answers;
-mod effects;
+pub mod events;
 pub mod flow;
 pub mod http_card;
 pub mod live;

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use super::live::RepEvent;
+use super::events::RepEvent;
 use super::message::Message;
 
 /// Events buffered per conversation for a slow subscriber before it must re-read.

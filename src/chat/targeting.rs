@@ -14,8 +14,10 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 
-use crate::db::companies::CompanySettings;
+use crate::db::companies::{Company, CompanySettings};
+use crate::db::live::Rep;
 use crate::db::playbooks::Published;
+pub use crate::playbook::cond::matches_pattern as wildcard;
 use crate::playbook::model::{HoursFilter, Trigger, UrlRules, VisitorFilter};
 
 /// What targeting knows about the visitor.
@@ -80,31 +82,6 @@ fn trim_slash(path: &str) -> &str {
         "" => "/",
         p => p,
     }
-}
-
-/// Does `text` match `pattern`, where `*` stands for any run of characters? Ignores case.
-pub fn wildcard(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
-    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
-    // Greedy matching with backtracking to the last star: linear in practice.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
 }
 
 pub fn visitor_matches(filter: VisitorFilter, a: Audience<'_>) -> bool {
@@ -196,6 +173,13 @@ fn words(text: &str) -> Vec<String> {
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
         .collect()
+}
+
+/// Is the rep counted as online now?
+pub fn effective_online(rep: &Rep, company: &Company, now: DateTime<Utc>) -> bool {
+    let settings = company.settings();
+    let since = now.timestamp_millis() - i64::from(settings.heartbeat_timeout_seconds) * 1000;
+    rep.connected(since) && is_open(&settings, now)
 }
 
 #[cfg(test)]

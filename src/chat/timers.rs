@@ -314,7 +314,7 @@ fn fire(
                 &timer.company_id,
                 &timer.conversation_id,
                 now,
-                |t| super::live::offers::lapse(t, timer.due_at),
+                |t| super::turn::offers::lapse(t, timer.due_at),
             )?
             .0
         }

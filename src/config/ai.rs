@@ -14,11 +14,6 @@ pub const HOW_TO_CONFIGURE: &str = "No AI model is configured. Set CONCIERGE_AI_
     http://127.0.0.1:11434/v1 for a local Ollama), CONCIERGE_AI_MODEL to the model's name \
     and, when the provider needs one, CONCIERGE_AI_KEY to its API key; then restart.";
 
-/// Default seconds one model call may take.
-pub const DEFAULT_TIMEOUT_SECONDS: u64 = 90;
-/// Default number of repair rounds after the first answer.
-pub const DEFAULT_REPAIR_ROUNDS: u32 = 2;
-
 /// A configured provider.
 #[derive(Debug, Clone)]
 pub struct AiSettings {
@@ -93,6 +88,7 @@ impl AiSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::options::DEFAULT_TIMEOUT_SECONDS;
     use std::collections::HashMap;
 
     /// The settings the variables give, or the error's text.

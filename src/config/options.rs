@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::rate::{Rate, RateLimits};
 
+/// Default seconds one model call (`ai_timeout`) may take.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 90;
+/// Default number of repair rounds (`ai_repair_rounds`) after the first answer.
+pub const DEFAULT_REPAIR_ROUNDS: u32 = 2;
+
 /// The options as read, before they are checked and combined into a [`super::Config`].
 /// `None` means "unset": the option's documented fallback applies.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -88,8 +93,8 @@ impl Default for Options {
             ai_url: None,
             ai_model: None,
             ai_key: None,
-            ai_timeout: super::ai::DEFAULT_TIMEOUT_SECONDS,
-            ai_repair_rounds: super::ai::DEFAULT_REPAIR_ROUNDS,
+            ai_timeout: DEFAULT_TIMEOUT_SECONDS,
+            ai_repair_rounds: DEFAULT_REPAIR_ROUNDS,
             metrics_bind: None,
         }
     }

@@ -185,7 +185,7 @@ impl CrmAccess {
             refresh_token: self
                 .cipher
                 .seal(grant.refresh_token.expose_secret(), &owner),
-            expires_at: now + grant.expires_in * 1000,
+            expires_at: grant.expires_at(now),
             scope: grant.scope.clone(),
             api_domain: grant.api_domain.clone(),
         }
@@ -259,26 +259,4 @@ pub enum SyncError {
     Crm(#[from] CrmError),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-impl super::outbox::Connector for CrmAccess {
-    type Client = PipedriveClient;
-
-    async fn connect(&self, company_id: &str) -> Result<(PipedriveClient, i64), AccessError> {
-        let c = CrmAccess::connect(self, company_id).await?;
-        Ok((c.client, c.version))
-    }
-
-    async fn reconnect(
-        &self,
-        company_id: &str,
-        version: i64,
-    ) -> Result<(PipedriveClient, i64), AccessError> {
-        let c = CrmAccess::reconnect(self, company_id, version).await?;
-        Ok((c.client, c.version))
-    }
-
-    fn wait_hint(&self, company_id: &str) -> Option<(Duration, RateScope)> {
-        CrmAccess::wait_hint(self, company_id)
-    }
 }

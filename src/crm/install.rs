@@ -64,7 +64,7 @@ pub async fn complete(
     // Captures made before the CRM was connected wait for it: they go now.
     let company_id = company.id.clone();
     let woken = db
-        .run(move |conn| super::outbox::store::wake_company(conn, &company_id, now))
+        .run(move |conn| crate::db::outbox::store::wake_company(conn, &company_id, now))
         .await?;
     let users_synced = match access.sync_users(&company.id).await {
         Ok(count) => Some(count.added + count.updated),

@@ -10,6 +10,7 @@ pub mod oauth;
 pub mod outbox;
 pub mod pipedrive;
 pub mod runtime;
+#[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod secrets;
 pub mod webhooks;
@@ -77,17 +78,8 @@ pub struct NewNote {
     pub org_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CrmUser {
-    pub id: i64,
-    pub name: String,
-    pub email: String,
-    pub is_admin: bool,
-    pub active: bool,
-    /// The user's picture (an http or https address), when the CRM has one.
-    #[serde(default)]
-    pub icon_url: Option<String>,
-}
+/// A user as the CRM lists it; defined next to the table the sync writes it to.
+pub use crate::db::crm_users::CrmUser;
 
 /// `GET /users/me`: who installed, and in which company.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

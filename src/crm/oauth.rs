@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
+use sha2::Digest as _;
 use sha2::Sha256;
 
 use crate::config::Config;
@@ -54,6 +55,46 @@ impl Credentials {
     /// The `Authorization: Basic` value of the client credentials.
     pub fn basic_auth(&self) -> String {
         basic_auth_value(&self.client_id, self.client_secret.expose_secret())
+    }
+}
+
+/// The sandbox CRM's OAuth client id.
+pub const SANDBOX_CLIENT_ID: &str = "concierge-sandbox";
+
+/// What the app uses in place of its Pipedrive registration when the sandbox is in use.
+#[derive(Debug, Clone)]
+pub struct SandboxCredentials {
+    /// [`SANDBOX_CLIENT_ID`].
+    pub client_id: String,
+    /// Derived from the app's secret key, so it is stable across restarts.
+    pub client_secret: SecretString,
+    /// The secret of the iframe JWTs: the client secret, as Pipedrive defaults it.
+    pub jwt_secret: SecretString,
+    /// Base URL of the OAuth server: `PUBLIC_URL/sandbox` (authorize at
+    /// `{oauth_url}/oauth/authorize`, tokens at `{oauth_url}/oauth/token`).
+    pub oauth_url: String,
+    /// The `api_domain` the token endpoint answers: `PUBLIC_URL/sandbox`.
+    pub api_domain: String,
+}
+
+/// The sandbox's client id and secrets for this configuration. The app's OAuth and JWT
+/// code uses these instead of `config.pipedrive` when `config.uses_sandbox()`, and the
+/// sandbox CRM (`crm::sandbox`) checks them.
+pub fn sandbox_credentials(config: &Config) -> SandboxCredentials {
+    // A hash of the app's (random, 256-bit) secret key under a fixed label: stable across
+    // restarts, useless for recovering the key.
+    let digest = sha2::Sha256::new()
+        .chain_update(b"concierge sandbox CRM client secret\0")
+        .chain_update(config.secret_key.expose_secret().as_bytes())
+        .finalize();
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    let base = format!("{}/sandbox", config.public_url.trim_end_matches('/'));
+    SandboxCredentials {
+        client_id: SANDBOX_CLIENT_ID.into(),
+        client_secret: SecretString::from(secret.clone()),
+        jwt_secret: SecretString::from(secret),
+        oauth_url: base.clone(),
+        api_domain: base,
     }
 }
 
@@ -163,6 +204,14 @@ pub struct TokenGrant {
     pub expires_in: i64,
     pub scope: String,
     pub api_domain: String,
+}
+
+impl TokenGrant {
+    /// When the access token expires (Unix ms), for a grant received at `now_ms`. A huge
+    /// `expires_in` from the token endpoint saturates instead of overflowing.
+    pub fn expires_at(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_add(self.expires_in.saturating_mul(1000))
+    }
 }
 
 #[derive(Deserialize)]
@@ -339,6 +388,20 @@ mod tests {
             s.check("garbage", Some(&nonce), 1_001),
             Err(StateError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_huge_expires_in_saturates() {
+        let grant = |expires_in| TokenGrant {
+            access_token: SecretString::from("a"),
+            refresh_token: SecretString::from("r"),
+            expires_in,
+            scope: String::new(),
+            api_domain: String::new(),
+        };
+        assert_eq!(grant(3600).expires_at(1_000), 3_601_000);
+        assert_eq!(grant(i64::MAX).expires_at(1_000), i64::MAX);
+        assert_eq!(grant(i64::MAX / 1000).expires_at(i64::MAX - 5), i64::MAX);
     }
 
     #[test]

@@ -48,8 +48,15 @@ impl CrmRuntime {
     pub fn new(config: &Config, db: Db) -> Result<CrmRuntime, String> {
         let credentials = match Credentials::configured(config) {
             Some(c) => c?,
+            None if !cfg!(feature = "sandbox") => {
+                return Err(
+                    "PIPEDRIVE_CLIENT_ID is not set, and this build has no sandbox CRM \
+                     to stand in (built without the `sandbox` feature)"
+                        .into(),
+                );
+            }
             None => {
-                let sandbox = super::sandbox::credentials(config);
+                let sandbox = super::oauth::sandbox_credentials(config);
                 Credentials {
                     client_id: sandbox.client_id,
                     client_secret: sandbox.client_secret,

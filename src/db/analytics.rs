@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use super::rollup::{self, Daily};
 use super::schema::analytics_events;
 use super::{DbConn, DbError, new_id};
 
@@ -154,8 +155,25 @@ pub fn record(
             .values(&rows)
             .execute(c)?,
     };
-    for row in &rows {
-        super::rollup::add(conn, row, 1)?;
+    // Events without a playbook are not rolled up (answer rules and the fallback are not
+    // part of a playbook's report).
+    for event in &rows {
+        let Some(playbook_id) = &event.playbook_id else {
+            continue;
+        };
+        let row = Daily {
+            company_id: event.company_id.clone(),
+            playbook_id: playbook_id.clone(),
+            version: event.version.unwrap_or(0),
+            day: day_of(event.created_at),
+            known: event.visitor_known,
+            visitor_returning: event.visitor_returning,
+            kind: event.kind.clone(),
+            card: event.card.clone().unwrap_or_default(),
+            value: event.value.unwrap_or(0),
+            count: 1,
+        };
+        rollup::add(conn, &row)?;
     }
     Ok(())
 }

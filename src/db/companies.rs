@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::companies;
-use super::{DbConn, DbError, new_id, now_ms};
+use super::{DbConn, DbError, new_id, now_ms, stored_json};
 use crate::playbook::model::Language;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -30,10 +30,20 @@ pub struct Company {
 }
 
 impl Company {
-    /// The settings, or the defaults when the stored JSON is unreadable.
+    /// The settings. Every loader of this module checks them ([`checked`]): a stored row
+    /// with unreadable settings is an error when read, so the default here is reached only
+    /// by a row built in code with bad JSON.
     pub fn settings(&self) -> CompanySettings {
         serde_json::from_str(&self.settings).unwrap_or_default()
     }
+}
+
+/// A loaded row whose settings can be read; otherwise an error naming the company.
+fn checked(company: Option<Company>) -> Result<Option<Company>, DbError> {
+    if let Some(c) = &company {
+        stored_json::<CompanySettings>("companies", &c.id, "settings", &c.settings)?;
+    }
+    Ok(company)
 }
 
 /// What an admin sets for the whole company.
@@ -161,36 +171,44 @@ pub fn create(
 }
 
 pub fn by_id(conn: &mut DbConn, id: &str) -> Result<Option<Company>, DbError> {
-    Ok(companies::table
-        .find(id)
-        .select(Company::as_select())
-        .first(conn)
-        .optional()?)
+    checked(
+        companies::table
+            .find(id)
+            .select(Company::as_select())
+            .first(conn)
+            .optional()?,
+    )
 }
 
 pub fn by_public_key(conn: &mut DbConn, key: &str) -> Result<Option<Company>, DbError> {
-    Ok(companies::table
-        .filter(companies::public_key.eq(key))
-        .select(Company::as_select())
-        .first(conn)
-        .optional()?)
+    checked(
+        companies::table
+            .filter(companies::public_key.eq(key))
+            .select(Company::as_select())
+            .first(conn)
+            .optional()?,
+    )
 }
 
 pub fn by_crm_id(conn: &mut DbConn, crm_company_id: i64) -> Result<Option<Company>, DbError> {
-    Ok(companies::table
-        .filter(companies::crm_company_id.eq(crm_company_id))
-        .select(Company::as_select())
-        .first(conn)
-        .optional()?)
+    checked(
+        companies::table
+            .filter(companies::crm_company_id.eq(crm_company_id))
+            .select(Company::as_select())
+            .first(conn)
+            .optional()?,
+    )
 }
 
 /// The oldest company (the one the demo and the shipped playbooks use).
 pub fn first(conn: &mut DbConn) -> Result<Option<Company>, DbError> {
-    Ok(companies::table
-        .order((companies::created_at.asc(), companies::id.asc()))
-        .select(Company::as_select())
-        .first(conn)
-        .optional()?)
+    checked(
+        companies::table
+            .order((companies::created_at.asc(), companies::id.asc()))
+            .select(Company::as_select())
+            .first(conn)
+            .optional()?,
+    )
 }
 
 pub fn update_settings(

@@ -374,13 +374,16 @@ pub fn set_variable(
     Ok(())
 }
 
-/// Every variable of the conversation, by path.
+/// Every variable of the company's conversation, by path.
 pub fn variables(
     conn: &mut DbConn,
+    company_id: &str,
     conversation_id: &str,
 ) -> Result<Vec<(String, serde_json::Value)>, DbError> {
     let rows: Vec<(String, String)> = variables::table
+        .inner_join(conversations::table)
         .filter(variables::conversation_id.eq(conversation_id))
+        .filter(conversations::company_id.eq(company_id))
         .order(variables::path.asc())
         .select((variables::path, variables::value))
         .load(conn)?;

@@ -2,10 +2,23 @@
 //! may administer the app. Every query names the company.
 
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::schema::crm_users;
 use super::{DbConn, DbError, new_id, write_tx};
-use crate::crm::CrmUser;
+
+/// A user as the CRM lists it (`GET /users`), the input of [`sync`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrmUser {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub is_admin: bool,
+    pub active: bool,
+    /// The user's picture (an http or https address), when the CRM has one.
+    #[serde(default)]
+    pub icon_url: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = crm_users)]

@@ -8,8 +8,15 @@ use diesel::prelude::*;
 
 use super::conversations::status;
 use super::schema::{chat_takes, conversations, crm_users, messages, visitors};
+use super::summary::{RepRef, Summary, VisitorRef};
 use super::{DbConn, DbError, new_id};
-use crate::chat::live::events::{RepRef, Summary, VisitorRef};
+
+/// Kinds of notification a rep can switch off.
+pub mod notify {
+    pub const NEW_CHAT: &str = "new_chat";
+    pub const ASSIGNED: &str = "assigned";
+    pub const MESSAGE: &str = "message";
+}
 
 /// Longest preview of a chat's newest message.
 const PREVIEW_CHARS: usize = 120;
@@ -55,7 +62,6 @@ impl Rep {
     }
 
     pub fn wants(&self, kind: &str) -> bool {
-        use crate::chat::live::events::notify;
         match kind {
             notify::NEW_CHAT => self.notify_new_chat,
             notify::ASSIGNED => self.notify_assigned,

@@ -27,6 +27,7 @@ pub mod purge;
 pub mod reports;
 pub mod rollup;
 pub mod schema;
+pub mod summary;
 pub mod teams;
 pub mod timers;
 pub mod transcripts;
@@ -71,6 +72,20 @@ impl Backend {
             Backend::Sqlite
         }
     }
+}
+
+/// Read a JSON column of a stored row. Unreadable JSON is an error that names the row
+/// (and is logged with it), never replaced by a default.
+pub fn stored_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    id: &str,
+    column: &'static str,
+    text: &str,
+) -> Result<T, DbError> {
+    serde_json::from_str(text).map_err(|e| {
+        tracing::error!(table, id, column, error = %e, "unreadable stored JSON");
+        DbError::Corrupt(format!("{table} {id}: {column}: {e}"))
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -413,13 +413,13 @@ pub enum Deleted {
 }
 
 /// Delete a company's playbook, unless a flow still runs on one of its versions (as
-/// `is_running` judges a conversation's stored engine state): then switch it off.
+/// `is_running` judges a conversation's id and stored engine state): then switch it off.
 /// Conversations that keep no running flow lose their link to the version.
 pub fn delete(
     conn: &mut DbConn,
     company_id: &str,
     playbook_id: &str,
-    is_running: impl Fn(&str) -> bool,
+    is_running: impl Fn(&str, &str) -> Result<bool, DbError>,
 ) -> Result<Deleted, DbError> {
     use super::schema::conversations;
     if by_id(conn, company_id, playbook_id)?.is_none() {
@@ -430,13 +430,16 @@ pub fn delete(
             .filter(playbook_versions::playbook_id.eq(playbook_id))
             .select(playbook_versions::id)
     };
-    let open: Vec<String> = conversations::table
+    let open: Vec<(String, String)> = conversations::table
         .filter(conversations::company_id.eq(company_id))
         .filter(conversations::closed_at.is_null())
         .filter(conversations::playbook_version_id.eq_any(version_ids().nullable()))
-        .select(conversations::engine_state)
+        .select((conversations::id, conversations::engine_state))
         .load(conn)?;
-    let running = open.iter().filter(|state| is_running(state)).count() as i64;
+    let mut running = 0;
+    for (id, state) in &open {
+        running += i64::from(is_running(id, state)?);
+    }
     if running > 0 {
         set_enabled(conn, company_id, playbook_id, false)?;
         return Ok(Deleted::SwitchedOff { running });

@@ -8,7 +8,51 @@ use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 
 use super::analytics::kind;
 use super::{DbConn, DbError};
-use crate::reports::{CaptureRow, OutcomeRow, StoppedRow, TakeRow};
+
+/// A capture of a conversation of the report (one row per conversation that queued one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureRow {
+    pub conversation_id: String,
+    pub version: i32,
+    pub known: bool,
+    pub returning: bool,
+    /// When the capture was queued (Unix ms).
+    pub at: i64,
+    /// The CRM confirmed the lead or deal (its id is stored).
+    pub confirmed: bool,
+}
+
+/// What the CRM said later about a deal a conversation created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRow {
+    pub conversation_id: String,
+    pub status: String,
+    pub value_cents: i64,
+    pub currency: String,
+}
+
+/// A conversation that stopped answering: where its flow waits, and its audience.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedRow {
+    pub card: String,
+    pub version: i32,
+    pub known: bool,
+    pub returning: bool,
+}
+
+/// A chat a rep took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakeRow {
+    pub rep_id: String,
+    pub rep_name: String,
+    pub version: i32,
+    pub known: bool,
+    pub returning: bool,
+    /// From the hand-off until the rep took the chat.
+    pub waited_ms: i64,
+    /// From the hand-off until the rep's first message, if they wrote one.
+    pub first_response_ms: Option<i64>,
+}
 
 /// A playbook and a time range `[from_ms, to_ms)`.
 #[derive(Debug, Clone, Copy)]

@@ -5,7 +5,6 @@
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use super::analytics::{AnalyticsEvent, day_of};
 use super::schema::analytics_daily as d;
 use super::{DbConn, DbError};
 
@@ -25,27 +24,12 @@ pub struct Daily {
     pub count: i64,
 }
 
-/// Count `n` more of this event in its day's roll-up. Events without a playbook are not
-/// rolled up (answer rules and the fallback are not part of a playbook's report).
-pub fn add(conn: &mut DbConn, event: &AnalyticsEvent, n: i64) -> Result<(), DbError> {
-    let Some(playbook_id) = &event.playbook_id else {
-        return Ok(());
-    };
-    let row = Daily {
-        company_id: event.company_id.clone(),
-        playbook_id: playbook_id.clone(),
-        version: event.version.unwrap_or(0),
-        day: day_of(event.created_at),
-        known: event.visitor_known,
-        visitor_returning: event.visitor_returning,
-        kind: event.kind.clone(),
-        card: event.card.clone().unwrap_or_default(),
-        value: event.value.unwrap_or(0),
-        count: n,
-    };
+/// Add `row.count` to the roll-up row of the same playbook, day, version, audience, kind,
+/// card and value.
+pub fn add(conn: &mut DbConn, row: &Daily) -> Result<(), DbError> {
     let upsert = || {
         diesel::insert_into(d::table)
-            .values(&row)
+            .values(row)
             .on_conflict((
                 d::company_id,
                 d::playbook_id,

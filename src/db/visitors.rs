@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::visitors;
-use super::{DbConn, DbError, new_id};
+use super::{DbConn, DbError, new_id, stored_json};
 
 /// A pause longer than this between two page loads starts a new visit.
 pub const VISIT_GAP_MS: i64 = 30 * 60 * 1000;
@@ -31,7 +31,8 @@ impl Visitor {
         self.visits > 1
     }
 
-    /// The attributes, or empty ones when the stored JSON is unreadable.
+    /// The attributes. [`get`] checks them: a stored row with unreadable attributes is an
+    /// error when read, so the default here is reached only by a row built in code.
     pub fn attributes(&self) -> Attributes {
         serde_json::from_str(&self.attributes).unwrap_or_default()
     }
@@ -93,12 +94,16 @@ pub fn create(
 
 /// One visitor, only within the company.
 pub fn get(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Visitor>, DbError> {
-    Ok(visitors::table
+    let visitor: Option<Visitor> = visitors::table
         .find(id)
         .filter(visitors::company_id.eq(company_id))
         .select(Visitor::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?;
+    if let Some(v) = &visitor {
+        stored_json::<Attributes>("visitors", &v.id, "attributes", &v.attributes)?;
+    }
+    Ok(visitor)
 }
 
 /// A visitor loads a page again: counts a new visit after a long enough pause and keeps

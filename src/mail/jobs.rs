@@ -259,7 +259,7 @@ fn contact_of(
         email,
         ..Contact::default()
     };
-    for (path, value) in convs::variables(conn, conversation_id)? {
+    for (path, value) in convs::variables(conn, company_id, conversation_id)? {
         let Some(text) = value
             .as_str()
             .map(str::trim)

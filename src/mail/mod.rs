@@ -5,7 +5,7 @@
 //! change that causes them — the engine step of a notify card (`chat::effects`), or
 //! [`queue_missed_chat`] / [`queue_transcript`] inside the caller's transaction — and
 //! handed over later by the [`worker`], which claims them through the outbox store the
-//! CRM worker uses (`crm::outbox::store`). [`jobs`] is what a row asks for, [`message`]
+//! CRM worker uses (`db::outbox::store`). [`jobs`] is what a row asks for, [`message`]
 //! renders it (askama, an HTML and a text part) and [`transport`] writes it to
 //! `DATA_DIR/mail/` or sends it over SMTP.
 

@@ -1,5 +1,5 @@
 //! The mail worker: delivers `email` outbox rows with the guarantees of the CRM's outbox
-//! worker, through the same store functions (`crm::outbox::store`): rows are claimed once
+//! worker, through the same store functions (`db::outbox::store`): rows are claimed once
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite) under a lease
 //! that fences every later write; a transient failure retries with exponential backoff and
 //! full jitter; a permanent one fails the row with the server's words for the sync log and
@@ -19,7 +19,7 @@ use super::message::{self, Links};
 use super::transport::{SendError, Transport};
 use crate::crm::outbox::backoff::{self, Backoff};
 use crate::crm::outbox::progress::Progress;
-use crate::crm::outbox::store::{self, Outcome};
+use crate::db::outbox::store::{self, Outcome};
 use crate::db::outbox::{Kind, OutboxRow, status};
 use crate::db::{self, Db, DbError};
 

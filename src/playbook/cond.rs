@@ -135,8 +135,15 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 
 /// Whole-string match where `*` stands for any run of characters, ignoring case.
 fn wildcard(text: &Value, pattern: &Value) -> bool {
-    let text: Vec<char> = value_text(text).to_lowercase().chars().collect();
-    let pattern: Vec<char> = value_text(pattern).to_lowercase().chars().collect();
+    matches_pattern(&value_text(pattern), &value_text(text))
+}
+
+/// Does the whole `text` match `pattern`, where `*` stands for any run of characters?
+/// Ignores case. The one wildcard matcher: conditions and targeting's URL rules
+/// (`chat::targeting`) both use it.
+pub fn matches_pattern(pattern: &str, text: &str) -> bool {
+    let text: Vec<char> = text.to_lowercase().chars().collect();
+    let pattern: Vec<char> = pattern.to_lowercase().chars().collect();
     wildcard_chars(&text, &pattern)
 }
 

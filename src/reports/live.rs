@@ -4,21 +4,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::TakeRow;
 use super::stats::percentile;
-
-/// A chat a rep took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TakeRow {
-    pub rep_id: String,
-    pub rep_name: String,
-    pub version: i32,
-    pub known: bool,
-    pub returning: bool,
-    /// From the hand-off until the rep took the chat.
-    pub waited_ms: i64,
-    /// From the hand-off until the rep's first message, if they wrote one.
-    pub first_response_ms: Option<i64>,
-}
 
 /// Waits within `[from_ms, to_ms)` (`to_ms` `None`: no upper bound).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

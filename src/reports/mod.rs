@@ -24,8 +24,9 @@ use crate::db::analytics::kind;
 use crate::db::rollup::Daily;
 use crate::playbook::Playbook;
 
+pub use crate::db::reports::{CaptureRow, OutcomeRow, StoppedRow, TakeRow};
 pub use funnel::{AnswerCard, AnswerOption, FunnelCard};
-pub use live::{LiveChat, RepFigures, TakeRow, WaitBucket};
+pub use live::{LiveChat, RepFigures, WaitBucket};
 
 /// Which events a report counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -45,37 +46,6 @@ impl Filter {
             && self.known.is_none_or(|k| k == known)
             && self.returning.is_none_or(|r| r == returning)
     }
-}
-
-/// A capture of a conversation of the report (one row per conversation that queued one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaptureRow {
-    pub conversation_id: String,
-    pub version: i32,
-    pub known: bool,
-    pub returning: bool,
-    /// When the capture was queued (Unix ms).
-    pub at: i64,
-    /// The CRM confirmed the lead or deal (its id is stored).
-    pub confirmed: bool,
-}
-
-/// What the CRM said later about a deal a conversation created.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutcomeRow {
-    pub conversation_id: String,
-    pub status: String,
-    pub value_cents: i64,
-    pub currency: String,
-}
-
-/// A conversation that stopped answering: where its flow waits, and its audience.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoppedRow {
-    pub card: String,
-    pub version: i32,
-    pub known: bool,
-    pub returning: bool,
 }
 
 /// Everything a report is computed from.

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
-use super::{AppError, AppState};
+use super::{AppError, AppState, ErrorCode};
 use crate::crm::webhooks::{parse_notice, password_digest};
 use crate::db::{self, DbError, companies, outcomes, webhooks};
 
@@ -72,12 +72,13 @@ pub async fn receive(
         .map_err(|_| {
             AppError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 "the notice is too large",
             )
         })?
-        .map_err(|e| AppError::bad_request("invalid_body", e.to_string()))?;
-    let notice = parse_notice(&body).map_err(|m| AppError::bad_request("invalid_notice", m))?;
+        .map_err(|e| AppError::bad_request(ErrorCode::InvalidBody, e.to_string()))?;
+    let notice =
+        parse_notice(&body).map_err(|m| AppError::bad_request(ErrorCode::InvalidNotice, m))?;
     if let (Some(theirs), Some(ours)) = (notice.crm_company_id, company.crm_company_id)
         && theirs != ours
     {

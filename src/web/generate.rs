@@ -19,6 +19,7 @@ use crate::ai::prompt::Context;
 use crate::ai::{GenerateError, HOW_TO_CONFIGURE, ProviderError, Request};
 use crate::db::{companies, playbooks};
 use crate::playbook::model::Language;
+use crate::web::ErrorCode;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(status).service(generate);
@@ -124,7 +125,7 @@ pub async fn generate(
     let Some(generator) = state.ai.clone() else {
         return Err(AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "ai_not_configured",
+            ErrorCode::AiNotConfigured,
             HOW_TO_CONFIGURE,
         ));
     };
@@ -199,23 +200,29 @@ async fn company_context(
 fn error(e: GenerateError) -> AppError {
     let message = e.to_string();
     match e {
-        GenerateError::Description(_) => AppError::bad_request("invalid_description", message),
-        GenerateError::Busy => AppError::conflict("generation_running", message),
+        GenerateError::Description(_) => {
+            AppError::bad_request(ErrorCode::InvalidDescription, message)
+        }
+        GenerateError::Busy => AppError::conflict(ErrorCode::GenerationRunning, message),
         GenerateError::Invalid { problems, rounds } => AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "generated_playbook_invalid",
+            ErrorCode::GeneratedPlaybookInvalid,
             format!("no draft: {message}"),
         )
         .with_details(json!({ "problems": problems, "rounds": rounds })),
         GenerateError::Provider(p) => match p {
             ProviderError::Timeout { .. } => {
-                AppError::new(StatusCode::GATEWAY_TIMEOUT, "ai_timeout", message)
+                AppError::new(StatusCode::GATEWAY_TIMEOUT, ErrorCode::AiTimeout, message)
             }
             ProviderError::RateLimited { retry_after, .. } => AppError {
                 retry_after: Some(retry_after.unwrap_or(30).max(1)),
-                ..AppError::new(StatusCode::SERVICE_UNAVAILABLE, "ai_rate_limited", message)
+                ..AppError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::AiRateLimited,
+                    message,
+                )
             },
-            _ => AppError::new(StatusCode::BAD_GATEWAY, "ai_provider_error", message),
+            _ => AppError::new(StatusCode::BAD_GATEWAY, ErrorCode::AiProviderError, message),
         },
     }
 }

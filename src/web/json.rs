@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::AppError;
+use crate::web::ErrorCode;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
@@ -40,7 +41,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             if !is_json {
                 return Err(AppError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     "the request body must be JSON (Content-Type: application/json)",
                 ));
             }
@@ -49,7 +50,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| AppError::bad_request("body", e.to_string()))?;
+                let chunk = chunk
+                    .map_err(|e| AppError::bad_request(ErrorCode::InvalidBody, e.to_string()))?;
                 if body.len() + chunk.len() > MAX_JSON_BYTES {
                     return Err(too_large());
                 }
@@ -64,12 +66,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 /// document and text holding NUL (`invalid_text`, the path in `details.path`).
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|inner| {
-        AppError::bad_request("invalid_json", format!("malformed JSON: {inner}"))
+        AppError::bad_request(ErrorCode::InvalidJson, format!("malformed JSON: {inner}"))
             .with_details(serde_json::json!({ "path": "." }))
     })?;
     if let Some(path) = nul_path(&value, &mut Vec::new()) {
         return Err(AppError::bad_request(
-            "invalid_text",
+            ErrorCode::InvalidText,
             format!("{path}: text must not contain NUL characters"),
         )
         .with_details(serde_json::json!({ "path": path })));
@@ -82,7 +84,7 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
         } else {
             format!("{path}: {inner}")
         };
-        AppError::bad_request("invalid_json", message)
+        AppError::bad_request(ErrorCode::InvalidJson, message)
             .with_details(serde_json::json!({ "path": path }))
     })
 }
@@ -122,7 +124,7 @@ fn nul_path(value: &serde_json::Value, path: &mut Vec<String>) -> Option<String>
 fn too_large() -> AppError {
     AppError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
+        ErrorCode::TooLarge,
         format!("the request body is over the limit of {MAX_JSON_BYTES} bytes"),
     )
 }
@@ -163,7 +165,7 @@ mod tests {
         let err = parse::<Msg>(br#"{"text":"a\u0000b","meta":{"count":1}}"#).unwrap_err();
         assert_eq!(
             (err.status, err.code),
-            (StatusCode::BAD_REQUEST, "invalid_text")
+            (StatusCode::BAD_REQUEST, ErrorCode::InvalidText)
         );
         assert_eq!(err.details.unwrap()["path"], "text");
         let err = parse::<serde_json::Value>(br#"{"page":{"tags":["ok","\u0000"]}}"#).unwrap_err();

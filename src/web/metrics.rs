@@ -47,7 +47,7 @@ async fn metrics(source: web::Data<Source>) -> HttpResponse {
     let now = crate::db::now_ms();
     let outbox = source
         .db
-        .run(move |conn| crate::crm::outbox::store::backlog(conn, now))
+        .run(move |conn| crate::db::outbox::store::backlog(conn, now))
         .await
         .unwrap_or_else(|e| {
             tracing::warn!(error = %e, "metrics: cannot read the outbox backlog");

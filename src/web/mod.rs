@@ -42,7 +42,7 @@ use crate::db::{Backend, Db};
 use crate::mail::{MailWorker, MailWorkerConfig, MailWorkerHandle, Mailer};
 use limits::Limits;
 
-pub use error::AppError;
+pub use error::{AppError, ErrorCode};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -52,6 +52,7 @@ pub struct AppState {
     /// OAuth, tokens, sessions and the CRM client source.
     pub crm: Arc<CrmRuntime>,
     /// The sandbox CRM, when no Pipedrive app is configured.
+    #[cfg(feature = "sandbox")]
     pub sandbox: Option<Arc<crate::crm::sandbox::Sandbox>>,
     /// Conversations: turns, real-time hub, http cards.
     pub chat: Chat,
@@ -117,6 +118,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .await
             .map_err(|e| StartError::Setup(e.to_string()))??
     };
+    #[cfg(feature = "sandbox")]
     let sandbox = if config.uses_sandbox() {
         Some(
             crate::crm::sandbox::Sandbox::open(&config)
@@ -166,6 +168,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         db,
         config: Arc::new(config),
         crm: Arc::new(crm),
+        #[cfg(feature = "sandbox")]
         sandbox,
         shutdown: shutdown::Shutdown::default(),
     };
@@ -174,13 +177,22 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     let timers = start_timer_worker(&state);
     let sweeper = crate::chat::live::sweeper::spawn(state.chat.clone(), LIVE_SWEEP_EVERY);
     let data = web::Data::new(state.clone());
+    #[cfg(feature = "sandbox")]
+    let sandbox = state.sandbox.clone();
     let server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(page_headers::add))
             .wrap(actix_web::middleware::Compress::default())
             .wrap(actix_web::middleware::from_fn(deadline::add))
-            .configure(routes)
+            .configure(routes);
+        // The sandbox CRM's routes exist only while it stands in for the CRM.
+        #[cfg(feature = "sandbox")]
+        let app = match sandbox.clone() {
+            Some(sb) => app.configure(move |cfg| crate::crm::sandbox::routes(cfg, sb)),
+            None => app,
+        };
+        app
     })
     .client_request_timeout(deadline::HEAD_TIMEOUT)
     // Signals are ours (`Server::run`): streams must end before the graceful wait.
@@ -342,7 +354,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(oauth::routes)
         .configure(crm_webhooks::routes)
         .configure(pages::routes)
-        .configure(crate::crm::sandbox::routes)
         .service(widget::widget_js)
         .configure(demo::routes)
         .service(openapi::openapi_json)
@@ -357,11 +368,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 mod extractor_errors {
     use actix_web::{HttpRequest, web};
 
-    use super::AppError;
+    use super::{AppError, ErrorCode};
 
     pub fn query() -> web::QueryConfig {
         web::QueryConfig::default().error_handler(|e, _: &HttpRequest| {
-            AppError::bad_request("invalid_query", format!("bad query parameter: {e}")).into()
+            AppError::bad_request(ErrorCode::InvalidQuery, format!("bad query parameter: {e}"))
+                .into()
         })
     }
 
@@ -374,16 +386,16 @@ mod extractor_errors {
             let error = match &e {
                 actix_web::error::JsonPayloadError::ContentType => AppError::new(
                     actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                     "the request body must be JSON (Content-Type: application/json)",
                 ),
                 actix_web::error::JsonPayloadError::Overflow { .. }
                 | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => AppError::new(
                     actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
+                    ErrorCode::TooLarge,
                     e.to_string(),
                 ),
-                _ => AppError::bad_request("invalid_json", format!("malformed JSON: {e}")),
+                _ => AppError::bad_request(ErrorCode::InvalidJson, format!("malformed JSON: {e}")),
             };
             error.into()
         })
@@ -391,7 +403,7 @@ mod extractor_errors {
 
     pub fn form() -> web::FormConfig {
         web::FormConfig::default().error_handler(|e, _: &HttpRequest| {
-            AppError::bad_request("invalid_form", format!("bad form: {e}")).into()
+            AppError::bad_request(ErrorCode::InvalidForm, format!("bad form: {e}")).into()
         })
     }
 }

@@ -21,6 +21,7 @@ use super::pages::{MessagePage, html};
 use super::{AppError, AppState};
 use crate::crm::install;
 use crate::crm::oauth::{STATE_TTL_SECS, basic_auth_value};
+use crate::web::ErrorCode;
 use secrecy::ExposeSecret as _;
 
 /// The cookie that binds an install's `state` to the browser that started it.
@@ -222,11 +223,11 @@ pub async fn uninstall(
         .map_err(|_| {
             AppError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
+                ErrorCode::BodyTooLarge,
                 "the uninstall notice is too large",
             )
         })?
-        .map_err(|e| AppError::bad_request("invalid_body", e.to_string()))?;
+        .map_err(|e| AppError::bad_request(ErrorCode::InvalidBody, e.to_string()))?;
     let body: UninstallBody = parse(&body)?;
     if !bool::from(
         body.client_id

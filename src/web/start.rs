@@ -25,7 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[get("/")]
 async fn index(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let body = StartPage {
-        sandbox: state.sandbox.is_some(),
+        sandbox: state.config.uses_sandbox(),
     }
     .render()
     .map_err(AppError::internal)?;

@@ -23,8 +23,8 @@ pub fn browser() -> reqwest::Client {
         .expect("http client")
 }
 
-pub fn creds(app: &TestApp) -> sandbox::SandboxCredentials {
-    sandbox::credentials(&app.state.config)
+pub fn creds(app: &TestApp) -> concierge::crm::oauth::SandboxCredentials {
+    concierge::crm::oauth::sandbox_credentials(&app.state.config)
 }
 
 pub fn basic(app: &TestApp) -> String {

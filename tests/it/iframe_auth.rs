@@ -337,7 +337,7 @@ async fn writes_need_the_session_and_its_csrf_token() {
     }
     let status = |app: &TestApp| {
         let mut conn = app.state.db.conn().unwrap();
-        concierge::crm::outbox::store::get(&mut conn, &a.company_id, &a.row_id)
+        concierge::db::outbox::store::get(&mut conn, &a.company_id, &a.row_id)
             .unwrap()
             .unwrap()
             .status
@@ -429,7 +429,7 @@ async fn one_company_never_sees_another() {
         assert_eq!(resp.status(), 404);
         {
             let mut conn = app.state.db.conn().unwrap();
-            let row = concierge::crm::outbox::store::get(&mut conn, &b.company_id, &b.row_id)
+            let row = concierge::db::outbox::store::get(&mut conn, &b.company_id, &b.row_id)
                 .unwrap()
                 .unwrap();
             assert_eq!(row.status, "failed");
@@ -439,7 +439,7 @@ async fn one_company_never_sees_another() {
             assert!(!rep.can_admin);
             // A's repository calls with B's row id find nothing.
             assert!(
-                concierge::crm::outbox::store::get(&mut conn, &a.company_id, &b.row_id)
+                concierge::db::outbox::store::get(&mut conn, &a.company_id, &b.row_id)
                     .unwrap()
                     .is_none()
             );

@@ -294,7 +294,7 @@ async fn uninstall_forgets_the_company_and_stops_its_work() {
             "user_id": 1001,
             "timestamp": "2026-11-21T10:00:00Z"
         });
-        let creds = sandbox::credentials(&app.state.config);
+        let creds = concierge::crm::oauth::sandbox_credentials(&app.state.config);
         let good = concierge::crm::oauth::basic_auth_value(
             &creds.client_id,
             creds.client_secret.expose_secret(),

@@ -21,10 +21,10 @@ use concierge::crm::access::CrmAccess;
 use concierge::crm::oauth::{Credentials, OAuthClient};
 use concierge::crm::outbox::backoff::Backoff;
 use concierge::crm::outbox::progress::Step;
-use concierge::crm::outbox::{Worker, WorkerConfig, store};
+use concierge::crm::outbox::{Worker, WorkerConfig};
 use concierge::crm::pipedrive::{ClientOptions, http_client};
-use concierge::crm::sandbox;
 use concierge::crm::secrets::TokenCipher;
+use concierge::db::outbox::store;
 use concierge::db::{self, Backend, Db, outbox, schema};
 use concierge::playbook::effect::{ActivityData, CrmWrite, OrgData, PersonData};
 use concierge::playbook::model::{CaptureTarget, NoteMode, Owner};
@@ -40,7 +40,7 @@ fn no_worker(c: &mut Config) {
 /// A token source like the server's, with a short HTTP timeout.
 fn access(app: &TestApp, db: Db) -> Arc<CrmAccess> {
     let config = &app.state.config;
-    let creds = sandbox::credentials(config);
+    let creds = concierge::crm::oauth::sandbox_credentials(config);
     let http = http_client(ClientOptions {
         timeout: Duration::from_millis(800),
         connect_timeout: Duration::from_millis(500),

@@ -13,11 +13,12 @@ use chrono::NaiveDate;
 use concierge::crm::access::AccessError;
 use concierge::crm::outbox::backoff::Backoff;
 use concierge::crm::outbox::progress::Step;
-use concierge::crm::outbox::{Connector, Worker, WorkerConfig, store};
+use concierge::crm::outbox::{Connector, Worker, WorkerConfig};
 use concierge::crm::{
     Crm, CrmError, CrmUser, Me, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, RateScope,
     Target,
 };
+use concierge::db::outbox::store;
 use concierge::db::{self, Db, companies, outbox};
 use concierge::playbook::effect::{ActivityData, CrmWrite, OrgData, PersonData};
 use concierge::playbook::model::{CaptureTarget, NoteMode, Owner};

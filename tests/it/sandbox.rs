@@ -211,7 +211,7 @@ async fn the_shell_opens_the_app_with_a_token_signed_for_the_chosen_user() {
     assert!(!q["id"].is_empty());
     assert!(html.contains(&format!("data-runtime-id=\"{}\"", q["id"])));
 
-    let secret = sandbox::credentials(&app.state.config).jwt_secret;
+    let secret = concierge::crm::oauth::sandbox_credentials(&app.state.config).jwt_secret;
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     v.required_spec_claims = ["exp".to_string()].into_iter().collect();
     let data = jsonwebtoken::decode::<Value>(

@@ -179,7 +179,7 @@ async fn a_playbook_runs_through_buttons_questions_and_every_effect() {
             .db
             .run(move |conn| {
                 let rows = outbox::for_company(conn, &cid, 10)?;
-                let vars = conversations::variables(conn, &conv_id)?;
+                let vars = conversations::variables(conn, &cid, &conv_id)?;
                 let events = analytics::for_conversation(conn, &cid, &conv_id)?;
                 let t = timers::for_conversation(conn, &cid, &conv_id)?;
                 Ok::<_, concierge::db::DbError>((rows, vars, events, t))
@@ -263,10 +263,11 @@ async fn a_click_leaves_the_waiting_flow_for_the_asked_playbook() {
             "{said:?}"
         );
         let conv_id = answered["conversation"]["id"].as_str().unwrap().to_owned();
+        let cid = company.id.clone();
         let vars = app
             .state
             .db
-            .run(move |conn| conversations::variables(conn, &conv_id))
+            .run(move |conn| conversations::variables(conn, &cid, &conv_id))
             .await
             .unwrap();
         assert!(

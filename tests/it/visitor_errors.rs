@@ -358,12 +358,7 @@ async fn preflight_and_cross_origin_headers() {
 #[tokio::test]
 async fn the_openapi_description_lists_the_widget_api() {
     let app = TestApp::spawn(TestDb::sqlite()).await;
-    let doc: serde_json::Value = reqwest::get(app.at("/openapi.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = get_json(&app, "/openapi.json").await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/widget/session",
@@ -378,4 +373,41 @@ async fn the_openapi_description_lists_the_widget_api() {
     let schemas = &doc["components"]["schemas"];
     assert!(schemas["Message"]["properties"]["seq"].is_object());
     assert!(schemas["SendRequest"].is_object());
+}
+
+#[tokio::test]
+async fn the_openapi_description_lists_every_error_code() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let doc = get_json(&app, "/openapi.json").await;
+    let codes: Vec<&str> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .expect("ErrorCode is listed as an enum")
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for code in [
+        "invalid_json",
+        "not_found",
+        "unauthorized",
+        "rate_limited",
+        "invalid_playbook",
+    ] {
+        assert!(codes.contains(&code), "{code} missing from {codes:?}");
+    }
+    // The error body refers to the list.
+    let detail = &doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"];
+    assert!(detail.to_string().contains("ErrorCode"), "{detail}");
+    // An answer's code is one of them.
+    let answer = get_json(&app, "/api/widget/no-such-thing").await;
+    let code = answer["error"]["code"].as_str().unwrap();
+    assert!(codes.contains(&code), "{code}");
+}
+
+async fn get_json(app: &TestApp, path: &str) -> serde_json::Value {
+    reqwest::get(app.at(path))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }

@@ -10,9 +10,9 @@
 
 use chrono::Utc;
 
-use super::events::notify;
 use super::{RepEvent, effective_online};
 use crate::chat::Chat;
+use crate::chat::events::notify;
 use crate::chat::realtime::LiveEvent;
 use crate::chat::turn::Outcome;
 use crate::db::conversations::{author, status};

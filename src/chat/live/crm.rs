@@ -148,14 +148,14 @@ impl Panel {
 
 /// The conversation's panel: as edited, else from its variables.
 pub fn panel(conn: &mut DbConn, conv: &convs::Conversation) -> Result<Panel, DbError> {
-    if let Some(p) = conv
-        .panel
-        .as_deref()
-        .and_then(|p| serde_json::from_str(p).ok())
-    {
-        return Ok(p);
+    if let Some(p) = conv.panel.as_deref() {
+        return crate::db::stored_json("conversations", &conv.id, "panel", p);
     }
-    Ok(Panel::from_variables(&convs::variables(conn, &conv.id)?))
+    Ok(Panel::from_variables(&convs::variables(
+        conn,
+        &conv.company_id,
+        &conv.id,
+    )?))
 }
 
 /// Keep a rep's edits.

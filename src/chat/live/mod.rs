@@ -14,20 +14,20 @@
 pub mod actions;
 pub mod announce;
 pub mod crm;
-pub mod events;
-pub mod offers;
 pub mod sweeper;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use events::{RepEvent, RepRef, Summary};
+pub use super::events::{RepEvent, RepRef, Summary};
+pub use super::targeting::effective_online;
+use super::turn::offers;
 
 use super::message::Message;
 use super::realtime::LiveEvent;
 use super::turn;
-use super::{Chat, ChatError, targeting};
+use super::{Chat, ChatError};
 use crate::db::companies::{self, Company};
 use crate::db::conversations::{self as convs, status};
 use crate::db::live::{self, Counts, Folder, Rep};
@@ -207,13 +207,6 @@ fn ctx(conn: &mut DbConn, company_id: &str, crm_user_id: i64) -> Result<Ctx, Liv
         company,
         teams,
     })
-}
-
-/// Is the rep counted as online now?
-pub fn effective_online(rep: &Rep, company: &Company, now: DateTime<Utc>) -> bool {
-    let settings = company.settings();
-    let since = now.timestamp_millis() - i64::from(settings.heartbeat_timeout_seconds) * 1000;
-    rep.connected(since) && targeting::is_open(&settings, now)
 }
 
 impl Live {
@@ -439,7 +432,10 @@ impl Live {
     ) -> Result<Summary, LiveError> {
         self.act(company_id, crm_user_id, id, move |turn, c| {
             actions::check_visible(turn, &c.viewer())?;
-            offers::decline(turn, &c.rep)
+            match offers::decline(turn, &c.rep)? {
+                true => Ok(()),
+                false => Err(LiveError::NotOffered),
+            }
         })
         .await?;
         self.summary(company_id, id).await
@@ -654,7 +650,7 @@ fn detail_of(
 ) -> Result<Detail, LiveError> {
     let summary = live::summary(conn, &company.id, &conv.id)?.ok_or(LiveError::NotFound)?;
     let messages = convs::latest_messages(conn, &company.id, &conv.id, DETAIL_MESSAGES)?;
-    let vars = convs::variables(conn, &conv.id)?;
+    let vars = convs::variables(conn, &company.id, &conv.id)?;
     let panel = crm::panel(conn, conv)?;
     let mut answers = Vec::new();
     if let Some(version) = &conv.playbook_version_id

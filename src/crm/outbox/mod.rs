@@ -1,7 +1,7 @@
 //! The outbox worker: delivers capture rows to the CRM.
 //!
 //! Capture cards write outbox rows in the same transaction as the conversation change
-//! (see `db::outbox`). This worker claims due rows (see [`store`]), delivers each one step
+//! (see `db::outbox`). This worker claims due rows (see `db::outbox::store`), delivers each one step
 //! by step (see [`deliver`]), and records the outcome: done; retried later with backoff
 //! (see [`backoff`]) after timeouts, 5xx, 401 and ambiguous failures; postponed to the
 //! reset after a 429; failed with the CRM's own message after any other 4xx, for the sync
@@ -15,7 +15,6 @@ pub mod backoff;
 pub mod deliver;
 pub mod note;
 pub mod progress;
-pub mod store;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,16 +26,17 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{Notify, Semaphore, watch};
 
-use crate::crm::access::AccessError;
+use crate::crm::access::{AccessError, CrmAccess};
+use crate::crm::pipedrive::PipedriveClient;
 use crate::crm::{Crm, CrmError, RateScope};
 use crate::db::outbox::OutboxRow;
 use crate::db::{self, Db, DbError};
 use crate::playbook::effect::CrmWrite;
 
+use crate::db::outbox::store::{self, Outcome};
 use backoff::{Backoff, Plan};
 use deliver::{Job, Recorder, StepError};
 use progress::{Progress, Step};
-use store::Outcome;
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -99,6 +99,29 @@ pub type FinishHook = Arc<dyn Fn(&OutboxRow) + Send + Sync>;
 /// Called after each create with the row id and the step; `false` abandons the row right
 /// there, as if the process had died. For crash tests.
 pub type CrashHook = Arc<dyn Fn(&str, Step) -> bool + Send + Sync>;
+
+/// The token source connects the worker to each company's CRM.
+impl Connector for CrmAccess {
+    type Client = PipedriveClient;
+
+    async fn connect(&self, company_id: &str) -> Result<(PipedriveClient, i64), AccessError> {
+        let c = CrmAccess::connect(self, company_id).await?;
+        Ok((c.client, c.version))
+    }
+
+    async fn reconnect(
+        &self,
+        company_id: &str,
+        version: i64,
+    ) -> Result<(PipedriveClient, i64), AccessError> {
+        let c = CrmAccess::reconnect(self, company_id, version).await?;
+        Ok((c.client, c.version))
+    }
+
+    fn wait_hint(&self, company_id: &str) -> Option<(Duration, RateScope)> {
+        CrmAccess::wait_hint(self, company_id)
+    }
+}
 
 /// See the module documentation.
 pub struct Worker<C: Connector> {
@@ -465,22 +488,24 @@ impl<C: Connector> Worker<C> {
         } else {
             None
         };
-        let short = row
-            .conversation_id
-            .as_deref()
-            .unwrap_or(&row.id)
-            .chars()
-            .rev()
-            .take(8)
-            .collect::<String>();
         Ok(Job {
             row_id: row.id.clone(),
             write,
             owner_id,
             note_html,
-            fallback_person_name: format!("Website visitor {short}"),
+            fallback_person_name: fallback_person_name(
+                row.conversation_id.as_deref().unwrap_or(&row.id),
+            ),
         })
     }
+}
+
+/// The name of a person created without a name or an e-mail: "Website visitor" and the
+/// last eight characters of the conversation's id, in order (the random end of a UUID v7).
+fn fallback_person_name(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(8)..].iter().collect();
+    format!("Website visitor {tail}")
 }
 
 fn millis(d: Duration) -> i64 {
@@ -527,5 +552,19 @@ impl Recorder for LeaseRecorder {
         self.crash_hook
             .as_ref()
             .is_none_or(|hook| hook(&self.row_id, step))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fallback_person_name;
+
+    #[test]
+    fn the_fallback_name_ends_with_the_ids_last_characters_in_order() {
+        assert_eq!(
+            fallback_person_name("0193a1b2-c3d4-7e5f-8a9b-0123456789ab"),
+            "Website visitor 456789ab"
+        );
+        assert_eq!(fallback_person_name("abc"), "Website visitor abc");
     }
 }

@@ -16,9 +16,8 @@ use serde_json::{Value, json};
 use super::faults::FaultKind;
 use super::limits::{DAILY_BUDGET, Verdict};
 use super::ops::{self, ApiError, Ctx, Query, Reply};
-use super::{Exchange, Sandbox, lock, of};
+use super::{Exchange, HttpError, Sandbox, lock};
 use super::{hooks, queries};
-use crate::web::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/{version}/{tail:.*}", web::route().to(handle));
@@ -215,9 +214,8 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 async fn handle(
     req: HttpRequest,
     body: web::Bytes,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, crate::web::AppError> {
-    let sb = of(&state)?;
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
     let version = req.match_info().query("version").to_owned();
     let tail = req.match_info().query("tail").to_owned();
     let path = format!("/api/{version}/{tail}");
@@ -244,7 +242,7 @@ async fn handle(
         fault: answer.fault,
     });
     if applied {
-        sb.changed().await.map_err(crate::web::AppError::internal)?;
+        sb.changed().await.map_err(HttpError::internal)?;
     }
     Ok(respond(&sb, answer).await)
 }

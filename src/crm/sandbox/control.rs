@@ -12,9 +12,7 @@ use serde_json::json;
 
 use super::faults::{FaultPlan, FaultState};
 use super::limits::DAILY_BUDGET;
-use super::{lock, of};
-use crate::web::json::Json;
-use crate::web::{AppError, AppState};
+use super::{HttpError, Sandbox, lock};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/faults", web::get().to(show))
@@ -32,8 +30,7 @@ const UNINSTALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// The CRM's uninstall: the app's `DELETE /oauth/callback` with the client credentials in
 /// HTTP Basic and Pipedrive's body, then the sandbox's grants revoked. Answers with a
 /// redirect to the shell (a form's button), or 502 when the app did not take the notice.
-async fn uninstall(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn uninstall(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let (company_id, user_id) = {
         let store = lock(&sb.store);
         let admin = store
@@ -51,7 +48,7 @@ async fn uninstall(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
     let client = reqwest::Client::builder()
         .timeout(UNINSTALL_TIMEOUT)
         .build()
-        .map_err(AppError::internal)?;
+        .map_err(HttpError::internal)?;
     let answer = client
         .delete(format!("{}/oauth/callback", sb.public_url))
         .header(reqwest::header::AUTHORIZATION, auth)
@@ -63,16 +60,16 @@ async fn uninstall(state: web::Data<AppState>) -> Result<HttpResponse, AppError>
         }))
         .send()
         .await
-        .map_err(|e| AppError::new(StatusCode::BAD_GATEWAY, "uninstall_failed", e.to_string()))?;
+        .map_err(|e| HttpError::new(StatusCode::BAD_GATEWAY, "uninstall_failed", e.to_string()))?;
     if !answer.status().is_success() {
-        return Err(AppError::new(
+        return Err(HttpError::new(
             StatusCode::BAD_GATEWAY,
             "uninstall_failed",
             format!("the app answered {}", answer.status()),
         ));
     }
     lock(&sb.store).grants.clear();
-    sb.changed().await.map_err(AppError::internal)?;
+    sb.changed().await.map_err(HttpError::internal)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, "/sandbox/?uninstalled=1"))
         .finish())
@@ -82,19 +79,16 @@ fn current(state: &FaultState) -> HttpResponse {
     HttpResponse::Ok().json(state)
 }
 
-async fn show(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn show(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let faults = lock(&sb.faults);
     Ok(current(&faults))
 }
 
-async fn set(
-    Json(plan): Json<FaultPlan>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn set(body: web::Bytes, sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
+    let plan: FaultPlan = serde_json::from_slice(&body)
+        .map_err(|e| HttpError::bad_request("invalid_json", e.to_string()))?;
     plan.validate()
-        .map_err(|m| AppError::bad_request("invalid_fault_plan", m))?;
+        .map_err(|m| HttpError::bad_request("invalid_fault_plan", m))?;
     if let Some(left) = plan.daily_tokens_left {
         let mut store = lock(&sb.store);
         store.spend_daily(0, DAILY_BUDGET, Utc::now());
@@ -105,19 +99,16 @@ async fn set(
     Ok(current(&faults))
 }
 
-async fn clear(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn clear(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     lock(&sb.faults).set(FaultPlan::default());
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn journal(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn journal(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     Ok(HttpResponse::Ok().json(json!({ "exchanges": sb.journal() })))
 }
 
-async fn clear_journal(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn clear_journal(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     lock(&sb.journal).clear();
     Ok(HttpResponse::NoContent().finish())
 }

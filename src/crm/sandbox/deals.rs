@@ -11,8 +11,7 @@ use chrono::Utc;
 
 use super::hooks::{self, Notice};
 use super::store::{Deal, Store};
-use super::{lock, of, ops};
-use crate::web::{AppError, AppState};
+use super::{HttpError, Sandbox, lock, ops};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals/{id}/status", web::post().to(status))
@@ -30,12 +29,8 @@ fn acting_user(store: &Store) -> i64 {
 }
 
 /// Save, send the notices, and show the deal.
-async fn done(
-    state: &AppState,
-    notices: Vec<Notice>,
-    deal_id: i64,
-) -> Result<HttpResponse, AppError> {
-    of(state)?.changed().await.map_err(AppError::internal)?;
+async fn done(sb: &Sandbox, notices: Vec<Notice>, deal_id: i64) -> Result<HttpResponse, HttpError> {
+    sb.changed().await.map_err(HttpError::internal)?;
     hooks::send(notices);
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, format!("/sandbox/data#deal-{deal_id}")))
@@ -45,12 +40,11 @@ async fn done(
 async fn status(
     id: web::Path<i64>,
     form: web::Form<StatusForm>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
     let status = form.into_inner().status;
     if !matches!(status.as_str(), "won" | "lost" | "open") {
-        return Err(AppError::bad_request(
+        return Err(HttpError::bad_request(
             "invalid_status",
             "status must be won, lost or open",
         ));
@@ -63,7 +57,7 @@ async fn status(
             .deals
             .iter_mut()
             .find(|d| d.id == id)
-            .ok_or_else(AppError::not_found)?;
+            .ok_or_else(HttpError::not_found)?;
         let previous = std::mem::replace(&mut deal.status, status);
         let deal = deal.clone();
         if previous == deal.status {
@@ -72,14 +66,10 @@ async fn status(
             hooks::deal_notices(&store, "change", &deal, Some(&previous), user, Utc::now())
         }
     };
-    done(&state, notices, id).await
+    done(&sb, notices, id).await
 }
 
-async fn convert(
-    id: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let lead_id = id.into_inner();
     let (notices, deal_id) = {
         let mut store = lock(&sb.store);
@@ -88,7 +78,7 @@ async fn convert(
             .leads
             .iter()
             .position(|l| l.id == lead_id)
-            .ok_or_else(AppError::not_found)?;
+            .ok_or_else(HttpError::not_found)?;
         let lead = store.leads.remove(at);
         let now = Utc::now();
         let deal = Deal {
@@ -127,5 +117,5 @@ async fn convert(
         store.deals.push(deal);
         (notices, deal_id)
     };
-    done(&state, notices, deal_id).await
+    done(&sb, notices, deal_id).await
 }

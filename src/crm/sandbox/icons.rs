@@ -3,8 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 
-use super::{lock, of};
-use crate::web::{AppError, AppState};
+use super::{HttpError, Sandbox, lock};
 
 /// Background colours, picked by user id.
 const COLOURS: [&str; 5] = ["#2f6fed", "#16a34a", "#c2410c", "#7c3aed", "#0e7490"];
@@ -13,13 +12,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/users/{id}/icon.svg", web::get().to(icon));
 }
 
-async fn icon(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn icon(sb: web::Data<Sandbox>, id: web::Path<i64>) -> Result<HttpResponse, HttpError> {
     let user = lock(&sb.store)
         .user(*id)
         .filter(|u| u.icon)
         .cloned()
-        .ok_or_else(AppError::not_found)?;
+        .ok_or_else(HttpError::not_found)?;
     let colour = COLOURS[user.id.unsigned_abs() as usize % COLOURS.len()];
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")

@@ -1,7 +1,9 @@
 //! The sandbox CRM: a Pipedrive-compatible stand-in served by this binary under
-//! `/sandbox/` whenever no `PIPEDRIVE_CLIENT_ID` is configured, so the product runs end to
+//! `/sandbox/` whenever no `PIPEDRIVE_CLIENT_ID` is configured (in builds with the default
+//! `sandbox` feature; a build without it has no `/sandbox/` route at all), so the product runs end to
 //! end without a CRM account. The app reaches it through exactly the same client, OAuth and
-//! JWT code as the real CRM: only the addresses and secrets differ (see [`credentials`]).
+//! JWT code as the real CRM: only the addresses and secrets differ (see
+//! `crm::oauth::sandbox_credentials`).
 //!
 //! - `oauth.rs`: the consent page (`GET /sandbox/oauth/authorize`) and the token endpoint
 //!   (`POST /sandbox/oauth/token`, HTTP Basic client credentials).
@@ -24,6 +26,7 @@
 mod api;
 mod control;
 mod deals;
+mod error;
 pub mod faults;
 mod hooks;
 mod icons;
@@ -40,60 +43,21 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use actix_web::{guard, web};
-use base64::Engine as _;
+use actix_web::web;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::Digest as _;
 
 use crate::config::Config;
-use crate::web::AppState;
-use secrecy::{ExposeSecret as _, SecretString};
+use crate::crm::oauth::{SandboxCredentials, sandbox_credentials};
 
+pub use error::HttpError;
 pub use faults::{FaultKind, FaultPlan, RejectRule};
 pub use limits::{DAILY_BUDGET, GENERAL_LIMIT, SEARCH_LIMIT};
 pub use store::COMPANY_ID;
 
-/// The sandbox's OAuth client id.
-pub const CLIENT_ID: &str = "concierge-sandbox";
+pub use crate::crm::oauth::SANDBOX_CLIENT_ID as CLIENT_ID;
 /// API exchanges kept for `GET /sandbox/journal`.
 const JOURNAL_LEN: usize = 500;
-
-/// What the app uses in place of its Pipedrive registration when the sandbox is in use.
-#[derive(Debug, Clone)]
-pub struct SandboxCredentials {
-    /// [`CLIENT_ID`].
-    pub client_id: String,
-    /// Derived from the app's secret key, so it is stable across restarts.
-    pub client_secret: SecretString,
-    /// The secret of the iframe JWTs: the client secret, as Pipedrive defaults it.
-    pub jwt_secret: SecretString,
-    /// Base URL of the OAuth server: `PUBLIC_URL/sandbox` (authorize at
-    /// `{oauth_url}/oauth/authorize`, tokens at `{oauth_url}/oauth/token`).
-    pub oauth_url: String,
-    /// The `api_domain` the token endpoint answers: `PUBLIC_URL/sandbox`.
-    pub api_domain: String,
-}
-
-/// The sandbox's client id and secrets for this configuration. The app's OAuth and JWT
-/// code uses these instead of `config.pipedrive` when `config.uses_sandbox()`.
-pub fn credentials(config: &Config) -> SandboxCredentials {
-    // A hash of the app's (random, 256-bit) secret key under a fixed label: stable across
-    // restarts, useless for recovering the key.
-    let digest = sha2::Sha256::new()
-        .chain_update(b"concierge sandbox CRM client secret\0")
-        .chain_update(config.secret_key.expose_secret().as_bytes())
-        .finalize();
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-    let base = format!("{}/sandbox", config.public_url.trim_end_matches('/'));
-    SandboxCredentials {
-        client_id: CLIENT_ID.into(),
-        client_secret: SecretString::from(secret.clone()),
-        jwt_secret: SecretString::from(secret),
-        oauth_url: base.clone(),
-        api_domain: base,
-    }
-}
 
 /// One API call as the sandbox saw it, for `GET /sandbox/journal`.
 #[derive(Debug, Clone, Serialize)]
@@ -168,7 +132,7 @@ impl Sandbox {
             written: AtomicU64::new(0),
             saved: AtomicU64::new(0),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
-            credentials: credentials(config),
+            credentials: sandbox_credentials(config),
         });
         Ok(sandbox)
     }
@@ -231,22 +195,12 @@ impl Sandbox {
     }
 }
 
-/// The sandbox from the app state (present whenever these routes match).
-fn of(state: &AppState) -> Result<Arc<Sandbox>, crate::web::AppError> {
-    state
-        .sandbox
-        .clone()
-        .ok_or_else(crate::web::AppError::not_found)
-}
-
-/// Every `/sandbox/` route; they match only when the sandbox is in use.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every `/sandbox/` route, served by `sandbox`; registered by the app only when the
+/// sandbox is in use.
+pub fn routes(cfg: &mut web::ServiceConfig, sandbox: Arc<Sandbox>) {
     cfg.service(
         web::scope("/sandbox")
-            .guard(guard::fn_guard(|ctx| {
-                ctx.app_data::<web::Data<AppState>>()
-                    .is_some_and(|s| s.sandbox.is_some())
-            }))
+            .app_data(web::Data::from(sandbox))
             .configure(oauth::routes)
             .configure(pages::routes)
             .configure(icons::routes)

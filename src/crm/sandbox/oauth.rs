@@ -19,8 +19,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use super::store::{AuthCode, DemoUser, Grant};
-use super::{Sandbox, lock, of};
-use crate::web::{AppError, AppState};
+use super::{HttpError, Sandbox, lock};
 use secrecy::ExposeSecret as _;
 
 /// The scopes the app is registered with.
@@ -67,7 +66,7 @@ pub(super) fn html(page: Result<String, askama::Error>) -> HttpResponse {
         Ok(body) => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .body(body),
-        Err(e) => AppError::internal(e).into_response(),
+        Err(e) => actix_web::ResponseError::error_response(&HttpError::internal(e)),
     }
 }
 
@@ -90,9 +89,8 @@ fn check_client(sb: &Sandbox, client_id: &str, redirect_uri: &str) -> Result<(),
 
 async fn consent(
     q: web::Query<AuthorizeQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
     let client_id = q.client_id.as_deref().unwrap_or_default();
     let redirect_uri = q.redirect_uri.as_deref().unwrap_or_default();
     if let Err(msg) = check_client(&sb, client_id, redirect_uri) {
@@ -131,9 +129,8 @@ fn redirect(to: url::Url) -> HttpResponse {
 
 async fn decide(
     form: web::Form<Decision>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
     if let Err(msg) = check_client(&sb, &form.client_id, &form.redirect_uri) {
         return Ok(error_page(msg));
     }
@@ -168,7 +165,7 @@ async fn decide(
             q.append_pair("state", &form.state);
         }
     }
-    sb.changed().await.map_err(AppError::internal)?;
+    sb.changed().await.map_err(HttpError::internal)?;
     Ok(redirect(to))
 }
 
@@ -225,9 +222,8 @@ fn client_ok(sb: &Sandbox, req: &HttpRequest) -> bool {
 async fn token(
     req: HttpRequest,
     form: web::Form<TokenForm>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
     if !client_ok(&sb, &req) {
         return Ok(oauth_error(
             401,
@@ -285,7 +281,7 @@ async fn token(
             }
         }
     };
-    sb.changed().await.map_err(AppError::internal)?;
+    sb.changed().await.map_err(HttpError::internal)?;
     Ok(HttpResponse::Ok().json(json!({
         "access_token": grant.access_token,
         "token_type": "Bearer",
@@ -296,8 +292,7 @@ async fn token(
     })))
 }
 
-async fn expire(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn expire(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let past = Utc::now() - Duration::seconds(1);
     let n = {
         let mut store = lock(&sb.store);
@@ -307,6 +302,6 @@ async fn expire(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
             .map(|g| g.access_expires_at = past)
             .count()
     };
-    sb.changed().await.map_err(AppError::internal)?;
+    sb.changed().await.map_err(HttpError::internal)?;
     Ok(HttpResponse::Ok().json(json!({ "expired": n })))
 }

@@ -11,8 +11,7 @@ use serde_json::json;
 
 use super::oauth::html;
 use super::store::{DemoUser, Store};
-use super::{Sandbox, of};
-use crate::web::{AppError, AppState};
+use super::{HttpError, Sandbox};
 use secrecy::ExposeSecret as _;
 
 /// The host side of the app-extensions SDK handshake.
@@ -48,7 +47,7 @@ pub struct IframeClaims {
 }
 
 /// An HS256 token for this user, signed with the sandbox's JWT secret.
-pub fn sign_iframe_token(sb: &Sandbox, user_id: i64, company_id: i64) -> Result<String, AppError> {
+pub fn sign_iframe_token(sb: &Sandbox, user_id: i64, company_id: i64) -> Result<String, HttpError> {
     let iat = Utc::now().timestamp();
     let claims = IframeClaims {
         user_id,
@@ -63,7 +62,7 @@ pub fn sign_iframe_token(sb: &Sandbox, user_id: i64, company_id: i64) -> Result<
             sb.credentials.jwt_secret.expose_secret().as_bytes(),
         ),
     )
-    .map_err(AppError::internal)
+    .map_err(HttpError::internal)
 }
 
 /// Note content as the data page shows it: the app's HTML, sanitised (no scripts, no
@@ -79,8 +78,7 @@ struct HomePage<'a> {
     public_url: &'a str,
 }
 
-async fn home(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn home(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let store = sb.snapshot();
     Ok(html(
         HomePage {
@@ -109,17 +107,13 @@ struct AppPage<'a> {
     runtime_id: String,
 }
 
-async fn app(
-    q: web::Query<AppQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn app(q: web::Query<AppQuery>, sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let store = sb.snapshot();
     let user = q
         .user
         .and_then(|id| store.user(id))
         .or(store.users.first())
-        .ok_or_else(AppError::not_found)?;
+        .ok_or_else(HttpError::not_found)?;
     let surface = match q.surface.as_deref() {
         Some("inbox") => "inbox",
         _ => "settings",
@@ -155,11 +149,11 @@ fn frame_src(
     user: &DemoUser,
     surface: &str,
     theme: &str,
-) -> Result<(String, String), AppError> {
+) -> Result<(String, String), HttpError> {
     let token = sign_iframe_token(sb, user.id, store.company.id)?;
     let runtime_id = uuid::Uuid::new_v4().to_string();
     let mut src =
-        url::Url::parse(&format!("{}/{surface}", sb.public_url)).map_err(AppError::internal)?;
+        url::Url::parse(&format!("{}/{surface}", sb.public_url)).map_err(HttpError::internal)?;
     src.query_pairs_mut()
         .append_pair("userId", &user.id.to_string())
         .append_pair("companyId", &store.company.id.to_string())
@@ -191,11 +185,7 @@ struct ChatPage<'a> {
 
 /// `/sandbox/chat`: the demo website and a user's inbox side by side, so one person can
 /// chat as the visitor on the left and as the rep on the right.
-async fn chat(
-    q: web::Query<ChatQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn chat(q: web::Query<ChatQuery>, sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let store = sb.snapshot();
     // A rep by default: the first user who is not an admin.
     let user = q
@@ -203,7 +193,7 @@ async fn chat(
         .and_then(|id| store.user(id))
         .or_else(|| store.users.iter().find(|u| !u.is_admin))
         .or(store.users.first())
-        .ok_or_else(AppError::not_found)?;
+        .ok_or_else(HttpError::not_found)?;
     let theme = theme_of(q.theme.as_deref());
     let (src, runtime_id) = frame_src(&sb, &store, user, "inbox", theme)?;
     Ok(html(
@@ -247,12 +237,11 @@ struct TokenQuery {
 /// `GET_SIGNED_TOKEN` for the shell's script: a fresh 5-minute token for the user.
 async fn app_token(
     q: web::Query<TokenQuery>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
     let company = {
         let store = super::lock(&sb.store);
-        store.user(q.user).ok_or_else(AppError::not_found)?;
+        store.user(q.user).ok_or_else(HttpError::not_found)?;
         store.company.id
     };
     let token = sign_iframe_token(&sb, q.user, company)?;
@@ -305,8 +294,7 @@ impl DataPage<'_> {
     }
 }
 
-async fn data(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let sb = of(&state)?;
+async fn data(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let store = sb.snapshot();
     let notes = store
         .notes

@@ -10,6 +10,7 @@ use super::Admin;
 use crate::db::answer_rules::{self, AnswerRuleRow};
 use crate::db::audit::{self, Change};
 use crate::db::{self, DbConn};
+use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState};
@@ -63,7 +64,7 @@ impl AnswerRuleBody {
             let k = k.trim();
             if k.chars().count() > MAX_KEYWORD_CHARS {
                 return Err(AppError::bad_request(
-                    "invalid_answer_rule",
+                    ErrorCode::InvalidAnswerRule,
                     format!("a keyword may be at most {MAX_KEYWORD_CHARS} characters"),
                 ));
             }
@@ -73,14 +74,14 @@ impl AnswerRuleBody {
         }
         if keywords.is_empty() || keywords.len() > MAX_KEYWORDS {
             return Err(AppError::bad_request(
-                "invalid_answer_rule",
+                ErrorCode::InvalidAnswerRule,
                 format!("give 1 to {MAX_KEYWORDS} keywords"),
             ));
         }
         let reply = self.reply.trim();
         if reply.is_empty() || reply.chars().count() > MAX_REPLY_CHARS {
             return Err(AppError::bad_request(
-                "invalid_answer_rule",
+                ErrorCode::InvalidAnswerRule,
                 format!("the reply must be 1 to {MAX_REPLY_CHARS} characters"),
             ));
         }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::Admin;
 use crate::db::audit::{self, Change};
 use crate::db::{self, api_keys};
+use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState};
@@ -112,7 +113,7 @@ pub async fn create(
     let name = body.0.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(AppError::bad_request(
-            "invalid_name",
+            ErrorCode::InvalidName,
             format!("name the key (1 to {MAX_NAME_CHARS} characters), e.g. \"CI\""),
         ));
     }

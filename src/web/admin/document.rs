@@ -17,6 +17,7 @@ use crate::playbook::Playbook;
 use crate::playbook::check::{Finding, check_document};
 use crate::playbook::load::{Format, yaml};
 use crate::web::AppError;
+use crate::web::ErrorCode;
 
 /// Largest playbook text accepted.
 pub const MAX_PLAYBOOK_BYTES: usize = 512 * 1024;
@@ -53,7 +54,7 @@ pub fn invalid(problems: &[ApiProblem]) -> AppError {
     };
     AppError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_playbook",
+        ErrorCode::InvalidPlaybook,
         message,
     )
     .with_field("problems", json!(problems))
@@ -121,7 +122,7 @@ fn format_of_request(req: &HttpRequest) -> Result<Option<Format>, AppError> {
         "text/plain" | "application/octet-stream" | "" => Ok(None),
         other => Err(AppError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "content_type",
+            ErrorCode::ContentType,
             format!("a playbook is sent as application/yaml or application/json, not `{other}`"),
         )),
     }
@@ -138,18 +139,19 @@ impl FromRequest for PlaybookText {
             let declared = format?;
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| AppError::bad_request("body", e.to_string()))?;
+                let chunk = chunk
+                    .map_err(|e| AppError::bad_request(ErrorCode::InvalidBody, e.to_string()))?;
                 if body.len() + chunk.len() > MAX_PLAYBOOK_BYTES {
                     return Err(AppError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
-                        "too_large",
+                        ErrorCode::TooLarge,
                         format!("a playbook may be at most {MAX_PLAYBOOK_BYTES} bytes"),
                     ));
                 }
                 body.extend_from_slice(&chunk);
             }
             let text = String::from_utf8(body.to_vec()).map_err(|_| {
-                AppError::bad_request("invalid_encoding", "a playbook must be UTF-8 text")
+                AppError::bad_request(ErrorCode::InvalidEncoding, "a playbook must be UTF-8 text")
             })?;
             let format = declared.unwrap_or_else(|| format_of(&text));
             Ok(PlaybookText { text, format })

@@ -13,6 +13,7 @@ use super::playbooks::{Checked, checked};
 use crate::playbook::emit;
 use crate::playbook::load::Format;
 use crate::web::AppError;
+use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
 
@@ -42,7 +43,7 @@ pub async fn to_yaml(_admin: Admin, body: Json<Value>) -> Result<HttpResponse, A
     let Json(document) = body;
     if !document.is_object() {
         return Err(AppError::bad_request(
-            "invalid_document",
+            ErrorCode::InvalidDocument,
             "a playbook document is a JSON object",
         ));
     }

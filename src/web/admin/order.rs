@@ -17,7 +17,7 @@ use crate::db::playbooks::{self as store, PlaybookRow};
 use crate::db::{self};
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
-use crate::web::{AppError, AppState};
+use crate::web::{AppError, AppState, ErrorCode};
 
 /// The gap between neighbours' priorities, so a document's own priority can still land
 /// between two of them when a playbook is created.
@@ -64,7 +64,7 @@ fn check_complete(ids: &[String], rows: &[PlaybookRow]) -> Result<(), AppError> 
     }
     Err(AppError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
-        "order_mismatch",
+        ErrorCode::OrderMismatch,
         "the order must name every playbook of the company exactly once; reload the list and \
          try again",
     ))

@@ -21,6 +21,7 @@ use crate::playbook::Playbook;
 use crate::playbook::emit;
 use crate::playbook::load::{Format, json_lines, yaml};
 use crate::playbook::paths::paths;
+use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState};
@@ -381,7 +382,7 @@ pub async fn create(
             .map_err(|e| {
                 if e.is_unique_violation() {
                     AppError::conflict(
-                        "slug_taken",
+                        ErrorCode::SlugTaken,
                         format!(
                             "the company already has a playbook '{}': change its draft, or \
                              choose another slug",
@@ -596,7 +597,7 @@ pub async fn publish(
     let note = body.0.note.trim().to_owned();
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(AppError::bad_request(
-            "note_too_long",
+            ErrorCode::NoteTooLong,
             format!("a note may be at most {MAX_NOTE_CHARS} characters"),
         ));
     }
@@ -830,8 +831,8 @@ pub async fn remove(
         .db
         .write(move |conn| {
             let row = owned(conn, &admin.company_id, &id)?;
-            let outcome = store::delete(conn, &admin.company_id, &id, |state| {
-                FlowState::parse(state).is_running()
+            let outcome = store::delete(conn, &admin.company_id, &id, |conv, state| {
+                Ok(FlowState::read(conv, state)?.is_running())
             })?;
             let (action, detail) = match outcome {
                 Deleted::Deleted => ("playbook.delete", json!({ "name": row.name })),

@@ -23,7 +23,7 @@ use crate::playbook::state::{Env, Event, HttpOutcome, Phase, State};
 use crate::playbook::{Playbook, step};
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
-use crate::web::{AppError, AppState};
+use crate::web::{AppError, AppState, ErrorCode};
 
 /// Most engine steps one preview call runs (http results included).
 const MAX_STEPS: usize = 50;
@@ -194,10 +194,11 @@ fn first_event(
 ) -> Result<(State, Event), AppError> {
     let read = |state: Option<Value>| -> Result<State, AppError> {
         let value = state.ok_or_else(|| {
-            AppError::bad_request("preview_not_started", "start the preview first")
+            AppError::bad_request(ErrorCode::PreviewNotStarted, "start the preview first")
         })?;
-        serde_json::from_value(value)
-            .map_err(|e| AppError::bad_request("invalid_preview_state", format!("state: {e}")))
+        serde_json::from_value(value).map_err(|e| {
+            AppError::bad_request(ErrorCode::InvalidPreviewState, format!("state: {e}"))
+        })
     };
     Ok(match input {
         PreviewInput::Start => {

@@ -13,6 +13,7 @@ use super::report_view;
 use crate::db;
 use crate::reports::load::{DayRange, PlaybookReport, playbook_report};
 use crate::reports::{Filter, csv};
+use crate::web::ErrorCode;
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState};
 
@@ -67,7 +68,7 @@ impl ReportQuery {
             Some("csv") => Ok(Format::Csv),
             Some("html") => Ok(Format::Html),
             Some(_) => Err(AppError::bad_request(
-                "invalid_format",
+                ErrorCode::InvalidFormat,
                 "format is json, csv or html",
             )),
         }
@@ -84,14 +85,14 @@ impl ReportQuery {
                     .and_then(|(f, t)| DayRange::custom(f, t))
                     .ok_or_else(|| {
                         AppError::bad_request(
-                            "invalid_range",
+                            ErrorCode::InvalidRange,
                             "a custom range needs from and to as YYYY-MM-DD, from not after \
                              to, at most 366 days",
                         )
                     })
             }
             Some(_) => Err(AppError::bad_request(
-                "invalid_range",
+                ErrorCode::InvalidRange,
                 "range is today, 7d, 30d or custom",
             )),
         }
@@ -208,7 +209,7 @@ pub async fn compare(
         let v = r.filter.version.unwrap_or_default();
         if !r.playbook.versions.contains(&v) {
             return Err(AppError::bad_request(
-                "unknown_version",
+                ErrorCode::UnknownVersion,
                 format!("the playbook has no published version {v}"),
             ));
         }

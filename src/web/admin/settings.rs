@@ -14,6 +14,7 @@ use crate::chat::targeting;
 use crate::db::audit::{self, Change};
 use crate::db::companies::{self, CompanySettings};
 use crate::db::{self, DbConn};
+use crate::web::ErrorCode;
 use crate::web::demo::Embed;
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState};
@@ -131,14 +132,14 @@ pub async fn put_settings(
 fn apply(before: &CompanySettings, patch: &Value) -> Result<CompanySettings, AppError> {
     let Value::Object(patch) = patch else {
         return Err(AppError::bad_request(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "the settings are a JSON object of the fields to change",
         ));
     };
     let mut merged = serde_json::to_value(before).map_err(AppError::internal)?;
     merge(&mut merged, patch, "")?;
     let after: CompanySettings = serde_json::from_value(merged.clone()).map_err(|e| {
-        AppError::bad_request("invalid_json", format!("settings: {e}"))
+        AppError::bad_request(ErrorCode::InvalidJson, format!("settings: {e}"))
             .with_details(json!({ "path": "." }))
     })?;
     let problems = check(&after);
@@ -147,7 +148,7 @@ fn apply(before: &CompanySettings, patch: &Value) -> Result<CompanySettings, App
     } else {
         Err(AppError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_settings",
+            ErrorCode::InvalidSettings,
             problems
                 .iter()
                 .map(|p| format!("{}: {}", p.field, p.message))
@@ -172,7 +173,7 @@ fn merge(target: &mut Value, patch: &Map<String, Value>, at: &str) -> Result<(),
         match (target.get_mut(key), value) {
             (None, _) => {
                 return Err(AppError::bad_request(
-                    "invalid_json",
+                    ErrorCode::InvalidJson,
                     format!("{path}: there is no such setting"),
                 )
                 .with_details(json!({ "path": path })));

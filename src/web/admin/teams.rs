@@ -11,6 +11,7 @@ use super::Admin;
 use crate::db::audit::{self, Change};
 use crate::db::teams::{self, Team};
 use crate::db::{self, DbConn, crm_users};
+use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState};
@@ -54,7 +55,7 @@ fn checked_name(name: &str) -> Result<String, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(AppError::bad_request(
-            "invalid_team",
+            ErrorCode::InvalidTeam,
             format!("name: a team's name is 1 to {MAX_NAME_CHARS} characters"),
         )
         .with_details(json!({ "path": "name" })));
@@ -75,7 +76,7 @@ fn check(
         && teams::name_taken(conn, company, name, except)?
     {
         return Err(AppError::conflict(
-            "team_exists",
+            ErrorCode::TeamExists,
             format!("There is a team named '{name}' already."),
         ));
     }
@@ -86,7 +87,7 @@ fn check(
             .collect();
         if let Some(unknown) = members.iter().find(|m| !users.contains(m)) {
             return Err(AppError::bad_request(
-                "invalid_team",
+                ErrorCode::InvalidTeam,
                 format!("members: {unknown} is not a user of this company"),
             )
             .with_details(json!({ "path": "members" })));

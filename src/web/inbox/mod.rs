@@ -25,6 +25,7 @@ use crate::chat::live::{
 use crate::chat::message::Message;
 use crate::db::live::{Counts, Folder};
 use crate::playbook::model::CaptureTarget;
+use crate::web::ErrorCode;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -52,16 +53,19 @@ impl From<LiveError> for AppError {
         match e {
             LiveError::NotFound => AppError::not_found(),
             LiveError::AlreadyAssigned(rep) => {
-                AppError::conflict("already_assigned", holder_text(rep.as_ref()))
+                AppError::conflict(ErrorCode::AlreadyAssigned, holder_text(rep.as_ref()))
             }
-            LiveError::LimitReached(message) => AppError::conflict("limit_reached", message),
-            LiveError::Closed => AppError::conflict("closed", "This chat is closed."),
+            LiveError::LimitReached(message) => {
+                AppError::conflict(ErrorCode::LimitReached, message)
+            }
+            LiveError::Closed => AppError::conflict(ErrorCode::Closed, "This chat is closed."),
             LiveError::NotOffered => {
-                AppError::conflict("not_offered", "This chat is not offered to you.")
+                AppError::conflict(ErrorCode::NotOffered, "This chat is not offered to you.")
             }
             LiveError::Invalid(message) => {
                 let path = message.split(':').next().unwrap_or(".").to_owned();
-                AppError::bad_request("invalid_json", message).with_details(json!({ "path": path }))
+                AppError::bad_request(ErrorCode::InvalidJson, message)
+                    .with_details(json!({ "path": path }))
             }
             LiveError::Forbidden(message) => AppError::forbidden(message),
             LiveError::Chat(ChatError::Db(e)) => AppError::from(e),
@@ -284,7 +288,7 @@ async fn list(
     let name = query.folder.as_deref().unwrap_or("unassigned");
     let folder = Folder::parse(name).ok_or_else(|| {
         AppError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "folder: one of unassigned, mine, closed, all",
         )
         .with_details(json!({ "path": "folder" }))
@@ -369,7 +373,7 @@ fn assign_target(body: &[u8], own_id: i64) -> Result<Target, AppError> {
         return Ok(Target::Me);
     }
     let bad = |m: &str| {
-        AppError::bad_request("invalid_json", m.to_owned())
+        AppError::bad_request(ErrorCode::InvalidJson, m.to_owned())
             .with_details(json!({ "path": "user_id" }))
     };
     let value: serde_json::Value =
@@ -425,7 +429,7 @@ async fn send(
     if body.text.chars().count() > MAX_TEXT_CHARS {
         return Err(AppError::new(
             actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             format!("A message can be at most {MAX_TEXT_CHARS} characters long."),
         ));
     }

@@ -19,6 +19,7 @@ use crate::chat::turn::{Input, Outcome, Reason};
 use crate::chat::{ChatError, session, texts, visitor};
 use crate::db::conversations as convs;
 use crate::db::{companies, live, visitors};
+use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::{AppError, AppState};
 
@@ -57,7 +58,7 @@ async fn unmatched(req: actix_web::HttpRequest) -> HttpResponse {
     }
     let mut resp = AppError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("{} is not allowed here", req.method()),
     )
     .into_response();
@@ -85,14 +86,16 @@ impl From<ChatError> for AppError {
         match e {
             ChatError::NotFound => AppError::not_found(),
             ChatError::UnknownVisitor => AppError::unauthorized("the visitor no longer exists"),
-            ChatError::BadChoice(message) => AppError::bad_request("invalid_choice", message)
-                .with_details(serde_json::json!({ "path": "choice.index" })),
+            ChatError::BadChoice(message) => {
+                AppError::bad_request(ErrorCode::InvalidChoice, message)
+                    .with_details(serde_json::json!({ "path": "choice.index" }))
+            }
             ChatError::StaleChoice => {
-                AppError::conflict("stale_choice", "that question was already answered")
+                AppError::conflict(ErrorCode::StaleChoice, "that question was already answered")
             }
             ChatError::Unavailable => AppError::new(
                 actix_web::http::StatusCode::FORBIDDEN,
-                "not_available",
+                ErrorCode::NotAvailable,
                 "chat is not available on this site (the company has uninstalled the app)",
             ),
             ChatError::Db(e) => AppError::from(e),
@@ -278,7 +281,7 @@ async fn send_message(
             if text.chars().count() > MAX_TEXT_CHARS {
                 return Err(AppError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    "too_large",
+                    ErrorCode::TooLarge,
                     format!("A message can be at most {MAX_TEXT_CHARS} characters long."),
                 ));
             }
@@ -302,7 +305,8 @@ async fn send_message(
 }
 
 fn invalid(path: &str, message: &str) -> AppError {
-    AppError::bad_request("invalid_json", message).with_details(serde_json::json!({ "path": path }))
+    AppError::bad_request(ErrorCode::InvalidJson, message)
+        .with_details(serde_json::json!({ "path": path }))
 }
 
 /// The open conversation's messages after `after` (history on reload).

@@ -247,8 +247,8 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable, machine-readable: `invalid_json`, `unauthorized`, `not_found`, …
-    pub code: String,
+    /// Stable, machine-readable: one of the listed codes.
+    pub code: crate::web::ErrorCode,
     pub message: String,
     /// For `invalid_json`: `{ "path": "field.path" }`.
     #[schema(value_type = Option<Object>)]

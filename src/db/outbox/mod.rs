@@ -1,5 +1,9 @@
 //! The outbox: CRM writes and e-mails recorded in the same transaction as the state change
 //! that caused them, delivered later by a worker. A row is never deleted while pending.
+//! Every query of the table is here: writing and reading rows (this module) and the
+//! workers' claims, leases, outcomes and the sync log ([`store`]).
+
+pub mod store;
 
 use diesel::prelude::*;
 

@@ -4,11 +4,13 @@
 //! variables, outbox rows, timers, analytics, the new state. The caller commits, then
 //! publishes [`Outcome::messages`] and [`Outcome::events`] and makes the http call, if any.
 
+mod effects;
+pub mod offers;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::effects;
 use super::flow::{FlowState, visitor_vars};
 use super::realtime::LiveEvent;
 use super::versions::VersionCache;
@@ -80,7 +82,7 @@ pub struct Outcome {
     /// timer worker once the turn committed.
     pub armed: Option<i64>,
     /// The chat was offered to a rep (automatic assignment): their inbox is told.
-    pub offer: Option<super::live::offers::Made>,
+    pub offer: Option<offers::Made>,
 }
 
 /// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.
@@ -114,7 +116,7 @@ pub fn visitor_turn(
         (None, Input::Choice { .. }) => return Err(ChatError::NotFound),
         (None, _) => convs::create(conn, company_id, visitor_id, now.timestamp_millis())?,
     };
-    let mut turn = Turn::new(conn, versions, conv, visitor, now);
+    let mut turn = Turn::new(conn, versions, conv, visitor, now)?;
     turn.recover_stale_http()?;
     match input {
         Input::Text(text) => {
@@ -202,7 +204,7 @@ pub fn conversation_event(
         return Ok(Outcome::default());
     }
     let visitor = visitors::get(conn, company_id, &conv.visitor_id)?.ok_or(ChatError::NotFound)?;
-    let mut turn = Turn::new(conn, versions, conv, visitor, now);
+    let mut turn = Turn::new(conn, versions, conv, visitor, now)?;
     if card.is_none() || turn.flow.state.at.as_deref() == card {
         turn.feed(event)?;
     }
@@ -227,7 +229,7 @@ where
     let visitor = visitors::get(conn, company_id, &conv.visitor_id)
         .map_err(ChatError::from)?
         .ok_or(ChatError::NotFound)?;
-    let mut turn = Turn::new(conn, versions, conv, visitor, now);
+    let mut turn = Turn::new(conn, versions, conv, visitor, now)?;
     let value = f(&mut turn)?;
     Ok((turn.finish()?, value))
 }
@@ -255,10 +257,10 @@ impl<'c> Turn<'c> {
         conv: Conversation,
         visitor: Visitor,
         now: DateTime<Utc>,
-    ) -> Turn<'c> {
-        let flow = FlowState::parse(&conv.engine_state);
+    ) -> Result<Turn<'c>, ChatError> {
+        let flow = FlowState::read(&conv.id, &conv.engine_state)?;
         let before = (conv.status.clone(), conv.assigned_to.clone());
-        Turn {
+        Ok(Turn {
             conn,
             versions,
             conv,
@@ -269,7 +271,7 @@ impl<'c> Turn<'c> {
             out: Outcome::default(),
             before,
             analytics: Vec::new(),
-        }
+        })
     }
 
     pub(super) fn now_ms(&self) -> i64 {
@@ -571,7 +573,7 @@ impl<'c> Turn<'c> {
             // other flow started in this turn: so is the conversation.
             self.close();
         }
-        super::live::offers::settle(&mut self)?;
+        offers::settle(&mut self)?;
         let now = self.now_ms();
         self.conv.engine_state = self.flow.to_json();
         self.conv.updated_at = now;

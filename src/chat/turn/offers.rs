@@ -20,9 +20,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{LiveError, effective_online};
+use super::Turn;
 use crate::chat::ChatError;
-use crate::chat::turn::Turn;
+use crate::chat::targeting::effective_online;
 use crate::db::companies::Company;
 use crate::db::conversations::status;
 use crate::db::live::{self, Rep};
@@ -127,20 +127,21 @@ pub(in crate::chat) fn lapse(turn: &mut Turn<'_>, due_at: i64) -> Result<(), Cha
     Ok(())
 }
 
-/// `rep` declines the chat offered to them; it goes to the next rep at once.
-pub(in crate::chat) fn decline(turn: &mut Turn<'_>, rep: &Rep) -> Result<(), LiveError> {
+/// `rep` declines the chat offered to them; it goes to the next rep at once. False when
+/// the chat is not offered to them.
+pub(in crate::chat) fn decline(turn: &mut Turn<'_>, rep: &Rep) -> Result<bool, ChatError> {
     if turn.conv.status != status::UNASSIGNED {
-        return Err(LiveError::NotOffered);
+        return Ok(false);
     }
     let (company_id, conv_id) = (turn.conv.company_id.clone(), turn.conv.id.clone());
     let mut offer = store::get(turn.conn, &company_id, &conv_id)?.unwrap_or_default();
     if offer.offered_to.as_deref() != Some(rep.id.as_str()) {
-        return Err(LiveError::NotOffered);
+        return Ok(false);
     }
     skip_current(&mut offer);
     store::put(turn.conn, &company_id, &conv_id, &offer, turn.now_ms())?;
     timers::cancel(turn.conn, &company_id, &conv_id, KIND.as_str())?;
-    Ok(())
+    Ok(true)
 }
 
 fn skip_current(offer: &mut Offer) {

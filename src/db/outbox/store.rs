@@ -11,7 +11,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::outbox::{Kind, OutboxRow, status};
+use super::{Kind, OutboxRow, status};
 use crate::db::schema::outbox;
 use crate::db::{DbConn, DbError, write_tx};
 

@@ -1,9 +1,9 @@
 //! Carrying out an engine step's effects inside the turn's transaction.
 
-use super::ChatError;
-use super::realtime::LiveEvent;
-use super::texts;
-use super::turn::Turn;
+use super::Turn;
+use crate::chat::ChatError;
+use crate::chat::realtime::LiveEvent;
+use crate::chat::texts;
 use crate::db::conversations::{self as convs, NewMessage, Payload, author, outcome, status};
 use crate::db::playbooks::Published;
 use crate::db::{analytics, outbox, timers, visitors};
