@@ -117,6 +117,19 @@ pub enum CrmError {
     Permanent { status: u16, message: String },
 }
 
+impl CrmError {
+    /// The failure's kind in one word, as the metrics count it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CrmError::RateLimited { .. } => "rate_limited",
+            CrmError::Unauthorized => "unauthorized",
+            CrmError::Transient { .. } => "transient",
+            CrmError::Ambiguous { .. } => "ambiguous",
+            CrmError::Permanent { .. } => "permanent",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RateScope {

@@ -93,7 +93,7 @@ impl PipedriveClient {
     ) -> Result<Envelope<T>, CrmError> {
         self.wait_for_budget(call.bucket()).await?;
         let result = self.send_now(call).await;
-        crate::metrics::crm_call(&result);
+        crate::metrics::crm_call(result.as_ref().map_or_else(CrmError::kind, |_| "ok"));
         result
     }
 
