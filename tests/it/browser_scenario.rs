@@ -40,7 +40,7 @@ async fn screenshots(browser: &fantoccini::Client, theme: &str) {
         let fill = if width == 360 {
             "position:fixed;inset:0;width:100vw;height:100vh;z-index:9"
         } else {
-            ""
+            "width:100%;height:760px"
         };
         js(
             browser,
