@@ -21,19 +21,7 @@ where
 
 /// Levenshtein distance, case-insensitive.
 fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut row = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            row[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(row[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut row);
-    }
-    prev[b.len()]
+    strsim::levenshtein(&a.to_lowercase(), &b.to_lowercase())
 }
 
 #[cfg(test)]
@@ -46,5 +34,6 @@ mod tests {
         assert_eq!(closest("retry_txt", keys), Some("retry_text"));
         assert_eq!(closest("nxt", keys), Some("next"));
         assert_eq!(closest("colour", keys), None);
+        assert_eq!(closest("NEXT", keys), Some("next"), "case does not count");
     }
 }
