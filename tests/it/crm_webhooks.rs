@@ -170,8 +170,11 @@ async fn a_deal_won_in_the_sandbox_shows_in_the_report() {
             |t| t["deals_won"] == 1,
         )
         .await;
-        assert_eq!(t["value_won_cents"], 125_050, "{t:#}");
-        assert_eq!(t["currency"], "EUR");
+        assert_eq!(
+            t["value_won"],
+            json!([{ "currency": "EUR", "cents": 125_050 }]),
+            "{t:#}"
+        );
         assert_eq!(t["deals_lost"], 0);
 
         set_status(&app, deal, "lost").await;
@@ -299,6 +302,10 @@ async fn a_lead_converted_to_a_deal_and_won_counts_for_its_conversation() {
             |t| t["deals_won"] == 1,
         )
         .await;
-        assert_eq!(t["value_won_cents"], 30_000, "{t:#}");
+        assert_eq!(
+            t["value_won"],
+            json!([{ "currency": "EUR", "cents": 30_000 }]),
+            "{t:#}"
+        );
     }
 }
