@@ -131,22 +131,21 @@ impl Live {
         let company = company_id.to_owned();
         let (rep, online) = self
             .chat
-            .db
-            .write(move |conn| {
+            .write_announced(move |conn, notices| {
                 let now = Utc::now();
                 live::set_switch(conn, &company, crm_user_id, on, now.timestamp_millis())?;
                 let c = ctx(conn, &company, crm_user_id)?;
                 let online = effective_online(&c.rep, &c.company, now);
+                notices.rep(
+                    &company,
+                    RepEvent::Presence {
+                        user_id: crm_user_id,
+                        online,
+                    },
+                );
                 Ok::<_, LiveError>((c.rep, online))
             })
             .await?;
-        self.chat.hub.publish_rep(
-            company_id,
-            RepEvent::Presence {
-                user_id: crm_user_id,
-                online,
-            },
-        );
         if !on {
             sweeper::give_back_all(&self.chat, company_id, &rep.id).await;
         }
@@ -157,28 +156,25 @@ impl Live {
     /// A sign of life from the rep's inbox (heartbeat or open event stream).
     pub async fn touch(&self, company_id: &str, crm_user_id: i64) -> Result<(), LiveError> {
         let company = company_id.to_owned();
-        let back = self
-            .chat
-            .db
-            .run(move |conn| {
+        self.chat
+            .write_announced(move |conn, notices| {
                 let now = Utc::now();
                 let c = ctx(conn, &company, crm_user_id)?;
                 let was = effective_online(&c.rep, &c.company, now);
                 live::touch(conn, &company, crm_user_id, now.timestamp_millis())?;
                 let c = ctx(conn, &company, crm_user_id)?;
-                Ok::<_, LiveError>(!was && effective_online(&c.rep, &c.company, now))
+                if !was && effective_online(&c.rep, &c.company, now) {
+                    notices.rep(
+                        &company,
+                        RepEvent::Presence {
+                            user_id: crm_user_id,
+                            online: true,
+                        },
+                    );
+                }
+                Ok::<_, LiveError>(())
             })
-            .await?;
-        if back {
-            self.chat.hub.publish_rep(
-                company_id,
-                RepEvent::Presence {
-                    user_id: crm_user_id,
-                    online: true,
-                },
-            );
-        }
-        Ok(())
+            .await
     }
 
     pub async fn set_notifications(
@@ -505,12 +501,13 @@ impl Live {
         let versions = self.chat.versions.clone();
         let (outcome, ()) = self
             .chat
-            .db
-            .write(move |conn| {
+            .write_announced(move |conn, notices| {
                 let c = ctx(conn, &company, crm_user_id)?;
-                turn::locked(conn, &versions, &company, &conv_id, Utc::now(), |t| {
+                let done = turn::locked(conn, &versions, &company, &conv_id, Utc::now(), |t| {
                     f(t, &c)
-                })
+                })?;
+                notices.outcome(&done.0);
+                Ok::<_, LiveError>(done)
             })
             .await?;
         self.chat.deliver(&outcome);
