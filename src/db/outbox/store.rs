@@ -117,7 +117,8 @@ pub fn claim_kind(
 }
 
 /// Record progress and extend the lease. `false` when the lease was lost. Progress that
-/// names the lead or deal notes the conversation's conversion in the same transaction.
+/// names the lead or deal notes the conversation's conversion: call inside a write
+/// transaction (`Db::write`).
 pub fn save_progress(
     conn: &mut DbConn,
     id: &str,
@@ -126,23 +127,21 @@ pub fn save_progress(
     result: &str,
     now: i64,
 ) -> Result<bool, DbError> {
-    write_tx(conn, |conn| {
-        let n = diesel::update(
-            outbox::table
-                .filter(outbox::id.eq(id))
-                .filter(outbox::locked_until.eq(held)),
-        )
-        .set((
-            outbox::result.eq(Some(result)),
-            outbox::locked_until.eq(Some(new_lease)),
-            outbox::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        if n == 1 {
-            super::note_confirmation(conn, id, result, now)?;
-        }
-        Ok(n == 1)
-    })
+    let n = diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::locked_until.eq(held)),
+    )
+    .set((
+        outbox::result.eq(Some(result)),
+        outbox::locked_until.eq(Some(new_lease)),
+        outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n == 1 {
+        super::note_confirmation(conn, id, result, now)?;
+    }
+    Ok(n == 1)
 }
 
 /// Give claimed rows back untouched (the node is stopping): their leases end now, so
@@ -182,26 +181,9 @@ pub enum Outcome {
 }
 
 /// Record the end of an attempt and release the lease. `false` when the lease was lost.
-/// Progress that names the lead or deal notes the conversation's conversion in the same
-/// transaction.
+/// A capture's progress that names the lead or deal notes the conversation's conversion:
+/// call inside a write transaction (`Db::write`) for captures.
 pub fn finish(
-    conn: &mut DbConn,
-    id: &str,
-    held: i64,
-    result: &str,
-    outcome: &Outcome,
-    now: i64,
-) -> Result<bool, DbError> {
-    write_tx(conn, |conn| {
-        let finished = finish_row(conn, id, held, result, outcome, now)?;
-        if finished {
-            super::note_confirmation(conn, id, result, now)?;
-        }
-        Ok(finished)
-    })
-}
-
-fn finish_row(
     conn: &mut DbConn,
     id: &str,
     held: i64,
@@ -253,6 +235,9 @@ fn finish_row(
             ))
             .execute(conn)?,
     };
+    if n == 1 {
+        super::note_confirmation(conn, id, result, now)?;
+    }
     Ok(n == 1)
 }
 
