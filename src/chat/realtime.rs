@@ -134,6 +134,12 @@ pub trait Hub: Send + Sync + 'static {
     /// Watch every event of a company (a rep's inbox; the caller checks who may see what).
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription;
 
+    /// Is anyone watching the conversation? `None` when the hub cannot tell (its
+    /// watchers may be on other nodes).
+    fn watched(&self, _conversation_id: &str) -> Option<bool> {
+        None
+    }
+
     /// Can this hub reach every node now? (`/readyz`)
     fn connected(&self) -> bool {
         true
@@ -217,7 +223,10 @@ impl LocalHub {
 
 impl Hub for LocalHub {
     fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent) {
-        if self.watches_company(company_id) {
+        // A place in the queue is the visitor's own: a burst of them (many chats moving up
+        // at once) would only push the reps' streams into a resync.
+        let for_reps = !matches!(event, LiveEvent::Queue { .. });
+        if for_reps && self.watches_company(company_id) {
             self.to_company(
                 company_id,
                 CompanyEvent::Conversation {
@@ -237,6 +246,15 @@ impl Hub for LocalHub {
 
     fn publish_rep(&self, company_id: &str, event: RepEvent) {
         self.to_company(company_id, CompanyEvent::Rep { event });
+    }
+
+    /// One process has every watcher: a channel with a receiver is a watched conversation.
+    fn watched(&self, conversation_id: &str) -> Option<bool> {
+        Some(
+            self.lock()
+                .get(conversation_id)
+                .is_some_and(|tx| tx.receiver_count() > 0),
+        )
     }
 
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription {

@@ -85,7 +85,7 @@ impl Chat {
         if let Some(c) = &outcome.conversation {
             tracing::Span::current().record("conversation_id", c.id.as_str());
         }
-        self.committed(&outcome);
+        self.committed(std::slice::from_ref(&outcome));
         Ok(outcome)
     }
 
@@ -97,29 +97,27 @@ impl Chat {
         let versions = self.versions.clone();
         let outcomes = self
             .db
-            .write(move |conn| {
-                Ok::<_, ChatError>(timers::fire_all(conn, &versions, &claimed, Utc::now()))
-            })
+            .write(move |conn| timers::fire_all(conn, &versions, &claimed, Utc::now()))
             .await?;
-        for outcome in &outcomes {
-            self.committed(outcome);
-        }
+        self.committed(&outcomes);
         Ok(outcomes.len())
     }
 
-    /// After a turn committed: publish it, wake the timer worker for a timer it armed,
-    /// and start the http call it asked for.
-    fn committed(&self, outcome: &Outcome) {
-        if let Some(due_at) = outcome.armed {
-            self.timer_wake.armed(due_at);
+    /// After turns committed: publish them (the reps hear of them together), wake the
+    /// timer worker for a timer they armed, and start the http calls they asked for.
+    fn committed(&self, outcomes: &[Outcome]) {
+        for outcome in outcomes {
+            if let Some(due_at) = outcome.armed {
+                self.timer_wake.armed(due_at);
+            }
+            self.publish(outcome);
+            if let (Some(request), Some(conv)) = (outcome.http.clone(), &outcome.conversation) {
+                let chat = self.clone();
+                let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
+                tokio::spawn(async move { chat.run_http(company, conversation, request).await });
+            }
         }
-        if let Some(request) = self.deliver(outcome)
-            && let Some(conv) = &outcome.conversation
-        {
-            let chat = self.clone();
-            let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
-            tokio::spawn(async move { chat.run_http(company, conversation, request).await });
-        }
+        super::live::announce::after(self, outcomes);
     }
 
     /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
@@ -188,7 +186,17 @@ impl Chat {
     /// Publish a committed outcome (to the visitor and the company's reps, whose inbox
     /// is then told what changed); the http call it asks for, if any.
     pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
-        let conv = outcome.conversation.as_ref()?;
+        outcome.conversation.as_ref()?;
+        self.publish(outcome);
+        super::live::announce::after(self, std::slice::from_ref(outcome));
+        outcome.http.clone()
+    }
+
+    /// An outcome's messages and events to the conversation's watchers.
+    fn publish(&self, outcome: &Outcome) {
+        let Some(conv) = &outcome.conversation else {
+            return;
+        };
         for row in &outcome.messages {
             let event = LiveEvent::Message(Message::from(row));
             self.hub.publish(&conv.company_id, &conv.id, event);
@@ -196,7 +204,5 @@ impl Chat {
         for event in &outcome.events {
             self.hub.publish(&conv.company_id, &conv.id, event.clone());
         }
-        super::live::announce::after(self, outcome);
-        outcome.http.clone()
     }
 }

@@ -303,14 +303,26 @@ pub fn folder(
 
 /// One chat's summary.
 pub fn summary(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Summary>, DbError> {
+    Ok(summaries_of(conn, company_id, &[id.to_owned()])?
+        .into_iter()
+        .next())
+}
+
+/// The summaries of these chats of the company, in no particular order (unknown ids are
+/// left out): three statements however many.
+pub fn summaries_of(
+    conn: &mut DbConn,
+    company_id: &str,
+    ids: &[String],
+) -> Result<Vec<Summary>, DbError> {
     let rows: Vec<SummaryRow> = conversations::table
         .inner_join(visitors::table)
         .filter(conversations::company_id.eq(company_id))
         .filter(visitors::company_id.eq(company_id))
-        .filter(conversations::id.eq(id))
+        .filter(conversations::id.eq_any(ids))
         .select(summary_columns!())
         .load(conn)?;
-    Ok(summaries(conn, company_id, rows)?.into_iter().next())
+    summaries(conn, company_id, rows)
 }
 
 fn summaries(
