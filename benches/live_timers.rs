@@ -142,8 +142,8 @@ impl Hub for Recorder {
         self.inner.subscribe_company(company_id)
     }
 
-    fn watched(&self, conversation_id: &str) -> Option<bool> {
-        self.inner.watched(conversation_id)
+    fn watching(&self) -> Option<std::collections::HashSet<String>> {
+        self.inner.watching()
     }
 }
 

@@ -10,7 +10,7 @@
 //!
 //! [`PgHub`]: super::pg_hub::PgHub
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -134,9 +134,9 @@ pub trait Hub: Send + Sync + 'static {
     /// Watch every event of a company (a rep's inbox; the caller checks who may see what).
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription;
 
-    /// Is anyone watching the conversation? `None` when the hub cannot tell (its
+    /// The conversations someone watches now; `None` when the hub cannot tell (its
     /// watchers may be on other nodes).
-    fn watched(&self, _conversation_id: &str) -> Option<bool> {
+    fn watching(&self) -> Option<HashSet<String>> {
         None
     }
 
@@ -249,11 +249,13 @@ impl Hub for LocalHub {
     }
 
     /// One process has every watcher: a channel with a receiver is a watched conversation.
-    fn watched(&self, conversation_id: &str) -> Option<bool> {
+    fn watching(&self) -> Option<HashSet<String>> {
         Some(
             self.lock()
-                .get(conversation_id)
-                .is_some_and(|tx| tx.receiver_count() > 0),
+                .iter()
+                .filter(|(_, tx)| tx.receiver_count() > 0)
+                .map(|(id, _)| id.clone())
+                .collect(),
         )
     }
 

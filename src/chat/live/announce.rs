@@ -23,7 +23,7 @@ use crate::db::companies::Company;
 use crate::db::conversations::{author, status};
 use crate::db::live::Rep;
 use crate::db::summary::Summary;
-use crate::db::{DbConn, DbError, companies, live, teams};
+use crate::db::{DbConn, DbError, companies, live, queue, teams};
 
 /// Takes older than this are not used for the expected wait.
 const TAKES_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -284,9 +284,18 @@ pub async fn queue(chat: &Chat, company_id: &str) {
         told.at = Some(Instant::now());
     }
     let company = company_id.to_owned();
+    let watching = chat.hub.watching();
+    let watched = watching.clone();
     let places = chat
         .db
-        .run(move |conn| places(conn, &company, Utc::now().timestamp_millis()))
+        .run(move |conn| {
+            places(
+                conn,
+                &company,
+                Utc::now().timestamp_millis(),
+                watched.as_ref(),
+            )
+        })
         .await;
     let places = match places {
         Ok(places) => places,
@@ -302,9 +311,9 @@ pub async fn queue(chat: &Chat, company_id: &str) {
         let mut now_told = HashMap::new();
         for place in places {
             let figures = (place.position, place.expected_wait_seconds);
-            match chat.hub.watched(&place.conversation_id) {
-                Some(false) => continue,
-                Some(true) => {
+            match &watching {
+                Some(watching) if !watching.contains(&place.conversation_id) => continue,
+                Some(_) => {
                     if told.places.get(&place.conversation_id) != Some(&figures) {
                         tell.push(place.clone());
                     }
@@ -345,9 +354,48 @@ pub struct Place {
     pub expected_wait_seconds: Option<i64>,
 }
 
-/// The company's waiting chats with their places, longest waiting first.
-pub fn places(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Vec<Place>, DbError> {
-    let waiting = live::waiting(conn, company_id)?;
+/// Up to this many watched chats on the node, the places are computed for them alone;
+/// beyond, for every waiting chat.
+const FEW_WATCHED: usize = 500;
+
+/// The company's waiting chats with their places, longest waiting first: those among
+/// `watched` (when given and few), else all. Nothing else is read when none waits.
+pub fn places(
+    conn: &mut DbConn,
+    company_id: &str,
+    now: i64,
+    watched: Option<&HashSet<String>>,
+) -> Result<Vec<Place>, DbError> {
+    // (id, waiting since, position)
+    let (waiting, among): (Vec<(String, i64, i64)>, Option<Vec<String>>) = match watched {
+        Some(watched) if watched.len() <= FEW_WATCHED => {
+            let ids: Vec<String> = watched.iter().cloned().collect();
+            let mut mine = queue::waiting_among(conn, company_id, &ids)?;
+            if mine.is_empty() {
+                return Ok(Vec::new());
+            }
+            mine.sort_by_key(|(_, since)| *since);
+            let times = queue::waiting_times(conn, company_id)?;
+            let placed = mine
+                .into_iter()
+                .map(|(id, since)| {
+                    let longer = times.partition_point(|t| *t < since);
+                    (id, since, longer as i64 + 1)
+                })
+                .collect::<Vec<_>>();
+            let among = placed.iter().map(|(id, _, _)| id.clone()).collect();
+            (placed, Some(among))
+        }
+        _ => {
+            let all = queue::waiting(conn, company_id)?;
+            let placed = all
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, since))| (id, since, i as i64 + 1))
+                .collect();
+            (placed, None)
+        }
+    };
     if waiting.is_empty() {
         return Ok(Vec::new());
     }
@@ -360,12 +408,11 @@ pub fn places(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Vec<Place
         .filter(|r| effective_online(r, &company, at))
         .map(|r| r.id)
         .collect();
-    let takes = live::recent_takes(conn, company_id, &online, now - TAKES_WINDOW_MS, TAKES_USED)?;
+    let takes = queue::recent_takes(conn, company_id, &online, now - TAKES_WINDOW_MS, TAKES_USED)?;
     let typical = median(takes);
-    let dues = live::wait_dues(conn, company_id)?;
+    let dues = queue::wait_dues(conn, company_id, among.as_deref())?;
     let mut out = Vec::with_capacity(waiting.len());
-    for (i, (id, since)) in waiting.into_iter().enumerate() {
-        let position = i as i64 + 1;
+    for (id, since, position) in waiting {
         let mut expected = typical.map(|m| {
             let reps = online.len().max(1) as i64;
             let rounds = (position + reps - 1) / reps;
