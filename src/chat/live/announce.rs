@@ -354,6 +354,9 @@ pub struct Place {
     pub expected_wait_seconds: Option<i64>,
 }
 
+/// A waiting chat: id, waiting since (Unix ms), place.
+type Waiting = (String, i64, i64);
+
 /// Up to this many watched chats on the node, the places are computed for them alone;
 /// beyond, for every waiting chat.
 const FEW_WATCHED: usize = 500;
@@ -366,8 +369,7 @@ pub fn places(
     now: i64,
     watched: Option<&HashSet<String>>,
 ) -> Result<Vec<Place>, DbError> {
-    // (id, waiting since, position)
-    let (waiting, among): (Vec<(String, i64, i64)>, Option<Vec<String>>) = match watched {
+    let (waiting, among): (Vec<Waiting>, Option<Vec<String>>) = match watched {
         Some(watched) if watched.len() <= FEW_WATCHED => {
             let ids: Vec<String> = watched.iter().cloned().collect();
             let mut mine = queue::waiting_among(conn, company_id, &ids)?;
