@@ -46,7 +46,7 @@ struct Change {
 pub fn after(chat: &Chat, outcomes: &[Outcome]) {
     let mut by_company: HashMap<String, Vec<Change>> = HashMap::new();
     for outcome in outcomes {
-        if let Some(change) = change_of(chat, outcome) {
+        if let Some(change) = change_of(outcome) {
             by_company
                 .entry(change.company_id.clone())
                 .or_default()
@@ -63,8 +63,8 @@ pub fn after(chat: &Chat, outcomes: &[Outcome]) {
     }
 }
 
-/// What an outcome changed for the reps (its offer, if any, is told now).
-fn change_of(chat: &Chat, outcome: &Outcome) -> Option<Change> {
+/// What an outcome changed for the reps.
+fn change_of(outcome: &Outcome) -> Option<Change> {
     let conv = outcome.conversation.as_ref()?;
     let new_status = outcome.events.iter().find_map(|e| match e {
         LiveEvent::Status { status, .. } => Some(status.as_str()),
@@ -72,16 +72,6 @@ fn change_of(chat: &Chat, outcome: &Outcome) -> Option<Change> {
     });
     if conv.status == status::BOT && new_status.is_none() {
         return None;
-    }
-    if let Some(offer) = outcome.offer {
-        chat.hub.publish_rep(
-            &conv.company_id,
-            RepEvent::Offer {
-                conversation_id: conv.id.clone(),
-                expires_at: offer.expires_at,
-                to: offer.to,
-            },
-        );
     }
     Some(Change {
         company_id: conv.company_id.clone(),
