@@ -221,9 +221,14 @@ async fn feed(node: &Node, run: &str, first: usize, n: usize, gap: Duration) -> 
     for (id, status, created, updated) in rows {
         if refused_ids.contains(&id) {
             assert_eq!(status, "failed", "{run}: refused row {id} ended {status}");
-            let row = outbox::get(&mut conn, &node.company_id, &id).unwrap().unwrap();
+            let row = outbox::get(&mut conn, &node.company_id, &id)
+                .unwrap()
+                .unwrap();
             let error = row.last_error.unwrap_or_default();
-            assert!(error.contains(REFUSAL), "{run}: row {id} failed with {error}");
+            assert!(
+                error.contains(REFUSAL),
+                "{run}: row {id} failed with {error}"
+            );
         } else if mine.contains(&id) {
             assert_eq!(status, "done", "{run}: row {id} ended {status}");
             latencies.push(updated - created);
@@ -266,7 +271,11 @@ fn check_exactly_once(nodes: &[Node], run: &str, per_node: usize) -> (usize, usi
         let records = s.leads.len() + s.deals.len();
         let expected: usize = RUNS[..=run_index(run)]
             .iter()
-            .map(|r| (0..per_node).filter(|i| !refused(r, k * per_node + i)).count())
+            .map(|r| {
+                (0..per_node)
+                    .filter(|i| !refused(r, k * per_node + i))
+                    .count()
+            })
             .sum();
         assert_eq!(records, expected, "{run}: leads and deals of node {k}");
         for made in [s.activities.len(), s.notes.len()] {

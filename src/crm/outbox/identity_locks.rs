@@ -81,7 +81,10 @@ impl Drop for KeyGuard {
         drop(self.guard.take());
         let mut held = self.locks.lock_map();
         // Nobody else holds or waits for it (only the map's own reference is left).
-        if held.get(&self.key).is_some_and(|m| Arc::strong_count(m) == 1) {
+        if held
+            .get(&self.key)
+            .is_some_and(|m| Arc::strong_count(m) == 1)
+        {
             held.remove(&self.key);
         }
     }
@@ -179,7 +182,10 @@ mod tests {
             vec!["org\nacme".to_owned(), "person\nada@example.com".to_owned()]
         );
         // Only what is still to find or create; a person without e-mail is never looked up.
-        assert_eq!(keys(&w, false, true), vec!["person\nada@example.com".to_owned()]);
+        assert_eq!(
+            keys(&w, false, true),
+            vec!["person\nada@example.com".to_owned()]
+        );
         assert!(keys(&write(Some(" "), None), true, true).is_empty());
     }
 

@@ -71,8 +71,8 @@ impl Default for WorkerConfig {
     fn default() -> WorkerConfig {
         WorkerConfig {
             poll_interval: Duration::from_secs(1),
-            concurrency: 4,
-            per_company: 4,
+            concurrency: 16,
+            per_company: 8,
             lease: Duration::from_secs(5 * 60),
             backoff: Backoff::default(),
             disconnected_delay: Duration::from_secs(10 * 60),
