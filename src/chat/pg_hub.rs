@@ -3,10 +3,15 @@
 //! Each node keeps a [`LocalHub`] for its own subscribers and two connections of its own
 //! (outside the pool): one that sends, one that listens.
 //!
-//! - **Publishing** delivers to this node's subscribers at once and queues a notification
-//!   for the others. Callers publish only after their transaction committed, so no
-//!   notification ever announces something uncommitted. The sending thread sends what
-//!   queued up in one transaction (`pg_notify`), reconnecting with backoff when needed.
+//! - **Announcing a change** ([`Hub::notify_in`]): `pg_notify` on the connection of the
+//!   transaction that made it, just before the commit (see [`super::notices`]). PostgreSQL
+//!   delivers the notifications when that transaction commits and drops them when it rolls
+//!   back, so no notification announces something uncommitted and nothing committed goes
+//!   unannounced when the node dies right after the commit. The node's own subscribers
+//!   get the change once it committed ([`Hub::deliver_local`]).
+//! - **Publishing** what is never stored (typing) delivers to this node's subscribers at
+//!   once and queues a notification for the others; a sending thread with a connection of
+//!   its own sends the queue (`pg_notify`), reconnecting with backoff when needed.
 //! - **Payloads stay small**: ids, `seq` and the event itself. A message too long for a
 //!   notification (over [`MAX_PAYLOAD`] bytes of JSON) travels as its id and `seq`, and the
 //!   receiving node reads it from the database; any other event too large is replaced by a
@@ -24,15 +29,16 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use diesel::pg::PgConnection;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Array, Text};
 use diesel::{Connection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
 use super::live::RepEvent;
 use super::message::Message;
+use super::notices::{Notice, Notices};
 use super::pg_listen::ListenConn;
 use super::realtime::{CompanySubscription, Hub, LiveEvent, LocalHub, Subscription};
-use crate::db::{Db, conversations};
+use crate::db::{Db, DbConn, DbError, conversations};
 
 /// The notification channel.
 const CHANNEL: &str = "concierge_live";
@@ -136,6 +142,31 @@ impl PgHub {
         })
     }
 
+    /// The notification text of a notice.
+    fn payload(&self, notice: &Notice) -> String {
+        match notice {
+            Notice::Conversation {
+                company_id,
+                conversation_id,
+                event,
+            } => encode(
+                &self.node,
+                company_id,
+                Body::Conversation {
+                    conversation: conversation_id.clone(),
+                    event: event.clone(),
+                },
+            ),
+            Notice::Rep { company_id, event } => encode(
+                &self.node,
+                company_id,
+                Body::Rep {
+                    event: event.clone(),
+                },
+            ),
+        }
+    }
+
     fn send(&self, company_id: &str, body: Body) {
         let payload = encode(&self.node, company_id, body);
         match self.outgoing.try_send(payload) {
@@ -181,6 +212,28 @@ impl Hub for PgHub {
 
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription {
         self.local.subscribe_company(company_id)
+    }
+
+    fn notify_in(&self, conn: &mut DbConn, notices: &Notices) -> Result<(), DbError> {
+        let DbConn::Pg(pg) = conn else {
+            return Ok(());
+        };
+        if notices.is_empty() {
+            return Ok(());
+        }
+        let payloads: Vec<String> = notices.iter().map(|n| self.payload(n)).collect();
+        // One round trip; PostgreSQL keeps the order of one transaction's notifications.
+        diesel::sql_query(
+            "SELECT pg_notify($1, p) FROM unnest($2) WITH ORDINALITY AS t(p, i) ORDER BY i",
+        )
+        .bind::<Text, _>(CHANNEL)
+        .bind::<Array<Text>, _>(payloads)
+        .execute(pg)?;
+        Ok(())
+    }
+
+    fn deliver_local(&self, notices: Notices) {
+        self.local.deliver_local(notices);
     }
 
     fn connected(&self) -> bool {

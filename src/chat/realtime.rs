@@ -1,7 +1,9 @@
 //! Real-time delivery: what happens in a conversation reaches everyone watching it.
 //!
-//! Everything goes through the small [`Hub`] trait: the turn code publishes after its
-//! transaction commits; the Server-Sent Events route subscribes. [`LocalHub`] fans events
+//! Everything goes through the small [`Hub`] trait. What a write transaction stores is
+//! announced with it ([`super::notices`]: sent to the other nodes inside the transaction,
+//! delivered to this node's subscribers once it committed); what is never stored (typing)
+//! is published at once. The Server-Sent Events route subscribes. [`LocalHub`] fans events
 //! out inside one process with tokio broadcast channels; with PostgreSQL, [`PgHub`]
 //! (`pg_hub.rs`) carries them to the other nodes over `LISTEN/NOTIFY` and feeds what
 //! arrives into its own `LocalHub`. Delivery is best effort by design: the database is the
@@ -19,6 +21,8 @@ use tokio::sync::broadcast;
 
 use super::events::RepEvent;
 use super::message::Message;
+use super::notices::{Notice, Notices};
+use crate::db::{DbConn, DbError};
 
 /// Events buffered per conversation for a slow subscriber before it must re-read.
 const CHANNEL_CAPACITY: usize = 64;
@@ -121,8 +125,9 @@ pub type CompanySubscription = broadcast::Receiver<Arc<CompanyEvent>>;
 /// wherever they are connected.
 pub trait Hub: Send + Sync + 'static {
     /// Deliver `event` to every current subscriber of the conversation, and to the
-    /// company's rep streams. Never blocks and never fails the caller: call it after the
-    /// transaction that caused it committed.
+    /// company's rep streams, on every node. Never blocks and never fails the caller: for
+    /// what is not stored (typing); a stored change is announced with its transaction
+    /// ([`Hub::notify_in`], [`Hub::deliver_local`]).
     fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent);
 
     /// Watch a conversation (ids are checked by the caller, who knows the company).
@@ -133,6 +138,30 @@ pub trait Hub: Send + Sync + 'static {
 
     /// Watch every event of a company (a rep's inbox; the caller checks who may see what).
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription;
+
+    /// Announce `notices` to the other nodes from inside the write transaction on `conn`
+    /// that made the change, just before it commits. PostgreSQL delivers the
+    /// notifications when that transaction commits, never when it rolls back. One node
+    /// (SQLite): nothing to do.
+    fn notify_in(&self, conn: &mut DbConn, notices: &Notices) -> Result<(), DbError> {
+        let _ = (conn, notices);
+        Ok(())
+    }
+
+    /// Deliver committed `notices` to this node's own subscribers. One node: that is
+    /// everyone.
+    fn deliver_local(&self, notices: Notices) {
+        for notice in notices {
+            match notice {
+                Notice::Conversation {
+                    company_id,
+                    conversation_id,
+                    event,
+                } => self.publish(&company_id, &conversation_id, event),
+                Notice::Rep { company_id, event } => self.publish_rep(&company_id, event),
+            }
+        }
+    }
 
     /// Can this hub reach every node now? (`/readyz`)
     fn connected(&self) -> bool {

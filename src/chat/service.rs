@@ -1,6 +1,7 @@
 //! The conversations service the web layer (and workers) call: runs a turn on the
-//! blocking pool inside one write transaction, then — only once it committed — publishes
-//! what it produced and makes the http card call it asked for.
+//! blocking pool inside one write transaction that also announces what it produced
+//! ([`super::notices`]), then — only once it committed — tells the reps and makes the
+//! http card call it asked for.
 
 use std::sync::Arc;
 
@@ -8,13 +9,13 @@ use chrono::Utc;
 
 use super::ChatError;
 use super::http_card::HttpCaller;
-use super::message::Message;
+use super::notices::Notices;
 use super::realtime::{Hub, LiveEvent};
 use super::timers::{self, TimerWake};
 use super::turn::{self, Input, Outcome};
 use super::versions::VersionCache;
-use crate::db::Db;
 use crate::db::timers::TimerRow;
+use crate::db::{Db, DbConn, DbError};
 use crate::playbook::Event;
 use crate::playbook::effect::HttpRequest;
 use crate::playbook::state::HttpOutcome;
@@ -71,9 +72,11 @@ impl Chat {
                 input.clone(),
             );
             let result = self
-                .db
-                .write(move |conn| {
-                    turn::visitor_turn(conn, &versions, &company, &visitor, input, Utc::now())
+                .write_announced(move |conn, notices| {
+                    let outcome =
+                        turn::visitor_turn(conn, &versions, &company, &visitor, input, Utc::now())?;
+                    notices.outcome(&outcome);
+                    Ok::<_, ChatError>(outcome)
                 })
                 .await;
             match result {
@@ -96,9 +99,12 @@ impl Chat {
     pub async fn fire_timers(&self, claimed: Vec<TimerRow>) -> Result<usize, ChatError> {
         let versions = self.versions.clone();
         let outcomes = self
-            .db
-            .write(move |conn| {
-                Ok::<_, ChatError>(timers::fire_all(conn, &versions, &claimed, Utc::now()))
+            .write_announced(move |conn, notices| {
+                let fired = timers::fire_all(conn, &versions, &claimed, Utc::now());
+                for outcome in &fired {
+                    notices.outcome(outcome);
+                }
+                Ok::<_, ChatError>(fired)
             })
             .await?;
         for outcome in &outcomes {
@@ -138,9 +144,8 @@ impl Chat {
             conversation_id.to_owned(),
         );
         let outcome = self
-            .db
-            .write(move |conn| {
-                turn::conversation_event(
+            .write_announced(move |conn, notices| {
+                let outcome = turn::conversation_event(
                     conn,
                     &versions,
                     &company,
@@ -148,7 +153,9 @@ impl Chat {
                     &event,
                     card.as_deref(),
                     Utc::now(),
-                )
+                )?;
+                notices.outcome(&outcome);
+                Ok::<_, ChatError>(outcome)
             })
             .await?;
         if let Some(due_at) = outcome.armed {
@@ -185,17 +192,34 @@ impl Chat {
         }
     }
 
-    /// Publish a committed outcome (to the visitor and the company's reps, whose inbox
-    /// is then told what changed); the http call it asks for, if any.
+    /// Run `f` in one write transaction with the [`Notices`] it collects announced with it:
+    /// sent to the other nodes on the transaction's own connection before the commit
+    /// ([`Hub::notify_in`]), delivered to this node's subscribers after it
+    /// ([`Hub::deliver_local`]). Nothing is announced when `f` fails or the commit does.
+    pub async fn write_announced<F, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn, &mut Notices) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let hub = self.hub.clone();
+        let (value, notices) = self
+            .db
+            .write(move |conn| {
+                let mut notices = Notices::new();
+                let value = f(conn, &mut notices)?;
+                hub.notify_in(conn, &notices)?;
+                Ok::<_, E>((value, notices))
+            })
+            .await?;
+        self.hub.deliver_local(notices);
+        Ok(value)
+    }
+
+    /// After an outcome committed (and was announced with its transaction): tell the
+    /// company's reps what changed; the http call it asks for, if any.
     pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
-        let conv = outcome.conversation.as_ref()?;
-        for row in &outcome.messages {
-            let event = LiveEvent::Message(Message::from(row));
-            self.hub.publish(&conv.company_id, &conv.id, event);
-        }
-        for event in &outcome.events {
-            self.hub.publish(&conv.company_id, &conv.id, event.clone());
-        }
+        outcome.conversation.as_ref()?;
         super::live::announce::after(self, outcome);
         outcome.http.clone()
     }

@@ -18,10 +18,13 @@
 //!   an earlier timer wakes it ([`TimerWake`]). There is no polling in between.
 //!
 //! Timers that fell due while no worker ran are simply due: the first round after a start
-//! fires them. A worker that dies holding a lease leaves its timers to the others once the
-//! lease has passed.
+//! fires them. A worker that is stopped (a graceful stop of the node) finishes the chunks
+//! it is firing and releases the timers it claimed but has not fired, so another node
+//! fires them at once; a worker that dies holding a lease leaves its timers to the others
+//! once the lease has passed.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -102,17 +105,22 @@ impl TimerWake {
 pub struct Worker {
     chat: Chat,
     config: WorkerConfig,
+    /// Set when stopping: claimed timers not fired yet are given back.
+    halt: Arc<AtomicBool>,
 }
 
 /// A running worker; [`WorkerHandle::stop`] stops it.
 pub struct WorkerHandle {
     stop: watch::Sender<bool>,
+    halt: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl WorkerHandle {
-    /// Stop after the round in progress and wait for that.
+    /// Stop after the chunks being fired and wait for that; claimed timers not fired yet
+    /// are released (their lease ends now), so another node fires them at once.
     pub async fn stop(self) {
+        self.halt.store(true, Ordering::SeqCst);
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -125,14 +133,19 @@ impl WorkerHandle {
 
 impl Worker {
     pub fn new(chat: Chat, config: WorkerConfig) -> Worker {
-        Worker { chat, config }
+        Worker {
+            chat,
+            config,
+            halt: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// Run on the current runtime until stopped.
     pub fn spawn(self) -> WorkerHandle {
         let (stop, stopped) = watch::channel(false);
+        let halt = self.halt.clone();
         let task = tokio::spawn(self.run(stopped));
-        WorkerHandle { stop, task }
+        WorkerHandle { stop, halt, task }
     }
 
     async fn run(self, mut stopped: watch::Receiver<bool>) {
@@ -201,11 +214,28 @@ impl Worker {
             .chunks(self.config.chunk.max(1))
             .map(<[TimerRow]>::to_vec)
             .collect();
-        futures_util::stream::iter(chunks)
-            .map(|chunk| self.fire_chunk(chunk))
+        let unfired: Vec<String> = futures_util::stream::iter(chunks)
+            .map(|chunk| async move {
+                if self.halt.load(Ordering::SeqCst) {
+                    return chunk.into_iter().map(|t| t.id).collect();
+                }
+                self.fire_chunk(chunk).await;
+                Vec::new()
+            })
             .buffer_unordered(parallel)
-            .collect::<Vec<()>>()
+            .concat()
             .await;
+        if !unfired.is_empty() {
+            let n = unfired.len();
+            let released = self
+                .chat
+                .db
+                .run(move |conn| store::release(conn, &unfired, lease_until))
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(error = %e, timers = n, "cannot release claimed timers");
+            }
+        }
         Ok(count)
     }
 

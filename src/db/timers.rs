@@ -190,6 +190,22 @@ pub fn next_due(conn: &mut DbConn, now: i64) -> Result<Option<i64>, DbError> {
         .optional()?)
 }
 
+/// Give claimed timers back unfired (the node is stopping): their leases end now, so
+/// another node fires them at once. Timers whose lease changed hands are left alone.
+pub fn release(conn: &mut DbConn, ids: &[String], held: i64) -> Result<usize, DbError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        timers::table
+            .filter(timers::id.eq_any(ids))
+            .filter(timers::status.eq(status::ARMED))
+            .filter(timers::locked_until.eq(held)),
+    )
+    .set(timers::locked_until.eq(None::<i64>))
+    .execute(conn)?)
+}
+
 /// Mark a claimed timer fired, if it is still armed and still under the lease `held`.
 /// `false` when it was cancelled (a rep took the chat) or another worker holds it now.
 pub fn take(conn: &mut DbConn, timer: &TimerRow, held: i64, now: i64) -> Result<bool, DbError> {

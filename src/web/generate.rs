@@ -62,6 +62,8 @@ pub struct GeneratedDraft {
     /// Every path from start to an ending, as `concierge playbook paths --json` prints it.
     #[schema(value_type = Object)]
     pub paths: Value,
+    /// The same paths as `concierge playbook paths` prints them (the editor's listing).
+    pub paths_text: String,
     /// For a change to a draft: the unified diff of the YAML.
     pub diff: Option<String>,
     /// Answers asked of the model (1 = valid on the first try).
@@ -143,6 +145,7 @@ pub async fn generate(
         document: serde_json::to_value(&draft.playbook).map_err(AppError::internal)?,
         yaml: draft.yaml,
         paths: serde_json::to_value(&draft.paths).map_err(AppError::internal)?,
+        paths_text: draft.paths.render(),
         diff: draft.diff,
         rounds: draft.rounds,
         model: draft.model,

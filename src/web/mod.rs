@@ -243,17 +243,24 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
             poll_interval: std::time::Duration::from_millis(cfg.poll_ms.max(10)),
             ..WorkerConfig::default()
         };
-        // The inbox shows a chat's CRM records as they change.
+        // The inbox shows a chat's CRM records as they change: announced with the
+        // transaction that records the row's end.
         let hub = state.chat.hub.clone();
-        let on_finish: crate::crm::outbox::FinishHook = Arc::new(move |row| {
+        let on_finish: crate::crm::outbox::FinishHook = Arc::new(move |conn, row| {
+            let mut notices = crate::chat::notices::Notices::new();
             if let Some(conversation_id) = &row.conversation_id {
-                hub.publish_rep(
+                notices.rep(
                     &row.company_id,
                     crate::chat::live::RepEvent::Crm {
                         conversation_id: conversation_id.clone(),
                     },
                 );
             }
+            hub.notify_in(conn, &notices)?;
+            let hub = hub.clone();
+            let after_commit: crate::crm::outbox::AfterCommit =
+                Box::new(move || hub.deliver_local(notices));
+            Ok(after_commit)
         });
         Worker::new(state.db.clone(), state.crm.access.clone(), worker_config)
             .with_wake(state.crm.outbox_wake.clone())

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use crate::common::{TestApp, TestDb};
 
 pub(crate) const VALID: &str = include_str!("ai_answers/valid.json");
-const DANGLING: &str = include_str!("ai_answers/dangling.json");
+pub(crate) const DANGLING: &str = include_str!("ai_answers/dangling.json");
 const MALFORMED: &str = include_str!("ai_answers/malformed.txt");
 const OBEYED_INJECTION: &str = include_str!("ai_answers/obeyed-injection.json");
 const KEY: &str = "sk-test-key";
@@ -289,6 +289,13 @@ async fn a_valid_flow_on_the_first_try() {
     assert!(
         endings.contains(&"handed_to_rep") && endings.contains(&"end"),
         "{endings:?}"
+    );
+    // The same listing as `concierge playbook paths`, which the editor shows.
+    let listing = body["paths_text"].as_str().unwrap();
+    assert!(listing.starts_with("5 paths from 'welcome'\n"), "{listing}");
+    assert!(
+        listing.contains("Path 3: handed to a rep\n   welcome (message)\n"),
+        "{listing}"
     );
     assert!(body["diff"].is_null());
     // Nothing was stored: the editor saves the draft once the admin accepts it.

@@ -3,13 +3,14 @@
 //! transition in the YAML and sees the problem on that card's form, fixes it by choosing a
 //! card from the list, adds, moves and deletes a card, and sets the trigger and targeting,
 //! testing a page address. The "Describe it" box, against the generator's fake provider,
-//! loads a generated draft into the editor after showing the change.
+//! shows the change and the paths, loads the draft into the editor only when accepted (and
+//! saves nothing), and says a failure plainly, leaving the editor's draft as it was.
 
 use serde_json::Value;
 
 use std::time::Duration;
 
-use crate::ai_generate::{FakeModel, Reply, VALID};
+use crate::ai_generate::{DANGLING, FakeModel, Reply, VALID};
 use crate::browser::{in_browser, js};
 use crate::browser_admin::{ADMIN, click, open_settings, type_yaml, until};
 use crate::common::{TestApp, TestDb};
@@ -38,6 +39,17 @@ pub(crate) async fn yaml(browser: &fantoccini::Client) -> String {
         .as_str()
         .unwrap_or("")
         .to_owned()
+}
+
+/// The demo company's playbook of this slug as stored.
+fn stored(app: &TestApp, slug: &str) -> concierge::db::playbooks::PlaybookRow {
+    let mut conn = app.state.db.conn().unwrap();
+    let company = concierge::db::companies::first(&mut conn).unwrap().unwrap();
+    concierge::db::playbooks::list(&mut conn, &company.id)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.slug == slug)
+        .expect("created")
 }
 
 #[tokio::test]
@@ -104,7 +116,7 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
         until(&browser, "pricing shown", "document.getElementById('pf-url-result').textContent.includes('matches /pricing*')").await;
 
         // Without a model, the "Describe it" box says how to configure one.
-        until(&browser, "the generator's status", "document.getElementById('ai-status').textContent.includes('Not configured. Here is how') && document.getElementById('ai-form').hidden").await;
+        until(&browser, "the generator's status", "document.getElementById('ai-status').textContent.includes('No AI model is configured. Set CONCIERGE_AI_URL') && document.getElementById('ai-form').hidden").await;
 
         // Saved, the draft is what the form shows.
         click(&browser, "#ed-save").await;
@@ -140,13 +152,7 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
     })
     .await;
 
-    let mut conn = app.state.db.conn().unwrap();
-    let company = concierge::db::companies::first(&mut conn).unwrap().unwrap();
-    let rows = concierge::db::playbooks::list(&mut conn, &company.id).unwrap();
-    let row = rows
-        .iter()
-        .find(|r| r.slug == "form-test")
-        .expect("created");
+    let row = stored(&app, "form-test");
     let draft: Value = serde_json::from_str(&row.draft).unwrap();
     let email = draft["cards"]
         .as_array()
@@ -162,7 +168,12 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
 
 #[tokio::test]
 async fn a_described_flow_is_shown_as_a_change_then_loaded_into_the_editor() {
-    let model = FakeModel::start(vec![Reply::Answer(VALID)]);
+    let model = FakeModel::start(vec![
+        Reply::Answer(VALID),
+        Reply::Answer(DANGLING),
+        Reply::Answer(DANGLING),
+        Reply::Answer(DANGLING),
+    ]);
     let settings = model.settings(Duration::from_secs(10));
     let app = TestApp::spawn_with(TestDb::sqlite(), |c| c.ai = Some(settings)).await;
     install_app(&app, ADMIN).await;
@@ -178,14 +189,46 @@ async fn a_described_flow_is_shown_as_a_change_then_loaded_into_the_editor() {
         click(&browser, "#ai-go").await;
         // The change is shown first, with the paths; the editor still holds the old draft.
         until(&browser, "the proposed change", "!document.getElementById('ai-result').hidden && document.getElementById('ai-diff').textContent.includes('+   - id: team_size')").await;
+        let diff = js(&browser, "var d = document.getElementById('ai-diff'); var old = document.getElementById('ed-source').value.split('\\n'); var ctx = [...d.querySelectorAll('span.ctx')].map(s => s.textContent); return [d.textContent, ctx.length, document.getElementById('ai-counts').textContent, ctx.every(t => t.startsWith('  ') && old.includes(t.slice(2, -1)))]").await;
+        let diff_text = diff[0].as_str().unwrap();
+        // Unchanged lines of the open draft around each change say where it is; the slug
+        // is the open playbook's, whatever the model chose.
+        assert!(diff[1].as_u64().unwrap() > 0, "{diff_text}");
+        assert_eq!(diff[3], Value::Bool(true), "{diff_text}");
+        assert!(!diff_text.contains("+ slug:"), "{diff_text}");
+        // A replaced line reads old first, then new.
+        let (old, new) = (diff_text.find("- name: New playbook"), diff_text.find("+ name: Team size qualification"));
+        assert!(old.is_some() && old < new, "{diff_text}");
+        assert!(diff[2].as_str().unwrap().contains("lines added"), "{diff:?}");
+        // The paths as the editor and `concierge playbook paths` list them.
         let paths = js(&browser, "return document.getElementById('ai-paths').textContent").await;
-        assert!(paths.as_str().unwrap().contains("Path 1: welcome"), "{paths}");
+        let paths = paths.as_str().unwrap();
+        assert!(paths.contains("Path 3: handed to a rep\n   welcome (message)"), "{paths}");
         let before = js(&browser, "return document.getElementById('ed-source').value.includes('team_size')").await;
         assert_eq!(before, Value::Bool(false));
         // Accepted: the draft is in the editor, its slug kept, the form and graph follow.
         click(&browser, "#ai-accept").await;
         until(&browser, "the draft in the editor", "document.getElementById('ed-source').value.includes('id: team_size') && document.getElementById('ed-source').value.includes('slug: described')").await;
         until(&browser, "the form and graph", "document.querySelector('details.pf-card[data-card=\"team_size\"]') && document.querySelector('#ed-graph g[data-card=\"team_size\"]') && document.getElementById('ed-problems').textContent.includes('No problems')").await;
+        until(&browser, "the box says it is not saved", "document.getElementById('ai-status').textContent.includes('not saved yet')").await;
+
+        // A description the model keeps getting wrong: a clear failure with the last
+        // problems, and the editor's draft as it was.
+        set(&browser, "#ai-text", "qualify by team size", "input").await;
+        click(&browser, "#ai-go").await;
+        until(&browser, "the failure", "document.getElementById('ai-status').className.includes('bad')").await;
+        let failure = js(&browser, "return [document.getElementById('ai-status').textContent, [...document.querySelectorAll('#ai-problems li')].map(l => l.textContent), document.getElementById('ai-result').hidden, document.getElementById('ed-source').value]").await;
+        let message = failure[0].as_str().unwrap();
+        assert!(message.contains("after 3 answer(s)") && message.contains("The editor's draft is unchanged"), "{message}");
+        let problems: Vec<&str> = failure[1].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        assert!(problems.iter().any(|p| p.starts_with("card 'welcome':") && p.contains("team_sizes")), "{problems:?}");
+        assert_eq!(failure[2], Value::Bool(true));
+        assert!(failure[3].as_str().unwrap().contains("id: team_size"));
     })
     .await;
+
+    // Nothing reached storage: the saved draft is still the blank one, and unpublished.
+    let row = stored(&app, "described");
+    assert!(!row.draft.contains("team_size"), "{}", row.draft);
+    assert_eq!(row.published_version, None);
 }

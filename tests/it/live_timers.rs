@@ -544,3 +544,54 @@ async fn a_holiday_closes_live_chat_whatever_the_hours() {
         assert!(!online_with_holidays(db, &company.id, vec![today]).await);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_releases_the_timers_it_has_not_fired() {
+    for db in TestDb::all() {
+        // No worker in the app: the test runs its own.
+        let node = Node::start(&db, |c| c.timers.batch = 0).await;
+        let company = open_company(&node.state.db).await;
+        let mut ids = Vec::new();
+        for _ in 0..40 {
+            ids.push(waiting_visitor(&node, &company).await.1);
+        }
+        let now = db::now_ms();
+        set_due(&node.state.db, move |i| now - 1_000 + i as i64).await;
+        let config = WorkerConfig {
+            batch: 40,
+            // One timer per transaction, one at a time: the round takes a while.
+            chunk: 1,
+            parallel: 1,
+            // Far longer than the test: only a release lets the next worker in.
+            lease: Duration::from_secs(600),
+            ..WorkerConfig::default()
+        };
+        let handle = Worker::new(node.state.chat.clone(), config.clone()).spawn();
+        eventually("a first timer to fire", Duration::from_secs(20), || async {
+            let all = timers_of_all(&node.state.db, &ids).await;
+            all.iter().any(|t| t.status == status::FIRED).then_some(())
+        })
+        .await;
+        handle.stop().await;
+        let after_stop = timers_of_all(&node.state.db, &ids).await;
+        let armed: Vec<&TimerRow> = after_stop
+            .iter()
+            .filter(|t| t.status == status::ARMED)
+            .collect();
+        assert!(
+            !armed.is_empty(),
+            "{:?}: the round was not cut short",
+            db.backend
+        );
+        assert!(
+            armed.iter().all(|t| t.locked_until.is_none()),
+            "{:?}: every timer not fired is released",
+            db.backend
+        );
+        // Another worker (another node) fires them at once, not after the lease.
+        let next = Worker::new(node.state.chat.clone(), config);
+        assert_eq!(next.run_once().await.expect("round"), armed.len());
+        assert_eq!(offline_counts(&node.state.db, &ids).await, vec![1; 40]);
+        node.stop().await;
+    }
+}

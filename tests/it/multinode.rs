@@ -1,12 +1,15 @@
 //! Several nodes on one database: `/readyz`, and `PgHub` carrying events between two
 //! servers on one PostgreSQL database (a conversation's watchers, a company's inboxes, and
-//! the resync every subscriber gets after the listening connection was cut).
+//! the resync every subscriber gets after the listening connection was cut); a change is
+//! announced with its transaction (a rolled-back one never, a committed one always).
 
 use std::time::Duration;
 
 use concierge::chat::live::RepEvent;
+use concierge::chat::notices::Notices;
 use concierge::chat::pg_hub::LISTEN_NAME;
 use concierge::chat::realtime::{CompanyEvent, LiveEvent};
+use concierge::db::{DbError, write_tx};
 use diesel::RunQueryDsl;
 use serde_json::Value;
 
@@ -63,17 +66,25 @@ async fn next<T: Clone>(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc
     (*got).clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_published_on_one_node_reach_the_other_and_a_cut_listener_resyncs() {
+/// Two servers on one fresh PostgreSQL database, both ready.
+async fn two_nodes() -> Option<(TestApp, TestApp)> {
     let Some(db) = TestDb::postgres() else {
         println!("TEST_DATABASE_URL unset: PgHub needs PostgreSQL");
-        return;
+        return None;
     };
     let second = db.share();
     let a = TestApp::spawn(db).await;
     let b = TestApp::spawn(second).await;
     until_ready(&a).await;
     until_ready(&b).await;
+    Some((a, b))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_published_on_one_node_reach_the_other_and_a_cut_listener_resyncs() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
 
     // A conversation watched on B, published on A; and the company's inbox on B.
     let mut watcher = b.state.chat.hub.subscribe("conv-1");
@@ -128,4 +139,86 @@ async fn events_published_on_one_node_reach_the_other_and_a_cut_listener_resyncs
     assert!(b.state.chat.hub.reconnects() >= 1);
     a.state.chat.hub.publish("co-1", "conv-1", status("closed"));
     assert_eq!(next(&mut watcher).await, status("closed"));
+}
+
+/// Nothing arrives on `rx` within 300 ms.
+async fn silent<T: std::fmt::Debug>(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<T>>) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = rx.try_recv();
+    assert!(got.is_err(), "nothing announced, got {got:?}");
+}
+
+fn one_status(s: &str) -> Notices {
+    let mut notices = Notices::new();
+    notices.conversation("co-1", "conv-1", status(s));
+    notices
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_announced_with_its_transaction_and_only_if_it_commits() {
+    for db in TestDb::all() {
+        let backend = db.backend;
+        let app = TestApp::spawn(db).await;
+        until_ready(&app).await;
+        let mut watcher = app.state.chat.hub.subscribe("conv-1");
+        let undone = app
+            .state
+            .chat
+            .write_announced(|_, notices| {
+                notices.conversation("co-1", "conv-1", status("undone"));
+                Err::<(), _>(DbError::Task("rolled back".into()))
+            })
+            .await;
+        assert!(undone.is_err(), "{backend:?}");
+        silent(&mut watcher).await;
+        app.state
+            .chat
+            .write_announced(|_, notices| {
+                notices.conversation("co-1", "conv-1", status("done"));
+                Ok::<_, DbError>(())
+            })
+            .await
+            .unwrap();
+        assert_eq!(next(&mut watcher).await, status("done"), "{backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_notify_goes_out_inside_the_transaction_of_the_change() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let mut remote = b.state.chat.hub.subscribe("conv-1");
+    let mut remote_inbox = b.state.chat.hub.subscribe_company("co-1");
+    // Only what runs on the transaction's own connection: nothing is queued elsewhere,
+    // nothing is delivered after the commit (as if the node died right then).
+    let in_tx = |a_db: concierge::db::Db,
+                 hub: std::sync::Arc<dyn concierge::chat::realtime::Hub>,
+                 commit: bool| {
+        tokio::task::spawn_blocking(move || {
+            let mut conn = a_db.conn().unwrap();
+            write_tx(&mut conn, |conn| {
+                let s = if commit { "committed" } else { "rolled back" };
+                hub.notify_in(conn, &one_status(s))?;
+                if commit {
+                    Ok(())
+                } else {
+                    Err(DbError::Task("undone".into()))
+                }
+            })
+        })
+    };
+    let hub = a.state.chat.hub.clone();
+    let undone = in_tx(a.state.db.clone(), hub.clone(), false).await.unwrap();
+    assert!(undone.is_err());
+    silent(&mut remote).await;
+    in_tx(a.state.db.clone(), hub, true).await.unwrap().unwrap();
+    assert_eq!(next(&mut remote).await, status("committed"));
+    assert_eq!(
+        next(&mut remote_inbox).await,
+        CompanyEvent::Conversation {
+            conversation_id: "conv-1".into(),
+            event: status("committed"),
+        }
+    );
 }

@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 /// The secret key every node and the in-process setup server share (so each can open the
@@ -105,25 +105,24 @@ impl NodeProcess {
         }
     }
 
-    /// SIGTERM, then wait for the process to end (at most `within`); true when it did.
-    pub fn terminate(&mut self, within: Duration) -> bool {
-        let Some(mut child) = self.child.take() else {
-            return true;
-        };
+    /// SIGTERM, then wait for the process to end (at most `within`): how it ended, or
+    /// `None` when it did not (it is then killed).
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(child.id().to_string())
             .status();
         let until = std::time::Instant::now() + within;
         while std::time::Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return true;
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = child.kill();
         let _ = child.wait();
-        false
+        None
     }
 }
 

@@ -319,6 +319,125 @@ async fn sigterm_ends_event_streams_with_a_reconnect_hint_and_stops() {
         let tail = String::from_utf8_lossy(&tail).into_owned();
         assert!(tail.ends_with("retry: 250\n\n"), "{backend:?}: {tail:?}");
         let (stopped, _node) = stopping.await.unwrap();
-        assert!(stopped, "{backend:?}: the node ended after SIGTERM");
+        assert!(
+            stopped.is_some(),
+            "{backend:?}: the node ended after SIGTERM"
+        );
+    }
+}
+
+/// Capture rows of the company still pending: (all, those under a lease).
+async fn pending_rows(db: &concierge::db::Db, company_id: &str) -> (i64, i64) {
+    use concierge::db::schema::outbox as o;
+    let company = company_id.to_owned();
+    db.run(move |conn| {
+        let all: i64 = o::table
+            .filter(o::company_id.eq(&company))
+            .filter(o::status.eq("pending"))
+            .count()
+            .get_result(conn)?;
+        let leased: i64 = o::table
+            .filter(o::company_id.eq(&company))
+            .filter(o::status.eq("pending"))
+            .filter(o::locked_until.is_not_null())
+            .count()
+            .get_result(conn)?;
+        Ok::<_, concierge::db::DbError>((all, leased))
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_claimed_outbox_rows_and_another_node_takes_them_at_once() {
+    use concierge::db::outbox;
+    const ROWS: usize = 8;
+    for db in TestDb::all() {
+        let (backend, url) = (db.backend, db.url.clone());
+        let (setup, company) = setup(db).await;
+        // Every CRM write answers after a second: a node's outbox holds its batch a while
+        // (one row of a company at a time, the others claimed and waiting).
+        crate::crm_support::faults(
+            &setup,
+            json!({"rate": 1.0, "kinds": ["slow"], "slow_ms": 1000, "writes_only": true}),
+        )
+        .await;
+        let company_id = company.id.clone();
+        setup
+            .state
+            .db
+            .run(move |conn| {
+                for i in 0..ROWS {
+                    let payload =
+                        serde_json::to_value(crate::outbox_worker::capture(i, None)).unwrap();
+                    let now = concierge::db::now_ms();
+                    outbox::enqueue(
+                        conn,
+                        &company_id,
+                        None,
+                        outbox::Kind::Capture,
+                        &payload,
+                        now,
+                    )?;
+                }
+                Ok::<_, concierge::db::DbError>(())
+            })
+            .await
+            .unwrap();
+        let mut a = NodeProcess::start(&url, &[]).await;
+        let db = setup.state.db.clone();
+        eventually("node A to claim the rows", 20, || {
+            let (db, company) = (db.clone(), company.id.clone());
+            async move {
+                let (all, leased) = pending_rows(&db, &company).await;
+                (all == ROWS as i64 && leased >= 2).then_some(())
+            }
+        })
+        .await;
+        let asked = std::time::Instant::now();
+        let (ended, _a) = tokio::task::spawn_blocking(move || {
+            let ended = a.terminate(Duration::from_secs(20));
+            (ended, a)
+        })
+        .await
+        .unwrap();
+        let took = asked.elapsed();
+        let ended =
+            ended.unwrap_or_else(|| panic!("{backend:?}: still running 20 s after SIGTERM"));
+        assert!(ended.success(), "{backend:?}: exit status {ended}");
+        let (left, leased) = pending_rows(&db, &company.id).await;
+        assert!(left > 0, "{backend:?}: the batch was not cut short");
+        assert_eq!(
+            leased, 0,
+            "{backend:?}: every claimed row not started is released"
+        );
+        println!("{backend:?}: SIGTERM to exit {took:?}, {left} rows given back");
+
+        // Node B delivers them at once, not after the 5-minute lease.
+        let cleared = crate::crm_support::browser()
+            .delete(setup.at("/sandbox/faults"))
+            .send()
+            .await
+            .unwrap();
+        assert!(cleared.status().is_success());
+        let b = NodeProcess::start(&url, &[]).await;
+        eventually("node B to deliver every row", 30, || {
+            let (db, company) = (db.clone(), company.id.clone());
+            async move { (pending_rows(&db, &company).await.0 == 0).then_some(()) }
+        })
+        .await;
+        let store = setup
+            .state
+            .sandbox
+            .clone()
+            .expect("the sandbox CRM")
+            .snapshot();
+        for i in 0..ROWS {
+            let title = crate::outbox_worker::capture(i, None).title;
+            let n = store.leads.iter().filter(|l| l.title == title).count()
+                + store.deals.iter().filter(|d| d.title == title).count();
+            assert_eq!(n, 1, "{backend:?}: {title} delivered once");
+        }
+        drop(b);
     }
 }

@@ -290,7 +290,7 @@ impl Connector for FakeConnector {
     }
 }
 
-fn capture(i: usize, org: Option<String>) -> CrmWrite {
+pub fn capture(i: usize, org: Option<String>) -> CrmWrite {
     let refused = i % 50 == 7;
     CrmWrite {
         card: "capture".into(),

@@ -58,16 +58,6 @@ pub fn after(chat: &Chat, outcome: &Outcome) {
             .map(|m| m.body.clone()),
         assigned_to_other: outcome.assigned_to_other,
     };
-    if let Some(offer) = outcome.offer {
-        chat.hub.publish_rep(
-            &conv.company_id,
-            RepEvent::Offer {
-                conversation_id: conv.id.clone(),
-                expires_at: offer.expires_at,
-                to: offer.to,
-            },
-        );
-    }
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(announce(chat.clone(), change));
     }

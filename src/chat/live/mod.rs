@@ -14,143 +14,38 @@
 pub mod actions;
 pub mod announce;
 pub mod crm;
+mod detail;
+mod error;
+mod rep;
 pub mod sweeper;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::Utc;
 
 pub use super::events::{RepEvent, RepRef, Summary};
 pub use super::targeting::effective_online;
 use super::turn::offers;
 
+use super::Chat;
 use super::message::Message;
 use super::realtime::LiveEvent;
 use super::turn;
-use super::{Chat, ChatError};
+use crate::db::DbConn;
 use crate::db::companies::{self, Company};
 use crate::db::conversations::{self as convs, status};
 use crate::db::live::{self, Counts, Folder, Rep};
-use crate::db::page_views::{self, PageView};
-use crate::db::{DbConn, DbError, visitors};
-use crate::playbook::model::{CaptureTarget, CardKind};
+use crate::playbook::model::CaptureTarget;
 use actions::Target;
-use crm::{CrmState, Panel, Record};
+use crm::{Panel, Record};
+use detail::detail_of;
+pub use detail::{Answer, Detail, PAGES_SHOWN, VisitorFacts};
+pub use error::LiveError;
+pub use rep::{Me, Notifications, RepInfo};
+use rep::{me_of, notifications_of};
 
 /// Longest rep message, as for visitors.
 pub const MAX_TEXT_CHARS: usize = 4000;
 /// Most chats a folder lists.
 const FOLDER_LIMIT: i64 = 200;
-/// Most messages a chat's detail carries.
-const DETAIL_MESSAGES: i64 = 500;
-
-/// Why a rep's request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// No such chat for this rep (another company's, another rep's, still with the bot).
-    #[error("not found")]
-    NotFound,
-    /// Another rep has the chat.
-    #[error("another rep has this chat")]
-    AlreadyAssigned(Option<RepRef>),
-    #[error("{0}")]
-    LimitReached(String),
-    #[error("this chat is closed")]
-    Closed,
-    /// Declining a chat that is not offered to the rep (now).
-    #[error("this chat is not offered to you")]
-    NotOffered,
-    /// A field is wrong: `path: message`.
-    #[error("{0}")]
-    Invalid(String),
-    /// Only admins may do this.
-    #[error("{0}")]
-    Forbidden(String),
-    #[error(transparent)]
-    Chat(#[from] ChatError),
-}
-
-impl From<DbError> for LiveError {
-    fn from(e: DbError) -> LiveError {
-        if e.is_not_found() {
-            LiveError::NotFound
-        } else {
-            LiveError::Chat(ChatError::Db(e))
-        }
-    }
-}
-
-impl From<diesel::result::Error> for LiveError {
-    fn from(e: diesel::result::Error) -> LiveError {
-        LiveError::from(DbError::from(e))
-    }
-}
-
-/// The signed-in rep as the inbox starts.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Me {
-    pub user_id: i64,
-    pub name: String,
-    pub is_admin: bool,
-    /// The online switch.
-    pub toggle: bool,
-    /// Counted as online now (switched on, connected, within business hours).
-    pub online: bool,
-    pub notifications: Notifications,
-}
-
-/// Which notifications a rep gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-pub struct Notifications {
-    pub new_chat: bool,
-    pub assigned: bool,
-    pub message: bool,
-}
-
-/// A rep in the reassign list.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RepInfo {
-    pub user_id: i64,
-    pub name: String,
-    pub online: bool,
-    pub open_chats: i64,
-}
-
-/// A question the playbook asked and its answer.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Answer {
-    pub card: String,
-    pub question: Option<String>,
-    pub value: String,
-}
-
-/// Page views a chat's detail lists.
-pub const PAGES_SHOWN: i64 = 30;
-
-/// What the widget told about the visitor.
-#[derive(Debug, Clone, Default, Serialize, ToSchema)]
-pub struct VisitorFacts {
-    /// The pages the visitor loaded, newest first (at most [`PAGES_SHOWN`]).
-    pub pages: Vec<PageView>,
-    pub referrer: Option<String>,
-    /// `utm_*` tags of the page address.
-    #[schema(value_type = Object)]
-    pub utm: std::collections::BTreeMap<String, String>,
-    pub language: Option<String>,
-}
-
-/// One chat with everything the inbox shows.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Detail {
-    pub conversation: Summary,
-    pub messages: Vec<Message>,
-    pub panel: Panel,
-    pub answers: Vec<Answer>,
-    pub score: Option<f64>,
-    pub tags: Vec<String>,
-    pub visitor: VisitorFacts,
-    pub crm: CrmState,
-}
 
 /// The live chat service; cheap to clone.
 #[derive(Clone)]
@@ -236,22 +131,21 @@ impl Live {
         let company = company_id.to_owned();
         let (rep, online) = self
             .chat
-            .db
-            .write(move |conn| {
+            .write_announced(move |conn, notices| {
                 let now = Utc::now();
                 live::set_switch(conn, &company, crm_user_id, on, now.timestamp_millis())?;
                 let c = ctx(conn, &company, crm_user_id)?;
                 let online = effective_online(&c.rep, &c.company, now);
+                notices.rep(
+                    &company,
+                    RepEvent::Presence {
+                        user_id: crm_user_id,
+                        online,
+                    },
+                );
                 Ok::<_, LiveError>((c.rep, online))
             })
             .await?;
-        self.chat.hub.publish_rep(
-            company_id,
-            RepEvent::Presence {
-                user_id: crm_user_id,
-                online,
-            },
-        );
         if !on {
             sweeper::give_back_all(&self.chat, company_id, &rep.id).await;
         }
@@ -262,28 +156,25 @@ impl Live {
     /// A sign of life from the rep's inbox (heartbeat or open event stream).
     pub async fn touch(&self, company_id: &str, crm_user_id: i64) -> Result<(), LiveError> {
         let company = company_id.to_owned();
-        let back = self
-            .chat
-            .db
-            .run(move |conn| {
+        self.chat
+            .write_announced(move |conn, notices| {
                 let now = Utc::now();
                 let c = ctx(conn, &company, crm_user_id)?;
                 let was = effective_online(&c.rep, &c.company, now);
                 live::touch(conn, &company, crm_user_id, now.timestamp_millis())?;
                 let c = ctx(conn, &company, crm_user_id)?;
-                Ok::<_, LiveError>(!was && effective_online(&c.rep, &c.company, now))
+                if !was && effective_online(&c.rep, &c.company, now) {
+                    notices.rep(
+                        &company,
+                        RepEvent::Presence {
+                            user_id: crm_user_id,
+                            online: true,
+                        },
+                    );
+                }
+                Ok::<_, LiveError>(())
             })
-            .await?;
-        if back {
-            self.chat.hub.publish_rep(
-                company_id,
-                RepEvent::Presence {
-                    user_id: crm_user_id,
-                    online: true,
-                },
-            );
-        }
-        Ok(())
+            .await
     }
 
     pub async fn set_notifications(
@@ -610,112 +501,16 @@ impl Live {
         let versions = self.chat.versions.clone();
         let (outcome, ()) = self
             .chat
-            .db
-            .write(move |conn| {
+            .write_announced(move |conn, notices| {
                 let c = ctx(conn, &company, crm_user_id)?;
-                turn::locked(conn, &versions, &company, &conv_id, Utc::now(), |t| {
+                let done = turn::locked(conn, &versions, &company, &conv_id, Utc::now(), |t| {
                     f(t, &c)
-                })
+                })?;
+                notices.outcome(&done.0);
+                Ok::<_, LiveError>(done)
             })
             .await?;
         self.chat.deliver(&outcome);
         Ok(outcome)
-    }
-}
-
-fn notifications_of(rep: &Rep) -> Notifications {
-    Notifications {
-        new_chat: rep.notify_new_chat,
-        assigned: rep.notify_assigned,
-        message: rep.notify_message,
-    }
-}
-
-fn me_of(rep: &Rep, company: &Company, now: DateTime<Utc>) -> Me {
-    Me {
-        user_id: rep.crm_user_id,
-        name: rep.name.clone(),
-        is_admin: rep.admin(),
-        toggle: rep.online,
-        online: effective_online(rep, company, now),
-        notifications: notifications_of(rep),
-    }
-}
-
-fn detail_of(
-    conn: &mut DbConn,
-    versions: &super::versions::VersionCache,
-    company: &Company,
-    conv: &convs::Conversation,
-) -> Result<Detail, LiveError> {
-    let summary = live::summary(conn, &company.id, &conv.id)?.ok_or(LiveError::NotFound)?;
-    let messages = convs::latest_messages(conn, &company.id, &conv.id, DETAIL_MESSAGES)?;
-    let vars = convs::variables(conn, &company.id, &conv.id)?;
-    let panel = crm::panel(conn, conv)?;
-    let mut answers = Vec::new();
-    if let Some(version) = &conv.playbook_version_id
-        && let Some(playbook) = versions.get(conn, &company.id, version)?
-    {
-        for card in &playbook.document.cards {
-            let (text, save) = match &card.kind {
-                CardKind::Question(q) => (q.text.clone(), q.save.clone()),
-                CardKind::Buttons(b) => (b.text.clone(), b.save.clone()),
-                _ => continue,
-            };
-            let Some(save) = save else { continue };
-            if let Some((_, v)) = vars.iter().find(|(p, _)| *p == save) {
-                let value = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                answers.push(Answer {
-                    card: card.id.clone(),
-                    question: text,
-                    value,
-                });
-            }
-        }
-    }
-    let var = |path: &str| vars.iter().find(|(p, _)| p == path).map(|(_, v)| v.clone());
-    let score = var("score").and_then(|v| v.as_f64());
-    let tags = var("tags")
-        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
-        .unwrap_or_default();
-    let visitor = match visitors::get(conn, &company.id, &conv.visitor_id)? {
-        Some(v) => {
-            let pages = page_views::latest(conn, &company.id, &v.id, PAGES_SHOWN)?;
-            visitor_facts(&v, pages)
-        }
-        None => VisitorFacts::default(),
-    };
-    let crm = crm::crm_state(conn, &company.id, &conv.id, company.api_domain.as_deref())?;
-    Ok(Detail {
-        conversation: summary,
-        messages: messages.iter().map(Message::from).collect(),
-        panel,
-        answers,
-        score,
-        tags,
-        visitor,
-        crm,
-    })
-}
-
-fn visitor_facts(v: &visitors::Visitor, pages: Vec<PageView>) -> VisitorFacts {
-    let page = v.attributes().page.unwrap_or_default();
-    let utm = url::Url::parse(&page.url)
-        .map(|u| {
-            u.query_pairs()
-                .filter(|(k, _)| k.starts_with("utm_"))
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let some = |s: String| (!s.trim().is_empty()).then_some(s);
-    VisitorFacts {
-        pages,
-        referrer: some(page.referrer),
-        utm,
-        language: some(page.language),
     }
 }

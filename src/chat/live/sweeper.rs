@@ -137,11 +137,14 @@ pub async fn give_back(
         chat.versions.clone(),
     );
     let result = chat
-        .db
-        .write(move |conn| {
-            turn::locked(conn, &versions, &company, &id, Utc::now(), |t| {
+        .write_announced(move |conn, notices| {
+            let done = turn::locked(conn, &versions, &company, &id, Utc::now(), |t| {
                 actions::give_back(t, rep_id.as_deref())
-            })
+            })?;
+            if done.1 {
+                notices.outcome(&done.0);
+            }
+            Ok::<_, super::LiveError>(done)
         })
         .await;
     match result {

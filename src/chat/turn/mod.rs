@@ -1,69 +1,34 @@
 //! One turn of a conversation, inside one database transaction: load the conversation and
 //! its flow, decide what the input means (an answer to the flow, a trigger, a keyword, an
-//! answer rule, the fallback), run the engine step and carry out every effect — messages,
+//! answer rule, the fallback: [`visitor`]), run the engine step and carry out every effect — messages,
 //! variables, outbox rows, timers, analytics, the new state. The caller commits, then
 //! publishes [`Outcome::messages`] and [`Outcome::events`] and makes the http call, if any.
 
 mod effects;
 pub mod offers;
+mod visitor;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::flow::{FlowState, visitor_vars};
+use super::flow::FlowState;
 use super::realtime::LiveEvent;
 use super::versions::VersionCache;
-use super::{ChatError, answers, targeting, texts};
-use crate::db::conversations::{
-    self as convs, Conversation, MessageRow, NewMessage, author, status,
-};
-use crate::db::playbooks::{self, Published};
-use crate::db::visitors::{self, Page, Visitor};
-use crate::db::{DbConn, analytics, answer_rules, companies, companies::Company};
+use super::{ChatError, targeting};
+use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, status};
+use crate::db::playbooks::Published;
+use crate::db::visitors::{self, Visitor};
+use crate::db::{DbConn, analytics, companies, companies::Company};
 use crate::playbook::effect::HttpRequest;
-use crate::playbook::model::{CardKind, TriggerOn};
+use crate::playbook::model::CardKind;
 use crate::playbook::state::HttpOutcome;
 use crate::playbook::{Env, Event, Phase, engine};
 
+pub use visitor::{Input, Reason, visitor_turn};
+
 /// An analytics event noted during a turn: kind, playbook id, card, value.
 pub(super) type Noted = (&'static str, Option<String>, Option<String>, Option<i64>);
-
-/// What the visitor did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    Text(String),
-    /// A button of a buttons message.
-    Choice {
-        message_id: String,
-        index: usize,
-    },
-    /// Start a playbook (the widget's trigger or the SDK).
-    Trigger {
-        slug: String,
-        reason: Reason,
-        page: Page,
-    },
-    /// The widget's close: leave the running flow.
-    Close,
-}
-
-/// Why the widget asks for a playbook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    PageLoad,
-    TimeOnPage,
-    Click,
-    Sdk,
-}
-
-impl Reason {
-    /// Page-load and time-on-page triggers fire by themselves: they are targeted and
-    /// shown once per visitor. Clicks and the SDK are the visitor's own wish.
-    fn is_automatic(self) -> bool {
-        matches!(self, Reason::PageLoad | Reason::TimeOnPage)
-    }
-}
 
 /// What a turn produced, for the caller to send once it is committed.
 #[derive(Debug, Default)]
@@ -83,109 +48,6 @@ pub struct Outcome {
     pub armed: Option<i64>,
     /// The chat was offered to a rep (automatic assignment): their inbox is told.
     pub offer: Option<offers::Made>,
-}
-
-/// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.
-pub fn visitor_turn(
-    conn: &mut DbConn,
-    versions: &VersionCache,
-    company_id: &str,
-    visitor_id: &str,
-    input: Input,
-    now: DateTime<Utc>,
-) -> Result<Outcome, ChatError> {
-    let visitor = visitors::get(conn, company_id, visitor_id)?.ok_or(ChatError::UnknownVisitor)?;
-    let triggered = match &input {
-        Input::Trigger { slug, reason, page } => {
-            match triggered(conn, &visitor, slug, *reason, page, now)? {
-                Some(playbook) => Some(playbook),
-                // Not for this page or visitor: nothing starts, nothing opens.
-                None => return unchanged(conn, company_id, visitor_id),
-            }
-        }
-        _ => None,
-    };
-    let open = match convs::open_for_visitor(conn, company_id, visitor_id)? {
-        // Another turn (a timer, an http result) may have closed it before the lock.
-        Some(c) => Some(convs::lock(conn, company_id, &c.id)?).filter(|c| c.closed_at.is_none()),
-        None => None,
-    };
-    let conv = match (open, &input) {
-        (Some(c), _) => c,
-        (None, Input::Close) => return Ok(Outcome::default()),
-        (None, Input::Choice { .. }) => return Err(ChatError::NotFound),
-        (None, _) => convs::create(conn, company_id, visitor_id, now.timestamp_millis())?,
-    };
-    let mut turn = Turn::new(conn, versions, conv, visitor, now)?;
-    turn.recover_stale_http()?;
-    match input {
-        Input::Text(text) => {
-            turn.append(NewMessage {
-                author: author::VISITOR,
-                body: text.clone(),
-                ..NewMessage::default()
-            })?;
-            turn.text(&text)?;
-        }
-        Input::Choice { message_id, index } => turn.choice(&message_id, index)?,
-        Input::Trigger { page, reason, .. } => {
-            if let Some(playbook) = triggered {
-                turn.trigger(playbook, reason, &page)?;
-            }
-        }
-        Input::Close => {
-            if turn.flow.is_waiting() {
-                turn.mark_left(analytics::left::CLOSED)?;
-                turn.feed(&Event::Exit)?;
-            }
-            // The visitor ended a chat with the bot: it is over. A chat with the team is
-            // theirs to close (or to miss).
-            if turn.conv.status == status::BOT {
-                turn.close();
-            }
-        }
-    }
-    turn.finish()
-}
-
-/// The enabled playbook `slug` of the visitor's company, when it may start now: always
-/// for clicks and the SDK; for page-load and time-on-page triggers only when its
-/// targeting matches and the visitor has not finished it before. Unknown slugs are 404.
-fn triggered(
-    conn: &mut DbConn,
-    visitor: &Visitor,
-    slug: &str,
-    reason: Reason,
-    page: &Page,
-    now: DateTime<Utc>,
-) -> Result<Option<Published>, ChatError> {
-    let company = companies::by_id(conn, &visitor.company_id)?.ok_or(ChatError::NotFound)?;
-    let playbook = playbooks::published(conn, &company.id)?
-        .into_iter()
-        .find(|p| p.enabled && p.document.slug == slug)
-        .ok_or(ChatError::NotFound)?;
-    if !reason.is_automatic() {
-        return Ok(Some(playbook));
-    }
-    let trigger = &playbook.document.trigger;
-    let audience = targeting::Audience {
-        returning: visitor.returning(),
-        known: visitor.known,
-        language: &page.language,
-    };
-    let open_now = targeting::is_open(&company.settings(), now);
-    let finished = visitor.attributes().finished.iter().any(|s| s == slug);
-    let timed = matches!(trigger.on, TriggerOn::PageLoad | TriggerOn::TimeOnPage);
-    let applies = timed && !finished && targeting::applies(trigger, &page.url, audience, open_now);
-    Ok(applies.then_some(playbook))
-}
-
-/// The visitor's open conversation, untouched, for a turn that changes nothing.
-fn unchanged(conn: &mut DbConn, company_id: &str, visitor_id: &str) -> Result<Outcome, ChatError> {
-    Ok(Outcome {
-        conversation: convs::open_for_visitor(conn, company_id, visitor_id)?,
-        ..Outcome::default()
-    })
 }
 
 /// Something else happened to a conversation: an http card's result, a timer, a rep.
@@ -305,115 +167,6 @@ impl<'c> Turn<'c> {
         Ok(())
     }
 
-    /// Free text from the visitor.
-    fn text(&mut self, text: &str) -> Result<(), ChatError> {
-        if self.flow.is_waiting() {
-            self.mark_engaged()?;
-            let exit_word = self
-                .playbook()?
-                .is_some_and(|p| engine::is_exit_word(&p.document, text));
-            if exit_word {
-                self.mark_left(analytics::left::EXIT_WORD)?;
-            }
-            return self.feed(&Event::Text {
-                text: text.to_owned(),
-            });
-        }
-        if self.flow.state.phase == Phase::WithRep || self.conv.status != status::BOT {
-            // A rep is (or will be) in the conversation: the bot keeps quiet.
-            return Ok(());
-        }
-        self.unprompted(text)
-    }
-
-    /// Text no flow waits for: a keyword playbook, else an answer rule, else the fallback.
-    fn unprompted(&mut self, text: &str) -> Result<(), ChatError> {
-        let company = self.company()?;
-        let page = self.visitor.attributes().page.unwrap_or_default();
-        let audience = targeting::Audience {
-            returning: self.visitor.returning(),
-            known: self.visitor.known,
-            language: &page.language,
-        };
-        let open_now = targeting::is_open(&company.settings(), self.now);
-        let mut candidates: Vec<Published> = playbooks::published(self.conn, &company.id)?
-            .into_iter()
-            .filter(|p| {
-                let t = &p.document.trigger;
-                p.enabled
-                    && t.on == TriggerOn::Keyword
-                    && targeting::keywords_match(&t.keywords, text)
-                    && targeting::applies(t, &page.url, audience, open_now)
-            })
-            .collect();
-        targeting::rank(&mut candidates);
-        if let Some(playbook) = candidates.into_iter().next() {
-            return self.start(playbook, &page);
-        }
-        let rules = answer_rules::enabled(self.conn, &company.id)?;
-        if let Some(rule) = answers::find(&rules, text) {
-            self.analytics
-                .push((analytics::kind::ANSWERED, None, Some(rule.id.clone()), None));
-            return self.bot_says(rule.reply.clone());
-        }
-        // Never silence: after the fallback, each further message is acknowledged.
-        let received = match self.playbook()? {
-            Some(playbook) => texts::received(playbook.document.language),
-            None => texts::received(texts::language_of(&page.language)),
-        };
-        let fallback = company.settings().fallback_reply;
-        let last = convs::last_reply(self.conn, &company.id, &self.conv.id)?;
-        let last = last.as_ref().map(|m| m.body.as_str());
-        if last != Some(received) && answers::fallback_due(&fallback, last) {
-            self.analytics
-                .push((analytics::kind::FALLBACK, None, None, None));
-            return self.bot_says(fallback);
-        }
-        self.bot_says(received.to_owned())
-    }
-
-    fn bot_says(&mut self, text: String) -> Result<(), ChatError> {
-        self.append(NewMessage {
-            author: author::BOT,
-            body: text,
-            ..NewMessage::default()
-        })
-    }
-
-    /// The visitor pressed a button of one of the conversation's messages.
-    fn choice(&mut self, message_id: &str, index: usize) -> Result<(), ChatError> {
-        let message = convs::message(self.conn, &self.conv.company_id, &self.conv.id, message_id)?
-            .ok_or(ChatError::NotFound)?;
-        let payload = message.payload();
-        let label = payload.buttons.get(index).cloned().ok_or_else(|| {
-            ChatError::BadChoice(format!(
-                "the message has {} buttons; there is no button {index}",
-                payload.buttons.len()
-            ))
-        })?;
-        let current = self.flow.state.phase == Phase::AwaitingInput
-            && payload.card.is_some()
-            && payload.card == self.flow.state.at
-            && self.is_latest_question(message.seq)?;
-        if !current {
-            return Err(ChatError::StaleChoice);
-        }
-        self.append(NewMessage {
-            author: author::VISITOR,
-            body: label,
-            ..NewMessage::default()
-        })?;
-        self.mark_engaged()?;
-        let playbook = self.playbook()?.map(|p| p.playbook_id.clone());
-        self.analytics.push((
-            analytics::kind::ANSWER,
-            playbook,
-            self.flow.state.at.clone(),
-            i64::try_from(index).ok(),
-        ));
-        self.feed(&Event::Choice { index })
-    }
-
     /// The visitor leaves the waiting flow (`how`: [`analytics::left`]) where it stands.
     pub(super) fn mark_left(&mut self, how: i64) -> Result<(), ChatError> {
         let playbook = self.playbook()?.map(|p| p.playbook_id.clone());
@@ -423,64 +176,6 @@ impl<'c> Turn<'c> {
             self.flow.state.at.clone(),
             Some(how),
         ));
-        Ok(())
-    }
-
-    /// Is the message at `seq` the newest one with buttons?
-    fn is_latest_question(&mut self, seq: i64) -> Result<bool, ChatError> {
-        let later =
-            convs::messages_after(self.conn, &self.conv.company_id, &self.conv.id, seq, 50)?;
-        Ok(!later.iter().any(|m| !m.payload().buttons.is_empty()))
-    }
-
-    /// Start a playbook found by [`triggered`]. A page-load or time-on-page trigger
-    /// never interrupts a flow under way; a click or the SDK is the visitor's own wish and
-    /// leaves the waiting flow for the asked playbook. Never while a rep has the chat.
-    fn trigger(
-        &mut self,
-        playbook: Published,
-        reason: Reason,
-        page: &Page,
-    ) -> Result<(), ChatError> {
-        if self.flow.state.phase == Phase::WithRep || self.conv.status != status::BOT {
-            return Ok(());
-        }
-        if self.flow.is_waiting() {
-            if reason.is_automatic() {
-                return Ok(());
-            }
-            self.feed(&Event::Interrupt)?;
-        }
-        self.start(playbook, page)
-    }
-
-    /// A new run of `playbook` in this conversation, keeping what it learned so far.
-    fn start(&mut self, playbook: Published, page: &Page) -> Result<(), ChatError> {
-        self.flow = self.flow.restart();
-        let now = self.now_ms();
-        for (path, value) in visitor_vars(&self.visitor, page, &self.flow.state) {
-            convs::set_variable(self.conn, &self.conv.id, &path, &value, now)?;
-            self.flow.state.vars.set(&path, value);
-        }
-        self.conv.playbook_version_id = Some(playbook.version_id.clone());
-        self.analytics.push((
-            analytics::kind::SHOWN,
-            Some(playbook.playbook_id.clone()),
-            None,
-            None,
-        ));
-        self.feed(&Event::Start)
-    }
-
-    /// The visitor answered the flow: counted once per run.
-    fn mark_engaged(&mut self) -> Result<(), ChatError> {
-        if self.flow.engaged || self.flow.state.phase != Phase::AwaitingInput {
-            return Ok(());
-        }
-        self.flow.engaged = true;
-        let playbook = self.playbook()?.map(|p| p.playbook_id.clone());
-        self.analytics
-            .push((analytics::kind::ENGAGED, playbook, None, None));
         Ok(())
     }
 

@@ -37,7 +37,7 @@ use crate::crm::access::{AccessError, CrmAccess};
 use crate::crm::pipedrive::PipedriveClient;
 use crate::crm::{Crm, CrmError, RateScope};
 use crate::db::outbox::OutboxRow;
-use crate::db::{self, Db, DbError};
+use crate::db::{self, Db, DbConn, DbError};
 use crate::playbook::effect::CrmWrite;
 
 use crate::db::outbox::store::{self, Outcome};
@@ -101,8 +101,14 @@ pub trait Connector: Send + Sync + 'static {
     fn wait_hint(&self, company_id: &str) -> Option<(Duration, RateScope)>;
 }
 
-/// Told about every row whose attempt ended (the inbox shows CRM records live).
-pub type FinishHook = Arc<dyn Fn(&OutboxRow) + Send + Sync>;
+/// Told about every row whose attempt ended (the inbox shows CRM records live), inside
+/// the transaction that records the end, so what it announces commits with it; it
+/// returns what to do once that transaction committed.
+pub type FinishHook =
+    Arc<dyn Fn(&mut DbConn, &OutboxRow) -> Result<AfterCommit, DbError> + Send + Sync>;
+
+/// Work left for after a commit.
+pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
 /// Called after each create with the row id and the step; `false` abandons the row right
 /// there, as if the process had died. For crash tests.
@@ -342,17 +348,22 @@ impl<C: Connector> Worker<C> {
             tracing::warn!(row = %row.id, company_id = %row.company_id, %error, "CRM write failed for good");
         }
         let (id, held, result, now) = (row.id.clone(), rec.held, progress.to_json(), db::now_ms());
+        let (hook, ended) = (self.on_finish.clone(), row.clone());
         let finished = self
             .db
-            .run(move |conn| store::finish(conn, &id, held, &result, &outcome, now))
+            .write(move |conn| {
+                if !store::finish(conn, &id, held, &result, &outcome, now)? {
+                    return Ok::<_, DbError>(None);
+                }
+                match &hook {
+                    Some(hook) => hook(conn, &ended).map(Some),
+                    None => Ok(Some(Box::new(|| {}) as AfterCommit)),
+                }
+            })
             .await;
         match finished {
-            Ok(true) => {
-                if let Some(hook) = &self.on_finish {
-                    hook(&row);
-                }
-            }
-            Ok(false) => {
+            Ok(Some(after_commit)) => after_commit(),
+            Ok(None) => {
                 tracing::warn!(row = %row.id, "outbox lease lost before the row was finished")
             }
             Err(e) => tracing::warn!(row = %row.id, error = %e, "cannot record the outbox outcome"),

@@ -443,8 +443,8 @@
     i = 0; j = 0;
     while (i < n || j < m) {
       if (i < n && j < m && a[i] === b[j]) { out.push([" ", a[i]]); i++; j++; }
-      else if (j < m && (i >= n || table[i][j + 1] >= table[i + 1][j])) { out.push(["+", b[j]]); j++; }
-      else { out.push(["-", a[i]]); i++; }
+      else if (i < n && (j >= m || table[i + 1][j] >= table[i][j + 1])) { out.push(["-", a[i]]); i++; }
+      else { out.push(["+", b[j]]); j++; }
     }
     return out;
   }
@@ -672,6 +672,8 @@
     saveDraft: saveDraft,
     editingId: function () { return editing ? editing.id : null; },
     draftDocument: function () { return window.ConciergeEditor.document(); },
+    // A YAML text as the open playbook would take it: with the open playbook's slug.
+    asOpenDraft: function (yaml) { return editing ? withSlug(yaml, editing.slug) : yaml; },
     // Put a whole YAML text in the editor (it keeps the open playbook's slug), as typing it would.
     loadYaml: function (yaml) {
       if (!editing) { return; }
