@@ -20,10 +20,11 @@
 pub mod backoff;
 pub mod deliver;
 pub mod identity_locks;
+mod lease;
 pub mod note;
 pub mod progress;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,8 +43,9 @@ use crate::playbook::effect::CrmWrite;
 
 use crate::db::outbox::store::{self, Outcome};
 use backoff::{Backoff, Plan};
-use deliver::{Job, Recorder, StepError};
+use deliver::{Job, StepError};
 use identity_locks::IdentityLocks;
+use lease::LeaseRecorder;
 use progress::{Progress, Step};
 
 /// How the worker paces itself.
@@ -217,6 +219,7 @@ impl<C: Connector> Worker<C> {
         let task = tokio::spawn(async move {
             let slots = worker.config.concurrency.max(1);
             let mut running = FuturesUnordered::new();
+            let mut in_flight = HashSet::new();
             let mut unstarted = Vec::new();
             loop {
                 if *stopped.borrow() {
@@ -230,20 +233,29 @@ impl<C: Connector> Worker<C> {
                             // Every slot filled: more may be due as soon as one frees.
                             all_due = rows.len() == free;
                             for row in rows {
-                                running.push(worker.start(row, lease_until));
+                                // A row claimed again while this worker still delivers it
+                                // (a step outlasted its lease) is not delivered twice: the
+                                // new lease stops the first delivery at its next record,
+                                // and the row is taken again once that lease has passed.
+                                if in_flight.insert(row.id.clone()) {
+                                    running.push(worker.start(row, lease_until));
+                                }
                             }
                         }
                         Err(e) => tracing::warn!(error = %e, "outbox worker cannot claim rows"),
                     }
                 }
                 tokio::select! {
-                    Some(done) = running.next(), if !running.is_empty() => unstarted.extend(done),
+                    Some((id, done)) = running.next(), if !running.is_empty() => {
+                        in_flight.remove(&id);
+                        unstarted.extend(done);
+                    }
                     _ = tokio::time::sleep(worker.config.poll_interval), if !all_due => {}
                     _ = worker.wake.notified() => {}
                     _ = stopped.changed() => {}
                 }
             }
-            while let Some(done) = running.next().await {
+            while let Some((_, done)) = running.next().await {
                 unstarted.extend(done);
             }
             worker.release(unstarted).await;
@@ -267,7 +279,7 @@ impl<C: Connector> Worker<C> {
             })
             .collect();
         let mut unstarted = Vec::new();
-        while let Some(done) = running.next().await {
+        while let Some((_, done)) = running.next().await {
             unstarted.extend(done);
         }
         self.release(unstarted).await;
@@ -286,15 +298,16 @@ impl<C: Connector> Worker<C> {
         Ok((rows, lease_until))
     }
 
-    /// Deliver a claimed row once one of its company's lanes is free; the row and its
-    /// lease back when the worker stopped before it started.
-    async fn start(&self, row: OutboxRow, lease_until: i64) -> Option<(String, i64)> {
+    /// Deliver a claimed row once one of its company's lanes is free. Answers the row's
+    /// id, with its lease when the worker stopped before it started.
+    async fn start(&self, row: OutboxRow, lease_until: i64) -> (String, Option<(String, i64)>) {
         let _lane = self.company_gate(&row.company_id).acquire_owned().await;
+        let id = row.id.clone();
         if self.halt.load(Ordering::SeqCst) {
-            return Some((row.id, lease_until));
+            return (id.clone(), Some((id, lease_until)));
         }
         self.process(row, lease_until).await;
-        None
+        (id, None)
     }
 
     /// End the lease of claimed rows that were never started, so another node takes them
@@ -568,55 +581,6 @@ fn fallback_person_name(id: &str) -> String {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
-/// Records progress under the row's lease, renewing it each time.
-struct LeaseRecorder {
-    db: Db,
-    row_id: String,
-    company_id: String,
-    identity_locks: Arc<IdentityLocks>,
-    held: i64,
-    lease_ms: i64,
-    crash_hook: Option<CrashHook>,
-}
-
-impl Recorder for LeaseRecorder {
-    type Held = identity_locks::Held;
-
-    async fn record(&mut self, progress: &Progress) -> Result<(), String> {
-        let now = db::now_ms();
-        // Strictly later than the lease held, so the lease stays a fencing token.
-        let new_lease = (now + self.lease_ms).max(self.held + 1);
-        let (id, held, json) = (self.row_id.clone(), self.held, progress.to_json());
-        let saved = self
-            .db
-            .run(move |conn| store::save_progress(conn, &id, held, new_lease, &json, now))
-            .await
-            .map_err(|e| e.to_string())?;
-        if saved {
-            self.held = new_lease;
-            Ok(())
-        } else {
-            Err("the row's lease was taken over".into())
-        }
-    }
-
-    async fn find_or_create_lock(
-        &mut self,
-        keys: Vec<String>,
-    ) -> Result<identity_locks::Held, String> {
-        self.identity_locks
-            .acquire(&self.db, &self.company_id, &keys)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    fn after_create(&mut self, step: Step) -> bool {
-        self.crash_hook
-            .as_ref()
-            .is_none_or(|hook| hook(&self.row_id, step))
-    }
 }
 
 #[cfg(test)]
