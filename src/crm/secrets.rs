@@ -8,7 +8,7 @@
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Nonce, Payload};
-use hmac::{Hmac, Mac};
+use hkdf::Hkdf;
 use sha2::Sha256;
 
 use secrecy::{ExposeSecret as _, SecretString};
@@ -28,26 +28,13 @@ pub enum SealError {
     NotText,
 }
 
-/// HKDF-SHA-256 (RFC 5869) with an empty salt: `len` bytes of key material for `purpose`.
+/// HKDF-SHA-256 (RFC 5869, the `hkdf` crate) without a salt: `len` bytes of key material
+/// for `purpose`. `len` is at most 255 × 32 bytes; the keys asked for are 32 or 64.
 pub fn derive_key(secret: &SecretString, purpose: &str, len: usize) -> Vec<u8> {
-    let mut extract = <Hmac<Sha256> as KeyInit>::new_from_slice(&[0u8; 32])
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    extract.update(secret.expose_secret().as_bytes());
-    let prk = extract.finalize().into_bytes();
-    let mut out = Vec::with_capacity(len);
-    let mut previous: Vec<u8> = Vec::new();
-    let mut counter: u8 = 1;
-    while out.len() < len {
-        let mut expand = <Hmac<Sha256> as KeyInit>::new_from_slice(&prk)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        expand.update(&previous);
-        expand.update(purpose.as_bytes());
-        expand.update(&[counter]);
-        previous = expand.finalize().into_bytes().to_vec();
-        out.extend_from_slice(&previous);
-        counter = counter.wrapping_add(1);
-    }
-    out.truncate(len);
+    let hkdf = Hkdf::<Sha256>::new(None, secret.expose_secret().as_bytes());
+    let mut out = vec![0u8; len];
+    hkdf.expand(purpose.as_bytes(), &mut out)
+        .unwrap_or_else(|_| unreachable!("keys are far shorter than 255 × 32 bytes"));
     out
 }
 
@@ -181,5 +168,31 @@ mod tests {
         let long = derive_key(&s, "a", 64);
         assert_eq!(long.len(), 64);
         assert_eq!(&long[..32], &derive_key(&s, "a", 32)[..]);
+    }
+
+    /// The keys of every purpose stay what they were (sealed tokens, sessions and OAuth
+    /// states made before keep opening): computed with the earlier implementation.
+    #[test]
+    fn derived_keys_stay_the_same() {
+        let s = SecretString::from("a secret key of the app");
+        let hex = |purpose: &str, len: usize| -> String {
+            derive_key(&s, purpose, len)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        assert_eq!(
+            hex("concierge/crm-tokens/v1", 32),
+            "1843b760b4f1c58c9e7a2f9a02844757111309f32555e3e4ba73b8a41a9a11d4"
+        );
+        assert_eq!(
+            hex("concierge/oauth-state/v1", 32),
+            "30afb6d82cc54aef880593dc8b87397731522634103b65aa6a489bdca86e9cf3"
+        );
+        assert_eq!(
+            hex("concierge/session/v1", 64),
+            "d4dc2335f74630d3c4db2aa70db33d1822ee51b659831a73dfbdfb0d76ab5ff1\
+             ba599f7f4d10e4f4ab684847727a8dde14991be3f6903d7d6ae721a4730a325b"
+        );
     }
 }

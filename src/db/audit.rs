@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use super::schema::audit_log;
-use super::{DbConn, DbError, new_id};
+use super::{DbConn, DbError, new_id, stored_json};
 
 /// Who did it: a signed-in CRM user or an API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,13 @@ pub struct AuditRow {
     /// JSON: `{"version": 3}`, `{"changes": {"color": {"before": …, "after": …}}}`, …
     pub detail: String,
     pub created_at: i64,
+}
+
+impl AuditRow {
+    /// The detail as JSON; an unreadable stored detail is an error naming the row.
+    pub fn detail_value(&self) -> Result<Value, DbError> {
+        stored_json("audit_log", &self.id, "detail", &self.detail)
+    }
 }
 
 /// One change, as the caller describes it.

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{conversations, messages, variables};
-use super::{DbConn, DbError, new_id};
+use super::{DbConn, DbError, new_id, stored_json};
 
 /// Conversation states.
 pub mod status {
@@ -84,10 +84,20 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
-    /// The payload, or an empty one when the stored JSON is unreadable.
+    /// The payload. Every loader of this module checks it ([`checked`]): a stored row with
+    /// an unreadable payload is an error when read, so the empty payload here is reached
+    /// only by a row built in code with bad JSON.
     pub fn payload(&self) -> Payload {
         serde_json::from_str(&self.payload).unwrap_or_default()
     }
+}
+
+/// Loaded messages whose payloads can be read; otherwise an error naming the message.
+fn checked(rows: Vec<MessageRow>) -> Result<Vec<MessageRow>, DbError> {
+    for m in &rows {
+        stored_json::<Payload>("messages", &m.id, "payload", &m.payload)?;
+    }
+    Ok(rows)
 }
 
 /// What a message carries besides its text.
@@ -285,14 +295,16 @@ pub fn messages_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<MessageRow>, DbError> {
-    Ok(messages::table
-        .filter(messages::company_id.eq(company_id))
-        .filter(messages::conversation_id.eq(conversation_id))
-        .filter(messages::seq.gt(after))
-        .order(messages::seq.asc())
-        .limit(limit)
-        .select(MessageRow::as_select())
-        .load(conn)?)
+    checked(
+        messages::table
+            .filter(messages::company_id.eq(company_id))
+            .filter(messages::conversation_id.eq(conversation_id))
+            .filter(messages::seq.gt(after))
+            .order(messages::seq.asc())
+            .limit(limit)
+            .select(MessageRow::as_select())
+            .load(conn)?,
+    )
 }
 
 /// The newest `limit` messages, oldest first.
@@ -310,7 +322,7 @@ pub fn latest_messages(
         .select(MessageRow::as_select())
         .load(conn)?;
     rows.reverse();
-    Ok(rows)
+    checked(rows)
 }
 
 /// One message of the conversation.
@@ -320,13 +332,14 @@ pub fn message(
     conversation_id: &str,
     message_id: &str,
 ) -> Result<Option<MessageRow>, DbError> {
-    Ok(messages::table
+    let row = messages::table
         .find(message_id)
         .filter(messages::company_id.eq(company_id))
         .filter(messages::conversation_id.eq(conversation_id))
         .select(MessageRow::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(checked(row.into_iter().collect())?.pop())
 }
 
 /// The newest message not written by the visitor, if any.
@@ -335,14 +348,15 @@ pub fn last_reply(
     company_id: &str,
     conversation_id: &str,
 ) -> Result<Option<MessageRow>, DbError> {
-    Ok(messages::table
+    let row = messages::table
         .filter(messages::company_id.eq(company_id))
         .filter(messages::conversation_id.eq(conversation_id))
         .filter(messages::author.ne(author::VISITOR))
         .order(messages::seq.desc())
         .select(MessageRow::as_select())
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok(checked(row.into_iter().collect())?.pop())
 }
 
 /// Store a variable's value (JSON), replacing the previous one.

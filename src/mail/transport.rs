@@ -85,6 +85,9 @@ impl Transport {
     }
 }
 
+/// Write the row's `.eml` file atomically (`tempfile`'s persist: a temporary file in the
+/// folder, synced, renamed over the name), so a reader never sees half a mail and a
+/// second attempt replaces the first.
 fn write_eml(dir: &std::path::Path, row_id: &str, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
@@ -92,12 +95,15 @@ fn write_eml(dir: &std::path::Path, row_id: &str, bytes: &[u8]) -> std::io::Resu
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
         .collect();
-    let path = dir.join(format!("{name}.eml"));
-    let tmp = dir.join(format!(".{name}.eml.tmp"));
-    let mut file = std::fs::File::create(&tmp)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".eml.tmp")
+        .tempfile_in(dir)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &path)
+    file.as_file().sync_all()?;
+    file.persist(dir.join(format!("{name}.eml")))
+        .map(drop)
+        .map_err(|e| e.error)
 }
 
 /// Sort an SMTP failure (see the module documentation).

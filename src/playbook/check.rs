@@ -158,6 +158,136 @@ fn attribute(value: &Value, mut problem: Problem) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    /// The shipped playbooks as JSON values.
+    fn shipped() -> Vec<Value> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .filter_map(|src| check_document(&src, Format::Yaml).ok())
+            .filter_map(|pb| serde_json::to_value(pb).ok())
+            .collect()
+    }
+
+    /// Every JSON pointer of a value.
+    fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {
+        let children: Vec<(String, &Value)> = match value {
+            Value::Object(entries) => entries
+                .iter()
+                .map(|(k, v)| (k.replace('~', "~0").replace('/', "~1"), v))
+                .collect(),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (key, child) in children {
+            let p = format!("{at}/{key}");
+            out.push(p.clone());
+            pointers(child, &p, out);
+        }
+    }
+
+    /// Change the value at `target` (`how` picks the change).
+    fn edit(doc: &mut Value, target: &str, how: usize) {
+        let (parent, key) = target.rsplit_once('/').unwrap_or(("", target));
+        match how {
+            // Gone: a key removed, or an item of a list.
+            0 => match doc.pointer_mut(parent) {
+                Some(Value::Object(m)) => {
+                    m.remove(&key.replace("~1", "/").replace("~0", "~"));
+                }
+                Some(Value::Array(items)) => {
+                    if let Ok(i) = key.parse::<usize>()
+                        && i < items.len()
+                    {
+                        items.remove(i);
+                    }
+                }
+                _ => {}
+            },
+            // A key no format knows, beside the value.
+            1 => {
+                if let Some(Value::Object(m)) = doc.pointer_mut(parent) {
+                    m.insert("surplus".into(), Value::Bool(true));
+                }
+            }
+            how => {
+                let new = match how {
+                    2 => Value::Null,
+                    3 => serde_json::json!(-1),
+                    4 => serde_json::json!(0),
+                    5 => serde_json::json!("x"),
+                    6 => serde_json::json!(""),
+                    7 => serde_json::json!([]),
+                    8 => serde_json::json!({}),
+                    9 => serde_json::json!(true),
+                    10 => serde_json::json!(1.5e300),
+                    _ => serde_json::json!("{{ vars.nope | "),
+                };
+                if let Some(slot) = doc.pointer_mut(target) {
+                    *slot = new;
+                }
+            }
+        }
+    }
+
+    /// The JSON fast path of [`check_document`] accepts no document the careful reading
+    /// refuses, and reads what it accepts the same: shipped playbooks with keys removed,
+    /// added and values swapped for others, across hundreds of random edits. Enough of
+    /// them reach the fast path for the property to be tested, not assumed.
+    #[test]
+    fn the_json_fast_path_accepts_nothing_the_careful_path_refuses() {
+        let docs = shipped();
+        assert!(docs.len() >= 6, "{} shipped playbooks read", docs.len());
+        let edits = proptest::collection::vec((0usize..100_000, 0usize..12), 0..3);
+        let cases = (0usize..docs.len(), edits);
+        let mut runner = TestRunner::deterministic();
+        let mut fast = 0;
+        for _ in 0..1500 {
+            let Ok(tree) = cases.new_tree(&mut runner) else {
+                continue;
+            };
+            let (which, edits) = tree.current();
+            let mut doc = docs[which].clone();
+            for (at, how) in edits {
+                let mut all = Vec::new();
+                pointers(&doc, "", &mut all);
+                if let Some(target) = all.get(at % all.len().max(1)).cloned() {
+                    edit(&mut doc, &target, how);
+                }
+            }
+            let src = doc.to_string();
+            let Ok(typed) = serde_json::from_str::<Playbook>(&src) else {
+                continue;
+            };
+            if !validate::validate(&typed).is_empty() {
+                continue;
+            }
+            fast += 1;
+            match check(&src, Format::Json, false) {
+                Ok(careful) => assert_eq!(careful, typed, "read differently: {src}"),
+                Err(report) => panic!(
+                    "the fast path accepts what the careful path refuses:\n{}\n{src}",
+                    report.render("doc.json")
+                ),
+            }
+        }
+        assert!(fast >= 200, "only {fast} documents reached the fast path");
+    }
 
     #[test]
     fn shipped_lead_qualification_is_valid() {

@@ -2,6 +2,11 @@
 //!
 //! Values are inserted as text, never as markup: the result is rich-text source whose
 //! inserted parts the renderer treats like anything else the visitor could have typed.
+//!
+//! Ours rather than a template engine's (askama, minijinja, handlebars): the language is
+//! deliberately tiny — paths and fallbacks, no logic, no markup — so the validator can
+//! check every placeholder of a document at load time and name its card; an engine would
+//! accept far more than the format allows and render HTML where rich-text source is due.
 
 use std::fmt;
 

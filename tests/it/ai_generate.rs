@@ -1,7 +1,8 @@
 //! The playbook generator against a local OpenAI-compatible server that plays back
 //! recorded answers (`ai_answers/`) and keeps every request it was sent: valid on the
 //! first try, repaired in round two, staying invalid, malformed JSON, provider errors and
-//! timeouts, a description that tries to override the schema, the command line.
+//! timeouts, a description that tries to override the schema, providers without structured
+//! output or JSON mode, the command line.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
@@ -39,6 +40,8 @@ pub(crate) enum Reply {
     Hang,
     /// 400 to any request that asks for `json_schema` output; the next reply otherwise.
     RefuseSchema,
+    /// 400 to any request with a `response_format`; the next reply otherwise.
+    RefuseFormats,
 }
 
 /// A local OpenAI-compatible chat-completions server.
@@ -73,6 +76,7 @@ impl FakeModel {
                         body["_authorization"] = json!(auth);
                         let wants_schema =
                             body.pointer("/response_format/type") == Some(&json!("json_schema"));
+                        let wants_format = body.get("response_format").is_some();
                         q.lock().unwrap().push(body);
                         let reply = {
                             let mut replies = r.lock().unwrap();
@@ -82,7 +86,12 @@ impl FakeModel {
                                     r#"{"error":{"message":"response_format json_schema is not supported"}}"#,
                                     None,
                                 )),
-                                Some(Reply::RefuseSchema) => {
+                                Some(Reply::RefuseFormats) if wants_format => Some(Reply::Status(
+                                    422,
+                                    r#"{"error":{"message":"response_format is not supported"}}"#,
+                                    None,
+                                )),
+                                Some(Reply::RefuseSchema | Reply::RefuseFormats) => {
                                     replies.pop_front();
                                     replies.pop_front()
                                 }
@@ -114,7 +123,7 @@ impl FakeModel {
                                 std::future::pending::<()>().await;
                                 HttpResponse::Ok().finish()
                             }
-                            Some(Reply::RefuseSchema) | None => HttpResponse::InternalServerError()
+                            Some(Reply::RefuseSchema | Reply::RefuseFormats) | None => HttpResponse::InternalServerError()
                                 .body("the recording has no more answers"),
                         }
                     }
@@ -253,6 +262,14 @@ fn messages(request: &Value) -> Vec<(String, String)> {
                 m["content"].as_str().unwrap().to_owned(),
             )
         })
+        .collect()
+}
+
+/// The `response_format` type of each request (null when it had none).
+fn output_formats(requests: &[Value]) -> Vec<Value> {
+    requests
+        .iter()
+        .map(|r| r["response_format"]["type"].clone())
         .collect()
 }
 
@@ -534,10 +551,7 @@ async fn a_provider_without_structured_output_gets_plain_json_requests() {
     let (status, _, body) = admin.generate(describe("qualify by team size")).await;
     assert_eq!(status, 200, "{body:#}");
     let requests = model.requests();
-    let formats: Vec<Value> = requests
-        .iter()
-        .map(|r| r["response_format"]["type"].clone())
-        .collect();
+    let formats = output_formats(&requests);
     // Refused once; the accepted mode is kept for the repair round.
     assert_eq!(
         formats,
@@ -549,6 +563,30 @@ async fn a_provider_without_structured_output_gets_plain_json_requests() {
     );
     // The schema is in the prompt either way.
     assert!(messages(&requests[1])[0].1.contains("\"$defs\""));
+    assert_eq!(model.unused_replies(), 0);
+}
+
+#[tokio::test]
+async fn a_provider_without_json_modes_gets_plain_requests_and_its_prose_is_parsed() {
+    let fenced: &'static str = String::leak(format!(
+        "Here is the playbook you asked for:\n\n```json\n{VALID}\n```\nTell me if you want changes."
+    ));
+    let (model, admin) = with_model(vec![Reply::RefuseFormats, Reply::Answer(fenced)]).await;
+    let (status, _, body) = admin.generate(describe("qualify by team size")).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["rounds"], 1);
+    assert_eq!(body["document"]["slug"], "team-size-qualification");
+    let requests = model.requests();
+    let formats = output_formats(&requests);
+    // Structured output refused, then JSON mode refused, then no format at all.
+    assert_eq!(
+        formats,
+        vec![json!("json_schema"), json!("json_object"), Value::Null]
+    );
+    assert!(requests[2].get("response_format").is_none());
+    // The prompt still carries the schema and asks for one JSON object.
+    let system = &messages(&requests[2])[0].1;
+    assert!(system.contains("\"$defs\"") && system.contains("exactly one JSON object"));
     assert_eq!(model.unused_replies(), 0);
 }
 

@@ -10,9 +10,9 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::common::{TestApp, TestDb};
+use crate::wait::eventually;
 use concierge::db::{companies, playbooks};
 use concierge::playbook::Playbook;
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
@@ -23,8 +23,6 @@ use serde_json::{Value, json};
 
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// How long a step may take before the test gives up.
-pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
 /// chromedriver on a free port, killed when dropped.
 pub(crate) struct ChromeDriver {
@@ -104,22 +102,6 @@ impl Drop for ChromeDriver {
     }
 }
 
-/// Poll `probe` until it gives a value, or fail naming `what`.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// One browser at a time: they are heavy, and the timing checks want a calm machine.
 pub(crate) static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -145,6 +127,26 @@ pub(crate) async fn js(browser: &Client, script: &str) -> Value {
         .execute(script, Vec::new())
         .await
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+}
+
+/// The positive signal before asserting that nothing injected ran: an image that fails to
+/// load, made now by the test itself, has run its `onerror`. An injected image (or
+/// handler) in the page before it would have run by then too, so `window.__xss` being
+/// still unset means it never will.
+pub(crate) async fn handlers_have_run(browser: &Client) {
+    js(
+        browser,
+        "window.__control = 0;
+         const probe = new Image();
+         probe.onerror = () => { window.__control = 1; };
+         probe.src = 'x?control=' + Date.now();
+         return null",
+    )
+    .await;
+    eventually("the control image's onerror", || async {
+        (js(browser, "return window.__control").await == json!(1)).then_some(())
+    })
+    .await;
 }
 
 /// Press `key` wherever the focus is.
@@ -367,7 +369,7 @@ async fn a_visitor_on_the_pricing_page_is_qualified_by_clicking_and_typing() {
         let payload = r#"<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>"#;
         say(&browser, payload).await;
         wait_message(&browser, "<script>").await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        handlers_have_run(&browser).await;
         assert!(messages(&browser).await.contains(&payload.to_owned()));
         let injected = js(
             &browser,
@@ -502,7 +504,7 @@ async fn playbook_rich_text_renders_payloads_stay_inert_and_identify_works_on_a_
         // The SDK opens any playbook by its slug.
         js(&browser, "Concierge.open('rich-text-check'); return null").await;
         wait_message(&browser, "Done.").await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        handlers_have_run(&browser).await;
 
         let report = js(
             &browser,

@@ -7,9 +7,10 @@ use fantoccini::{Client, Locator};
 
 use serde_json::Value;
 
-use crate::browser::{eventually, in_browser, js, shown};
+use crate::browser::{in_browser, js, shown};
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
+use crate::wait::eventually;
 
 pub(crate) const ADMIN: i64 = 1001;
 const REP: i64 = 1002;
@@ -134,6 +135,7 @@ async fn an_admin_builds_checks_publishes_and_switches_on_a_playbook() {
         // The markup stayed text everywhere.
         let list = text_of(&browser, "#pb-list").await;
         assert!(list.contains(PAYLOAD), "{list}");
+        crate::browser::handlers_have_run(&browser).await;
         let xss = js(&browser, "return window.__xss === undefined && !document.querySelector('#pb-list img, #ed-versions img, #audit-list img')").await;
         assert_eq!(xss, Value::Bool(true));
 

@@ -104,7 +104,7 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
         set(&browser, "select[name=\"trigger.on\"]", "click", "change").await;
         until(&browser, "the selector field", "[...document.querySelectorAll('#pf-trigger .pf-row')].some(r => !r.hidden && r.textContent.includes('CSS selector'))").await;
         js(&browser, "var r = [...document.querySelectorAll('#pf-trigger .pf-row')].find(r => r.textContent.includes('CSS selector')); var i = r.querySelector('input'); i.value = '#talk'; i.dispatchEvent(new Event('input')); return true").await;
-        let seen = crate::browser::eventually("the trigger in the YAML", || async {
+        let seen = crate::wait::eventually("the trigger in the YAML", || async {
             let v = yaml(&browser).await;
             (v.contains("selector: \"#talk\"") && !v.contains("delay_seconds")).then_some(v)
         })
@@ -144,7 +144,7 @@ async fn the_form_and_the_yaml_view_are_one_draft() {
         type_yaml(&browser, &hostile).await;
         until(&browser, "the hostile card in the form and graph", &format!("[...document.querySelectorAll('details.pf-card')].some(d => d.getAttribute('data-card') === {id}) && [...document.querySelectorAll('#ed-graph g')].some(g => g.getAttribute('data-card') === {id})")).await;
         js(&browser, "document.querySelectorAll('details.pf-card').forEach(d => d.open = true); return true").await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        crate::browser::handlers_have_run(&browser).await;
         let inert = js(&browser, "return window.__xss === undefined && !document.querySelector('#ed-form img, #ed-form script, #ed-form iframe, #ed-form svg, #ed-form math, #ed-form a, #ed-graph img, #ed-graph script, #ed-graph foreignObject, #ed-problems img')").await;
         assert_eq!(inert, Value::Bool(true));
         let name = js(&browser, "return document.querySelector('#ed-form input').value").await;

@@ -9,10 +9,11 @@
 use std::time::{Duration, Instant};
 
 use crate::browser::{
-    ChromeDriver, ONE_BROWSER, choice, demo_company, eventually, js, say, shown, wait_message,
+    ChromeDriver, ONE_BROWSER, choice, demo_company, js, say, shown, wait_message,
 };
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
+use crate::wait::eventually;
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use serde_json::json;
@@ -209,6 +210,7 @@ async fn rep_says(rep: &Client, text: &str) {
 
 /// Nothing the payloads could have done happened in the current frame.
 async fn inert(browser: &Client, scope: &str) {
+    crate::browser::handlers_have_run(browser).await;
     let report = js(
         browser,
         &format!(
@@ -450,14 +452,14 @@ async fn live_chat(rep: Client, visitor: Client, url: String, db: concierge::db:
     wait_transcript(&rep, &format!("rep: {}", PAYLOADS[3])).await;
     wait_message(&visitor, &format!("rep: {}", PAYLOADS[3])).await;
     wait_transcript(&rep, PAYLOADS[3]).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let shown_in_inbox = transcript(&rep).await;
-    for p in PAYLOADS {
-        assert!(
-            shown_in_inbox.iter().any(|m| m == p),
-            "{p} as text: {shown_in_inbox:#?}"
-        );
-    }
+    eventually("every payload shown as text in the inbox", || async {
+        let shown = transcript(&rep).await;
+        PAYLOADS
+            .iter()
+            .all(|p| shown.iter().any(|m| m == p))
+            .then_some(())
+    })
+    .await;
     inert(&rep, "#transcript").await;
     inert(&rep, "#chat-list").await;
     inert(&visitor, "#concierge .cnc-log").await;

@@ -6,12 +6,13 @@
 use fantoccini::Client;
 use serde_json::json;
 
-use crate::browser::{demo_company, eventually, js, wait_message};
+use crate::browser::{demo_company, js, wait_message};
 use crate::browser_livechat::{
     REP, click, count, open_inbox, qualify, rep_and_visitor, set_online, text, visible, wait_text,
 };
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
+use crate::wait::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offered_chat_shows_in_the_inbox_also_after_a_reload_and_is_declined_or_accepted() {

@@ -183,6 +183,7 @@ async fn playbook_payloads_stay_inert_in_the_preview() {
         js(&browser, "document.getElementById('pv-section').open = true; return true").await;
         click(&browser, "#pv-start").await;
         until(&browser, "the end of the preview", "[...document.querySelectorAll('#pv-widget .cnc-system')].some(l => l.textContent.includes('the flow ends here'))").await;
+        crate::browser::handlers_have_run(&browser).await;
         let report = js(&browser, "var w = document.getElementById('pv-widget'); \
             var els = [...w.querySelectorAll('*')]; \
             return { \

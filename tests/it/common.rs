@@ -3,16 +3,20 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use concierge::config::Config;
 use concierge::db::{Backend, Db};
 
-/// A database made for one test, removed afterwards.
+/// A database made for one test, removed afterwards. A test that fails while using it
+/// names its backend (see `Drop`).
 pub struct TestDb {
     pub url: String,
     pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
     pg_admin: Option<(String, String)>,
+    /// Opened or given to a server: a failure now is a failure on this backend.
+    in_use: AtomicBool,
 }
 
 impl TestDb {
@@ -24,6 +28,7 @@ impl TestDb {
             backend: Backend::Sqlite,
             _dir: Some(dir),
             pg_admin: None,
+            in_use: AtomicBool::new(false),
         }
     }
 
@@ -46,6 +51,7 @@ impl TestDb {
             backend: Backend::Postgres,
             _dir: None,
             pg_admin: Some((admin, name)),
+            in_use: AtomicBool::new(false),
         })
     }
 
@@ -63,16 +69,22 @@ impl TestDb {
             backend: self.backend,
             _dir: None,
             pg_admin: None,
+            in_use: AtomicBool::new(false),
         }
     }
 
     pub fn open(&self) -> Db {
+        self.in_use.store(true, Ordering::Relaxed);
         Db::open(&self.url, 4).unwrap_or_else(|e| panic!("open {:?}: {e}", self.backend))
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if std::thread::panicking() && self.in_use.load(Ordering::Relaxed) {
+            // Shown with the failed test's output: which of the backends it failed on.
+            eprintln!("FAILED ON {:?} ({})", self.backend, self.url);
+        }
         if let Some((admin, name)) = &self.pg_admin {
             use diesel::{Connection, RunQueryDsl, pg::PgConnection};
             if let Ok(mut conn) = PgConnection::establish(admin) {
@@ -85,6 +97,7 @@ impl Drop for TestDb {
 
 /// A configuration for tests: port 0, the given database, a temp data folder.
 pub fn test_config(db: &TestDb, data_dir: PathBuf) -> Config {
+    db.in_use.store(true, Ordering::Relaxed);
     Config::for_tests(&db.url, &data_dir)
 }
 

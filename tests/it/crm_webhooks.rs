@@ -10,9 +10,9 @@ use concierge::playbook::load::Format;
 use concierge::web::auth::session;
 use serde_json::{Value, json};
 
-use crate::browser::eventually;
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::{browser, install_app};
+use crate::wait::eventually;
 use crate::widget_support::Widget;
 
 /// A click playbook `SLUG-chat` that asks for an e-mail and captures a `create` (lead or

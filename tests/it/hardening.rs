@@ -90,7 +90,10 @@ async fn raw(
     content_type: Option<&str>,
     body: &str,
 ) -> (u16, reqwest::header::HeaderMap, String) {
-    let mut req = reqwest::Client::new().request(method, app.at(path));
+    // As the widget's script on a customer's page calls it: from another origin.
+    let mut req = reqwest::Client::new()
+        .request(method, app.at(path))
+        .header("origin", "https://customer.example");
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -180,6 +183,8 @@ async fn api_errors_have_the_right_status_and_one_shape() {
         assert_eq!(status, 404, "{method}: {body}");
         assert_eq!(error_code(&body), "not_found");
         assert_eq!(headers["access-control-allow-origin"], "*");
+        let exposed = headers["access-control-expose-headers"].to_str().unwrap();
+        assert!(exposed.eq_ignore_ascii_case("retry-after"), "{exposed}");
     }
     for (method, path) in [
         ("PUT", "/api/widget/messages"),
@@ -193,6 +198,35 @@ async fn api_errors_have_the_right_status_and_one_shape() {
         assert_eq!(error_code(&body), "method_not_allowed");
         assert!(headers.contains_key("allow"), "{method} {path}");
     }
+    // A browser's preflight: any origin may send JSON with a bearer token.
+    let resp = reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, app.at("/api/widget/identify"))
+        .header("origin", "https://customer.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    let methods = h["access-control-allow-methods"].to_str().unwrap();
+    assert!(
+        methods.contains("POST") && methods.contains("GET"),
+        "{methods}"
+    );
+    let allowed = h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"));
+    assert_eq!(h["access-control-max-age"], "86400");
+    // Cookies are never asked for.
+    assert!(!h.contains_key("access-control-allow-credentials"));
+    // A plain OPTIONS (no preflight) is answered from the route table.
     let (status, headers, _) = raw(
         &app,
         reqwest::Method::OPTIONS,
@@ -203,7 +237,7 @@ async fn api_errors_have_the_right_status_and_one_shape() {
     )
     .await;
     assert_eq!(status, 204);
-    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert!(headers["allow"].to_str().unwrap().contains("POST"));
 }
 
 /// A made-up authorization code (no state, as a marketplace install sends) is the

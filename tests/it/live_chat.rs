@@ -4,8 +4,6 @@
 //! once with one transcript note, chats handed back when a rep goes away, the queue, a
 //! missed chat, and 404 for another company's or another rep's chat (R6).
 
-use std::time::Duration;
-
 use concierge::config::Rate;
 use concierge::crm::sandbox;
 use concierge::db::companies::{self, Company};
@@ -21,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
+use crate::wait::eventually;
 use crate::widget_support::{QUALIFY, SseReader, Widget};
 use secrecy::ExposeSecret as _;
 
@@ -232,18 +231,20 @@ pub(crate) async fn until_event(
     sse.until(|e| e.event == name && pred(&e.data)).await.data
 }
 
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..150 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
+/// Wait until no outbox row is pending: everything queued has been delivered (or has
+/// failed for good), so a late duplicate would show now.
+pub(crate) async fn outbox_settled(db: &db::Db) {
+    use concierge::db::schema::outbox;
+    eventually("every outbox row to be handled", || async {
+        let mut conn = db.conn().unwrap();
+        let pending: i64 = outbox::table
+            .filter(outbox::status.eq("pending"))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        (pending == 0).then_some(())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -821,8 +822,8 @@ async fn a_lead_from_the_panel_and_the_transcript_reach_the_crm_once() {
             (!notes.is_empty()).then_some(notes)
         })
         .await;
-        // Whatever else runs, nothing more arrives.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Whatever else was queued has been delivered: nothing more arrives.
+        outbox_settled(&app.state.db).await;
         let store = sandbox.snapshot();
         let leads: Vec<_> = store
             .leads

@@ -13,7 +13,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::common::TestDb;
-use crate::live_chat::{BEN, CHLOE, Rep, eventually, setup, until_event, visitor_waits};
+use crate::live_chat::{BEN, CHLOE, Rep, setup, until_event, visitor_waits};
+use crate::wait::eventually;
 
 pub(crate) async fn auto_assign(app: &crate::common::TestApp, company: &Company) {
     let mut settings = company.settings();

@@ -3,8 +3,7 @@
 //! too); a cancelled timer never fires; timers due while no node ran fire once right after
 //! the next start; two nodes on one database fire each timer exactly once.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use concierge::chat::timers::{Worker, WorkerConfig};
 use concierge::config::{Config, Rate, RateLimits};
@@ -18,6 +17,7 @@ use diesel::prelude::*;
 use serde_json::Value;
 
 use crate::common::{TestDb, test_config};
+use crate::wait::eventually_for;
 use crate::widget_support::*;
 
 /// A click-started flow: live chat, then an offline branch that asks for an e-mail.
@@ -99,22 +99,6 @@ impl Node {
             page: "https://acme.test/pricing".into(),
             language: "en-GB".into(),
         }
-    }
-}
-
-/// Poll `probe` every 50 ms until it gives a value, at most `patience`.
-async fn eventually<T, F, Fut>(what: &str, patience: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + patience;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -251,7 +235,7 @@ async fn a_chat_nobody_takes_runs_the_offline_branch_when_the_wait_is_over() {
         assert!((due - db::now_ms() - 10_000).abs() < 2_000, "due in 10 s");
         let mut events = SseReader::new(w.events(Some(1)).await);
 
-        let fired = eventually("the timer to fire", Duration::from_secs(15), || async {
+        let fired = eventually_for("the timer to fire", Duration::from_secs(15), || async {
             let t = timers_of(&node.state.db, &conv).await.remove(0);
             (t.status == status::FIRED).then_some(t)
         })
@@ -346,7 +330,7 @@ async fn a_cancelled_timer_never_fires() {
         set_due(&node.state.db, move |_| now - 1000).await;
         make_cancelled_due(&node.state.db, now - 1000).await;
         chat.timer_wake.armed(now - 1000);
-        eventually(
+        eventually_for(
             "the control timer to fire",
             Duration::from_secs(5),
             || async {
@@ -355,17 +339,18 @@ async fn a_cancelled_timer_never_fires() {
             },
         )
         .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The worker ends its round on the stop: whatever it would fire has fired.
+        let store = node.state.db.clone();
+        node.stop().await;
         assert_eq!(
-            offline_counts(&node.state.db, &[taken.clone(), raced.clone(), control]).await,
+            offline_counts(&store, &[taken.clone(), raced.clone(), control]).await,
             [0, 0, 1]
         );
         for id in [&taken, &raced] {
-            let t = timers_of(&node.state.db, id).await.remove(0);
+            let t = timers_of(&store, id).await.remove(0);
             assert_eq!((t.status.as_str(), t.fired_at), (status::CANCELLED, None));
-            assert_eq!(conversation(&node.state.db, id).await.1, None, "not missed");
+            assert_eq!(conversation(&store, id).await.1, None, "not missed");
         }
-        node.stop().await;
     }
 }
 
@@ -399,7 +384,7 @@ async fn timers_due_while_no_node_ran_fire_once_right_after_the_start() {
 
         let started = db::now_ms();
         let second = Node::start(&db, |_| {}).await;
-        let fired = eventually("all 20 timers to fire", Duration::from_secs(10), || async {
+        let fired = eventually_for("all 20 timers to fire", Duration::from_secs(10), || async {
             let fired: Vec<TimerRow> = timers_of_all(&second.state.db, &ids).await;
             (fired.iter().all(|t| t.status == status::FIRED)).then_some(fired)
         })
@@ -419,9 +404,9 @@ async fn timers_due_while_no_node_ran_fire_once_right_after_the_start() {
             "fired {} ms after the start",
             last - started
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(offline_counts(&second.state.db, &ids).await, vec![1; 20]);
+        // Stopped, the worker has ended its round: a second firing would show now.
         second.stop().await;
+        assert_eq!(offline_counts(&db_handle, &ids).await, vec![1; 20]);
     }
 }
 
@@ -459,7 +444,7 @@ async fn two_nodes_fire_each_of_200_timers_exactly_once() {
         a.state.chat.timer_wake.armed(now);
         b.state.chat.timer_wake.armed(now);
 
-        let fired = eventually(
+        let fired = eventually_for(
             "all 200 timers to fire",
             Duration::from_secs(20),
             || async {
@@ -478,10 +463,11 @@ async fn two_nodes_fire_each_of_200_timers_exactly_once() {
             db.backend
         );
         assert!(worst <= 1000, "a timer fired {worst} ms after due");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(offline_counts(&a.state.db, &ids).await, vec![1; 200]);
+        // Stopped, both workers have ended their rounds: a second firing would show now.
+        let store = a.state.db.clone();
         a.stop().await;
         b.stop().await;
+        assert_eq!(offline_counts(&store, &ids).await, vec![1; 200]);
     }
 }
 
@@ -567,7 +553,7 @@ async fn a_stopping_worker_releases_the_timers_it_has_not_fired() {
             ..WorkerConfig::default()
         };
         let handle = Worker::new(node.state.chat.clone(), config.clone()).spawn();
-        eventually("a first timer to fire", Duration::from_secs(20), || async {
+        eventually_for("a first timer to fire", Duration::from_secs(20), || async {
             let all = timers_of_all(&node.state.db, &ids).await;
             all.iter().any(|t| t.status == status::FIRED).then_some(())
         })

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area, sharing the support modules
 //! (`common` — fresh databases and the real server; `crm_support` — the sandbox CRM;
-//! `openapi_support` — Pipedrive's OpenAPI files; `widget_support` — widget API calls).
+//! `openapi_support` — Pipedrive's OpenAPI files; `wait` — waiting for something to happen;
+//! `widget_support` — widget API calls).
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
     clippy::unwrap_used,
@@ -13,6 +14,7 @@ mod common;
 mod crm_support;
 mod node_process;
 mod openapi_support;
+mod wait;
 mod widget_support;
 
 mod admin_api;

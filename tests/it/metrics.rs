@@ -1,10 +1,10 @@
 //! `/metrics`: served on its own address only, in Prometheus text format, with the turns,
 //! event streams, outbox, CRM calls, database pool and NOTIFY figures README describes.
 
-use crate::browser::eventually;
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::installed_with;
 use crate::live_chat::ADA;
+use crate::wait::eventually;
 use crate::widget_support::Widget;
 
 const FLOW: &str = r##"

@@ -14,6 +14,7 @@ use diesel::RunQueryDsl;
 use serde_json::Value;
 
 use crate::common::{TestApp, TestDb};
+use crate::wait::eventually_for;
 
 async fn ready(app: &TestApp) -> (u16, Value) {
     let resp = reqwest::get(app.at("/readyz")).await.unwrap();
@@ -23,14 +24,11 @@ async fn ready(app: &TestApp) -> (u16, Value) {
 
 /// `/readyz` once it says ready (the listener connects in the background), within 10 s.
 async fn until_ready(app: &TestApp) -> Value {
-    for _ in 0..100 {
+    eventually_for("/readyz to say ready", Duration::from_secs(10), || async {
         let (status, body) = ready(app).await;
-        if status == 200 {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("not ready within 10 s: {:?}", ready(app).await);
+        (status == 200).then_some(body)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,16 +104,28 @@ async fn events_published_on_one_node_reach_the_other_and_a_cut_listener_resyncs
     };
     a.state.chat.hub.publish_rep("co-1", crm.clone());
     assert_eq!(next(&mut inbox).await, CompanyEvent::Rep { event: crm });
-    // A node does not hear its own events twice.
+    // A node does not hear its own events twice: once B heard A's event, B publishes on
+    // the same conversation, and the next event A's subscriber gets is B's (the
+    // notifications reach A's listener in the order they were sent).
     let mut own = a.state.chat.hub.subscribe("conv-2");
     a.state.chat.hub.publish("co-1", "conv-2", status("bot"));
     assert_eq!(next(&mut own).await, status("bot"));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(own.try_recv().is_err(), "delivered once");
     assert!(matches!(
         next(&mut inbox).await,
         CompanyEvent::Conversation { conversation_id, .. } if conversation_id == "conv-2"
     ));
+    b.state
+        .chat
+        .hub
+        .publish("co-1", "conv-2", status("unassigned"));
+    assert_eq!(next(&mut own).await, status("unassigned"), "delivered once");
+    assert_eq!(
+        next(&mut inbox).await,
+        CompanyEvent::Conversation {
+            conversation_id: "conv-2".into(),
+            event: status("unassigned"),
+        }
+    );
 
     // Cut every listening connection: B's subscribers are told to re-read, and the
     // events after the reconnect arrive again.

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use crate::wait::eventually_for;
+
 /// The secret key every node and the in-process setup server share (so each can open the
 /// tokens and sessions the others made).
 pub const SECRET_KEY: &str = "test-secret-key-0123456789abcdef";
@@ -79,21 +81,22 @@ impl NodeProcess {
     }
 
     async fn wait_ready(&mut self) {
-        let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if let Some(child) = self.child.as_mut()
+        let (client, url) = (reqwest::Client::new(), self.url.clone());
+        let child = &mut self.child;
+        let what = format!("node {url} to be ready");
+        eventually_for(&what, Duration::from_secs(30), || {
+            if let Some(child) = child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("node {} exited at start: {status}", self.url);
+                panic!("node {url} exited at start: {status}");
             }
-            if let Ok(r) = client.get(format!("{}/readyz", self.url)).send().await
-                && r.status() == 200
-            {
-                return;
+            let (client, readyz) = (client.clone(), format!("{url}/readyz"));
+            async move {
+                let r = client.get(readyz).send().await.ok()?;
+                (r.status() == 200).then_some(())
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("node {} not ready within 30 s", self.url);
+        })
+        .await;
     }
 
     /// `kill -9`: no chance to finish anything.

@@ -22,6 +22,7 @@ use crate::common::{TestApp, TestDb};
 use crate::crm_support::installed_with;
 use crate::live_chat::ADA;
 use crate::node_process::NodeProcess;
+use crate::wait::within;
 
 const FLOW: &str = r##"
 slug: r1
@@ -338,17 +339,25 @@ async fn r1_kill_9_loses_no_answered_turn_and_delivers_each_capture_once() {
         // Each capture reaches the CRM once.
         let sandbox = setup.state.sandbox.clone().expect("the sandbox CRM");
         let expected = record.finished.len();
-        let deadline = Instant::now() + DELIVERY_WAIT;
-        loop {
+        // Every lead there and no outbox row pending (a late duplicate would show now);
+        // what is missing after the wait is reported below.
+        within(DELIVERY_WAIT, || async {
             let leads = sandbox.snapshot().leads;
             let r1 = leads.iter().filter(|l| l.title.starts_with("R1 ")).count();
-            if r1 >= expected || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+            let pending: i64 = db
+                .run(|conn| {
+                    outbox::table
+                        .filter(outbox::status.eq("pending"))
+                        .count()
+                        .get_result(conn)
+                        .map_err(concierge::db::DbError::from)
+                })
+                .await
+                .unwrap();
+            (r1 >= expected && pending == 0).then_some(())
+        })
+        .await;
         let drained = last_restart.elapsed();
-        tokio::time::sleep(Duration::from_secs(1)).await;
         let leads = sandbox.snapshot().leads;
         let waiting: Vec<(String, i32, Option<String>)> = db
             .run(|conn| {

@@ -24,6 +24,7 @@ use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
 use crate::live_chat::{ADA, BEN, CHLOE, Rep};
 use crate::node_process::NodeProcess;
+use crate::wait::eventually_for;
 use crate::widget_support::{QUALIFY, SseReader, Widget};
 
 /// Click-started: a reference, an e-mail, a live chat nobody takes, then a lead.
@@ -100,20 +101,6 @@ async fn setup(db: TestDb) -> (TestApp, Company) {
         .await
         .unwrap();
     (app, company)
-}
-
-async fn eventually<T, Fut: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    seconds: u64,
-    mut f: impl FnMut() -> Fut,
-) -> T {
-    for _ in 0..seconds * 5 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +207,7 @@ async fn r5_two_processes_share_events_assignment_timers_and_the_outbox() {
 
     let db = setup.state.db.clone();
     let ids = conversations.clone();
-    let fired = eventually("every wait timer fired", 60, || {
+    let fired = eventually_for("every wait timer fired", Duration::from_secs(60), || {
         let (db, ids) = (db.clone(), ids.clone());
         let expected = ids.len();
         async move {
@@ -254,7 +241,7 @@ async fn r5_two_processes_share_events_assignment_timers_and_the_outbox() {
     );
 
     let sandbox = setup.state.sandbox.clone().expect("the sandbox CRM");
-    let store = eventually("every lead in the CRM", 60, || {
+    let store = eventually_for("every lead in the CRM", Duration::from_secs(60), || {
         let sandbox = sandbox.clone();
         async move {
             let store = sandbox.snapshot();
@@ -267,8 +254,8 @@ async fn r5_two_processes_share_events_assignment_timers_and_the_outbox() {
         }
     })
     .await;
-    // Settle: a late duplicate would show now.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Settle: once every outbox row is handled, a late duplicate would show now.
+    crate::live_chat::outbox_settled(&setup.state.db).await;
     let store = {
         let later = sandbox.snapshot();
         assert_eq!(
@@ -386,7 +373,7 @@ async fn sigterm_releases_claimed_outbox_rows_and_another_node_takes_them_at_onc
             .unwrap();
         let mut a = NodeProcess::start(&url, &[]).await;
         let db = setup.state.db.clone();
-        eventually("node A to claim the rows", 20, || {
+        eventually_for("node A to claim the rows", Duration::from_secs(20), || {
             let (db, company) = (db.clone(), company.id.clone());
             async move {
                 let (all, leased) = pending_rows(&db, &company).await;
@@ -421,10 +408,14 @@ async fn sigterm_releases_claimed_outbox_rows_and_another_node_takes_them_at_onc
             .unwrap();
         assert!(cleared.status().is_success());
         let b = NodeProcess::start(&url, &[]).await;
-        eventually("node B to deliver every row", 30, || {
-            let (db, company) = (db.clone(), company.id.clone());
-            async move { (pending_rows(&db, &company).await.0 == 0).then_some(()) }
-        })
+        eventually_for(
+            "node B to deliver every row",
+            Duration::from_secs(30),
+            || {
+                let (db, company) = (db.clone(), company.id.clone());
+                async move { (pending_rows(&db, &company).await.0 == 0).then_some(()) }
+            },
+        )
         .await;
         let store = setup
             .state

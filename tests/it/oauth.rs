@@ -1,6 +1,7 @@
 //! Install, refresh and uninstall against the sandbox CRM, through the app's own routes.
 
 use crate::common::{TestApp, TestDb};
+use crate::wait::eventually_for;
 use concierge::crm::Crm;
 use concierge::crm::oauth::StateSigner;
 use concierge::crm::sandbox;
@@ -406,24 +407,19 @@ async fn finishing_an_install_sends_the_captures_that_waited() {
                 .expect("the row")
         };
         // The worker tried, found no CRM connected and put the row aside.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while row().next_attempt_at < db::now_ms() + 60_000 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "never tried: {:?}",
-                row()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let ten_seconds = std::time::Duration::from_secs(10);
+        eventually_for(
+            "the worker to try and put the row aside",
+            ten_seconds,
+            || async { (row().next_attempt_at >= db::now_ms() + 60_000).then_some(()) },
+        )
+        .await;
         crate::crm_support::install_app(&app, 1001).await;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while row().status != "done" {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not delivered after the install: {:?}",
-                row()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        eventually_for(
+            "the row delivered after the install",
+            ten_seconds,
+            || async { (row().status == "done").then_some(()) },
+        )
+        .await;
     }
 }

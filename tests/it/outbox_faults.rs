@@ -12,9 +12,10 @@
 use std::collections::{HashMap, HashSet};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::{TestApp, TestDb};
+use crate::wait::eventually_for;
 use chrono::NaiveDate;
 use concierge::config::Config;
 use concierge::crm::access::CrmAccess;
@@ -184,6 +185,17 @@ fn pending(db: &Db, company_id: &str) -> i64 {
         .sum()
 }
 
+/// Pending rows under a lease that has not run out yet.
+fn live_leases(db: &Db) -> i64 {
+    let mut conn = db.conn().unwrap();
+    schema::outbox::table
+        .filter(schema::outbox::status.eq("pending"))
+        .filter(schema::outbox::locked_until.gt(db::now_ms()))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap()
+}
+
 async fn post(app: &TestApp, path: &str, body: Option<serde_json::Value>) {
     let mut req = crate::crm_support::browser().post(app.at(path));
     if let Some(b) = body {
@@ -268,27 +280,22 @@ async fn one_company(db: TestDb, index: usize, n: usize) {
     post(&app, "/sandbox/oauth/expire", None).await;
     // Faults continue until half of the rows are through, then the CRM recovers (the
     // refusals stay: they are permanent).
-    let start = Instant::now();
-    while pending(&app.state.db, &company_id) > (n / 2) as i64 {
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "no progress under faults"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually_for(
+        "half of the rows under faults",
+        Duration::from_secs(600),
+        || async { (pending(&app.state.db, &company_id) <= (n / 2) as i64).then_some(()) },
+    )
+    .await;
     post(
         &app,
         "/sandbox/faults",
         Some(json!({"reject": {"field": "title", "contains": "REFUSED"}})),
     )
     .await;
-    while pending(&app.state.db, &company_id) > 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "the outbox never drained"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually_for("the outbox to drain", Duration::from_secs(600), || async {
+        (pending(&app.state.db, &company_id) == 0).then_some(())
+    })
+    .await;
     for h in handles {
         h.stop().await;
     }
@@ -441,19 +448,21 @@ async fn a_crash_between_the_crms_answer_and_the_record_does_not_duplicate() {
             crashing.run_once().await.unwrap();
         }
         assert!(crashed.lock().unwrap().len() >= 5, "crashes happened");
-        // A fresh node takes over once the leases run out.
-        tokio::time::sleep(Duration::from_millis(600)).await;
+        // A fresh node takes over once the leases have run out.
+        eventually_for("the leases to run out", Duration::from_secs(10), || async {
+            (live_leases(&app.state.db) == 0).then_some(())
+        })
+        .await;
         let fresh = Worker::new(
             app.state.db.clone(),
             access(&app, app.state.db.clone()),
             config,
         )
         .spawn();
-        let start = Instant::now();
-        while pending(&app.state.db, &company_id) > 0 {
-            assert!(start.elapsed() < Duration::from_secs(120));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually_for("the outbox to drain", Duration::from_secs(120), || async {
+            (pending(&app.state.db, &company_id) == 0).then_some(())
+        })
+        .await;
         fresh.stop().await;
         check(&app, &company_id, 12, true, false);
     }

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::TestDb;
+use crate::wait::eventually_for;
 use chrono::NaiveDate;
 use concierge::crm::access::AccessError;
 use concierge::crm::outbox::backoff::Backoff;
@@ -388,14 +389,10 @@ fn pending(db: &Db, companies: &[String]) -> i64 {
 
 async fn run_until_quiet<C: Connector>(workers: Vec<Worker<C>>, db: &Db, companies: &[String]) {
     let handles: Vec<_> = workers.into_iter().map(Worker::spawn).collect();
-    let start = Instant::now();
-    while pending(db, companies) > 0 {
-        assert!(
-            start.elapsed() < Duration::from_secs(240),
-            "outbox never drained"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_for("the outbox to drain", Duration::from_secs(240), || async {
+        (pending(db, companies) == 0).then_some(())
+    })
+    .await;
     for h in handles {
         h.stop().await;
     }
@@ -502,8 +499,11 @@ async fn a_crash_after_the_crm_answered_does_not_duplicate() {
             assert!(!s.leads.is_empty() || !s.deals.is_empty());
             assert!(s.activities.is_empty());
         }
-        // A fresh worker takes over after the leases expire.
-        tokio::time::sleep(Duration::from_millis(3100)).await;
+        // A fresh worker takes over once the leases have expired.
+        eventually_for("the leases to expire", Duration::from_secs(10), || async {
+            (live_leases(&db) == 0).then_some(())
+        })
+        .await;
         run_until_quiet(
             vec![Worker::new(db.clone(), connector, config)],
             &db,
@@ -515,6 +515,19 @@ async fn a_crash_after_the_crm_answered_does_not_duplicate() {
 }
 
 /// Rows of the company that are pending and still leased.
+/// Pending rows under a lease that has not run out yet.
+fn live_leases(db: &Db) -> i64 {
+    use concierge::db::schema::outbox as o;
+    use diesel::prelude::*;
+    let mut conn = db.conn().unwrap();
+    o::table
+        .filter(o::status.eq("pending"))
+        .filter(o::locked_until.gt(db::now_ms()))
+        .count()
+        .get_result(&mut conn)
+        .unwrap()
+}
+
 fn leased(db: &Db) -> i64 {
     use concierge::db::schema::outbox as o;
     use diesel::prelude::*;
@@ -547,14 +560,10 @@ async fn a_stopping_worker_releases_the_rows_it_has_not_started() {
             }),
         );
         let handle = slow.spawn();
-        let start = Instant::now();
-        while pending(&db, &companies) == 6 {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "nothing delivered"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually_for("a first delivery", Duration::from_secs(60), || async {
+            (pending(&db, &companies) < 6).then_some(())
+        })
+        .await;
         handle.stop().await;
         let left = pending(&db, &companies);
         assert!(left > 0, "{:?}: the batch was not cut short", t.backend);

@@ -414,3 +414,40 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Valid documents are accepted, as YAML and as JSON, and read as written: shipped
+    /// playbooks with another name, other message texts and their cards in another order.
+    #[test]
+    fn valid_playbooks_are_accepted_in_both_formats(
+        which in 0usize..7,
+        name in "[A-Za-z][A-Za-z0-9 ]{0,39}",
+        texts in proptest::collection::vec("[A-Za-z0-9][A-Za-z0-9 ,.!?']{0,59}", 1..8),
+        rotate in 0usize..20,
+        json in any::<bool>(),
+    ) {
+        let playbooks = shipped();
+        let mut playbook = playbooks[which % playbooks.len()].1.clone();
+        playbook.name = name.trim_end().to_owned();
+        let mut next_text = texts.iter().cycle();
+        for card in &mut playbook.cards {
+            if let CardKind::Message(m) = &mut card.kind
+                && let Some(text) = next_text.next()
+            {
+                m.text = text.clone();
+            }
+        }
+        let n = playbook.cards.len();
+        playbook.cards.rotate_left(rotate % n);
+        let (src, format) = match json {
+            true => (serde_json::to_string_pretty(&playbook).unwrap(), Format::Json),
+            false => (concierge::playbook::emit::to_yaml(&playbook).unwrap(), Format::Yaml),
+        };
+        match check_document(&src, format) {
+            Ok(read) => prop_assert_eq!(read, playbook),
+            Err(report) => prop_assert!(false, "refused:\n{}\n{src}", report.render("doc")),
+        }
+    }
+}

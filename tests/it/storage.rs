@@ -29,12 +29,59 @@ fn postgres_is_tested_when_configured() {
     }
 }
 
-#[test]
-fn migrations_run_and_are_idempotent() {
+/// The versions of the migrations the binary carries for `backend`: its folders under
+/// `migrations/`, as diesel numbers them (the date and number, without the dashes).
+fn carried_migrations(backend: Backend) -> Vec<String> {
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(folder);
+    let mut versions: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|name| name.split('_').next().unwrap_or_default().replace('-', ""))
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// The versions the database says it has run.
+fn applied_migrations(db: &db::Db) -> Vec<String> {
+    use diesel_migrations::MigrationHarness;
+    let mut conn = db.conn().unwrap();
+    let applied = match &mut *conn {
+        db::DbConn::Sqlite(c) => c.applied_migrations(),
+        db::DbConn::Pg(c) => c.applied_migrations(),
+    };
+    let mut versions: Vec<String> = applied
+        .unwrap()
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
+    versions.sort();
+    versions
+}
+
+#[tokio::test]
+async fn migrations_run_and_are_idempotent() {
     for t in TestDb::all() {
-        t.open();
-        // A second start finds nothing to do.
-        t.open();
+        let backend = t.backend;
+        let carried = carried_migrations(backend);
+        assert!(carried.len() >= 10, "{backend:?}: {carried:?}");
+        let db = t.open();
+        // Every migration the binary carries ran, and nothing else did.
+        assert_eq!(applied_migrations(&db), carried, "{backend:?}");
+        assert!(!db.migrations_pending().await.unwrap(), "{backend:?}");
+        let company = companies::create(&mut db.conn().unwrap(), "Acme", Some(7)).unwrap();
+        drop(db);
+        // A second start finds nothing to do: nothing runs again, the data stays.
+        let again = t.open();
+        assert_eq!(applied_migrations(&again), carried, "{backend:?}");
+        let kept = companies::by_id(&mut again.conn().unwrap(), &company.id).unwrap();
+        assert_eq!(kept.map(|c| c.name).as_deref(), Some("Acme"), "{backend:?}");
     }
 }
 
@@ -182,5 +229,114 @@ async fn healthz_answers_when_the_database_does() {
         assert_eq!(resp.status(), 200);
         let resp = reqwest::get(app.at("/no-such-page")).await.unwrap();
         assert_eq!(resp.status(), 404);
+    }
+}
+
+/// Plant unreadable JSON in one column of one row.
+fn plant(conn: &mut db::DbConn, sql: &str, id: &str) {
+    use diesel::RunQueryDsl;
+    let sql = sql.replace("$id", &id.replace('\'', "''"));
+    diesel::sql_query(sql).execute(conn).unwrap();
+}
+
+#[test]
+fn an_unreadable_message_payload_is_an_error_naming_the_message() {
+    use concierge::db::conversations::{self as convs, NewMessage, author};
+    use concierge::db::visitors::{self, Page};
+    for t in TestDb::all() {
+        let backend = t.backend;
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let company = companies::create(&mut conn, "Acme", None).unwrap();
+        let visitor = visitors::create(&mut conn, &company.id, &Page::default(), 0).unwrap();
+        let mut conv = convs::create(&mut conn, &company.id, &visitor.id, 0).unwrap();
+        let said = |body: &str| NewMessage {
+            author: author::BOT,
+            body: body.into(),
+            ..NewMessage::default()
+        };
+        let good = convs::append(&mut conn, &mut conv, said("Hello"), 1).unwrap();
+        let bad = convs::append(&mut conn, &mut conv, said("Pick one"), 2).unwrap();
+        convs::save(&mut conn, &conv).unwrap();
+        plant(
+            &mut conn,
+            r#"UPDATE messages SET payload = '{"buttons": [' WHERE id = '$id'"#,
+            &bad.id,
+        );
+        let (co, c) = (company.id.as_str(), conv.id.as_str());
+        let names_it = |e: db::DbError| {
+            let text = e.to_string();
+            assert!(
+                matches!(e, db::DbError::Corrupt(_)) && text.contains(&bad.id),
+                "{backend:?}: {text}"
+            );
+        };
+        names_it(convs::latest_messages(&mut conn, co, c, 10).unwrap_err());
+        names_it(convs::messages_after(&mut conn, co, c, 0, 10).unwrap_err());
+        names_it(convs::message(&mut conn, co, c, &bad.id).unwrap_err());
+        names_it(convs::last_reply(&mut conn, co, c).unwrap_err());
+        // The readable messages still read.
+        let before = convs::messages_after(&mut conn, co, c, -1, 1).unwrap();
+        assert_eq!(before.len(), 1, "{backend:?}");
+        assert_eq!(before[0].id, good.id, "{backend:?}");
+        assert!(
+            convs::message(&mut conn, co, c, &good.id)
+                .unwrap()
+                .is_some(),
+            "{backend:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_audit_detail_is_an_error_naming_the_row() {
+    use concierge::db::audit::{self, Actor, Change};
+    for t in TestDb::all() {
+        let backend = t.backend;
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let company = companies::create(&mut conn, "Acme", None).unwrap();
+        let actor = Actor {
+            name: "Ada".into(),
+            crm_user_id: Some(7),
+            key_id: None,
+        };
+        let change = |action| Change {
+            action,
+            subject_id: None,
+            subject: "welcome",
+            detail: json!({ "version": 3 }),
+        };
+        audit::record(
+            &mut conn,
+            &company.id,
+            &actor,
+            change("playbook.publish"),
+            1,
+        )
+        .unwrap();
+        audit::record(
+            &mut conn,
+            &company.id,
+            &actor,
+            change("playbook.restore"),
+            2,
+        )
+        .unwrap();
+        let rows = audit::recent(&mut conn, &company.id, None, 10).unwrap();
+        let (bad, good) = (&rows[0], &rows[1]);
+        plant(
+            &mut conn,
+            r#"UPDATE audit_log SET detail = '{"version": ' WHERE id = '$id'"#,
+            &bad.id,
+        );
+        let rows = audit::recent(&mut conn, &company.id, None, 10).unwrap();
+        let err = rows[0].detail_value().unwrap_err();
+        assert!(
+            matches!(err, db::DbError::Corrupt(_)) && err.to_string().contains(&bad.id),
+            "{backend:?}: {err}"
+        );
+        assert_eq!(rows[1].id, good.id, "{backend:?}");
+        assert_eq!(rows[1].detail_value().unwrap(), json!({ "version": 3 }));
     }
 }

@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::TestApp;
+use crate::wait::eventually;
 
 /// A buttons → e-mail → live chat (offline) → capture → notify → redirect flow.
 pub const QUALIFY: &str = r#"
@@ -250,14 +251,11 @@ impl Widget {
     /// Poll the history until a message with this text arrives (replies that come later,
     /// like an http card's).
     pub async fn wait_for_text(&self, text: &str) -> Vec<Value> {
-        for _ in 0..100 {
+        eventually(&format!("the message {text:?}"), || async {
             let all = self.history(0).await;
-            if all.iter().any(|m| m["text"] == text) {
-                return all;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("no message {text:?} arrived: {:?}", self.history(0).await);
+            all.iter().any(|m| m["text"] == text).then_some(all)
+        })
+        .await
     }
 
     /// Open the event stream (optionally resuming after `last_event_id`).

@@ -390,22 +390,23 @@ pub fn encode(store: &Store) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(store).map_err(StoreError::Encode)
 }
 
-/// Write `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.
+/// Write `bytes` to `path` atomically: a temporary file beside it (`tempfile`, removed
+/// if anything fails), synced, then renamed over `path` by `persist`.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     use std::io::Write;
     let fail = |source| StoreError::Write {
         path: path.to_owned(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(fail)?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     file.write_all(bytes).map_err(fail)?;
-    file.sync_all().map_err(fail)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(fail)
+    file.as_file().sync_all().map_err(fail)?;
+    file.persist(path).map(drop).map_err(|e| fail(e.error))
 }
 
 #[cfg(test)]

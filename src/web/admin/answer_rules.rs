@@ -7,9 +7,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::Admin;
+use super::change::Logged;
+use crate::db::DbConn;
 use crate::db::answer_rules::{self, AnswerRuleRow};
-use crate::db::audit::{self, Change};
-use crate::db::{self, DbConn};
 use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
@@ -151,38 +151,19 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let body = body.0;
     let (keywords, reply) = body.checked()?;
-    let row = state
-        .db
-        .write(move |conn| {
-            let mut row = answer_rules::create(conn, &admin.company_id, &keywords, &reply)?;
+    let row = admin
+        .change(&state, move |conn, company| {
+            let mut row = answer_rules::create(conn, company, &keywords, &reply)?;
             let enabled = body.enabled.unwrap_or(true);
             let position = body.position.unwrap_or(row.position);
             if !enabled || position != row.position {
-                answer_rules::update(
-                    conn,
-                    &admin.company_id,
-                    &row.id,
-                    &keywords,
-                    &reply,
-                    enabled,
-                    position,
-                )?;
+                answer_rules::update(conn, company, &row.id, &keywords, &reply, enabled, position)?;
                 row.enabled = enabled;
                 row.position = position;
             }
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "answer_rule.create",
-                    subject_id: Some(&row.id),
-                    subject: &subject(&keywords),
-                    detail: json!({ "after": view(&row) }),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(row)
+            let detail = json!({ "after": view(&row) });
+            let created = Logged::new("answer_rule.create", &row.id, &subject(&keywords), detail);
+            Ok((row, Some(created)))
         })
         .await?;
     Ok(HttpResponse::Created().json(view(&row)))
@@ -240,35 +221,16 @@ pub async fn update(
     let body = body.0;
     let (keywords, reply) = body.checked()?;
     let id = path.into_inner();
-    let row = state
-        .db
-        .write(move |conn| {
-            let before = owned(conn, &admin.company_id, &id)?;
+    let row = admin
+        .change_row(&state, id, owned, move |conn, company, before| {
             let enabled = body.enabled.unwrap_or(before.enabled);
             let position = body.position.unwrap_or(before.position);
-            answer_rules::update(
-                conn,
-                &admin.company_id,
-                &id,
-                &keywords,
-                &reply,
-                enabled,
-                position,
-            )?;
-            let after = owned(conn, &admin.company_id, &id)?;
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "answer_rule.update",
-                    subject_id: Some(&id),
-                    subject: &subject(&keywords),
-                    detail: json!({ "before": view(&before), "after": view(&after) }),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(after)
+            let id = before.id.clone();
+            answer_rules::update(conn, company, &id, &keywords, &reply, enabled, position)?;
+            let after = owned(conn, company, &id)?;
+            let detail = json!({ "before": view(&before), "after": view(&after) });
+            let updated = Logged::new("answer_rule.update", &id, &subject(&keywords), detail);
+            Ok((after, Some(updated)))
         })
         .await?;
     Ok(HttpResponse::Ok().json(view(&row)))
@@ -294,24 +256,13 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            let before = owned(conn, &admin.company_id, &id)?;
-            answer_rules::delete(conn, &admin.company_id, &id)?;
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "answer_rule.delete",
-                    subject_id: Some(&id),
-                    subject: &subject(&before.keywords()),
-                    detail: json!({ "before": view(&before) }),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(())
+    admin
+        .change_row(&state, id, owned, move |conn, company, before| {
+            answer_rules::delete(conn, company, &before.id)?;
+            let detail = json!({ "before": view(&before) });
+            let subject = subject(&before.keywords());
+            let deleted = Logged::new("answer_rule.delete", &before.id, &subject, detail);
+            Ok(((), Some(deleted)))
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

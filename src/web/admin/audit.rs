@@ -71,15 +71,17 @@ pub async fn list(
         .flatten();
     let entries = rows
         .into_iter()
-        .map(|r| AuditEntry {
-            detail: serde_json::from_str(&r.detail).unwrap_or(Value::Null),
-            id: r.id,
-            actor: r.actor,
-            action: r.action,
-            subject_id: r.subject_id,
-            subject: r.subject,
-            at: r.created_at,
+        .map(|r| {
+            Ok(AuditEntry {
+                detail: r.detail_value()?,
+                id: r.id,
+                actor: r.actor,
+                action: r.action,
+                subject_id: r.subject_id,
+                subject: r.subject,
+                at: r.created_at,
+            })
         })
-        .collect();
+        .collect::<Result<_, crate::db::DbError>>()?;
     Ok(HttpResponse::Ok().json(AuditLog { entries, next }))
 }

@@ -7,6 +7,7 @@ pub mod answer_rules;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+mod change;
 pub mod document;
 pub mod draft_yaml;
 pub mod order;

@@ -8,7 +8,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::Admin;
-use crate::db::audit::{self, Change};
+use super::change::Logged;
 use crate::db::teams::{self, Team};
 use crate::db::{self, DbConn, crm_users};
 use crate::web::ErrorCode;
@@ -100,26 +100,9 @@ fn owned(conn: &mut DbConn, company: &str, id: &str) -> Result<Team, AppError> {
     teams::get(conn, company, id)?.ok_or_else(AppError::not_found)
 }
 
-fn record(
-    conn: &mut DbConn,
-    admin: &Admin,
-    action: &'static str,
-    team: &Team,
-    detail: serde_json::Value,
-) -> Result<(), AppError> {
-    audit::record(
-        conn,
-        &admin.company_id,
-        &admin.actor,
-        Change {
-            action,
-            subject_id: Some(&team.id),
-            subject: &team.name,
-            detail,
-        },
-        db::now_ms(),
-    )?;
-    Ok(())
+/// The audit log entry of a change to a team.
+fn logged(action: &'static str, team: &Team, detail: serde_json::Value) -> Logged {
+    Logged::new(action, &team.id, &team.name, detail)
 }
 
 #[utoipa::path(
@@ -164,19 +147,12 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let body = body.0;
     let name = checked_name(&body.name)?;
-    let team = state
-        .db
-        .write(move |conn| {
-            check(
-                conn,
-                &admin.company_id,
-                Some(&name),
-                Some(&body.members),
-                None,
-            )?;
-            let team = teams::create(conn, &admin.company_id, &name, &body.members, db::now_ms())?;
-            record(conn, &admin, "team.create", &team, json!({ "after": team }))?;
-            Ok::<_, AppError>(team)
+    let team = admin
+        .change(&state, move |conn, company| {
+            check(conn, company, Some(&name), Some(&body.members), None)?;
+            let team = teams::create(conn, company, &name, &body.members, db::now_ms())?;
+            let created = logged("team.create", &team, json!({ "after": team }));
+            Ok((team, Some(created)))
         })
         .await?;
     Ok(HttpResponse::Created().json(team))
@@ -208,33 +184,18 @@ pub async fn update(
     let body = body.0;
     let name = body.name.as_deref().map(checked_name).transpose()?;
     let id = path.into_inner();
-    let team = state
-        .db
-        .write(move |conn| {
-            let before = owned(conn, &admin.company_id, &id)?;
-            check(
-                conn,
-                &admin.company_id,
-                name.as_deref(),
-                body.members.as_deref(),
-                Some(&id),
-            )?;
-            let after = teams::update(
-                conn,
-                &admin.company_id,
-                &id,
-                name.as_deref(),
-                body.members.as_deref(),
-            )?
-            .ok_or_else(AppError::not_found)?;
-            record(
-                conn,
-                &admin,
+    let team = admin
+        .change_row(&state, id, owned, move |conn, company, before| {
+            let (name, members) = (name.as_deref(), body.members.as_deref());
+            check(conn, company, name, members, Some(&before.id))?;
+            let after = teams::update(conn, company, &before.id, name, members)?
+                .ok_or_else(AppError::not_found)?;
+            let updated = logged(
                 "team.update",
                 &after,
                 json!({ "before": before, "after": after }),
-            )?;
-            Ok::<_, AppError>(after)
+            );
+            Ok((after, Some(updated)))
         })
         .await?;
     Ok(HttpResponse::Ok().json(team))
@@ -260,19 +221,11 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            let before = owned(conn, &admin.company_id, &id)?;
-            teams::delete(conn, &admin.company_id, &id)?;
-            record(
-                conn,
-                &admin,
-                "team.delete",
-                &before,
-                json!({ "before": before }),
-            )?;
-            Ok::<_, AppError>(())
+    admin
+        .change_row(&state, id, owned, move |conn, company, before| {
+            teams::delete(conn, company, &before.id)?;
+            let deleted = logged("team.delete", &before, json!({ "before": before }));
+            Ok(((), Some(deleted)))
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -1,8 +1,8 @@
 //! The widget API (`/api/widget/*`), as agreed with the widget script. Handlers parse,
 //! authorise and shape responses; `chat` does the work.
 //!
-//! Every route is open to any origin (CORS `*`): the widget runs on the customer's site and
-//! authenticates with its token, never with cookies.
+//! Every route is open to any origin (CORS `*`, by `actix-cors`): the widget runs on the
+//! customer's site and authenticates with its token, never with cookies.
 
 mod auth;
 pub mod events;
@@ -27,11 +27,7 @@ use crate::web::{AppError, AppState};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/widget")
-            .wrap(
-                actix_web::middleware::DefaultHeaders::new()
-                    .add(("Access-Control-Allow-Origin", "*"))
-                    .add(("Access-Control-Expose-Headers", "Retry-After")),
-            )
+            .wrap(cors())
             .service(start_session)
             .service(trigger)
             .service(send_message)
@@ -47,14 +43,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Methods the widget API answers (the `Allow` of a 405).
 const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
 
-/// A request no route took: the CORS preflight of a known path (204), another method on a
-/// known path (405), or an unknown path (404).
+/// CORS of the widget API: any origin may call with a JSON body and a bearer token (never
+/// cookies) and read `Retry-After`. Preflights are answered by the middleware; requests
+/// from a page's script get `Access-Control-Allow-Origin: *`, errors included.
+fn cors() -> actix_cors::Cors {
+    use actix_web::http::header;
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .send_wildcard()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(86400)
+}
+
+/// A request no route took: `OPTIONS` on a known path (204 with `Allow`; a browser's
+/// preflight never gets here), another method on a known path (405), or an unknown path
+/// (404).
 async fn unmatched(req: actix_web::HttpRequest) -> HttpResponse {
     if !req.resource_map().has_resource(req.path()) {
         return AppError::not_found().into_response();
     }
     if req.method() == actix_web::http::Method::OPTIONS {
-        return preflight().await;
+        return HttpResponse::NoContent()
+            .insert_header((actix_web::http::header::ALLOW, ALLOWED_METHODS))
+            .finish();
     }
     let mut resp = AppError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -67,18 +80,6 @@ async fn unmatched(req: actix_web::HttpRequest) -> HttpResponse {
         actix_web::http::header::HeaderValue::from_static(ALLOWED_METHODS),
     );
     resp
-}
-
-/// CORS preflight: any origin may call with a JSON body and a bearer token.
-async fn preflight() -> HttpResponse {
-    HttpResponse::NoContent()
-        .insert_header(("Access-Control-Allow-Methods", ALLOWED_METHODS))
-        .insert_header((
-            "Access-Control-Allow-Headers",
-            "Authorization, Content-Type",
-        ))
-        .insert_header(("Access-Control-Max-Age", "86400"))
-        .finish()
 }
 
 impl From<ChatError> for AppError {

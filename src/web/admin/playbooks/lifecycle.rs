@@ -26,30 +26,18 @@ pub async fn set_enabled(
     body: Json<EnabledBody>,
 ) -> Result<HttpResponse, AppError> {
     let (id, enabled) = (path.into_inner(), body.0.enabled);
-    state
-        .db
-        .write(move |conn| {
-            let row = owned(conn, &admin.company_id, &id)?;
-            store::set_enabled(conn, &admin.company_id, &id, enabled)?;
-            if row.enabled != enabled {
-                audit::record(
-                    conn,
-                    &admin.company_id,
-                    &admin.actor,
-                    Change {
-                        action: if enabled {
-                            "playbook.switch_on"
-                        } else {
-                            "playbook.switch_off"
-                        },
-                        subject_id: Some(&row.id),
-                        subject: &row.slug,
-                        detail: json!({ "before": row.enabled, "after": enabled }),
-                    },
-                    db::now_ms(),
-                )?;
-            }
-            Ok::<_, AppError>(())
+    admin
+        .change_row(&state, id, owned, move |conn, company, row| {
+            store::set_enabled(conn, company, &row.id, enabled)?;
+            let action = match enabled {
+                true => "playbook.switch_on",
+                false => "playbook.switch_off",
+            };
+            let detail = json!({ "before": row.enabled, "after": enabled });
+            Ok((
+                (),
+                (row.enabled != enabled).then(|| logged(action, &row, detail)),
+            ))
         })
         .await?;
     Ok(HttpResponse::Ok().json(EnabledState { enabled }))
@@ -76,11 +64,9 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let outcome = state
-        .db
-        .write(move |conn| {
-            let row = owned(conn, &admin.company_id, &id)?;
-            let outcome = store::delete(conn, &admin.company_id, &id, |conv, state| {
+    let outcome = admin
+        .change_row(&state, id, owned, move |conn, company, row| {
+            let outcome = store::delete(conn, company, &row.id, |conv, state| {
                 Ok(FlowState::read(conv, state)?.is_running())
             })?;
             let (action, detail) = match outcome {
@@ -91,19 +77,7 @@ pub async fn remove(
                 ),
                 Deleted::NotFound => return Err(AppError::not_found()),
             };
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action,
-                    subject_id: Some(&row.id),
-                    subject: &row.slug,
-                    detail,
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(outcome)
+            Ok((outcome, Some(logged(action, &row, detail))))
         })
         .await?;
     Ok(match outcome {

@@ -10,10 +10,10 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use serde_json::{Value, json};
 
 use super::Admin;
+use super::change::Logged;
 use super::document::{ApiProblem, PlaybookText, check_text, format_of, invalid, readable};
 use super::words::describe_trigger;
 use crate::chat::flow::FlowState;
-use crate::db::audit::{self, Change};
 use crate::db::playbooks::{self as store, Deleted, NewPlaybook, PlaybookRow};
 use crate::db::{self, DbConn, DbError, analytics};
 use crate::playbook::Playbook;
@@ -62,6 +62,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(set_enabled)
         .service(remove)
         .service(export);
+}
+
+/// The audit log entry of a change to a playbook.
+fn logged(action: &'static str, row: &PlaybookRow, detail: Value) -> Logged {
+    Logged::new(action, &row.id, &row.slug, detail)
 }
 
 /// The draft's text and how it is written.
@@ -239,19 +244,19 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     let playbook = body.check().map_err(|p| invalid(&p))?;
     let draft = serde_json::to_string(&playbook).map_err(AppError::internal)?;
-    let row = state
-        .db
-        .write(move |conn| {
+    let owner = admin.actor.crm_user_id;
+    let row = admin
+        .change(&state, move |conn, company| {
             let row = store::create(
                 conn,
-                &admin.company_id,
+                company,
                 NewPlaybook {
                     slug: &playbook.slug,
                     name: &playbook.name,
                     priority: playbook.priority,
                     draft,
                     source: Some(body.text),
-                    owner_crm_user_id: admin.actor.crm_user_id,
+                    owner_crm_user_id: owner,
                 },
             )
             .map_err(|e| {
@@ -268,19 +273,8 @@ pub async fn create(
                     e.into()
                 }
             })?;
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "playbook.create",
-                    subject_id: Some(&row.id),
-                    subject: &row.slug,
-                    detail: json!({ "name": row.name }),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(row)
+            let created = logged("playbook.create", &row, json!({ "name": row.name }));
+            Ok((row, Some(created)))
         })
         .await?;
     Ok(HttpResponse::Created().json(Created {
@@ -408,30 +402,17 @@ pub async fn put_draft(
     body: PlaybookText,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let result = state
-        .db
-        .write(move |conn| {
-            let row = owned(conn, &admin.company_id, &id)?;
+    let result = admin
+        .change_row(&state, id, owned, move |conn, company, row| {
             let checked = draft_problems(&body.text, body.format, &row.slug);
             let draft = match &checked {
                 Ok(playbook) => Some(serde_json::to_string(playbook).map_err(AppError::internal)?),
                 Err(_) => body.readable().map(|v| v.to_string()),
             };
-            store::update_draft(conn, &admin.company_id, &row.id, draft, &body.text)?;
+            store::update_draft(conn, company, &row.id, draft, &body.text)?;
             let problems = checked.as_ref().err().map_or(0, Vec::len);
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "playbook.draft",
-                    subject_id: Some(&row.id),
-                    subject: &row.slug,
-                    detail: json!({ "problems": problems }),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(match checked {
+            let saved = logged("playbook.draft", &row, json!({ "problems": problems }));
+            let found = match checked {
                 Ok(playbook) => Problems {
                     problems: Vec::new(),
                     paths: Some(path_text(&playbook)),
@@ -440,7 +421,8 @@ pub async fn put_draft(
                     problems,
                     paths: None,
                 },
-            })
+            };
+            Ok((found, Some(saved)))
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
@@ -477,27 +459,17 @@ pub async fn publish(
         ));
     }
     let id = path.into_inner();
-    let version = state
-        .db
-        .write(move |conn| {
-            let row = owned(conn, &admin.company_id, &id)?;
+    let author = admin.actor.name.clone();
+    let version = admin
+        .change_row(&state, id, owned, move |conn, _, row| {
             let (text, format) = draft_text(&row);
             let playbook = draft_problems(&text, format, &row.slug).map_err(|p| invalid(&p))?;
-            let published =
-                store::publish_document(conn, &row, &playbook, &note, Some(&admin.actor.name))?;
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "playbook.publish",
-                    subject_id: Some(&row.id),
-                    subject: &row.slug,
-                    detail: json!({ "version": published.version, "note": note }),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(published.version)
+            let published = store::publish_document(conn, &row, &playbook, &note, Some(&author))?;
+            let detail = json!({ "version": published.version, "note": note });
+            Ok((
+                published.version,
+                Some(logged("playbook.publish", &row, detail)),
+            ))
         })
         .await?;
     Ok(HttpResponse::Created().json(PublishedVersion { version }))

@@ -97,32 +97,20 @@ pub async fn restore(
     path: web::Path<(String, i32)>,
 ) -> Result<HttpResponse, AppError> {
     let (id, number) = path.into_inner();
-    let result = state
-        .db
-        .write(move |conn| {
-            let row = owned(conn, &admin.company_id, &id)?;
-            let v = store::version_by_number(conn, &admin.company_id, &id, number)?
+    let result = admin
+        .change_row(&state, id, owned, move |conn, company, row| {
+            let v = store::version_by_number(conn, company, &row.id, number)?
                 .ok_or_else(AppError::not_found)?;
             let playbook: Playbook =
                 serde_json::from_str(&v.document).map_err(AppError::internal)?;
             let yaml = emit::to_yaml(&playbook).map_err(AppError::internal)?;
-            store::update_draft(conn, &admin.company_id, &row.id, Some(v.document), &yaml)?;
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "playbook.restore",
-                    subject_id: Some(&row.id),
-                    subject: &row.slug,
-                    detail: json!({ "version": number }),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(Problems {
+            store::update_draft(conn, company, &row.id, Some(v.document), &yaml)?;
+            let restored = Problems {
                 problems: Vec::new(),
                 paths: Some(path_text(&playbook)),
-            })
+            };
+            let detail = json!({ "version": number });
+            Ok((restored, Some(logged("playbook.restore", &row, detail))))
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
