@@ -24,6 +24,7 @@ pub mod page_views;
 pub mod playbooks;
 pub mod presence;
 pub mod purge;
+pub mod queue;
 pub mod reports;
 pub mod rollup;
 pub mod schema;
