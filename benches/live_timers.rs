@@ -141,6 +141,10 @@ impl Hub for Recorder {
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription {
         self.inner.subscribe_company(company_id)
     }
+
+    fn watching(&self) -> Option<std::collections::HashSet<String>> {
+        self.inner.watching()
+    }
 }
 
 async fn run(name: &str, url: &str, count: usize, span_s: usize) {

@@ -12,7 +12,7 @@
 //!
 //! [`PgHub`]: super::pg_hub::PgHub
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -139,6 +139,12 @@ pub trait Hub: Send + Sync + 'static {
     /// Watch every event of a company (a rep's inbox; the caller checks who may see what).
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription;
 
+    /// The conversations someone watches now; `None` when the hub cannot tell (its
+    /// watchers may be on other nodes).
+    fn watching(&self) -> Option<HashSet<String>> {
+        None
+    }
+
     /// Announce `notices` to the other nodes from inside the write transaction on `conn`
     /// that made the change, just before it commits. PostgreSQL delivers the
     /// notifications when that transaction commits, never when it rolls back. One node
@@ -246,7 +252,10 @@ impl LocalHub {
 
 impl Hub for LocalHub {
     fn publish(&self, company_id: &str, conversation_id: &str, event: LiveEvent) {
-        if self.watches_company(company_id) {
+        // A place in the queue is the visitor's own: a burst of them (many chats moving up
+        // at once) would only push the reps' streams into a resync.
+        let for_reps = !matches!(event, LiveEvent::Queue { .. });
+        if for_reps && self.watches_company(company_id) {
             self.to_company(
                 company_id,
                 CompanyEvent::Conversation {
@@ -266,6 +275,17 @@ impl Hub for LocalHub {
 
     fn publish_rep(&self, company_id: &str, event: RepEvent) {
         self.to_company(company_id, CompanyEvent::Rep { event });
+    }
+
+    /// One process has every watcher: a channel with a receiver is a watched conversation.
+    fn watching(&self) -> Option<HashSet<String>> {
+        Some(
+            self.lock()
+                .iter()
+                .filter(|(_, tx)| tx.receiver_count() > 0)
+                .map(|(id, _)| id.clone())
+                .collect(),
+        )
     }
 
     fn subscribe_company(&self, company_id: &str) -> CompanySubscription {

@@ -88,7 +88,7 @@ impl Chat {
         if let Some(c) = &outcome.conversation {
             tracing::Span::current().record("conversation_id", c.id.as_str());
         }
-        self.committed(&outcome);
+        self.committed(std::slice::from_ref(&outcome));
         Ok(outcome)
     }
 
@@ -100,32 +100,32 @@ impl Chat {
         let versions = self.versions.clone();
         let outcomes = self
             .write_announced(move |conn, notices| {
-                let fired = timers::fire_all(conn, &versions, &claimed, Utc::now());
+                let fired = timers::fire_all(conn, &versions, &claimed, Utc::now())?;
                 for outcome in &fired {
                     notices.outcome(outcome);
                 }
                 Ok::<_, ChatError>(fired)
             })
             .await?;
-        for outcome in &outcomes {
-            self.committed(outcome);
-        }
+        self.committed(&outcomes);
         Ok(outcomes.len())
     }
 
-    /// After a turn committed: publish it, wake the timer worker for a timer it armed,
-    /// and start the http call it asked for.
-    fn committed(&self, outcome: &Outcome) {
-        if let Some(due_at) = outcome.armed {
-            self.timer_wake.armed(due_at);
+    /// After turns committed (and were announced with their transaction): tell the reps
+    /// what changed (turns committed together, together), wake the timer worker for a
+    /// timer they armed, and start the http calls they asked for.
+    fn committed(&self, outcomes: &[Outcome]) {
+        for outcome in outcomes {
+            if let Some(due_at) = outcome.armed {
+                self.timer_wake.armed(due_at);
+            }
+            if let (Some(request), Some(conv)) = (outcome.http.clone(), &outcome.conversation) {
+                let chat = self.clone();
+                let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
+                tokio::spawn(async move { chat.run_http(company, conversation, request).await });
+            }
         }
-        if let Some(request) = self.deliver(outcome)
-            && let Some(conv) = &outcome.conversation
-        {
-            let chat = self.clone();
-            let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
-            tokio::spawn(async move { chat.run_http(company, conversation, request).await });
-        }
+        super::live::announce::after(self, outcomes);
     }
 
     /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
@@ -220,7 +220,7 @@ impl Chat {
     /// company's reps what changed; the http call it asks for, if any.
     pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
         outcome.conversation.as_ref()?;
-        super::live::announce::after(self, outcome);
+        super::live::announce::after(self, std::slice::from_ref(outcome));
         outcome.http.clone()
     }
 }

@@ -23,6 +23,7 @@
 //! fires them at once; a worker that dies holding a lease leaves its timers to the others
 //! once the lease has passed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -34,7 +35,9 @@ use tokio::sync::{Notify, watch};
 use super::turn::{self, Outcome};
 use super::versions::VersionCache;
 use super::{Chat, ChatError};
+use crate::db::conversations::{self as convs, Conversation};
 use crate::db::timers::{self as store, TimerRow};
+use crate::db::visitors::{self, Visitor};
 use crate::db::{self, Backend, DbConn, DbError};
 use crate::playbook::Event;
 use crate::playbook::effect::TimerKind;
@@ -291,17 +294,54 @@ impl From<ChatError> for Skip {
 
 /// Fire claimed timers inside the caller's write transaction, each in a savepoint: what
 /// one timer did is kept or undone as a whole. The outcomes of those that fired.
+///
+/// The wait timers of the batch whose conversation has no other timer in it are fired
+/// together: their conversations are locked and read in one statement (before any
+/// timer, the assignment's order), their visitors in one, and the company and who is
+/// online once per company ([`turn::Shared`]). The others go one by one ([`fire`]).
 pub(super) fn fire_all(
     conn: &mut DbConn,
     versions: &VersionCache,
     claimed: &[TimerRow],
     now: DateTime<Utc>,
-) -> Vec<Outcome> {
+) -> Result<Vec<Outcome>, ChatError> {
     use diesel::Connection;
+
+    let mut per_conversation: HashMap<&str, usize> = HashMap::new();
+    for timer in claimed {
+        *per_conversation
+            .entry(timer.conversation_id.as_str())
+            .or_default() += 1;
+    }
+    let together = |t: &TimerRow| {
+        t.kind == TimerKind::LiveChatWait.as_str()
+            && per_conversation[t.conversation_id.as_str()] == 1
+    };
+    let ids: Vec<String> = claimed
+        .iter()
+        .filter(|t| together(t))
+        .map(|t| t.conversation_id.clone())
+        .collect();
+    let mut locked: HashMap<String, Conversation> = convs::lock_many(conn, &ids)?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let visitor_ids: Vec<String> = locked.values().map(|c| c.visitor_id.clone()).collect();
+    let mut visitors = visitors::get_many(conn, &visitor_ids)?;
+    let mut shared = turn::Shared::default();
 
     let mut fired = Vec::with_capacity(claimed.len());
     for timer in claimed {
-        match conn.transaction(|conn| fire(conn, versions, timer, now)) {
+        let result = match locked.remove(&timer.conversation_id) {
+            Some(conv) if together(timer) && conv.company_id == timer.company_id => {
+                let visitor = visitors.remove(&conv.visitor_id);
+                conn.transaction(|conn| {
+                    fire_locked(conn, versions, timer, conv, visitor, &mut shared, now)
+                })
+            }
+            _ => conn.transaction(|conn| fire(conn, versions, timer, now)),
+        };
+        match result {
             Ok(outcome) => {
                 crate::metrics::timer_fired(timer.due_at, now.timestamp_millis());
                 fired.push(outcome)
@@ -313,7 +353,36 @@ pub(super) fn fire_all(
             }
         }
     }
-    fired
+    Ok(fired)
+}
+
+/// Fire a wait timer whose conversation the batch locked and read: the timer is marked
+/// fired under the lease held (the conversation is locked, so a rep's assignment cannot
+/// cancel it meanwhile), then the engine's "wait expired" runs.
+fn fire_locked(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    timer: &TimerRow,
+    conv: Conversation,
+    visitor: Option<Visitor>,
+    shared: &mut turn::Shared,
+    now: DateTime<Utc>,
+) -> Result<Outcome, Skip> {
+    let held = timer.locked_until.ok_or(Skip::Stale)?;
+    if !store::take(conn, timer, held, now.timestamp_millis())? {
+        return Err(Skip::Stale);
+    }
+    let visitor = visitor.ok_or(Skip::Failed(ChatError::NotFound))?;
+    Ok(turn::event_on(
+        conn,
+        versions,
+        conv,
+        visitor,
+        &Event::WaitExpired,
+        Some(&timer.card),
+        now,
+        Some(shared),
+    )?)
 }
 
 /// Fire one timer: the engine's event for the card that armed it (whose step records a

@@ -235,6 +235,28 @@ pub fn lock(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Conversatio
         .first(conn)?)
 }
 
+/// Lock these conversations (of any company) and read them, in one statement: for
+/// update in id order on PostgreSQL, so two such lockers never wait on each other in a
+/// circle; on SQLite the caller's write transaction already excludes every other writer.
+pub fn lock_many(conn: &mut DbConn, ids: &[String]) -> Result<Vec<Conversation>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(match conn {
+        // Backend-specific: row locks.
+        DbConn::Pg(pg) => conversations::table
+            .filter(conversations::id.eq_any(ids))
+            .order(conversations::id.asc())
+            .select(Conversation::as_select())
+            .for_update()
+            .load(pg)?,
+        DbConn::Sqlite(_) => conversations::table
+            .filter(conversations::id.eq_any(ids))
+            .select(Conversation::as_select())
+            .load(conn)?,
+    })
+}
+
 /// Store the conversation's state columns (status, flow, state, last seq, times, the
 /// assignment and the wait; the panel has its own writer).
 pub fn save(conn: &mut DbConn, c: &Conversation) -> Result<(), DbError> {

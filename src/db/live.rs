@@ -303,14 +303,26 @@ pub fn folder(
 
 /// One chat's summary.
 pub fn summary(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Summary>, DbError> {
+    Ok(summaries_of(conn, company_id, &[id.to_owned()])?
+        .into_iter()
+        .next())
+}
+
+/// The summaries of these chats of the company, in no particular order (unknown ids are
+/// left out): three statements however many.
+pub fn summaries_of(
+    conn: &mut DbConn,
+    company_id: &str,
+    ids: &[String],
+) -> Result<Vec<Summary>, DbError> {
     let rows: Vec<SummaryRow> = conversations::table
         .inner_join(visitors::table)
         .filter(conversations::company_id.eq(company_id))
         .filter(visitors::company_id.eq(company_id))
-        .filter(conversations::id.eq(id))
+        .filter(conversations::id.eq_any(ids))
         .select(summary_columns!())
         .load(conn)?;
-    Ok(summaries(conn, company_id, rows)?.into_iter().next())
+    summaries(conn, company_id, rows)
 }
 
 fn summaries(
@@ -420,27 +432,6 @@ pub fn counts(
     Ok(counts)
 }
 
-/// The company's waiting chats, longest waiting first: (id, waiting since).
-pub fn waiting(conn: &mut DbConn, company_id: &str) -> Result<Vec<(String, i64)>, DbError> {
-    let rows: Vec<(String, Option<i64>, i64)> = conversations::table
-        .filter(conversations::company_id.eq(company_id))
-        .filter(conversations::status.eq(status::UNASSIGNED))
-        .order((
-            conversations::waiting_since.asc(),
-            conversations::created_at.asc(),
-        ))
-        .select((
-            conversations::id,
-            conversations::waiting_since,
-            conversations::created_at,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, since, created)| (id, since.unwrap_or(created)))
-        .collect())
-}
-
 /// Remember that `rep_id` took a chat that waited `waited_ms`.
 pub fn record_take(
     conn: &mut DbConn,
@@ -461,28 +452,6 @@ pub fn record_take(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-/// How long chats waited before one of `reps` took them, since `since`, newest first (at
-/// most `limit`).
-pub fn recent_takes(
-    conn: &mut DbConn,
-    company_id: &str,
-    reps: &[String],
-    since: i64,
-    limit: i64,
-) -> Result<Vec<i64>, DbError> {
-    if reps.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(chat_takes::table
-        .filter(chat_takes::company_id.eq(company_id))
-        .filter(chat_takes::crm_user_id.eq_any(reps))
-        .filter(chat_takes::taken_at.ge(since))
-        .order(chat_takes::taken_at.desc())
-        .limit(limit)
-        .select(chat_takes::waited_ms)
-        .load(conn)?)
 }
 
 /// Assigned chats (of every company) whose rep switched off or was last seen before
@@ -542,18 +511,6 @@ pub fn unanswered(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, DbErr
         }
     }
     Ok(out)
-}
-
-/// When the armed live chat wait timers of the company's conversations are due.
-pub fn wait_dues(conn: &mut DbConn, company_id: &str) -> Result<HashMap<String, i64>, DbError> {
-    use super::schema::timers;
-    let rows: Vec<(String, i64)> = timers::table
-        .filter(timers::company_id.eq(company_id))
-        .filter(timers::kind.eq("live_chat_wait"))
-        .filter(timers::status.eq("armed"))
-        .select((timers::conversation_id, timers::due_at))
-        .load(conn)?;
-    Ok(rows.into_iter().collect())
 }
 
 /// Reps of every company with the online switch on.

@@ -24,6 +24,7 @@ pub mod page_views;
 pub mod playbooks;
 pub mod presence;
 pub mod purge;
+pub mod queue;
 pub mod reports;
 pub mod rollup;
 pub mod schema;
@@ -206,6 +207,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The most connections the pool opens.
+    pub fn pool_size(&self) -> usize {
+        self.pool.max_size() as usize
     }
 
     /// A connection for code already on a blocking thread (workers, tests, the CLI).

@@ -106,6 +106,23 @@ pub fn get(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Visit
     Ok(visitor)
 }
 
+/// These visitors (of any company), by id, in one statement.
+pub fn get_many(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Visitor>, DbError> {
+    let found: Vec<Visitor> = visitors::table
+        .filter(visitors::id.eq_any(ids))
+        .select(Visitor::as_select())
+        .load(conn)?;
+    let mut out = std::collections::HashMap::with_capacity(found.len());
+    for v in found {
+        stored_json::<Attributes>("visitors", &v.id, "attributes", &v.attributes)?;
+        out.insert(v.id.clone(), v);
+    }
+    Ok(out)
+}
+
 /// A visitor loads a page again: counts a new visit after a long enough pause and keeps
 /// the page. Returns the updated visitor.
 pub fn seen(

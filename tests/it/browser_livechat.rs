@@ -150,22 +150,22 @@ pub(crate) async fn click(browser: &Client, css: &str) {
         .unwrap();
 }
 
-/// Click the chat in the list whose text contains `who`.
+/// Click the chat in the list whose text contains `who`. The list is drawn again on every
+/// event, so the button is found and clicked in one try (a stale one is looked up again).
 pub(crate) async fn open_chat(browser: &Client, who: &str) {
-    let button = eventually(&format!("a chat of {who} in the list"), || async {
+    eventually(&format!("a chat of {who} in the list, clicked"), || async {
         for b in browser
             .find_all(Locator::Css("#chat-list button"))
             .await
             .ok()?
         {
             if b.text().await.ok()?.contains(who) {
-                return Some(b);
+                return b.click().await.ok();
             }
         }
         None
     })
     .await;
-    button.click().await.unwrap();
     wait_text(browser, "#chat-title", who).await;
 }
 

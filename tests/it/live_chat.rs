@@ -182,7 +182,7 @@ pub(crate) async fn visitor_waits(
 }
 
 /// As [`visitor_waits`], with the visitor's event stream open before the hand-off.
-async fn visitor_waits_watching(
+pub(crate) async fn visitor_waits_watching(
     app: &TestApp,
     company: &Company,
     email: &str,

@@ -41,6 +41,7 @@ mod http_card;
 mod iframe_auth;
 mod live_chat;
 mod live_offers;
+mod live_queue;
 mod live_teams;
 mod live_timers;
 mod mail;

@@ -8,6 +8,10 @@
 //! `m × ⌈p / n⌉`, less what it already waited, and never after its wait timer ends. With
 //! nobody online or no takes to learn from, no figure is given.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
 
 use super::{RepEvent, effective_online};
@@ -15,8 +19,11 @@ use crate::chat::Chat;
 use crate::chat::events::notify;
 use crate::chat::realtime::LiveEvent;
 use crate::chat::turn::Outcome;
+use crate::db::companies::Company;
 use crate::db::conversations::{author, status};
-use crate::db::{DbConn, DbError, companies, live, teams};
+use crate::db::live::Rep;
+use crate::db::summary::Summary;
+use crate::db::{DbConn, DbError, companies, live, queue, teams};
 
 /// Takes older than this are not used for the expected wait.
 const TAKES_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -33,19 +40,40 @@ struct Change {
     assigned_to_other: Option<i64>,
 }
 
-/// Announce a delivered outcome (in the background: nothing here may slow the caller).
-pub fn after(chat: &Chat, outcome: &Outcome) {
-    let Some(conv) = &outcome.conversation else {
+/// Announce delivered outcomes (in the background: nothing here may slow the caller).
+/// Outcomes delivered together (a chunk of fired timers) are announced together: one
+/// read of each company's reps and of the chats' summaries for all of them.
+pub fn after(chat: &Chat, outcomes: &[Outcome]) {
+    let mut by_company: HashMap<String, Vec<Change>> = HashMap::new();
+    for outcome in outcomes {
+        if let Some(change) = change_of(outcome) {
+            by_company
+                .entry(change.company_id.clone())
+                .or_default()
+                .push(change);
+        }
+    }
+    if by_company.is_empty() {
         return;
-    };
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        for (company_id, changes) in by_company {
+            runtime.spawn(announce(chat.clone(), company_id, changes));
+        }
+    }
+}
+
+/// What an outcome changed for the reps.
+fn change_of(outcome: &Outcome) -> Option<Change> {
+    let conv = outcome.conversation.as_ref()?;
     let new_status = outcome.events.iter().find_map(|e| match e {
         LiveEvent::Status { status, .. } => Some(status.as_str()),
         _ => None,
     });
     if conv.status == status::BOT && new_status.is_none() {
-        return;
+        return None;
     }
-    let change = Change {
+    Some(Change {
         company_id: conv.company_id.clone(),
         conversation_id: conv.id.clone(),
         status_changed: new_status.is_some(),
@@ -57,39 +85,77 @@ pub fn after(chat: &Chat, outcome: &Outcome) {
             .find(|m| m.author == author::VISITOR)
             .map(|m| m.body.clone()),
         assigned_to_other: outcome.assigned_to_other,
-    };
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn(announce(chat.clone(), change));
-    }
+    })
 }
 
-async fn announce(chat: Chat, change: Change) {
-    let (company, id) = (change.company_id.clone(), change.conversation_id.clone());
-    let loaded = chat
-        .db
-        .run(move |conn| {
-            let summary = live::summary(conn, &company, &id)?;
-            // A chat handed to a team: only its members hear of it.
-            let team = match summary.as_ref().and_then(|s| s.team.clone()) {
-                Some(team) => Some(teams::members_of(conn, &company, &[team])?),
-                None => None,
-            };
-            Ok::<_, DbError>((
-                summary,
-                companies::by_id(conn, &company)?,
-                live::reps(conn, &company)?,
-                team,
-            ))
-        })
-        .await;
-    let (summary, company, reps, team) = match loaded {
-        Ok((Some(s), Some(c), reps, team)) => (s, c, reps, team),
-        Ok(_) => return,
+/// What the reps are told about changed chats of one company, read at once.
+struct Loaded {
+    company: Company,
+    reps: Vec<Rep>,
+    summaries: HashMap<String, Summary>,
+    /// The members of each team the chats are handed to.
+    teams: HashMap<String, HashSet<i64>>,
+}
+
+fn load(conn: &mut DbConn, company_id: &str, ids: &[String]) -> Result<Option<Loaded>, DbError> {
+    let Some(company) = companies::by_id(conn, company_id)? else {
+        return Ok(None);
+    };
+    let summaries: HashMap<String, Summary> = live::summaries_of(conn, company_id, ids)?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let mut members = HashMap::new();
+    for team in summaries.values().filter_map(|s| s.team.as_ref()) {
+        if !members.contains_key(team) {
+            let of_team = teams::members_of(conn, company_id, std::slice::from_ref(team))?;
+            members.insert(team.clone(), of_team);
+        }
+    }
+    Ok(Some(Loaded {
+        company,
+        reps: live::reps(conn, company_id)?,
+        summaries,
+        teams: members,
+    }))
+}
+
+async fn announce(chat: Chat, company_id: String, changes: Vec<Change>) {
+    let ids: Vec<String> = changes.iter().map(|c| c.conversation_id.clone()).collect();
+    let company = company_id.clone();
+    let loaded = chat.db.run(move |conn| load(conn, &company, &ids)).await;
+    let mut loaded = match loaded {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return,
         Err(e) => {
             tracing::warn!(error = %e, "cannot tell the reps about a chat");
             return;
         }
     };
+    let mut queue_changed = false;
+    for change in changes {
+        let Some(summary) = loaded.summaries.remove(&change.conversation_id) else {
+            continue;
+        };
+        queue_changed |= change.status_changed;
+        // A chat handed to a team: only its members hear of it.
+        let team = summary.team.as_ref().and_then(|t| loaded.teams.get(t));
+        tell_reps(&chat, &loaded.company, &loaded.reps, team, summary, &change);
+    }
+    if queue_changed {
+        queue(&chat, &company_id).await;
+    }
+}
+
+/// The chat's summary to the company's reps, and the notifications it calls for.
+fn tell_reps(
+    chat: &Chat,
+    company: &Company,
+    reps: &[Rep],
+    team: Option<&HashSet<i64>>,
+    summary: Summary,
+    change: &Change,
+) {
     let company_id = company.id.clone();
     chat.hub
         .publish_rep(&company_id, RepEvent::Conversation(summary.clone()));
@@ -119,8 +185,8 @@ async fn announce(chat: Chat, change: Change) {
             .iter()
             .filter(|r| {
                 r.wants(notify::NEW_CHAT)
-                    && effective_online(r, &company, now)
-                    && team.as_ref().is_none_or(|m| m.contains(&r.crm_user_id))
+                    && effective_online(r, company, now)
+                    && team.is_none_or(|m| m.contains(&r.crm_user_id))
             })
             .map(|r| r.crm_user_id)
             .collect();
@@ -159,47 +225,114 @@ async fn announce(chat: Chat, change: Change) {
             to,
         );
     }
-    if change.status_changed {
-        queue(&chat, &company_id).await;
+}
+
+/// Each company's queue as last told on this node.
+#[derive(Default)]
+struct Told {
+    /// A recomputation is scheduled.
+    pending: bool,
+    /// When the last one began.
+    at: Option<Instant>,
+    /// What each watched waiting chat was told: (position, expected wait).
+    places: HashMap<String, (i64, Option<i64>)>,
+}
+
+static TOLD: LazyLock<Mutex<HashMap<String, Told>>> = LazyLock::new(Default::default);
+
+fn told() -> std::sync::MutexGuard<'static, HashMap<String, Told>> {
+    TOLD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Changes within this long are told together.
+const QUEUE_GATHER: Duration = Duration::from_millis(50);
+/// A company's queue is recomputed at most this often: a burst of changes (many chats
+/// missed or taken at once) costs one pass over the waiting chats, not one per change.
+const QUEUE_EVERY: Duration = Duration::from_secs(1);
+
+/// Tell the company's waiting visitors their place and expected wait: soon, and at most
+/// once per [`QUEUE_EVERY`]. Only watched chats whose figures changed since they were last
+/// told hear of it (every waiting chat when the hub cannot tell who watches).
+pub async fn queue(chat: &Chat, company_id: &str) {
+    let delay = {
+        let mut all = told();
+        let told = all.entry(company_id.to_owned()).or_default();
+        if told.pending {
+            return;
+        }
+        told.pending = true;
+        match told.at {
+            Some(at) => (at + QUEUE_EVERY)
+                .saturating_duration_since(Instant::now())
+                .max(QUEUE_GATHER),
+            None => QUEUE_GATHER,
+        }
+    };
+    tokio::time::sleep(delay).await;
+    if let Some(told) = told().get_mut(company_id) {
+        told.pending = false;
+        told.at = Some(Instant::now());
+    }
+    let company = company_id.to_owned();
+    let watching = chat.hub.watching();
+    let watched = watching.clone();
+    let places = chat
+        .db
+        .run(move |conn| {
+            places(
+                conn,
+                &company,
+                Utc::now().timestamp_millis(),
+                watched.as_ref(),
+            )
+        })
+        .await;
+    let places = match places {
+        Ok(places) => places,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot compute the queue");
+            return;
+        }
+    };
+    let mut tell = Vec::new();
+    {
+        let mut all = told();
+        let told = all.entry(company_id.to_owned()).or_default();
+        let mut now_told = HashMap::new();
+        for place in places {
+            let figures = (place.position, place.expected_wait_seconds);
+            match &watching {
+                Some(watching) if !watching.contains(&place.conversation_id) => continue,
+                Some(_) => {
+                    if told.places.get(&place.conversation_id) != Some(&figures) {
+                        tell.push(place.clone());
+                    }
+                    now_told.insert(place.conversation_id, figures);
+                }
+                None => tell.push(place),
+            }
+        }
+        told.places = now_told;
+    }
+    for place in tell {
+        chat.hub.publish(
+            company_id,
+            &place.conversation_id,
+            LiveEvent::Queue {
+                position: place.position,
+                expected_wait_seconds: place.expected_wait_seconds,
+            },
+        );
     }
 }
 
-/// Companies whose queue is about to be recomputed: a burst of changes (many chats
-/// missed at once) is told once.
-static PENDING: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
-    std::sync::LazyLock::new(Default::default);
-
-/// Changes within this long are told together.
-const QUEUE_GATHER: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Tell every waiting visitor of the company their place and expected wait.
-pub async fn queue(chat: &Chat, company_id: &str) {
-    let pending = || PENDING.lock().unwrap_or_else(|e| e.into_inner());
-    if !pending().insert(company_id.to_owned()) {
-        return;
+/// A visitor started watching a waiting chat: they are told its place on the next
+/// recomputation, even if it did not change.
+pub async fn watching(chat: &Chat, company_id: &str, conversation_id: &str) {
+    if let Some(told) = told().get_mut(company_id) {
+        told.places.remove(conversation_id);
     }
-    tokio::time::sleep(QUEUE_GATHER).await;
-    pending().remove(company_id);
-    let company = company_id.to_owned();
-    let places = chat
-        .db
-        .run(move |conn| places(conn, &company, Utc::now().timestamp_millis()))
-        .await;
-    match places {
-        Ok(places) => {
-            for place in places {
-                chat.hub.publish(
-                    company_id,
-                    &place.conversation_id,
-                    LiveEvent::Queue {
-                        position: place.position,
-                        expected_wait_seconds: place.expected_wait_seconds,
-                    },
-                );
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot compute the queue"),
-    }
+    queue(chat, company_id).await;
 }
 
 /// A waiting chat's place in its company's queue.
@@ -211,9 +344,50 @@ pub struct Place {
     pub expected_wait_seconds: Option<i64>,
 }
 
-/// The company's waiting chats with their places, longest waiting first.
-pub fn places(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Vec<Place>, DbError> {
-    let waiting = live::waiting(conn, company_id)?;
+/// A waiting chat: id, waiting since (Unix ms), place.
+type Waiting = (String, i64, i64);
+
+/// Up to this many watched chats on the node, the places are computed for them alone;
+/// beyond, for every waiting chat.
+const FEW_WATCHED: usize = 500;
+
+/// The company's waiting chats with their places, longest waiting first: those among
+/// `watched` (when given and few), else all. Nothing else is read when none waits.
+pub fn places(
+    conn: &mut DbConn,
+    company_id: &str,
+    now: i64,
+    watched: Option<&HashSet<String>>,
+) -> Result<Vec<Place>, DbError> {
+    let (waiting, among): (Vec<Waiting>, Option<Vec<String>>) = match watched {
+        Some(watched) if watched.len() <= FEW_WATCHED => {
+            let ids: Vec<String> = watched.iter().cloned().collect();
+            let mut mine = queue::waiting_among(conn, company_id, &ids)?;
+            if mine.is_empty() {
+                return Ok(Vec::new());
+            }
+            mine.sort_by_key(|(_, since)| *since);
+            let times = queue::waiting_times(conn, company_id)?;
+            let placed = mine
+                .into_iter()
+                .map(|(id, since)| {
+                    let longer = times.partition_point(|t| *t < since);
+                    (id, since, longer as i64 + 1)
+                })
+                .collect::<Vec<_>>();
+            let among = placed.iter().map(|(id, _, _)| id.clone()).collect();
+            (placed, Some(among))
+        }
+        _ => {
+            let all = queue::waiting(conn, company_id)?;
+            let placed = all
+                .into_iter()
+                .enumerate()
+                .map(|(i, (id, since))| (id, since, i as i64 + 1))
+                .collect();
+            (placed, None)
+        }
+    };
     if waiting.is_empty() {
         return Ok(Vec::new());
     }
@@ -226,12 +400,11 @@ pub fn places(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Vec<Place
         .filter(|r| effective_online(r, &company, at))
         .map(|r| r.id)
         .collect();
-    let takes = live::recent_takes(conn, company_id, &online, now - TAKES_WINDOW_MS, TAKES_USED)?;
+    let takes = queue::recent_takes(conn, company_id, &online, now - TAKES_WINDOW_MS, TAKES_USED)?;
     let typical = median(takes);
-    let dues = live::wait_dues(conn, company_id)?;
+    let dues = queue::wait_dues(conn, company_id, among.as_deref())?;
     let mut out = Vec::with_capacity(waiting.len());
-    for (i, (id, since)) in waiting.into_iter().enumerate() {
-        let position = i as i64 + 1;
+    for (id, since, position) in waiting {
         let mut expected = typical.map(|m| {
             let reps = online.len().max(1) as i64;
             let rounds = (position + reps - 1) / reps;

@@ -6,20 +6,23 @@
 
 mod effects;
 pub mod offers;
+mod shared;
 mod visitor;
+
+pub(super) use shared::Shared;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::ChatError;
 use super::flow::FlowState;
 use super::realtime::LiveEvent;
 use super::versions::VersionCache;
-use super::{ChatError, targeting};
 use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, status};
 use crate::db::playbooks::Published;
 use crate::db::visitors::{self, Visitor};
-use crate::db::{DbConn, analytics, companies, companies::Company};
+use crate::db::{DbConn, analytics, companies::Company};
 use crate::playbook::effect::HttpRequest;
 use crate::playbook::model::CardKind;
 use crate::playbook::state::HttpOutcome;
@@ -66,7 +69,27 @@ pub fn conversation_event(
         return Ok(Outcome::default());
     }
     let visitor = visitors::get(conn, company_id, &conv.visitor_id)?.ok_or(ChatError::NotFound)?;
+    event_on(conn, versions, conv, visitor, event, card, now, None)
+}
+
+/// [`conversation_event`] on a conversation the caller locked and read with its visitor;
+/// `shared` holds what turns of one batch read once.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn event_on(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    conv: Conversation,
+    visitor: Visitor,
+    event: &Event,
+    card: Option<&str>,
+    now: DateTime<Utc>,
+    shared: Option<&mut Shared>,
+) -> Result<Outcome, ChatError> {
+    if conv.closed_at.is_some() {
+        return Ok(Outcome::default());
+    }
     let mut turn = Turn::new(conn, versions, conv, visitor, now)?;
+    turn.shared = shared;
     if card.is_none() || turn.flow.state.at.as_deref() == card {
         turn.feed(event)?;
     }
@@ -110,6 +133,8 @@ pub(super) struct Turn<'c> {
     pub(super) before: (String, Option<String>),
     /// Analytics events of this turn.
     pub(super) analytics: Vec<Noted>,
+    /// What the turns of a batch (fired timers) read once.
+    shared: Option<&'c mut Shared>,
 }
 
 impl<'c> Turn<'c> {
@@ -133,22 +158,12 @@ impl<'c> Turn<'c> {
             out: Outcome::default(),
             before,
             analytics: Vec::new(),
+            shared: None,
         })
     }
 
     pub(super) fn now_ms(&self) -> i64 {
         self.now.timestamp_millis()
-    }
-
-    /// The company, read once per turn when needed.
-    pub(super) fn company(&mut self) -> Result<Company, ChatError> {
-        if let Some(c) = &self.company {
-            return Ok(c.clone());
-        }
-        let company =
-            companies::by_id(self.conn, &self.conv.company_id)?.ok_or(ChatError::NotFound)?;
-        self.company = Some(company.clone());
-        Ok(company)
     }
 
     /// The playbook version the current flow runs on.
@@ -191,33 +206,6 @@ impl<'c> Turn<'c> {
         let step = engine::step(&playbook.document, &self.flow.state, event, &env);
         self.flow.state = step.state;
         effects::apply(self, &playbook, step.effects)
-    }
-
-    /// Is live chat available? Only asked of playbooks with a live chat card.
-    fn reps_online(&mut self, playbook: &Published) -> Result<bool, ChatError> {
-        // The teams the playbook's live chat cards hand chats to; `None` when one of them
-        // hands its chat to every rep.
-        let mut teams: Option<Vec<String>> = Some(Vec::new());
-        let mut has_live_chat = false;
-        for card in &playbook.document.cards {
-            if let CardKind::LiveChat(c) = &card.kind {
-                has_live_chat = true;
-                match (&mut teams, &c.team) {
-                    (Some(names), Some(team)) => names.push(team.clone()),
-                    _ => teams = None,
-                }
-            }
-        }
-        if !has_live_chat {
-            return Ok(false);
-        }
-        let company = self.company()?;
-        let settings = company.settings();
-        if !targeting::is_open(&settings, self.now) {
-            return Ok(false);
-        }
-        let since = self.now_ms() - i64::from(settings.heartbeat_timeout_seconds) * 1000;
-        Ok(crate::db::presence::online_reps(self.conn, &company.id, since, teams.as_deref())? > 0)
     }
 
     /// A flow left waiting for an http result that never came (the process stopped during

@@ -2,10 +2,11 @@
 //!
 //! The stream watches the rep's company on the hub and sends what this rep may see:
 //! `conversation` (a chat's summary) or `removed` (a chat the rep may no longer see),
-//! `counts` after each, `message` and `typing` of visible chats, `presence`, the rep's own
-//! `notify` and `offer` (on opening, every offer standing to the rep), `crm` when a record
-//! of a visible chat changed, and `resync` when the stream fell behind (the page then
-//! reloads from the API). While it is open it keeps the rep's inbox counted as connected
+//! `counts` after each that is new to the stream or moved between folders, `message` and
+//! `typing` of visible chats, `presence`, the rep's own `notify` and `offer` (on opening,
+//! every offer standing to the rep), `crm` when a record of a visible chat changed, and
+//! `resync` when the stream fell behind (the page then reloads from the API). While it is
+//! open it keeps the rep's inbox counted as connected
 //! (refreshing `last_seen_at` every 10 s).
 
 use std::collections::{HashMap, VecDeque};
@@ -237,11 +238,16 @@ impl RepStream {
                 };
                 let seen = (summary.status.clone(), assignee, summary.team.clone());
                 let visible = self.visible(&seen);
-                self.known.insert(summary.id.clone(), seen);
+                // The folders count chats by status, assignee and team: a chat that kept
+                // all three (a new message) leaves the counts as they were.
+                let moved = self.known.insert(summary.id.clone(), seen.clone()) != Some(seen);
                 if visible {
                     self.push("conversation", json!(summary));
                 } else {
                     self.push("removed", json!({ "id": summary.id }));
+                }
+                if !moved {
+                    return;
                 }
                 let with_all = self.rep.admin() || self.see_all;
                 let rep = self.rep.clone();

@@ -16,6 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::VisitorAuth;
+use crate::chat::live::announce;
 use crate::chat::message::Message;
 use crate::chat::realtime::{LiveEvent, Subscription};
 use crate::chat::session::{self, HISTORY_LIMIT};
@@ -77,6 +78,15 @@ pub async fn events(
     let conversation = conversation.ok_or_else(AppError::not_found)?;
     // Subscribe before reading the backlog, so nothing falls between the two.
     let rx = state.chat.hub.subscribe(&conversation.id);
+    if conversation.status == convs::status::UNASSIGNED {
+        // A waiting visitor (a new page, a reconnection) hears their place soon.
+        let (chat, company, id) = (
+            state.chat.clone(),
+            conversation.company_id.clone(),
+            conversation.id.clone(),
+        );
+        tokio::spawn(async move { announce::watching(&chat, &company, &id).await });
+    }
     let mut stream = Stream {
         rx,
         db: state.db.clone(),
