@@ -82,7 +82,9 @@ struct OutcomeSql {
 
 /// What the CRM said about the deals of the playbook's conversions in the range. Read
 /// from the company's outcomes (one row per deal, few beside the events), each joined to
-/// its conversation's converted event: `CROSS JOIN` keeps that order on SQLite.
+/// its conversation's converted event: `CROSS JOIN` keeps that order on SQLite, and
+/// `playbook_id || ''` keeps SQLite from reading each deal's event through the playbook's
+/// index (every conversion of the range) instead of the conversation's.
 pub fn outcomes(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<OutcomeRow>, DbError> {
     // `$n` placeholders are read by both backends. SQLite numbers them in the order they
     // first appear, so in every query here `$1`, `$2`, … first appear in that order.
@@ -90,7 +92,7 @@ pub fn outcomes(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<OutcomeRow>, DbEr
                       e.visitor_known, e.visitor_returning \
                FROM crm_outcomes o CROSS JOIN analytics_events e \
                WHERE o.company_id = $1 AND e.conversation_id = o.conversation_id \
-                 AND e.playbook_id = $2 AND e.kind = $3 AND e.company_id = $1 \
+                 AND e.playbook_id || '' = $2 AND e.kind = $3 AND e.company_id = $1 \
                  AND e.created_at >= $4 AND e.created_at < $5";
     let rows: Vec<OutcomeSql> = diesel::sql_query(sql)
         .bind::<Text, _>(s.company_id)
@@ -122,18 +124,23 @@ pub fn paths(
     use super::schema::analytics_events as e;
     let mut out: Vec<PathRow> = Vec::new();
     for chunk in conversation_ids.chunks(500) {
-        let reached: Vec<(Option<String>, Option<String>)> = e::table
+        // The playbook is compared here, not in SQL, and the company through `|| ''`, so
+        // the conversations' index is the one SQLite reads (not every event of the
+        // playbook or the company).
+        let reached: Vec<(Option<String>, Option<String>, Option<String>)> = e::table
             .filter(e::conversation_id.eq_any(chunk))
             .filter(e::kind.eq(kind::REACHED))
-            .filter(e::company_id.eq(s.company_id))
-            .filter(e::playbook_id.eq(s.playbook_id))
+            .filter(e::company_id.concat("").eq(s.company_id))
             .order((e::conversation_id, e::created_at, e::id))
-            .select((e::conversation_id, e::card))
+            .select((e::conversation_id, e::card, e::playbook_id))
             .load(conn)?;
-        for (conversation, card) in reached {
+        for (conversation, card, playbook) in reached {
             let (Some(conversation), Some(card)) = (conversation, card) else {
                 continue;
             };
+            if playbook.as_deref() != Some(s.playbook_id) {
+                continue;
+            }
             match out.last_mut() {
                 Some(p) if p.conversation_id == conversation => p.cards.push(card),
                 _ => out.push(PathRow {
