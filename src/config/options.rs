@@ -83,7 +83,7 @@ impl Default for Options {
             pipedrive_client_secret: None,
             pipedrive_jwt_secret: None,
             pipedrive_oauth_url: "https://oauth.pipedrive.com".into(),
-            outbox_concurrency: 4,
+            outbox_concurrency: 16,
             outbox_poll_ms: 1000,
             timer_batch: 256,
             timer_idle_ms: 30_000,

@@ -22,7 +22,7 @@ fn defaults_run_out_of_the_box() {
     assert_eq!(cfg.public_url, "http://127.0.0.1:8080");
     assert!(cfg.database_url.ends_with("concierge.db"));
     assert!(cfg.uses_sandbox());
-    assert_eq!(cfg.outbox.concurrency, 4);
+    assert_eq!(cfg.outbox.concurrency, 16);
     assert_eq!(cfg.timers.idle_ms, 30_000);
     assert_eq!(cfg.rate_limits, RateLimits::default());
     // The generated key is kept and reused.

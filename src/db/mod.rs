@@ -209,6 +209,11 @@ impl Db {
         self.backend
     }
 
+    /// The most connections the pool opens.
+    pub fn pool_size(&self) -> usize {
+        self.pool.max_size() as usize
+    }
+
     /// A connection for code already on a blocking thread (workers, tests, the CLI).
     pub fn conn(&self) -> Result<PooledConnection<ConnectionManager<DbConn>>, DbError> {
         Ok(self.pool.get()?)

@@ -65,7 +65,7 @@ fn worker_config() -> WorkerConfig {
     WorkerConfig {
         poll_interval: Duration::from_millis(20),
         concurrency: 4,
-        per_company: 1,
+        per_company: 4,
         lease: Duration::from_secs(20),
         backoff: Backoff {
             base: Duration::from_millis(20),

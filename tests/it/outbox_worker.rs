@@ -43,6 +43,11 @@ struct FakeCrm {
     seed: AtomicU64,
     calls: AtomicUsize,
     reconnects: AtomicUsize,
+    /// How long each create takes (0: no time at all), and the most creates under way at
+    /// once.
+    create_ms: AtomicU64,
+    creating: AtomicUsize,
+    most_creating: AtomicUsize,
 }
 
 enum Fault {
@@ -61,6 +66,9 @@ impl FakeCrm {
             seed: AtomicU64::new(0x9e37_79b9_7f4a_7c15),
             calls: AtomicUsize::new(0),
             reconnects: AtomicUsize::new(0),
+            create_ms: AtomicU64::new(0),
+            creating: AtomicUsize::new(0),
+            most_creating: AtomicUsize::new(0),
         })
     }
 
@@ -86,6 +94,18 @@ impl FakeCrm {
             6 => Fault::RateLimited,
             _ => Fault::Unauthorized,
         }
+    }
+
+    /// A create that takes `create_ms`, as a real CRM's does.
+    async fn take_time(&self) {
+        let ms = self.create_ms.load(Ordering::SeqCst);
+        if ms == 0 {
+            return;
+        }
+        let now = self.creating.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_creating.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        self.creating.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Run a read with a possible fault.
@@ -159,6 +179,7 @@ impl Crm for FakeClient {
         })
     }
     async fn create_person(&self, p: &NewPerson) -> Result<i64, CrmError> {
+        self.0.take_time().await;
         self.0.write(|s| {
             let id = next(s);
             s.persons.push((id, p.clone()));
@@ -174,6 +195,7 @@ impl Crm for FakeClient {
         })
     }
     async fn create_org(&self, o: &NewOrg) -> Result<i64, CrmError> {
+        self.0.take_time().await;
         self.0.write(|s| {
             let id = next(s);
             s.orgs.push((id, o.clone()));
@@ -181,6 +203,7 @@ impl Crm for FakeClient {
         })
     }
     async fn create_lead(&self, l: &NewLeadOrDeal) -> Result<String, CrmError> {
+        self.0.take_time().await;
         if l.title.contains("REFUSED") {
             self.0.calls.fetch_add(1, Ordering::Relaxed);
             return Err(CrmError::Permanent {
@@ -203,6 +226,7 @@ impl Crm for FakeClient {
         })
     }
     async fn create_deal(&self, d: &NewLeadOrDeal) -> Result<i64, CrmError> {
+        self.0.take_time().await;
         self.0.write(|s| {
             let id = next(s);
             s.deals.push((id, d.clone()));
@@ -218,6 +242,7 @@ impl Crm for FakeClient {
         })
     }
     async fn create_activity(&self, a: &NewActivity) -> Result<i64, CrmError> {
+        self.0.take_time().await;
         self.0.write(|s| {
             let id = next(s);
             s.activities.push((id, a.clone()));
@@ -233,6 +258,7 @@ impl Crm for FakeClient {
         })
     }
     async fn create_note(&self, n: &NewNote) -> Result<i64, CrmError> {
+        self.0.take_time().await;
         self.0.write(|s| {
             let id = next(s);
             s.notes.push((id, n.clone()));
@@ -306,7 +332,7 @@ fn fast_config() -> WorkerConfig {
     WorkerConfig {
         poll_interval: Duration::from_millis(5),
         concurrency: 4,
-        per_company: 1,
+        per_company: 4,
         lease: Duration::from_secs(5),
         backoff: Backoff {
             base: Duration::from_millis(5),
@@ -523,6 +549,7 @@ async fn a_stopping_worker_releases_the_rows_it_has_not_started() {
         let crm = FakeCrm::new(0);
         let connector = Arc::new(FakeConnector(crm.clone()));
         let mut config = fast_config();
+        config.per_company = 1;
         // Far longer than the test: only a release lets the next worker in.
         config.lease = Duration::from_secs(600);
         // Each create takes a while, as a real CRM's would.
@@ -549,5 +576,53 @@ async fn a_stopping_worker_releases_the_rows_it_has_not_started() {
         )
         .await;
         assert_exactly_once(&crm, &db, &companies, 6, false);
+    }
+}
+
+/// One company's captures go through several lanes at once, and captures naming the same
+/// person or organization still create it once: the look-up and the create hold the lock
+/// of that e-mail and that name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_companys_captures_go_side_by_side_and_shared_people_are_created_once() {
+    for t in TestDb::all() {
+        let db = t.open();
+        let company = {
+            let mut conn = db.conn().unwrap();
+            let company = companies::create(&mut conn, "Lanes", Some(99)).unwrap().id;
+            // Twelve captures: three people, one organization.
+            for i in 10..22 {
+                let mut write = capture(i, Some("Shared Org".into()));
+                write.person.email = Some(format!("shared{}@example.com", i % 3));
+                let payload = serde_json::to_value(write).unwrap();
+                outbox::enqueue(
+                    &mut conn,
+                    &company,
+                    None,
+                    outbox::Kind::Capture,
+                    &payload,
+                    db::now_ms(),
+                )
+                .unwrap();
+            }
+            company
+        };
+        let crm = FakeCrm::new(0);
+        let connector = Arc::new(FakeConnector(crm.clone()));
+        crm.create_ms.store(20, Ordering::SeqCst);
+        let mut config = fast_config();
+        config.concurrency = 8;
+        config.per_company = 4;
+        let worker = Worker::new(db.clone(), connector, config);
+        run_until_quiet(vec![worker], &db, std::slice::from_ref(&company)).await;
+        let s = crm.store.lock().unwrap();
+        assert_eq!(s.orgs.len(), 1, "{:?}: the organization once", t.backend);
+        assert_eq!(s.persons.len(), 3, "{:?}: each person once", t.backend);
+        assert_eq!(s.leads.len() + s.deals.len(), 12);
+        assert_eq!(s.notes.len(), 12);
+        assert!(
+            crm.most_creating.load(Ordering::SeqCst) >= 2,
+            "{:?}: one company's captures went one at a time",
+            t.backend
+        );
     }
 }

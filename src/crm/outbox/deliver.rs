@@ -6,12 +6,13 @@
 //! - before a create is sent, the step is recorded as *unconfirmed*; only the recorded id
 //!   clears that. An attempt that finds a step unconfirmed (the previous one failed or
 //!   died after sending) looks the object up before creating it again;
-//! - persons are looked up by e-mail and organizations by name before every create anyway.
+//! - persons are looked up by e-mail and organizations by name before every create anyway,
+//!   holding the locks of that e-mail and that name (see `identity_locks`), so two
+//!   deliveries naming the same person or organization never both create it.
 
 use std::future::Future;
 
 use crate::crm::{Crm, CrmError, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target};
-use crate::db::locks::NodeLock;
 use crate::playbook::effect::CrmWrite;
 use crate::playbook::model::{CaptureTarget, NoteMode};
 
@@ -42,6 +43,9 @@ pub enum StepError {
 
 /// Stores progress durably; fails when this worker may no longer write the row.
 pub trait Recorder: Send {
+    /// What [`Recorder::find_or_create_lock`] holds until dropped.
+    type Held: Send;
+
     fn record(&mut self, progress: &Progress) -> impl Future<Output = Result<(), String>> + Send;
     /// Called after each successful create, before it is recorded. `false` stops the
     /// delivery right there, as a crash would (used by crash tests).
@@ -49,12 +53,12 @@ pub trait Recorder: Send {
         true
     }
     /// Held while persons and organizations are looked up and created, so two deliveries
-    /// of one company (on any node) never both create the same one.
+    /// of one company (on any node) never both create the same one. `keys` name what is
+    /// looked up (`identity_locks::keys`).
     fn find_or_create_lock(
         &mut self,
-    ) -> impl Future<Output = Result<Option<NodeLock>, String>> + Send {
-        async { Ok(None) }
-    }
+        keys: Vec<String>,
+    ) -> impl Future<Output = Result<Self::Held, String>> + Send;
 }
 
 fn crm(step: Step) -> impl FnOnce(CrmError) -> StepError {
@@ -72,12 +76,15 @@ pub async fn deliver<C: Crm, R: Recorder>(
     let needs_org =
         w.org.as_ref().is_some_and(|o| !o.name.trim().is_empty()) && progress.org_id.is_none();
     let needs_person = progress.person_id.is_none();
-    let serialised = if needs_org || needs_person {
-        rec.find_or_create_lock()
-            .await
-            .map_err(StepError::NotRecorded)?
-    } else {
+    let keys = super::identity_locks::keys(w, needs_org, needs_person);
+    let serialised = if keys.is_empty() {
         None
+    } else {
+        Some(
+            rec.find_or_create_lock(keys)
+                .await
+                .map_err(StepError::NotRecorded)?,
+        )
     };
 
     // Organization: looked up by name, created otherwise.

@@ -10,13 +10,21 @@
 //! Several workers, in one process or on several nodes sharing PostgreSQL, never deliver
 //! the same row at the same time: claims skip locked and leased rows, and every write
 //! names the lease it holds.
+//!
+//! A running worker keeps up to `concurrency` rows in flight and claims again as soon as
+//! one finishes (no batch waits for its slowest row). A company's rows go through up to
+//! `per_company` lanes side by side; what must not race — looking a person or an
+//! organization up and creating it — is serialised by that person's e-mail and that
+//! organization's name (see [`identity_locks`]).
 
 pub mod backoff;
 pub mod deliver;
+pub mod identity_locks;
+mod lease;
 pub mod note;
 pub mod progress;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +43,9 @@ use crate::playbook::effect::CrmWrite;
 
 use crate::db::outbox::store::{self, Outcome};
 use backoff::{Backoff, Plan};
-use deliver::{Job, Recorder, StepError};
+use deliver::{Job, StepError};
+use identity_locks::IdentityLocks;
+use lease::LeaseRecorder;
 use progress::{Progress, Step};
 
 /// How the worker paces itself.
@@ -45,11 +55,11 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// Rows delivered at the same time by this worker.
     pub concurrency: usize,
-    /// Rows of one company delivered at the same time. The default, 1, means a company's
-    /// captures are delivered one after another on each node: two captures naming the
-    /// same person or organization never race between look-up and create there, and no
-    /// burst can outrun the CRM's rate-limit headers. (Across nodes the window between
-    /// one node's look-up and its create remains.)
+    /// Rows of one company delivered at the same time (its lanes). Two captures naming the
+    /// same person or organization still never race between look-up and create: that
+    /// part holds the locks of the e-mail and the name, on every node. The CRM client
+    /// shares the token's rate budget between the lanes, so bursts stay within the
+    /// rate-limit headers.
     pub per_company: usize,
     /// How long a claimed row stays reserved; renewed at every recorded step.
     pub lease: Duration,
@@ -63,8 +73,8 @@ impl Default for WorkerConfig {
     fn default() -> WorkerConfig {
         WorkerConfig {
             poll_interval: Duration::from_secs(1),
-            concurrency: 4,
-            per_company: 1,
+            concurrency: 16,
+            per_company: 8,
             lease: Duration::from_secs(5 * 60),
             backoff: Backoff::default(),
             disconnected_delay: Duration::from_secs(10 * 60),
@@ -136,6 +146,7 @@ pub struct Worker<C: Connector> {
     config: WorkerConfig,
     crash_hook: Option<CrashHook>,
     company_slots: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    identity_locks: Arc<IdentityLocks>,
     wake: Arc<Notify>,
     on_finish: Option<FinishHook>,
     /// Set when stopping: claimed rows not started yet are given back.
@@ -167,6 +178,7 @@ impl WorkerHandle {
 impl<C: Connector> Worker<C> {
     pub fn new(db: Db, connector: Arc<C>, config: WorkerConfig) -> Worker<C> {
         Worker {
+            identity_locks: IdentityLocks::new(db.pool_size()),
             db,
             connector,
             config,
@@ -197,77 +209,124 @@ impl<C: Connector> Worker<C> {
         self
     }
 
-    /// Run on the current runtime until stopped.
+    /// Run on the current runtime until stopped: up to `concurrency` rows in flight, a
+    /// new claim whenever one finishes, a poll every `poll_interval` (or on a wake) while
+    /// nothing is due.
     pub fn spawn(self) -> WorkerHandle {
         let (stop, mut stopped) = watch::channel(false);
         let halt = self.halt.clone();
         let worker = Arc::new(self);
         let task = tokio::spawn(async move {
+            let slots = worker.config.concurrency.max(1);
+            let mut running = FuturesUnordered::new();
+            let mut in_flight = HashSet::new();
+            let mut unstarted = Vec::new();
             loop {
                 if *stopped.borrow() {
                     break;
                 }
-                let busy = match worker.run_once().await {
-                    Ok(n) => n > 0,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "outbox worker cannot claim rows");
-                        false
-                    }
-                };
-                if !busy {
-                    tokio::select! {
-                        _ = tokio::time::sleep(worker.config.poll_interval) => {}
-                        _ = worker.wake.notified() => {}
-                        _ = stopped.changed() => {}
+                let free = slots - running.len();
+                let mut all_due = false;
+                if free > 0 {
+                    match worker.claim(free).await {
+                        Ok((rows, lease_until)) => {
+                            // Every slot filled: more may be due as soon as one frees.
+                            all_due = rows.len() == free;
+                            for row in rows {
+                                // A row claimed again while this worker still delivers it
+                                // (a step outlasted its lease) is not delivered twice: the
+                                // new lease stops the first delivery at its next record,
+                                // and the row is taken again once that lease has passed.
+                                if in_flight.insert(row.id.clone()) {
+                                    running.push(worker.start(row, lease_until));
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "outbox worker cannot claim rows"),
                     }
                 }
+                tokio::select! {
+                    Some((id, done)) = running.next(), if !running.is_empty() => {
+                        in_flight.remove(&id);
+                        unstarted.extend(done);
+                    }
+                    _ = tokio::time::sleep(worker.config.poll_interval), if !all_due => {}
+                    _ = worker.wake.notified() => {}
+                    _ = stopped.changed() => {}
+                }
             }
+            while let Some((_, done)) = running.next().await {
+                unstarted.extend(done);
+            }
+            worker.release(unstarted).await;
         });
         WorkerHandle { stop, halt, task }
     }
 
-    /// Claim one batch of due rows and deliver them. Returns how many were claimed.
+    /// Claim one batch of due rows and deliver them all. Returns how many were claimed.
     pub async fn run_once(&self) -> Result<usize, DbError> {
-        let now = db::now_ms();
-        let lease_until = now + self.lease_ms();
-        let limit = (self.config.concurrency.max(1) * 2) as i64;
-        let rows = self
-            .db
-            .run(move |conn| store::claim(conn, now, lease_until, limit))
-            .await?;
+        let (rows, lease_until) = self.claim(self.config.concurrency.max(1) * 2).await?;
         let claimed = rows.len();
         let gate = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut running: FuturesUnordered<_> = rows
             .into_iter()
             .map(|row| {
                 let gate = gate.clone();
-                let company_gate = self.company_gate(&row.company_id);
                 async move {
-                    let _company = company_gate.acquire_owned().await;
                     let _slot = gate.acquire_owned().await;
-                    if self.halt.load(Ordering::SeqCst) {
-                        return Some(row.id);
-                    }
-                    self.process(row, lease_until).await;
-                    None
+                    self.start(row, lease_until).await
                 }
             })
             .collect();
         let mut unstarted = Vec::new();
-        while let Some(done) = running.next().await {
+        while let Some((_, done)) = running.next().await {
             unstarted.extend(done);
         }
-        if !unstarted.is_empty() {
-            let n = unstarted.len();
+        self.release(unstarted).await;
+        Ok(claimed)
+    }
+
+    /// Claim up to `limit` due rows; the rows and the lease they are held until.
+    async fn claim(&self, limit: usize) -> Result<(Vec<OutboxRow>, i64), DbError> {
+        let now = db::now_ms();
+        let lease_until = now + self.lease_ms();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .db
+            .run(move |conn| store::claim(conn, now, lease_until, limit))
+            .await?;
+        Ok((rows, lease_until))
+    }
+
+    /// Deliver a claimed row once one of its company's lanes is free. Answers the row's
+    /// id, with its lease when the worker stopped before it started.
+    async fn start(&self, row: OutboxRow, lease_until: i64) -> (String, Option<(String, i64)>) {
+        let _lane = self.company_gate(&row.company_id).acquire_owned().await;
+        let id = row.id.clone();
+        if self.halt.load(Ordering::SeqCst) {
+            return (id.clone(), Some((id, lease_until)));
+        }
+        self.process(row, lease_until).await;
+        (id, None)
+    }
+
+    /// End the lease of claimed rows that were never started, so another node takes them
+    /// at once.
+    async fn release(&self, unstarted: Vec<(String, i64)>) {
+        let mut by_lease: HashMap<i64, Vec<String>> = HashMap::new();
+        for (id, lease) in unstarted {
+            by_lease.entry(lease).or_default().push(id);
+        }
+        for (lease, ids) in by_lease {
+            let n = ids.len();
             let released = self
                 .db
-                .run(move |conn| store::release(conn, &unstarted, lease_until))
+                .run(move |conn| store::release(conn, &ids, lease))
                 .await;
             if let Err(e) = released {
                 tracing::warn!(error = %e, rows = n, "cannot release claimed outbox rows");
             }
         }
-        Ok(claimed)
     }
 
     fn lease_ms(&self) -> i64 {
@@ -288,6 +347,7 @@ impl<C: Connector> Worker<C> {
             db: self.db.clone(),
             row_id: row.id.clone(),
             company_id: row.company_id.clone(),
+            identity_locks: self.identity_locks.clone(),
             held: lease,
             lease_ms: self.lease_ms(),
             crash_hook: self.crash_hook.clone(),
@@ -521,49 +581,6 @@ fn fallback_person_name(id: &str) -> String {
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
-}
-
-/// Records progress under the row's lease, renewing it each time.
-struct LeaseRecorder {
-    db: Db,
-    row_id: String,
-    company_id: String,
-    held: i64,
-    lease_ms: i64,
-    crash_hook: Option<CrashHook>,
-}
-
-impl Recorder for LeaseRecorder {
-    async fn record(&mut self, progress: &Progress) -> Result<(), String> {
-        let now = db::now_ms();
-        // Strictly later than the lease held, so the lease stays a fencing token.
-        let new_lease = (now + self.lease_ms).max(self.held + 1);
-        let (id, held, json) = (self.row_id.clone(), self.held, progress.to_json());
-        let saved = self
-            .db
-            .run(move |conn| store::save_progress(conn, &id, held, new_lease, &json, now))
-            .await
-            .map_err(|e| e.to_string())?;
-        if saved {
-            self.held = new_lease;
-            Ok(())
-        } else {
-            Err("the row's lease was taken over".into())
-        }
-    }
-
-    async fn find_or_create_lock(&mut self) -> Result<Option<db::locks::NodeLock>, String> {
-        self.db
-            .node_lock(db::locks::Scope::CrmFindOrCreate, &self.company_id)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    fn after_create(&mut self, step: Step) -> bool {
-        self.crash_hook
-            .as_ref()
-            .is_none_or(|hook| hook(&self.row_id, step))
-    }
 }
 
 #[cfg(test)]
