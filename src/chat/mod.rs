@@ -8,7 +8,6 @@ pub mod flow;
 pub mod http_card;
 pub mod live;
 pub mod message;
-pub mod notices;
 pub mod pg_hub;
 mod pg_listen;
 pub mod realtime;

@@ -4,7 +4,7 @@
 //! (outside the pool): one that sends, one that listens.
 //!
 //! - **Announcing a change** ([`Hub::notify_in`]): `pg_notify` on the connection of the
-//!   transaction that made it, just before the commit (see [`super::notices`]). PostgreSQL
+//!   transaction that made it, just before the commit (see [`Notices`]). PostgreSQL
 //!   delivers the notifications when that transaction commits and drops them when it rolls
 //!   back, so no notification announces something uncommitted and nothing committed goes
 //!   unannounced when the node dies right after the commit. The node's own subscribers
@@ -35,9 +35,10 @@ use serde::{Deserialize, Serialize};
 
 use super::live::RepEvent;
 use super::message::Message;
-use super::notices::{Notice, Notices};
 use super::pg_listen::ListenConn;
-use super::realtime::{CompanySubscription, Hub, LiveEvent, LocalHub, Subscription};
+use super::realtime::{
+    CompanySubscription, Hub, LiveEvent, LocalHub, Notice, Notices, Subscription,
+};
 use crate::db::{Db, DbConn, DbError, conversations};
 
 /// The notification channel.

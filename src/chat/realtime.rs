@@ -1,7 +1,7 @@
 //! Real-time delivery: what happens in a conversation reaches everyone watching it.
 //!
 //! Everything goes through the small [`Hub`] trait. What a write transaction stores is
-//! announced with it ([`super::notices`]: sent to the other nodes inside the transaction,
+//! announced with it ([`Notices`]: sent to the other nodes inside the transaction,
 //! delivered to this node's subscribers once it committed); what is never stored (typing)
 //! is published at once. The Server-Sent Events route subscribes. [`LocalHub`] fans events
 //! out inside one process with tokio broadcast channels; with PostgreSQL, [`PgHub`]
@@ -21,7 +21,6 @@ use tokio::sync::broadcast;
 
 use super::events::RepEvent;
 use super::message::Message;
-use super::notices::{Notice, Notices};
 use crate::db::{DbConn, DbError};
 
 /// Events buffered per conversation for a slow subscriber before it must re-read.
@@ -306,6 +305,67 @@ impl Hub for LocalHub {
             .entry(conversation_id.to_owned())
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
             .subscribe()
+    }
+}
+
+/// One announcement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// An event of a conversation (its watchers and the company's reps see it).
+    Conversation {
+        company_id: String,
+        conversation_id: String,
+        event: LiveEvent,
+    },
+    /// An event of the rep side (the company's reps see it).
+    Rep { company_id: String, event: RepEvent },
+}
+
+/// The announcements of one write transaction, in order, bound to that transaction:
+/// `Chat::write_announced` collects them while it runs the work, hands them to
+/// [`Hub::notify_in`] on the transaction's own connection just before the commit (on
+/// PostgreSQL `pg_notify`, delivered when and only when the transaction commits), and once
+/// it committed to [`Hub::deliver_local`] for this node's own subscribers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Notices(Vec<Notice>);
+
+impl Notices {
+    pub fn new() -> Notices {
+        Notices::default()
+    }
+
+    /// Announce `event` to a conversation's watchers.
+    pub fn conversation(&mut self, company_id: &str, conversation_id: &str, event: LiveEvent) {
+        self.0.push(Notice::Conversation {
+            company_id: company_id.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            event,
+        });
+    }
+
+    /// Announce `event` to the company's reps.
+    pub fn rep(&mut self, company_id: &str, event: RepEvent) {
+        self.0.push(Notice::Rep {
+            company_id: company_id.to_owned(),
+            event,
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Notice> {
+        self.0.iter()
+    }
+}
+
+impl IntoIterator for Notices {
+    type Item = Notice;
+    type IntoIter = std::vec::IntoIter<Notice>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 

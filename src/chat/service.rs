@@ -1,6 +1,6 @@
 //! The conversations service the web layer (and workers) call: runs a turn on the
 //! blocking pool inside one write transaction that also announces what it produced
-//! ([`super::notices`]), then — only once it committed — tells the reps and makes the
+//! ([`Notices`]), then — only once it committed — tells the reps and makes the
 //! http card call it asked for.
 
 use std::sync::Arc;
@@ -9,8 +9,7 @@ use chrono::Utc;
 
 use super::ChatError;
 use super::http_card::HttpCaller;
-use super::notices::Notices;
-use super::realtime::{Hub, LiveEvent};
+use super::realtime::{Hub, LiveEvent, Notices};
 use super::timers::{self, TimerWake};
 use super::turn::{self, Input, Outcome};
 use super::versions::VersionCache;
@@ -75,7 +74,7 @@ impl Chat {
                 .write_announced(move |conn, notices| {
                     let outcome =
                         turn::visitor_turn(conn, &versions, &company, &visitor, input, Utc::now())?;
-                    notices.outcome(&outcome);
+                    outcome.announce(notices);
                     Ok::<_, ChatError>(outcome)
                 })
                 .await;
@@ -102,7 +101,7 @@ impl Chat {
             .write_announced(move |conn, notices| {
                 let fired = timers::fire_all(conn, &versions, &claimed, Utc::now())?;
                 for outcome in &fired {
-                    notices.outcome(outcome);
+                    outcome.announce(notices);
                 }
                 Ok::<_, ChatError>(fired)
             })
@@ -154,7 +153,7 @@ impl Chat {
                     card.as_deref(),
                     Utc::now(),
                 )?;
-                notices.outcome(&outcome);
+                outcome.announce(notices);
                 Ok::<_, ChatError>(outcome)
             })
             .await?;

@@ -247,7 +247,7 @@ fn start_outbox_worker(state: &AppState) -> Option<WorkerHandle> {
         // transaction that records the row's end.
         let hub = state.chat.hub.clone();
         let on_finish: crate::crm::outbox::FinishHook = Arc::new(move |conn, row| {
-            let mut notices = crate::chat::notices::Notices::new();
+            let mut notices = crate::chat::realtime::Notices::new();
             if let Some(conversation_id) = &row.conversation_id {
                 notices.rep(
                     &row.company_id,

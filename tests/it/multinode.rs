@@ -6,9 +6,8 @@
 use std::time::Duration;
 
 use concierge::chat::live::RepEvent;
-use concierge::chat::notices::Notices;
 use concierge::chat::pg_hub::LISTEN_NAME;
-use concierge::chat::realtime::{CompanyEvent, LiveEvent};
+use concierge::chat::realtime::{CompanyEvent, LiveEvent, Notices};
 use concierge::db::{DbError, write_tx};
 use diesel::RunQueryDsl;
 use serde_json::Value;

@@ -506,7 +506,7 @@ impl Live {
                 let done = turn::locked(conn, &versions, &company, &conv_id, Utc::now(), |t| {
                     f(t, &c)
                 })?;
-                notices.outcome(&done.0);
+                done.0.announce(notices);
                 Ok::<_, LiveError>(done)
             })
             .await?;

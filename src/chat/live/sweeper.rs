@@ -142,7 +142,7 @@ pub async fn give_back(
                 actions::give_back(t, rep_id.as_deref())
             })?;
             if done.1 {
-                notices.outcome(&done.0);
+                done.0.announce(notices);
             }
             Ok::<_, super::LiveError>(done)
         })

@@ -16,8 +16,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::ChatError;
+use super::events::RepEvent;
 use super::flow::FlowState;
-use super::realtime::LiveEvent;
+use super::message::Message;
+use super::realtime::{LiveEvent, Notices};
 use super::versions::VersionCache;
 use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, status};
 use crate::db::playbooks::Published;
@@ -51,6 +53,36 @@ pub struct Outcome {
     pub armed: Option<i64>,
     /// The chat was offered to a rep (automatic assignment): their inbox is told.
     pub offer: Option<offers::Made>,
+}
+
+impl Outcome {
+    /// What a turn (a visitor's, a rep's action, a timer firing) stored: its messages, its
+    /// other events, and the offer it made.
+    pub fn announce(&self, notices: &mut Notices) {
+        let Some(conv) = &self.conversation else {
+            return;
+        };
+        for row in &self.messages {
+            notices.conversation(
+                &conv.company_id,
+                &conv.id,
+                LiveEvent::Message(Message::from(row)),
+            );
+        }
+        for event in &self.events {
+            notices.conversation(&conv.company_id, &conv.id, event.clone());
+        }
+        if let Some(offer) = self.offer {
+            notices.rep(
+                &conv.company_id,
+                RepEvent::Offer {
+                    conversation_id: conv.id.clone(),
+                    expires_at: offer.expires_at,
+                    to: offer.to,
+                },
+            );
+        }
+    }
 }
 
 /// Something else happened to a conversation: an http card's result, a timer, a rep.
