@@ -9,7 +9,7 @@
 //! other block of ten) on the measured playbook and the rest on three others; captures
 //! (two in three confirmed by the CRM), live chats taken with rep messages or missed,
 //! deals won and lost in two currencies. The daily roll-ups (confirmed conversions
-//! included) are then rebuilt from the events (`db::rollup::rebuild`, what recording
+//! included) are then rebuilt from the events (`db::analytics::rollup::rebuild`, what recording
 //! keeps up to date as events are written).
 //!
 //! ```sh
@@ -22,13 +22,14 @@
 
 use std::time::{Duration, Instant};
 
+use concierge::db::analytics::rollup;
 use concierge::db::analytics::{AnalyticsEvent, kind, left};
 use concierge::db::conversations::Conversation;
 use concierge::db::schema::{
     analytics_events, chat_takes, conversations, crm_outcomes, messages, outbox, visitors,
 };
 use concierge::db::visitors::Visitor;
-use concierge::db::{self, Db, DbConn, DbError, companies, crm_users, playbooks, rollup};
+use concierge::db::{self, Db, DbConn, DbError, companies, crm_users, playbooks};
 use concierge::reports::Filter;
 use concierge::reports::load::{DayRange, playbook_report};
 use diesel::prelude::*;

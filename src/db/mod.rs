@@ -26,7 +26,6 @@ pub mod presence;
 pub mod purge;
 pub mod queue;
 pub mod reports;
-pub mod rollup;
 pub mod schema;
 pub mod summary;
 pub mod teams;

@@ -49,7 +49,7 @@ pub fn uninstall(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Purged
         let visitors = diesel::delete(visitors::table.filter(visitors::company_id.eq(company_id)))
             .execute(conn)?;
         // The conversations are gone, and with them which captures the CRM confirmed.
-        super::rollup::forget_confirmed(conn, company_id)?;
+        super::analytics::rollup::forget_confirmed(conn, company_id)?;
         let installs = installs::delete_for_company(conn, company_id)?;
         let crm_users = crm_users::delete_for_company(conn, company_id)?;
         super::webhooks::forget_all(conn, company_id)?;

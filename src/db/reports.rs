@@ -1,4 +1,4 @@
-//! What the reports read besides the daily roll-ups (`db::rollup`): the CRM's outcomes of
+//! What the reports read besides the daily roll-ups (`db::analytics::rollup`): the CRM's outcomes of
 //! the deals a playbook's conversations created and the cards those conversations
 //! reached, the conversations that stopped answering (through the partial index of
 //! waiting conversations), and the chats reps took. Filters by version and audience are

@@ -5,8 +5,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::StoppedRow;
+use crate::db::analytics::rollup::Daily;
 use crate::db::analytics::{kind, left};
-use crate::db::rollup::Daily;
 use crate::playbook::{CardKind, Playbook};
 
 /// One card of the funnel.

@@ -1,5 +1,5 @@
 //! Reading one report: the range and filters an admin chose, the rows from the database
-//! (`db::rollup`, `db::reports`), then [`super::compute`]. The counts come from the daily
+//! (`db::analytics::rollup`, `db::reports`), then [`super::compute`]. The counts come from the daily
 //! roll-ups, or for a check from the events themselves ([`Source`]). The only part of `reports`
 //! that does I/O.
 
@@ -7,8 +7,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Filter, Inputs, Report, compute, stats};
+use crate::db::analytics::rollup;
 use crate::db::reports::{self as rows, Scope};
-use crate::db::{DbConn, DbError, playbooks, rollup};
+use crate::db::{DbConn, DbError, playbooks};
 use crate::playbook::Playbook;
 
 /// A flow waiting for the visitor this long has stopped answering.

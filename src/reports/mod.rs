@@ -20,7 +20,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::analytics::kind;
-use crate::db::rollup::{CONFIRMED, Daily};
+use crate::db::analytics::rollup::{CONFIRMED, Daily};
 use crate::playbook::Playbook;
 
 pub use crate::db::reports::{OutcomeRow, PathRow, StoppedRow, TakeRow};

@@ -5,8 +5,9 @@
 //! and capture rows themselves, for many filters and ranges, on both databases — and again
 //! after the roll-ups are rebuilt.
 
+use concierge::db::analytics::rollup;
 use concierge::db::analytics::{self, kind, left};
-use concierge::db::{self, DbConn, companies, outbox, outcomes, playbooks, rollup};
+use concierge::db::{self, DbConn, companies, outbox, outcomes, playbooks};
 use concierge::reports::Filter;
 use concierge::reports::load::{DayRange, Source, report_from};
 use serde_json::json;

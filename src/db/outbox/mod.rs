@@ -7,8 +7,9 @@ pub mod store;
 
 use diesel::prelude::*;
 
+use super::analytics::rollup;
 use super::schema::outbox;
-use super::{DbConn, DbError, new_id, rollup};
+use super::{DbConn, DbError, new_id};
 
 /// What a row asks for. The payload's shape depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

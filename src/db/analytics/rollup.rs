@@ -14,10 +14,10 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel::upsert::excluded;
 
-use super::analytics::{day_of, kind};
-use super::schema::conversions_confirmed;
-use super::schema::{analytics_daily as d, analytics_events as e, conversations as c};
-use super::{DbConn, DbError};
+use super::row::{AnalyticsEvent, day_of, kind};
+use crate::db::schema::conversions_confirmed;
+use crate::db::schema::{analytics_daily as d, analytics_events as e, conversations as c};
+use crate::db::{DbConn, DbError};
 
 /// The roll-up kind of converted events whose capture the CRM confirmed.
 pub const CONFIRMED: &str = "confirmed";
@@ -67,7 +67,7 @@ pub fn add(conn: &mut DbConn, row: &Daily) -> Result<(), DbError> {
 }
 
 /// The roll-up row that counts one event once more, as `kind`.
-pub fn counting(event: &super::analytics::AnalyticsEvent, playbook_id: &str, kind: &str) -> Daily {
+pub fn counting(event: &AnalyticsEvent, playbook_id: &str, kind: &str) -> Daily {
     Daily {
         company_id: event.company_id.clone(),
         playbook_id: playbook_id.to_owned(),
@@ -134,12 +134,12 @@ pub fn confirm(
     if inserted == 0 {
         return Ok(());
     }
-    let converted: Vec<super::analytics::AnalyticsEvent> = e::table
+    let converted: Vec<AnalyticsEvent> = e::table
         .filter(e::conversation_id.eq(conversation_id))
         .filter(e::kind.eq(kind::CONVERTED))
         .filter(e::company_id.eq(company_id))
         .filter(e::playbook_id.is_not_null())
-        .select(super::analytics::AnalyticsEvent::as_select())
+        .select(AnalyticsEvent::as_select())
         .load(conn)?;
     for event in &converted {
         if let Some(playbook_id) = &event.playbook_id {
