@@ -5,11 +5,12 @@
 //!
 //! The history is written straight into the database in multi-row inserts: conversations
 //! over the last 60 days with 6.6 events each on average (about 151,500 of them for a
-//! million events; the exact count of events written is printed), half of them on the
-//! measured playbook and the rest on three others; captures (two in three confirmed by the
-//! CRM), live chats taken with rep messages or missed, deals won. The daily roll-ups are
-//! then rebuilt from the events (`db::rollup::rebuild`, what recording keeps up to date
-//! as events are written).
+//! million events; the exact count of events written is printed), half of them (every
+//! other block of ten) on the measured playbook and the rest on three others; captures
+//! (two in three confirmed by the CRM), live chats taken with rep messages or missed,
+//! deals won and lost in two currencies. The daily roll-ups (confirmed conversions
+//! included) are then rebuilt from the events (`db::rollup::rebuild`, what recording
+//! keeps up to date as events are written).
 //!
 //! ```sh
 //! cargo bench --bench reports
@@ -158,8 +159,13 @@ fn seed(conn: &mut DbConn, target: usize) -> Result<Seeded, DbError> {
     );
     let mut total = 0;
     for i in 0..conversations_n {
-        // Half on the measured playbook (0), the rest on the others.
-        let p = if i % 2 == 0 { 0 } else { 1 + (i / 2) % 3 };
+        // Every other block of ten on the measured playbook (0), so it has every kind of
+        // conversation of the block; the rest on the others.
+        let p = if (i / 10) % 2 == 0 {
+            0
+        } else {
+            1 + (i / 20) % 3
+        };
         let pb = &published[p];
         let at = now - 60_000 - (i as i64 * span / conversations_n as i64);
         let (known, returning) = (i % 4 == 0, i % 5 == 0);
@@ -338,7 +344,7 @@ fn seed(conn: &mut DbConn, target: usize) -> Result<Seeded, DbError> {
                     crm_outcomes::deal_id.eq(deal),
                     crm_outcomes::status.eq(*status),
                     crm_outcomes::value_cents.eq(100_000_i64),
-                    crm_outcomes::currency.eq("EUR"),
+                    crm_outcomes::currency.eq(if deal % 120 == 1 { "USD" } else { "EUR" }),
                     crm_outcomes::updated_at.eq(now),
                 )
             })

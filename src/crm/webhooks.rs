@@ -18,7 +18,8 @@ use crate::db::{self, Db, DbError, webhooks};
 /// Where the CRM sends its notices, below the public URL.
 pub const PATH: &str = "/webhooks/crm";
 /// The webhooks an install creates: `(event_action, event_object)`. A lead turned into a
-/// deal arrives as the deal's `create`, carrying the lead's id.
+/// deal arrives as the deal's `create`, which does not name the lead: the receiver asks
+/// the CRM for the deal's `source_lead_id` ([`source_lead`]) when the deal is not known.
 pub const EVENTS: &[(&str, &str)] = &[("*", "deal")];
 /// The name the CRM shows for them.
 pub const NAME: &str = "Concierge: deal outcomes";
@@ -100,6 +101,17 @@ pub async fn unsubscribe(
         removed += 1;
     }
     Ok(removed)
+}
+
+/// The lead a deal was converted from, asked of the CRM (its deal notices do not say;
+/// `GET /api/v2/deals/{id}?include_fields=source_lead_id` does). One token.
+pub async fn source_lead(
+    access: &CrmAccess,
+    company_id: &str,
+    deal_id: i64,
+) -> Result<Option<String>, WebhookError> {
+    let client = access.connect(company_id).await?.client;
+    Ok(client.deal_source_lead(deal_id).await?)
 }
 
 /// What one notice says about one deal.

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::rollup::{self, Daily};
+use super::rollup;
 use super::schema::analytics_events;
 use super::{DbConn, DbError, new_id};
 
@@ -156,24 +156,26 @@ pub fn record(
             .execute(c)?,
     };
     // Events without a playbook are not rolled up (answer rules and the fallback are not
-    // part of a playbook's report).
+    // part of a playbook's report). A conversion of a conversation whose capture the CRM
+    // already confirmed counts as confirmed at once (`rollup::confirm` counted the earlier
+    // ones; the turn holds the conversation's lock, so the two never miss each other).
+    let confirmed = match conversation_id {
+        Some(conv) if rows.iter().any(|r| r.kind == kind::CONVERTED) => {
+            rollup::is_confirmed(conn, conv)?
+        }
+        _ => false,
+    };
     for event in &rows {
         let Some(playbook_id) = &event.playbook_id else {
             continue;
         };
-        let row = Daily {
-            company_id: event.company_id.clone(),
-            playbook_id: playbook_id.clone(),
-            version: event.version.unwrap_or(0),
-            day: day_of(event.created_at),
-            known: event.visitor_known,
-            visitor_returning: event.visitor_returning,
-            kind: event.kind.clone(),
-            card: event.card.clone().unwrap_or_default(),
-            value: event.value.unwrap_or(0),
-            count: 1,
-        };
-        rollup::add(conn, &row)?;
+        rollup::add(conn, &rollup::counting(event, playbook_id, &event.kind))?;
+        if confirmed && event.kind == kind::CONVERTED {
+            rollup::add(
+                conn,
+                &rollup::counting(event, playbook_id, rollup::CONFIRMED),
+            )?;
+        }
     }
     Ok(())
 }

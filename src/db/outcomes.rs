@@ -25,14 +25,24 @@ pub struct DealNews<'a> {
     pub currency: &'a str,
 }
 
-/// The conversation whose capture created this deal, or the lead it came from: found in
-/// the capture rows' stored progress (`result` holds `"deal_id":N` or `"lead_id":"UUID"`).
+/// The conversation whose capture created this deal, or the lead it came from: a deal
+/// already recorded (a lead's deal is matched once, then known by its id), else the
+/// capture rows' stored progress (`result` holds `"deal_id":N` or `"lead_id":"UUID"`).
 pub fn conversation_of(
     conn: &mut DbConn,
     company_id: &str,
     deal_id: i64,
     lead_id: Option<&str>,
 ) -> Result<Option<String>, DbError> {
+    let recorded: Option<String> = crm_outcomes::table
+        .filter(crm_outcomes::company_id.eq(company_id))
+        .filter(crm_outcomes::deal_id.eq(deal_id))
+        .select(crm_outcomes::conversation_id)
+        .first(conn)
+        .optional()?;
+    if recorded.is_some() {
+        return Ok(recorded);
+    }
     let mut patterns = vec![
         format!("%\"deal_id\":{deal_id}}}%"),
         format!("%\"deal_id\":{deal_id},%"),
@@ -57,6 +67,18 @@ pub fn conversation_of(
         }
     }
     Ok(None)
+}
+
+/// Did a capture of the company create a lead (so a deal may have come from one of ours)?
+pub fn made_leads(conn: &mut DbConn, company_id: &str) -> Result<bool, DbError> {
+    let found: Option<String> = outbox::table
+        .filter(outbox::company_id.eq(company_id))
+        .filter(outbox::kind.eq("capture"))
+        .filter(outbox::result.like("%\"lead_id\"%"))
+        .select(outbox::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
 }
 
 /// Record the deal's news against `conversation_id` (the latest news wins).

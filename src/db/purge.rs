@@ -16,7 +16,8 @@ pub struct Purged {
 }
 
 /// In one transaction: delete the company's installs (tokens), CRM users and visitors
-/// (their conversations, messages and variables go with them) and its CRM webhooks' records
+/// (their conversations, messages and variables go with them, and so the roll-ups of
+/// conversions the CRM confirmed are dropped) and its CRM webhooks' records
 /// and password, cancel its pending timers,
 /// and cancel its undelivered outbox rows, wiping their payloads (they hold names and
 /// e-mail addresses); end every session of its users and close its widget until the next
@@ -47,6 +48,8 @@ pub fn uninstall(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Purged
             .execute(conn)?;
         let visitors = diesel::delete(visitors::table.filter(visitors::company_id.eq(company_id)))
             .execute(conn)?;
+        // The conversations are gone, and with them which captures the CRM confirmed.
+        super::rollup::forget_confirmed(conn, company_id)?;
         let installs = installs::delete_for_company(conn, company_id)?;
         let crm_users = crm_users::delete_for_company(conn, company_id)?;
         super::webhooks::forget_all(conn, company_id)?;

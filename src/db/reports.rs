@@ -1,7 +1,8 @@
-//! What the reports read besides the daily roll-ups: the captures of a playbook's
-//! conversations and whether the CRM confirmed them, the CRM's later outcomes, the
-//! conversations that stopped answering, and the chats reps took. Filters by version and
-//! audience are applied by `reports::compute` on these (few) rows.
+//! What the reports read besides the daily roll-ups (`db::rollup`): the CRM's outcomes of
+//! the deals a playbook's conversations created and the cards those conversations
+//! reached, the conversations that stopped answering (through the partial index of
+//! waiting conversations), and the chats reps took. Filters by version and audience are
+//! applied by `reports::compute` on these (few) rows.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
@@ -9,26 +10,24 @@ use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
 use super::analytics::kind;
 use super::{DbConn, DbError};
 
-/// A capture of a conversation of the report (one row per conversation that queued one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaptureRow {
-    pub conversation_id: String,
-    pub version: i32,
-    pub known: bool,
-    pub returning: bool,
-    /// When the capture was queued (Unix ms).
-    pub at: i64,
-    /// The CRM confirmed the lead or deal (its id is stored).
-    pub confirmed: bool,
-}
-
-/// What the CRM said later about a deal a conversation created.
+/// What the CRM said later about a deal a conversation of the report created, with the
+/// version and audience of its conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutcomeRow {
     pub conversation_id: String,
     pub status: String,
     pub value_cents: i64,
     pub currency: String,
+    pub version: i32,
+    pub known: bool,
+    pub returning: bool,
+}
+
+/// The cards a conversation reached in a playbook, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathRow {
+    pub conversation_id: String,
+    pub cards: Vec<String>,
 }
 
 /// A conversation that stopped answering: where its flow waits, and its audience.
@@ -64,57 +63,6 @@ pub struct Scope<'a> {
 }
 
 #[derive(QueryableByName)]
-struct CaptureSql {
-    #[diesel(sql_type = Text)]
-    conversation_id: String,
-    #[diesel(sql_type = Nullable<Integer>)]
-    version: Option<i32>,
-    #[diesel(sql_type = Bool)]
-    visitor_known: bool,
-    #[diesel(sql_type = Bool)]
-    visitor_returning: bool,
-    #[diesel(sql_type = BigInt)]
-    created_at: i64,
-    #[diesel(sql_type = Bool)]
-    confirmed: bool,
-}
-
-/// The playbook's conversions in the range: one row per conversation with a capture, and
-/// whether one of its captures has the CRM id of a lead or deal (the CRM confirmed it).
-pub fn captures(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<CaptureRow>, DbError> {
-    // `$n` placeholders are read by both backends. SQLite numbers them in the order they
-    // first appear, so in every query here `$1`, `$2`, … first appear in that order.
-    let sql = "SELECT e.conversation_id, e.version, e.visitor_known, e.visitor_returning, \
-                      e.created_at, \
-                      EXISTS (SELECT 1 FROM outbox o WHERE o.conversation_id = e.conversation_id \
-                              AND o.kind = 'capture' AND o.company_id = $1 \
-                              AND (o.result LIKE '%\"lead_id\"%' OR o.result LIKE '%\"deal_id\"%')) \
-                        AS confirmed \
-               FROM analytics_events e \
-               WHERE e.playbook_id = $2 AND e.kind = $3 AND e.company_id = $1 \
-                 AND e.created_at >= $4 AND e.created_at < $5 \
-                 AND e.conversation_id IS NOT NULL";
-    let rows: Vec<CaptureSql> = diesel::sql_query(sql)
-        .bind::<Text, _>(s.company_id)
-        .bind::<Text, _>(s.playbook_id)
-        .bind::<Text, _>(kind::CONVERTED)
-        .bind::<BigInt, _>(s.from_ms)
-        .bind::<BigInt, _>(s.to_ms)
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| CaptureRow {
-            conversation_id: r.conversation_id,
-            version: r.version.unwrap_or(0),
-            known: r.visitor_known,
-            returning: r.visitor_returning,
-            at: r.created_at,
-            confirmed: r.confirmed,
-        })
-        .collect())
-}
-
-#[derive(QueryableByName)]
 struct OutcomeSql {
     #[diesel(sql_type = Text)]
     conversation_id: String,
@@ -124,16 +72,28 @@ struct OutcomeSql {
     value_cents: i64,
     #[diesel(sql_type = Text)]
     currency: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    version: Option<i32>,
+    #[diesel(sql_type = Bool)]
+    visitor_known: bool,
+    #[diesel(sql_type = Bool)]
+    visitor_returning: bool,
 }
 
-/// What the CRM said about the deals of the playbook's conversions in the range.
+/// What the CRM said about the deals of the playbook's conversions in the range. Read
+/// from the company's outcomes (one row per deal, few beside the events), each joined to
+/// its conversation's converted event: `CROSS JOIN` keeps that order on SQLite, and
+/// `playbook_id || ''` keeps SQLite from reading each deal's event through the playbook's
+/// index (every conversion of the range) instead of the conversation's.
 pub fn outcomes(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<OutcomeRow>, DbError> {
-    let sql = "SELECT o.conversation_id, o.status, o.value_cents, o.currency \
-               FROM crm_outcomes o \
-               WHERE o.company_id = $1 AND o.conversation_id IN ( \
-                   SELECT e.conversation_id FROM analytics_events e \
-                   WHERE e.playbook_id = $2 AND e.kind = $3 AND e.company_id = $1 \
-                     AND e.created_at >= $4 AND e.created_at < $5)";
+    // `$n` placeholders are read by both backends. SQLite numbers them in the order they
+    // first appear, so in every query here `$1`, `$2`, … first appear in that order.
+    let sql = "SELECT o.conversation_id, o.status, o.value_cents, o.currency, e.version, \
+                      e.visitor_known, e.visitor_returning \
+               FROM crm_outcomes o CROSS JOIN analytics_events e \
+               WHERE o.company_id = $1 AND e.conversation_id = o.conversation_id \
+                 AND e.playbook_id || '' = $2 AND e.kind = $3 AND e.company_id = $1 \
+                 AND e.created_at >= $4 AND e.created_at < $5";
     let rows: Vec<OutcomeSql> = diesel::sql_query(sql)
         .bind::<Text, _>(s.company_id)
         .bind::<Text, _>(s.playbook_id)
@@ -148,8 +108,49 @@ pub fn outcomes(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<OutcomeRow>, DbEr
             status: r.status,
             value_cents: r.value_cents,
             currency: r.currency,
+            version: r.version.unwrap_or(0),
+            known: r.visitor_known,
+            returning: r.visitor_returning,
         })
         .collect())
+}
+
+/// The cards each of these conversations reached in the playbook, in the order reached.
+pub fn paths(
+    conn: &mut DbConn,
+    s: Scope<'_>,
+    conversation_ids: &[&str],
+) -> Result<Vec<PathRow>, DbError> {
+    use super::schema::analytics_events as e;
+    let mut out: Vec<PathRow> = Vec::new();
+    for chunk in conversation_ids.chunks(500) {
+        // The playbook is compared here, not in SQL, and the company through `|| ''`, so
+        // the conversations' index is the one SQLite reads (not every event of the
+        // playbook or the company).
+        let reached: Vec<(Option<String>, Option<String>, Option<String>)> = e::table
+            .filter(e::conversation_id.eq_any(chunk))
+            .filter(e::kind.eq(kind::REACHED))
+            .filter(e::company_id.concat("").eq(s.company_id))
+            .order((e::conversation_id, e::created_at, e::id))
+            .select((e::conversation_id, e::card, e::playbook_id))
+            .load(conn)?;
+        for (conversation, card, playbook) in reached {
+            let (Some(conversation), Some(card)) = (conversation, card) else {
+                continue;
+            };
+            if playbook.as_deref() != Some(s.playbook_id) {
+                continue;
+            }
+            match out.last_mut() {
+                Some(p) if p.conversation_id == conversation => p.cards.push(card),
+                _ => out.push(PathRow {
+                    conversation_id: conversation,
+                    cards: vec![card],
+                }),
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(QueryableByName)]

@@ -216,6 +216,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    conversions_confirmed (conversation_id) {
+        conversation_id -> Text,
+        company_id -> Text,
+        confirmed_at -> BigInt,
+    }
+}
+
+diesel::table! {
     crm_outcomes (id) {
         id -> Text,
         company_id -> Text,
@@ -359,6 +367,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     timers,
     analytics_events,
     analytics_daily,
+    conversions_confirmed,
     crm_outcomes,
     crm_webhooks,
     crm_webhook_auth,

@@ -1,5 +1,6 @@
 //! A report as one CSV table in long form: `section,item,measure,value`, one figure a
-//! line, so every chart's numbers are in one file a spreadsheet can pivot.
+//! line, so every chart's numbers are in one file a spreadsheet can pivot. Value won is
+//! one line per currency (the currency is the item).
 
 use super::Report;
 
@@ -50,9 +51,11 @@ pub fn render(report: &Report) -> String {
         ("completed", t.completed),
         ("deals_won", t.deals_won),
         ("deals_lost", t.deals_lost),
-        ("value_won_cents", t.value_won_cents),
     ] {
         out.line("totals", "", measure, v);
+    }
+    for m in &t.value_won {
+        out.line("totals", &m.currency, "value_won_cents", m.cents);
     }
     out.line("totals", "", "engagement_rate", t.engagement_rate);
     out.line("totals", "", "conversion_rate", t.conversion_rate);
@@ -110,6 +113,19 @@ pub fn render(report: &Report) -> String {
             "first_response_median_ms",
             r.first_response_median_ms,
         );
+    }
+    for p in &report.deal_paths {
+        let path = p.cards.join(" → ");
+        out.line("deal_paths", &path, "deals_won", p.deals_won);
+        out.line("deal_paths", &path, "deals_lost", p.deals_lost);
+        for m in &p.value_won {
+            out.line(
+                "deal_paths",
+                &format!("{path} ({})", m.currency),
+                "value_won_cents",
+                m.cents,
+            );
+        }
     }
     out.0
 }

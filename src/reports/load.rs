@@ -1,5 +1,6 @@
 //! Reading one report: the range and filters an admin chose, the rows from the database
-//! (`db::rollup`, `db::reports`), then [`super::compute`]. The only part of `reports`
+//! (`db::rollup`, `db::reports`), then [`super::compute`]. The counts come from the daily
+//! roll-ups, or for a check from the events themselves ([`Source`]). The only part of `reports`
 //! that does I/O.
 
 use serde::Serialize;
@@ -70,6 +71,16 @@ pub struct PlaybookReport {
     pub report: Report,
 }
 
+/// Where a report's counts come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The daily roll-ups: what the app reads.
+    RollUps,
+    /// The events and capture rows themselves, read one by one: what the roll-ups must
+    /// always equal (the tests' check).
+    Events,
+}
+
 /// The report of a company's playbook; `None` when the company has no such playbook.
 pub fn playbook_report(
     conn: &mut DbConn,
@@ -78,6 +89,27 @@ pub fn playbook_report(
     range: DayRange,
     filter: &Filter,
     now_ms: i64,
+) -> Result<Option<PlaybookReport>, DbError> {
+    report_from(
+        conn,
+        company_id,
+        playbook_id,
+        range,
+        filter,
+        now_ms,
+        Source::RollUps,
+    )
+}
+
+/// [`playbook_report`] with its counts read from `source`.
+pub fn report_from(
+    conn: &mut DbConn,
+    company_id: &str,
+    playbook_id: &str,
+    range: DayRange,
+    filter: &Filter,
+    now_ms: i64,
+    source: Source,
 ) -> Result<Option<PlaybookReport>, DbError> {
     let Some(row) = playbooks::by_id(conn, company_id, playbook_id)? else {
         return Ok(None);
@@ -94,9 +126,17 @@ pub fn playbook_report(
         from_ms: range.start_ms(),
         to_ms: range.end_ms(),
     };
-    let daily = rollup::rows(conn, company_id, playbook_id, range.from_day, range.to_day)?;
-    let captures = rows::captures(conn, scope)?;
+    let read = match source {
+        Source::RollUps => rollup::rows,
+        Source::Events => rollup::from_events,
+    };
+    let daily = read(conn, company_id, playbook_id, range.from_day, range.to_day)?;
     let outcomes = rows::outcomes(conn, scope)?;
+    let conversations: Vec<&str> = outcomes
+        .iter()
+        .map(|o| o.conversation_id.as_str())
+        .collect();
+    let paths = rows::paths(conn, scope, &conversations)?;
     let stopped = rows::stopped(conn, scope, now_ms - STOPPED_AFTER_MS)?;
     let takes = rows::takes(conn, scope)?;
     let report = compute(&Inputs {
@@ -105,8 +145,8 @@ pub fn playbook_report(
         from_day: range.from_day,
         to_day: range.to_day,
         daily: &daily,
-        captures: &captures,
         outcomes: &outcomes,
+        paths: &paths,
         stopped: &stopped,
         takes: &takes,
     });

@@ -10,21 +10,21 @@
 
 pub mod chart;
 pub mod csv;
+mod deals;
 mod funnel;
 mod live;
 pub mod load;
 pub mod stats;
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::analytics::kind;
-use crate::db::rollup::Daily;
+use crate::db::rollup::{CONFIRMED, Daily};
 use crate::playbook::Playbook;
 
-pub use crate::db::reports::{CaptureRow, OutcomeRow, StoppedRow, TakeRow};
+pub use crate::db::reports::{OutcomeRow, PathRow, StoppedRow, TakeRow};
+pub use deals::{DealPath, Money};
 pub use funnel::{AnswerCard, AnswerOption, FunnelCard};
 pub use live::{LiveChat, RepFigures, WaitBucket};
 
@@ -57,9 +57,12 @@ pub struct Inputs<'a> {
     /// First and last day (UTC day numbers) of the range.
     pub from_day: i64,
     pub to_day: i64,
+    /// Roll-up rows (events and confirmed conversions) of the playbook and range.
     pub daily: &'a [Daily],
-    pub captures: &'a [CaptureRow],
+    /// The CRM's outcomes of the deals of conversions in the range.
     pub outcomes: &'a [OutcomeRow],
+    /// The cards the conversations of those outcomes reached.
+    pub paths: &'a [PathRow],
     pub stopped: &'a [StoppedRow],
     pub takes: &'a [TakeRow],
 }
@@ -81,9 +84,9 @@ pub struct Totals {
     pub completed: i64,
     pub deals_won: i64,
     pub deals_lost: i64,
-    /// Value of the deals won, in cents of `currency`.
-    pub value_won_cents: i64,
-    pub currency: String,
+    /// Value of the deals won, per currency (amounts in different currencies are never
+    /// added up), by currency code.
+    pub value_won: Vec<Money>,
 }
 
 /// One day of the time series.
@@ -112,6 +115,8 @@ pub struct Report {
     pub answers: Vec<AnswerCard>,
     pub scores: Vec<ScoreCount>,
     pub live: LiveChat,
+    /// Deals won and lost per path of cards that led to them, most deals won first.
+    pub deal_paths: Vec<DealPath>,
 }
 
 /// Compute a report.
@@ -124,36 +129,31 @@ pub fn compute(inputs: &Inputs<'_>) -> Report {
         .filter(|d| f.admits(d.version, d.known, d.visitor_returning))
         .collect();
     let sum = |k: &str| -> i64 { daily.iter().filter(|d| d.kind == k).map(|d| d.count).sum() };
-    let captures: Vec<&CaptureRow> = inputs
-        .captures
-        .iter()
-        .filter(|c| f.admits(c.version, c.known, c.returning))
-        .collect();
-    let confirmed: Vec<&&CaptureRow> = captures.iter().filter(|c| c.confirmed).collect();
-    let (shown, engaged, converted) =
-        (sum(kind::SHOWN), sum(kind::ENGAGED), confirmed.len() as i64);
-    let counted: HashSet<&str> = captures
-        .iter()
-        .map(|c| c.conversation_id.as_str())
-        .collect();
+    let (shown, engaged, converted) = (sum(kind::SHOWN), sum(kind::ENGAGED), sum(CONFIRMED));
     let outcomes: Vec<&OutcomeRow> = inputs
         .outcomes
         .iter()
-        .filter(|o| counted.contains(o.conversation_id.as_str()))
+        .filter(|o| f.admits(o.version, o.known, o.returning))
         .collect();
-    let won: Vec<&&OutcomeRow> = outcomes.iter().filter(|o| o.status == "won").collect();
+    let won: Vec<&OutcomeRow> = outcomes
+        .iter()
+        .copied()
+        .filter(|o| o.status == crate::db::outcomes::status::WON)
+        .collect();
     let totals = Totals {
         shown,
         engaged,
         converted,
-        captures_queued: captures.len() as i64,
+        captures_queued: sum(kind::CONVERTED),
         engagement_rate: stats::rate(engaged, shown),
         conversion_rate: stats::rate(converted, engaged),
         completed: (sum(kind::COMPLETED) - sum(kind::LEFT)).max(0),
         deals_won: won.len() as i64,
-        deals_lost: outcomes.iter().filter(|o| o.status == "lost").count() as i64,
-        value_won_cents: won.iter().map(|o| o.value_cents).sum(),
-        currency: won.first().map(|o| o.currency.clone()).unwrap_or_default(),
+        deals_lost: outcomes
+            .iter()
+            .filter(|o| o.status == crate::db::outcomes::status::LOST)
+            .count() as i64,
+        value_won: deals::value_won(&won),
     };
     let series = (inputs.from_day..=inputs.to_day)
         .map(|day| {
@@ -168,10 +168,7 @@ pub fn compute(inputs: &Inputs<'_>) -> Report {
                 day: stats::day_label(day),
                 shown: of(kind::SHOWN),
                 engaged: of(kind::ENGAGED),
-                converted: confirmed
-                    .iter()
-                    .filter(|c| crate::db::analytics::day_of(c.at) == day)
-                    .count() as i64,
+                converted: of(CONFIRMED),
             }
         })
         .collect();
@@ -203,5 +200,6 @@ pub fn compute(inputs: &Inputs<'_>) -> Report {
         answers: funnel::answers(inputs.document, &daily),
         scores,
         live: live::live_chat(sum(kind::CHAT_OFFERED), sum(kind::CHAT_MISSED), &takes),
+        deal_paths: deals::paths(&outcomes, inputs.paths),
     }
 }

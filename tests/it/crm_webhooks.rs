@@ -4,7 +4,7 @@
 //! conversion and the value won, and the uninstall removes the webhook. The receiver
 //! refuses notices without the company's credentials.
 
-use concierge::db::{companies, playbooks, webhooks};
+use concierge::db::{companies, outcomes, playbooks, webhooks};
 use concierge::playbook::check::check_document;
 use concierge::playbook::load::Format;
 use concierge::web::auth::session;
@@ -170,8 +170,11 @@ async fn a_deal_won_in_the_sandbox_shows_in_the_report() {
             |t| t["deals_won"] == 1,
         )
         .await;
-        assert_eq!(t["value_won_cents"], 125_050, "{t:#}");
-        assert_eq!(t["currency"], "EUR");
+        assert_eq!(
+            t["value_won"],
+            json!([{ "currency": "EUR", "cents": 125_050 }]),
+            "{t:#}"
+        );
         assert_eq!(t["deals_lost"], 0);
 
         set_status(&app, deal, "lost").await;
@@ -290,6 +293,29 @@ async fn a_lead_converted_to_a_deal_and_won_counts_for_its_conversation() {
         assert_eq!((deal.value, deal.currency.as_str()), (300.0, "EUR"));
         assert!(store.notes.iter().any(|n| n.deal_id == Some(deal.id)));
 
+        // Pipedrive's deal notice does not name the lead: the receiver asked the CRM where
+        // the deal came from (one look-up) and recorded the open deal against the chat.
+        let deal_id = deal.id;
+        let (conversation, recorded_lead) = eventually("the new deal recorded", || async {
+            let mut conn = app.state.db.conn().unwrap();
+            outcomes_of(&mut conn, &company_id, deal_id)
+        })
+        .await;
+        assert_eq!(recorded_lead.as_deref(), Some(lead.as_str()));
+        let asked: Vec<_> = sandbox
+            .journal()
+            .into_iter()
+            .filter(|x| x.path == format!("/api/v2/deals/{deal_id}"))
+            .collect();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(asked[0].query.contains("include_fields=source_lead_id"));
+        let mut conn = app.state.db.conn().unwrap();
+        assert_eq!(
+            outcomes::conversation_of(&mut conn, &company_id, deal_id, None).unwrap(),
+            Some(conversation)
+        );
+        drop(conn);
+
         set_status(&app, deal.id, "won").await;
         let t = totals_when(
             &app,
@@ -299,6 +325,34 @@ async fn a_lead_converted_to_a_deal_and_won_counts_for_its_conversation() {
             |t| t["deals_won"] == 1,
         )
         .await;
-        assert_eq!(t["value_won_cents"], 30_000, "{t:#}");
+        assert_eq!(
+            t["value_won"],
+            json!([{ "currency": "EUR", "cents": 30_000 }]),
+            "{t:#}"
+        );
+        // Known by its id since: the won notice needed no second look-up.
+        let asked = sandbox
+            .journal()
+            .iter()
+            .filter(|x| x.path == format!("/api/v2/deals/{deal_id}"))
+            .count();
+        assert_eq!(asked, 1);
     }
+}
+
+/// The recorded outcome of a deal: its conversation and the lead it came from.
+fn outcomes_of(
+    conn: &mut concierge::db::DbConn,
+    company_id: &str,
+    deal_id: i64,
+) -> Option<(String, Option<String>)> {
+    use concierge::db::schema::crm_outcomes as o;
+    use diesel::prelude::*;
+    o::table
+        .filter(o::company_id.eq(company_id))
+        .filter(o::deal_id.eq(deal_id))
+        .select((o::conversation_id, o::lead_id))
+        .first(conn)
+        .optional()
+        .unwrap()
 }

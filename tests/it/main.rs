@@ -57,6 +57,7 @@ mod pipedrive_openapi;
 mod playbook_fuzz;
 mod playbook_validate;
 mod realtime;
+mod report_rollups;
 mod reports;
 mod sandbox;
 mod seed;

@@ -43,7 +43,7 @@ pub(crate) fn document(version_text: &str) -> concierge::playbook::Playbook {
 
 /// One conversation of the fixture.
 pub(crate) struct Conv {
-    id: String,
+    pub(crate) id: String,
     version_id: String,
 }
 
@@ -552,8 +552,10 @@ async fn report_figures_match_the_hand_written_fixture() {
         assert_eq!(t["completed"], 2);
         assert_eq!(t["deals_won"], 1);
         assert_eq!(t["deals_lost"], 1);
-        assert_eq!(t["value_won_cents"], 150_000);
-        assert_eq!(t["currency"], "EUR");
+        assert_eq!(
+            t["value_won"],
+            json!([{ "currency": "EUR", "cents": 150_000 }])
+        );
         assert_eq!(r["playbook"]["versions"], json!([2, 1]));
 
         let series = r["report"]["series"].as_array().unwrap();
@@ -714,7 +716,10 @@ async fn report_figures_match_the_hand_written_fixture() {
             "totals,,shown,10",
             "totals,,engaged,7",
             "totals,,converted,2",
-            "totals,,value_won_cents,150000",
+            "totals,EUR,value_won_cents,150000",
+            "deal_paths,size → email → bye,deals_won,1",
+            "deal_paths,size → email → bye (EUR),value_won_cents,150000",
+            "deal_paths,size → email → talk,deals_lost,1",
             "funnel,size,stopped_answering,1",
             "answers,size: Large,count,2",
             "live_chat,,wait_p90_ms,100000",
@@ -745,6 +750,10 @@ async fn report_figures_match_the_hand_written_fixture() {
         assert_eq!(html.matches("<svg class=\"chart\"").count(), 3, "{html}");
         assert!(html.contains("<td>Small</td><td>2</td>"), "{html}");
         assert!(html.contains("1500.00 EUR"), "{html}");
+        assert!(
+            html.contains("<td>size → email → bye</td><td>1</td><td>0</td><td>1500.00 EUR</td>"),
+            "{html}"
+        );
 
         // Errors: bad range, unknown playbook, a rep, no session.
         let (status, _, _) = get(

@@ -31,7 +31,7 @@ impl Recorder for LeaseRecorder {
         let (id, held, json) = (self.row_id.clone(), self.held, progress.to_json());
         let saved = self
             .db
-            .run(move |conn| store::save_progress(conn, &id, held, new_lease, &json, now))
+            .write(move |conn| store::save_progress(conn, &id, held, new_lease, &json, now))
             .await
             .map_err(|e| e.to_string())?;
         if saved {

@@ -232,6 +232,28 @@ impl PipedriveClient {
         }
     }
 
+    /// `GET /api/v2/deals/{id}?include_fields=source_lead_id`: the lead the deal was
+    /// converted from (Pipedrive's deal notices do not carry it; the field comes only when
+    /// asked for). `None` for a deal made otherwise, or one the CRM no longer has.
+    pub async fn deal_source_lead(&self, deal_id: i64) -> Result<Option<String>, CrmError> {
+        let path = format!("/api/v2/deals/{deal_id}");
+        let query = vec![("include_fields", "source_lead_id".to_owned())];
+        match self
+            .send::<serde_json::Value>(Call::get(&path, query))
+            .await
+        {
+            Ok(env) => Ok(env
+                .data
+                .as_ref()
+                .and_then(|d| d.get("source_lead_id"))
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)),
+            Err(CrmError::Permanent { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The UUID of the lead label called `name` (any case).
     async fn label_id(&self, name: &str) -> Result<String, CrmError> {
         let key = name.trim().to_lowercase();

@@ -146,7 +146,7 @@ impl Op {
             Op::CreateWebhook => hooks::create(st, body, ctx),
             Op::ListWebhooks => Ok(hooks::list(st)),
             Op::DeleteWebhook(id) => hooks::delete(st, id),
-            Op::Get(kind, id) => queries::get_one(st, kind, id),
+            Op::Get(kind, id) => queries::get_one(st, kind, id, q),
         }
     }
 }

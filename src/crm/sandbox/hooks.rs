@@ -168,13 +168,10 @@ pub struct Notice {
     pub body: Value,
 }
 
-/// The deal as a notice's `data` shows it: with the lead it came from.
+/// The deal as a notice's `data` shows it: as `GET /api/v2/deals/{id}` without
+/// `include_fields`, so without the lead it came from (Pipedrive's notices do not say it).
 fn deal_data(deal: &Deal) -> Value {
-    let mut data = render::deal(deal);
-    if let Some(lead) = &deal.source_lead_id {
-        data["source_lead_id"] = json!(lead);
-    }
-    data
+    render::deal(deal)
 }
 
 /// The notices of `action` on `deal` (its status before, for `previous`; none for a new

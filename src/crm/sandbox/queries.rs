@@ -274,7 +274,13 @@ pub fn activity_types() -> Reply {
 }
 
 /// `GET` of one object by id.
-pub fn get_one(store: &Store, kind: &str, id: &str) -> Result<Reply, ApiError> {
+/// Does `include_fields` (comma-separated) name `field`?
+fn included(q: &Query, field: &str) -> bool {
+    q.get("include_fields")
+        .is_some_and(|f| f.split(',').any(|f| f.trim() == field))
+}
+
+pub fn get_one(store: &Store, kind: &str, id: &str, q: &Query) -> Result<Reply, ApiError> {
     let int = || id.parse::<i64>().ok();
     let data = match kind {
         "persons" => int()
@@ -285,7 +291,14 @@ pub fn get_one(store: &Store, kind: &str, id: &str) -> Result<Reply, ApiError> {
             .map(render::org),
         "deals" => int()
             .and_then(|i| store.deals.iter().find(|d| d.id == i))
-            .map(render::deal),
+            .map(|d| {
+                let mut data = render::deal(d);
+                // Only when asked for, as Pipedrive does.
+                if included(q, "source_lead_id") {
+                    data["source_lead_id"] = json!(d.source_lead_id);
+                }
+                data
+            }),
         "leads" => store
             .leads
             .iter()

@@ -8,7 +8,7 @@ pub mod store;
 use diesel::prelude::*;
 
 use super::schema::outbox;
-use super::{DbConn, DbError, new_id};
+use super::{DbConn, DbError, new_id, rollup};
 
 /// What a row asks for. The payload's shape depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,20 +103,49 @@ pub fn for_company(
         .load(conn)?)
 }
 
-/// Set a row's `result` (the progress a delivery starts from).
+/// Set a row's `result` (the progress a delivery starts from). A capture's progress that
+/// names a lead or deal notes its conversation's conversion ([`rollup::confirm`]): call
+/// it inside a write transaction.
 pub fn set_result(
     conn: &mut DbConn,
     company_id: &str,
     id: &str,
     result: &str,
 ) -> Result<(), DbError> {
-    diesel::update(
+    let n = diesel::update(
         outbox::table
             .find(id)
             .filter(outbox::company_id.eq(company_id)),
     )
     .set(outbox::result.eq(Some(result)))
     .execute(conn)?;
+    if n == 1 {
+        note_confirmation(conn, id, result, super::now_ms())?;
+    }
+    Ok(())
+}
+
+/// After `result` was stored on row `id`: when it is a capture whose progress names the
+/// lead or deal the CRM made, note its conversation's conversion for the reports.
+pub(crate) fn note_confirmation(
+    conn: &mut DbConn,
+    id: &str,
+    result: &str,
+    now: i64,
+) -> Result<(), DbError> {
+    if !rollup::names_a_record(result) {
+        return Ok(());
+    }
+    let row: Option<(String, String, Option<String>)> = outbox::table
+        .find(id)
+        .select((outbox::kind, outbox::company_id, outbox::conversation_id))
+        .first(conn)
+        .optional()?;
+    if let Some((kind, company_id, Some(conversation_id))) = row
+        && kind == Kind::Capture.as_str()
+    {
+        rollup::confirm(conn, &company_id, &conversation_id, now)?;
+    }
     Ok(())
 }
 

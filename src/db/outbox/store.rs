@@ -116,7 +116,9 @@ pub fn claim_kind(
         .load(conn)?)
 }
 
-/// Record progress and extend the lease. `false` when the lease was lost.
+/// Record progress and extend the lease. `false` when the lease was lost. Progress that
+/// names the lead or deal notes the conversation's conversion: call inside a write
+/// transaction (`Db::write`).
 pub fn save_progress(
     conn: &mut DbConn,
     id: &str,
@@ -136,6 +138,9 @@ pub fn save_progress(
         outbox::updated_at.eq(now),
     ))
     .execute(conn)?;
+    if n == 1 {
+        super::note_confirmation(conn, id, result, now)?;
+    }
     Ok(n == 1)
 }
 
@@ -176,6 +181,8 @@ pub enum Outcome {
 }
 
 /// Record the end of an attempt and release the lease. `false` when the lease was lost.
+/// A capture's progress that names the lead or deal notes the conversation's conversion:
+/// call inside a write transaction (`Db::write`) for captures.
 pub fn finish(
     conn: &mut DbConn,
     id: &str,
@@ -228,6 +235,9 @@ pub fn finish(
             ))
             .execute(conn)?,
     };
+    if n == 1 {
+        super::note_confirmation(conn, id, result, now)?;
+    }
     Ok(n == 1)
 }
 

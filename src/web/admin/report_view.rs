@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use askama::Template;
 
 use crate::reports::load::PlaybookReport;
-use crate::reports::{Report, chart};
+use crate::reports::{Money, Report, chart};
 use crate::web::AppError;
 use crate::web::pages::html;
 
@@ -36,6 +36,18 @@ fn money(cents: i64, currency: &str) -> String {
         .to_owned()
 }
 
+/// Amounts per currency, one after the other (never added up); `—` for none.
+fn amounts(values: &[Money]) -> String {
+    if values.is_empty() {
+        return "—".to_owned();
+    }
+    values
+        .iter()
+        .map(|m| money(m.cents, &m.currency))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The headline figures in words, for the summary table and the comparison.
 fn headline(r: &Report) -> Vec<(&'static str, String)> {
     let t = &r.totals;
@@ -49,7 +61,7 @@ fn headline(r: &Report) -> Vec<(&'static str, String)> {
         ("Captures queued", t.captures_queued.to_string()),
         ("Completed", t.completed.to_string()),
         ("Deals won", t.deals_won.to_string()),
-        ("Value won", money(t.value_won_cents, &t.currency)),
+        ("Value won", amounts(&t.value_won)),
         ("Deals lost", t.deals_lost.to_string()),
         ("Live chats offered", l.offered.to_string()),
         ("Live chats taken", l.taken.to_string()),
@@ -65,6 +77,13 @@ fn headline(r: &Report) -> Vec<(&'static str, String)> {
             duration(l.first_response_p90_ms),
         ),
     ]
+}
+
+struct PathLine {
+    path: String,
+    won: i64,
+    lost: i64,
+    value: String,
 }
 
 struct RepLine {
@@ -83,6 +102,7 @@ struct OneView<'a> {
     funnel_svg: String,
     waits_svg: String,
     reps: Vec<RepLine>,
+    deal_paths: Vec<PathLine>,
 }
 
 /// One report.
@@ -103,6 +123,16 @@ pub fn one(r: &PlaybookReport) -> Result<HttpResponse, AppError> {
                 taken: p.taken,
                 wait: duration(p.wait_median_ms),
                 first: duration(p.first_response_median_ms),
+            })
+            .collect(),
+        deal_paths: report
+            .deal_paths
+            .iter()
+            .map(|p| PathLine {
+                path: p.cards.join(" → "),
+                won: p.deals_won,
+                lost: p.deals_lost,
+                value: amounts(&p.value_won),
             })
             .collect(),
     };
@@ -175,5 +205,17 @@ mod tests {
         assert_eq!(duration(None), "—");
         assert_eq!(money(123_456, "EUR"), "1234.56 EUR");
         assert_eq!(money(-5, ""), "-0.05");
+        let two = [
+            Money {
+                currency: "EUR".into(),
+                cents: 150_000,
+            },
+            Money {
+                currency: "USD".into(),
+                cents: 2_000,
+            },
+        ];
+        assert_eq!(amounts(&two), "1500.00 EUR, 20.00 USD");
+        assert_eq!(amounts(&[]), "—");
     }
 }
