@@ -338,12 +338,12 @@ async fn pending_rows(db: &concierge::db::Db, company_id: &str) -> (i64, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_releases_claimed_outbox_rows_and_another_node_takes_them_at_once() {
     use concierge::db::outbox;
-    const ROWS: usize = 8;
+    const ROWS: usize = 40;
     for db in TestDb::all() {
         let (backend, url) = (db.backend, db.url.clone());
         let (setup, company) = setup(db).await;
         // Every CRM write answers after a second: a node's outbox holds its batch a while
-        // (one row of a company at a time, the others claimed and waiting).
+        // (more rows than its lanes: some in flight, the others claimed and waiting).
         crate::crm_support::faults(
             &setup,
             json!({"rate": 1.0, "kinds": ["slow"], "slow_ms": 1000, "writes_only": true}),
