@@ -5,12 +5,13 @@
 use super::targeting::keywords_match;
 use crate::db::answer_rules::AnswerRuleRow;
 
-/// The first enabled rule whose keywords the text contains.
+/// The first enabled rule whose keywords the text contains. A rule whose stored keywords
+/// cannot be read matches nothing (the error, naming the rule, is logged when read).
 pub fn find<'a>(rules: &'a [AnswerRuleRow], text: &str) -> Option<&'a AnswerRuleRow> {
     rules
         .iter()
         .filter(|r| r.enabled)
-        .find(|r| keywords_match(&r.keywords(), text))
+        .find(|r| r.keywords().is_ok_and(|k| keywords_match(&k, text)))
 }
 
 /// Should the fallback reply be sent, given the conversation's latest reply? Not when it

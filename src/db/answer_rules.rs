@@ -20,9 +20,9 @@ pub struct AnswerRuleRow {
 }
 
 impl AnswerRuleRow {
-    /// The keywords (none when the stored JSON is unreadable).
-    pub fn keywords(&self) -> Vec<String> {
-        serde_json::from_str(&self.keywords).unwrap_or_default()
+    /// The keywords; unreadable JSON is an error naming the rule.
+    pub fn keywords(&self) -> Result<Vec<String>, DbError> {
+        super::stored_json("answer_rules", &self.id, "keywords", &self.keywords)
     }
 }
 

@@ -35,11 +35,14 @@ pub fn get(
         ))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(offered_to, expires_at, skipped)| Offer {
-        offered_to,
-        expires_at,
-        skipped: serde_json::from_str(&skipped).unwrap_or_default(),
-    }))
+    row.map(|(offered_to, expires_at, skipped)| {
+        Ok(Offer {
+            offered_to,
+            expires_at,
+            skipped: super::stored_json("chat_offers", conversation_id, "skipped", &skipped)?,
+        })
+    })
+    .transpose()
 }
 
 /// Store the conversation's offer state.

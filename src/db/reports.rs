@@ -156,6 +156,8 @@ pub fn paths(
 #[derive(QueryableByName)]
 struct StoppedSql {
     #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
     engine_state: String,
     #[diesel(sql_type = Integer)]
     version: i32,
@@ -172,7 +174,7 @@ pub fn stopped(
     s: Scope<'_>,
     idle_before: i64,
 ) -> Result<Vec<StoppedRow>, DbError> {
-    let sql = "SELECT c.engine_state, v.version, vis.known, vis.visits \
+    let sql = "SELECT c.id, c.engine_state, v.version, vis.known, vis.visits \
                FROM conversations c \
                JOIN playbook_versions v ON v.id = c.playbook_version_id \
                JOIN visitors vis ON vis.id = c.visitor_id \
@@ -186,19 +188,21 @@ pub fn stopped(
         .bind::<BigInt, _>(s.from_ms)
         .bind::<BigInt, _>(s.to_ms)
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            // `conversations.engine_state` is `{"state": {"at": CARD, ...}, ...}`.
-            let flow: serde_json::Value = serde_json::from_str(&r.engine_state).ok()?;
-            Some(StoppedRow {
-                card: flow.pointer("/state/at")?.as_str()?.to_owned(),
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        // `conversations.engine_state` is `{"state": {"at": CARD, ...}, ...}`.
+        let flow: serde_json::Value =
+            super::stored_json("conversations", &r.id, "engine_state", &r.engine_state)?;
+        if let Some(card) = flow.pointer("/state/at").and_then(|at| at.as_str()) {
+            out.push(StoppedRow {
+                card: card.to_owned(),
                 version: r.version,
                 known: r.known,
                 returning: r.visits > 1,
-            })
-        })
-        .collect())
+            });
+        }
+    }
+    Ok(out)
 }
 
 #[derive(QueryableByName)]

@@ -340,3 +340,61 @@ fn an_unreadable_audit_detail_is_an_error_naming_the_row() {
         assert_eq!(rows[1].detail_value().unwrap(), json!({ "version": 3 }));
     }
 }
+
+#[test]
+fn unreadable_answer_rule_keywords_and_offer_skips_are_errors_naming_the_row() {
+    use concierge::chat::answers;
+    use concierge::db::conversations as convs;
+    use concierge::db::visitors::{self, Page};
+    use concierge::db::{answer_rules, offers};
+    for t in TestDb::all() {
+        let backend = t.backend;
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let company = companies::create(&mut conn, "Acme", None).unwrap();
+        let names = |e: db::DbError, id: &str| {
+            let text = e.to_string();
+            assert!(
+                matches!(e, db::DbError::Corrupt(_)) && text.contains(id),
+                "{backend:?}: {text}"
+            );
+        };
+
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let bad = answer_rules::create(&mut conn, &company.id, &words(&["price"]), "A").unwrap();
+        let good = answer_rules::create(&mut conn, &company.id, &words(&["price"]), "B").unwrap();
+        plant(
+            &mut conn,
+            r#"UPDATE answer_rules SET keywords = '["price"' WHERE id = '$id'"#,
+            &bad.id,
+        );
+        let rules = answer_rules::list(&mut conn, &company.id).unwrap();
+        names(rules[0].keywords().unwrap_err(), &bad.id);
+        // The broken rule answers nothing; the next readable one still does.
+        let found = answers::find(&rules, "what is the price?").map(|r| r.id.clone());
+        assert_eq!(found, Some(good.id.clone()), "{backend:?}");
+
+        let visitor = visitors::create(&mut conn, &company.id, &Page::default(), 0).unwrap();
+        let conv = convs::create(&mut conn, &company.id, &visitor.id, 0).unwrap();
+        let offer = offers::Offer {
+            offered_to: None,
+            expires_at: None,
+            skipped: vec!["u2".into()],
+        };
+        offers::put(&mut conn, &company.id, &conv.id, &offer, 1).unwrap();
+        assert_eq!(
+            offers::get(&mut conn, &company.id, &conv.id).unwrap(),
+            Some(offer),
+            "{backend:?}"
+        );
+        plant(
+            &mut conn,
+            r#"UPDATE chat_offers SET skipped = '["u2"' WHERE conversation_id = '$id'"#,
+            &conv.id,
+        );
+        names(
+            offers::get(&mut conn, &company.id, &conv.id).unwrap_err(),
+            &conv.id,
+        );
+    }
+}

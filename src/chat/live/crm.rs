@@ -213,13 +213,14 @@ fn capture_rows(
         .order((t::created_at.asc(), t::id.asc()))
         .select(OutboxRow::as_select())
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            let w: CrmWrite = serde_json::from_str(&r.payload).ok()?;
-            (w.card != TRANSCRIPT_CARD).then_some((r, w))
-        })
-        .collect())
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let w: CrmWrite = crate::db::stored_json("outbox", &r.id, "payload", &r.payload)?;
+        if w.card != TRANSCRIPT_CARD {
+            out.push((r, w));
+        }
+    }
+    Ok(out)
 }
 
 /// The records of a conversation, oldest first.

@@ -62,12 +62,18 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Progress {
-    /// The stored progress; a missing or unreadable `result` is a fresh start (every
-    /// create is preceded by a look-up then, since nothing is known to be absent).
+    /// The stored progress; a missing `result` is a fresh start. So is an unreadable one,
+    /// on purpose and logged: a fresh start cannot duplicate anything (every create is
+    /// then preceded by a look-up, since nothing is known to be absent), whereas refusing
+    /// to go on would leave the capture undelivered.
     pub fn parse(result: Option<&str>) -> Progress {
-        result
-            .and_then(|r| serde_json::from_str(r).ok())
-            .unwrap_or_default()
+        let Some(text) = result else {
+            return Progress::default();
+        };
+        serde_json::from_str(text).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "unreadable outbox progress: starting over with look-ups");
+            Progress::default()
+        })
     }
 
     /// A step succeeded: the backoff starts over.

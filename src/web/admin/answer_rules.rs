@@ -8,8 +8,8 @@ use utoipa::ToSchema;
 
 use super::Admin;
 use super::change::Logged;
-use crate::db::DbConn;
 use crate::db::answer_rules::{self, AnswerRuleRow};
+use crate::db::{DbConn, DbError};
 use crate::web::ErrorCode;
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
@@ -89,15 +89,15 @@ impl AnswerRuleBody {
     }
 }
 
-fn view(row: &AnswerRuleRow) -> AnswerRule {
-    AnswerRule {
+fn view(row: &AnswerRuleRow) -> Result<AnswerRule, DbError> {
+    Ok(AnswerRule {
         id: row.id.clone(),
-        keywords: row.keywords(),
+        keywords: row.keywords()?,
         reply: row.reply.clone(),
         enabled: row.enabled,
         position: row.position,
         created_at: row.created_at,
-    }
+    })
 }
 
 fn owned(conn: &mut DbConn, company: &str, id: &str) -> Result<AnswerRuleRow, AppError> {
@@ -126,7 +126,7 @@ pub async fn list(state: web::Data<AppState>, admin: Admin) -> Result<HttpRespon
         .run(move |conn| answer_rules::list(conn, &admin.company_id))
         .await?;
     Ok(HttpResponse::Ok().json(AnswerRuleList {
-        answer_rules: rows.iter().map(view).collect(),
+        answer_rules: rows.iter().map(view).collect::<Result<_, _>>()?,
     }))
 }
 
@@ -161,12 +161,12 @@ pub async fn create(
                 row.enabled = enabled;
                 row.position = position;
             }
-            let detail = json!({ "after": view(&row) });
+            let detail = json!({ "after": view(&row)? });
             let created = Logged::new("answer_rule.create", &row.id, &subject(&keywords), detail);
             Ok((row, Some(created)))
         })
         .await?;
-    Ok(HttpResponse::Created().json(view(&row)))
+    Ok(HttpResponse::Created().json(view(&row)?))
 }
 
 #[utoipa::path(
@@ -193,7 +193,7 @@ pub async fn get_one(
         .db
         .run(move |conn| owned(conn, &admin.company_id, &id))
         .await?;
-    Ok(HttpResponse::Ok().json(view(&row)))
+    Ok(HttpResponse::Ok().json(view(&row)?))
 }
 
 #[utoipa::path(
@@ -228,12 +228,12 @@ pub async fn update(
             let id = before.id.clone();
             answer_rules::update(conn, company, &id, &keywords, &reply, enabled, position)?;
             let after = owned(conn, company, &id)?;
-            let detail = json!({ "before": view(&before), "after": view(&after) });
+            let detail = json!({ "before": view(&before)?, "after": view(&after)? });
             let updated = Logged::new("answer_rule.update", &id, &subject(&keywords), detail);
             Ok((after, Some(updated)))
         })
         .await?;
-    Ok(HttpResponse::Ok().json(view(&row)))
+    Ok(HttpResponse::Ok().json(view(&row)?))
 }
 
 #[utoipa::path(
@@ -259,8 +259,8 @@ pub async fn remove(
     admin
         .change_row(&state, id, owned, move |conn, company, before| {
             answer_rules::delete(conn, company, &before.id)?;
-            let detail = json!({ "before": view(&before) });
-            let subject = subject(&before.keywords());
+            let detail = json!({ "before": view(&before)? });
+            let subject = subject(&before.keywords()?);
             let deleted = Logged::new("answer_rule.delete", &before.id, &subject, detail);
             Ok(((), Some(deleted)))
         })
