@@ -40,8 +40,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Methods the widget API answers (the `Allow` of a 405).
-const ALLOWED_METHODS: &str = "GET, POST, OPTIONS";
+/// The methods a widget API path answers (the `Allow` of an `OPTIONS` or a 405), as its
+/// routes above declare them.
+fn allowed_methods(path: &str) -> &'static str {
+    match path.rsplit('/').next() {
+        Some("messages") => "GET, POST, OPTIONS",
+        Some("events") => "GET, OPTIONS",
+        _ => "POST, OPTIONS",
+    }
+}
 
 /// CORS of the widget API: any origin may call with a JSON body and a bearer token (never
 /// cookies) and read `Retry-After`. Preflights are answered by the middleware; requests
@@ -66,7 +73,7 @@ async fn unmatched(req: actix_web::HttpRequest) -> HttpResponse {
     }
     if req.method() == actix_web::http::Method::OPTIONS {
         return HttpResponse::NoContent()
-            .insert_header((actix_web::http::header::ALLOW, ALLOWED_METHODS))
+            .insert_header((actix_web::http::header::ALLOW, allowed_methods(req.path())))
             .finish();
     }
     let mut resp = AppError::new(
@@ -77,7 +84,7 @@ async fn unmatched(req: actix_web::HttpRequest) -> HttpResponse {
     .into_response();
     resp.headers_mut().insert(
         actix_web::http::header::ALLOW,
-        actix_web::http::header::HeaderValue::from_static(ALLOWED_METHODS),
+        actix_web::http::header::HeaderValue::from_static(allowed_methods(req.path())),
     );
     resp
 }
