@@ -28,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/widget")
             .wrap(cors())
+            .wrap_fn(preflight_no_content)
             .service(start_session)
             .service(trigger)
             .service(send_message)
@@ -62,6 +63,35 @@ fn cors() -> actix_cors::Cors {
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .expose_headers([header::RETRY_AFTER])
         .max_age(86400)
+}
+
+/// A preflight answered by the CORS middleware (which says 200) is a 204 No Content: it
+/// has no body, and only preflights get 204 on the widget API.
+fn preflight_no_content<S, B>(
+    req: actix_web::dev::ServiceRequest,
+    srv: &S,
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>>
++ use<S, B>
+where
+    S: actix_web::dev::Service<
+            actix_web::dev::ServiceRequest,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+{
+    use actix_web::http::{Method, header};
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let answer = srv.call(req);
+    async move {
+        let mut res = answer.await?;
+        if preflight && res.status() == StatusCode::OK {
+            *res.response_mut().status_mut() = StatusCode::NO_CONTENT;
+        }
+        Ok(res)
+    }
 }
 
 /// A request no route took: `OPTIONS` on a known path (204 with `Allow`; a browser's
