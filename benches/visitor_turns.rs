@@ -1,16 +1,31 @@
-//! P1: visitor turns per second and latency with 1,000 concurrent visitors, on SQLite and
-//! (when `TEST_DATABASE_URL` is set) PostgreSQL, each measured in the same run as a bare
-//! actix-web JSON echo route, with the ratio printed.
+//! P1: visitor turns on SQLite and (when `TEST_DATABASE_URL` is set) PostgreSQL, each
+//! database in a run of its own beside a bare actix-web JSON echo route measured in the
+//! same run. Every request is a full turn of one of 1,000 visitors whose playbook waits for
+//! an answer: POST → engine step → committed → reply.
 //!
-//! The load comes from `wrk` (Debian: `apt-get install wrk`): a Lua script gives every
-//! request the token of one of 1,000 visitors, each with a playbook waiting for an answer,
-//! so each request is a full turn — POST → engine step → committed → reply.
+//! - **P1a, throughput**: 1,000 connections in a closed loop (each sends its next request
+//!   when the previous one is answered), turns/s against the echo route's requests/s.
+//!   The load comes from `wrk` (Debian: `apt-get install wrk`), whose Lua script gives
+//!   every request the token of one of the visitors: a closed loop is what wrk does, in C,
+//!   so the generator costs the echo route little of the machine.
+//! - **P1b, latency under a realistic load**: an open loop — 1,000 visitors, each sending a
+//!   message at random moments (a Poisson process, one every 2 s on average: about 500
+//!   turns/s offered) for `BENCH_OPEN_SECONDS` (default 30); p50, p99 and p99.9 of the
+//!   response time. Then the same at half of P1a's throughput. The generator is this
+//!   file's own (`open_loop`): the arrival times are drawn before the run, a dispatcher on
+//!   a runtime of its own starts each request at its time without waiting for earlier
+//!   answers, and a response time counts from the moment the request was due, not the
+//!   moment it left. A server that stalls therefore shows its stall in every request that
+//!   was due meanwhile (no coordinated omission, which a closed loop such as wrk's or a
+//!   rate limiter that waits for a free connection would have). `wrk2` is not packaged by
+//!   Debian and `oha -q` cannot give each request a token of its own visitor.
 //!
 //! ```sh
 //! cargo bench --bench visitor_turns
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench visitor_turns
 //! ```
-//! `BENCH_SECONDS` (default 10) and `BENCH_VISITORS` (default 1000) change the run.
+//! `BENCH_SECONDS` (default 10: each closed-loop run), `BENCH_OPEN_SECONDS` (default 30),
+//! `BENCH_RATE` (default 500 turns/s) and `BENCH_VISITORS` (default 1000) change the run.
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
     clippy::unwrap_used,
@@ -29,31 +44,7 @@ use concierge::playbook::check::check_document;
 use concierge::playbook::load::Format;
 use serde_json::{Value, json};
 
-const PLAYBOOK: &str = r##"
-slug: bench
-name: Echo loop
-trigger: { on: click, selector: "#bench" }
-start: ask
-cards:
-  - id: ask
-    type: question
-    text: "Tell me something"
-    input: text
-    save: vars.answer
-    next: echo
-  - id: echo
-    type: message
-    text: "You said: {{ vars.answer }}"
-    next: check
-  - id: check
-    type: condition
-    rules:
-      - { when: { var: vars.answer, op: eq, value: bye }, next: done }
-    else: ask
-  - id: done
-    type: end
-    text: "Bye!"
-"##;
+const PLAYBOOK: &str = include_str!("support/echo_loop.yaml");
 
 /// What wrk measured.
 struct Load {
@@ -63,9 +54,35 @@ struct Load {
     errors: u64,
 }
 
+/// What an open-loop run measured.
+struct Open {
+    offered_per_second: f64,
+    answered_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    max_ms: f64,
+    errors: usize,
+    /// The latest the dispatcher started a request after its due time.
+    late_start_ms: f64,
+}
+
+/// How a run is sized.
+#[derive(Clone, Copy)]
+struct Sizes {
+    visitors: usize,
+    seconds: u64,
+    open_seconds: u64,
+    rate: f64,
+}
+
 fn main() {
-    let seconds: u64 = env_number("BENCH_SECONDS", 10);
-    let visitors: usize = env_number("BENCH_VISITORS", 1000) as usize;
+    let sizes = Sizes {
+        visitors: env_number("BENCH_VISITORS", 1000) as usize,
+        seconds: env_number("BENCH_SECONDS", 10),
+        open_seconds: env_number("BENCH_OPEN_SECONDS", 30),
+        rate: env_number("BENCH_RATE", 500) as f64,
+    };
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("visitor_turns: `wrk` is not installed (Debian: apt-get install wrk)");
         std::process::exit(2);
@@ -78,8 +95,15 @@ fn main() {
     if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
         databases.push(("PostgreSQL", Some(url)));
     }
+    let build = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     println!(
-        "P1 visitor turns: {visitors} visitors, {visitors} connections, {seconds} s per run, wrk"
+        "P1 visitor turns ({build} build): {} visitors; P1a {} connections closed loop (wrk), \
+         {} s per run; P1b open loop (own generator), {} s per run",
+        sizes.visitors, sizes.visitors, sizes.seconds, sizes.open_seconds
     );
     for (name, admin) in databases {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -92,7 +116,7 @@ fn main() {
                 (format!("{base}/{db}"), Some((admin.clone(), db)))
             }
         };
-        runtime.block_on(run(name, &url, dir.path(), visitors, seconds));
+        runtime.block_on(run(name, &url, dir.path(), sizes));
         if let Some((admin, db)) = cleanup {
             pg(
                 &admin,
@@ -102,7 +126,7 @@ fn main() {
     }
 }
 
-async fn run(name: &str, database_url: &str, dir: &Path, visitors: usize, seconds: u64) {
+async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
     let server = concierge::web::build(config(database_url, dir))
         .await
         .expect("server starts");
@@ -120,31 +144,27 @@ async fn run(name: &str, database_url: &str, dir: &Path, visitors: usize, second
         })
         .await
         .expect("company");
-    let tokens = start_visitors(&base, &key, visitors).await;
+    let tokens = start_visitors(&base, &key, sizes.visitors).await;
     let script = dir.join("turns.lua");
     std::fs::write(&script, lua_script(&tokens)).expect("script");
+    let turns_url = format!("{base}/api/widget/messages");
 
+    // P1a: warm up, then the turns and the echo route back to back.
     let (echo_url, echo) = echo_server();
-    // Warm up both, then measure back to back.
-    wrk(&format!("{base}/api/widget/messages"), &script, visitors, 2);
-    let turns = wrk(
-        &format!("{base}/api/widget/messages"),
+    wrk(&turns_url, &script, sizes.visitors, 2);
+    let before = state.chat.group.stats();
+    let turns = wrk(&turns_url, &script, sizes.visitors, sizes.seconds);
+    let after = state.chat.group.stats();
+    let bare = wrk(
+        &format!("{echo_url}/echo"),
         &script,
-        visitors,
-        seconds,
+        sizes.visitors,
+        sizes.seconds,
     );
-    let echo_script = dir.join("echo.lua");
-    std::fs::write(&echo_script, lua_script(&tokens)).expect("script");
-    let bare = wrk(&format!("{echo_url}/echo"), &echo_script, visitors, seconds);
-    // The same visitors on fewer connections: the latency of a turn when the server is
-    // not saturated (with 1,000 connections kept busy, latency is connections / rate).
-    let light = wrk(&format!("{base}/api/widget/messages"), &script, 50, seconds);
     echo.stop(false).await;
-    handle.stop(false).await;
-
     println!(
-        "{name:<10} turns {:>8.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {} | echo {:>8.0}/s  \
-         p50 {:>6.2} ms  p99 {:>6.2} ms | ratio {:.1} %",
+        "{name:<10} P1a turns {:>8.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {} | echo {:>8.0}/s  \
+         p50 {:>6.2} ms  p99 {:>6.2} ms | ratio {:.1} % | {:.1} turns per commit",
         turns.requests_per_second,
         turns.p50_ms,
         turns.p99_ms,
@@ -152,12 +172,123 @@ async fn run(name: &str, database_url: &str, dir: &Path, visitors: usize, second
         bare.requests_per_second,
         bare.p50_ms,
         bare.p99_ms,
-        100.0 * turns.requests_per_second / bare.requests_per_second
+        100.0 * turns.requests_per_second / bare.requests_per_second,
+        (after.turns - before.turns) as f64 / (after.batches - before.batches).max(1) as f64,
     );
-    println!(
-        "{name:<10} turns on 50 connections {:>8.0}/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
-        light.requests_per_second, light.p50_ms, light.p99_ms, light.errors
-    );
+
+    // P1b: the open loop at the realistic rate, then at half of P1a's throughput.
+    let tokens = std::sync::Arc::new(tokens);
+    for rate in [sizes.rate, turns.requests_per_second / 2.0] {
+        let before = state.chat.group.stats();
+        let (done, result) = tokio::sync::oneshot::channel();
+        let (url, tokens, seconds) = (turns_url.clone(), tokens.clone(), sizes.open_seconds);
+        std::thread::spawn(move || {
+            let _ = done.send(open_loop(&url, tokens, rate, seconds));
+        });
+        let open = result.await.expect("the generator finishes");
+        let after = state.chat.group.stats();
+        println!(
+            "{name:<10} P1b offered {:>6.0}/s answered {:>6.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  \
+             p99.9 {:>7.2} ms  max {:>7.2} ms  errors {}  latest start {:.2} ms | {:.1} turns per commit",
+            open.offered_per_second,
+            open.answered_per_second,
+            open.p50_ms,
+            open.p99_ms,
+            open.p999_ms,
+            open.max_ms,
+            open.errors,
+            open.late_start_ms,
+            (after.turns - before.turns) as f64 / (after.batches - before.batches).max(1) as f64,
+        );
+    }
+    handle.stop(false).await;
+}
+
+/// The open loop: each visitor sends at random moments (exponential gaps of mean
+/// `visitors / rate` seconds) for `seconds`. The schedule is drawn first; a dispatcher on
+/// a runtime of its own (one thread, so the server's threads never delay it) sleeps until
+/// each due time and starts the request without waiting for any answer. A response time
+/// runs from the due time to the end of the answer.
+fn open_loop(url: &str, tokens: std::sync::Arc<Vec<String>>, rate: f64, seconds: u64) -> Open {
+    let visitors = tokens.len();
+    let mean_gap = visitors as f64 / rate;
+    let span = seconds as f64;
+    let mut schedule: Vec<(f64, usize)> = Vec::new();
+    for visitor in 0..visitors {
+        let mut at = 0.0;
+        loop {
+            at += -(1.0 - rand::random::<f64>()).ln() * mean_gap;
+            if at >= span {
+                break;
+            }
+            schedule.push((at, visitor));
+        }
+    }
+    schedule.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let offered = schedule.len();
+    let generator = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("generator runtime");
+    let url = url.to_owned();
+    let (times, errors, late, took) = generator.block_on(async move {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(visitors)
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("client");
+        let start = tokio::time::Instant::now();
+        let mut late = std::time::Duration::ZERO;
+        let mut requests = Vec::with_capacity(offered);
+        for (at, visitor) in schedule {
+            let due = start + std::time::Duration::from_secs_f64(at);
+            tokio::time::sleep_until(due).await;
+            late = late.max(due.elapsed());
+            let (client, url, tokens) = (client.clone(), url.clone(), tokens.clone());
+            requests.push(tokio::spawn(async move {
+                let sent = client
+                    .post(&url)
+                    .bearer_auth(&tokens[visitor])
+                    .header("content-type", "application/json")
+                    .body(r#"{"text":"hello there"}"#)
+                    .send()
+                    .await;
+                let ok = match sent {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                (ok, due.elapsed())
+            }));
+        }
+        let mut times = Vec::with_capacity(offered);
+        let mut errors = 0;
+        for r in futures_util::future::join_all(requests).await {
+            match r {
+                Ok((true, took)) => times.push(took.as_secs_f64() * 1000.0),
+                _ => errors += 1,
+            }
+        }
+        (times, errors, late, start.elapsed())
+    });
+    let mut times = times;
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        times
+            .get(((times.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Open {
+        offered_per_second: offered as f64 / span,
+        answered_per_second: times.len() as f64 / took.as_secs_f64(),
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        p999_ms: at(0.999),
+        max_ms: times.last().copied().unwrap_or(f64::NAN),
+        errors,
+        late_start_ms: late.as_secs_f64() * 1000.0,
+    }
 }
 
 fn config(database_url: &str, dir: &Path) -> Config {

@@ -3,8 +3,10 @@
 //! delivery, triggers and targeting, and answer rules.
 
 pub mod answers;
+pub mod cache;
 pub mod events;
 pub mod flow;
+pub mod group_commit;
 pub mod http_card;
 pub mod live;
 pub mod message;

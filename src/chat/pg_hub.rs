@@ -18,10 +18,11 @@
 //!   resync of its conversation and company.
 //! - **Listening**: one thread per node waits on `LISTEN concierge_live` — blocked on the
 //!   connection's socket ([`super::pg_listen`]), never polling — skips its own node's
-//!   notifications and publishes the others' into the `LocalHub`. When its connection
-//!   drops it reconnects with backoff (100 ms doubling to 5 s) and then tells every local
-//!   subscriber to [`LiveEvent::Resync`]: widgets re-read their messages after their last
-//!   `seq`, inboxes reload.
+//!   notifications and publishes the others' into the `LocalHub`; a company announced
+//!   changed is dropped from the node's [`CompanyCache`]. When its connection drops it
+//!   reconnects with backoff (100 ms doubling to 5 s), empties the cache and tells every
+//!   local subscriber to [`LiveEvent::Resync`]: widgets re-read their messages after their
+//!   last `seq`, inboxes reload.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -33,6 +34,7 @@ use diesel::sql_types::{Array, Text};
 use diesel::{Connection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 
+use super::cache::CompanyCache;
 use super::live::RepEvent;
 use super::message::Message;
 use super::pg_listen::ListenConn;
@@ -90,6 +92,8 @@ enum Body {
     Resync {
         conversation: Option<String>,
     },
+    /// What turns keep of the company changed: drop it ([`CompanyCache::forget`]).
+    Changed,
 }
 
 /// The state both threads share with the hub.
@@ -115,8 +119,9 @@ impl std::fmt::Debug for PgHub {
 }
 
 impl PgHub {
-    /// Start the sending and listening threads on `url` (the database `db` is open on).
-    pub fn start(url: &str, db: Db) -> std::io::Result<PgHub> {
+    /// Start the sending and listening threads on `url` (the database `db` is open on);
+    /// the listener drops from `cache` what other nodes announce changed.
+    pub fn start(url: &str, db: Db, cache: Arc<CompanyCache>) -> std::io::Result<PgHub> {
         let local = Arc::new(LocalHub::new());
         let node = crate::db::new_id();
         let link = Arc::new(Link::default());
@@ -125,6 +130,7 @@ impl PgHub {
             url: named(url, LISTEN_NAME),
             db,
             local: local.clone(),
+            cache,
             node: node.clone(),
             link: link.clone(),
         };
@@ -165,6 +171,7 @@ impl PgHub {
                     event: event.clone(),
                 },
             ),
+            Notice::Changed { company_id } => encode(&self.node, company_id, Body::Changed),
         }
     }
 
@@ -334,6 +341,7 @@ struct Listener {
     url: String,
     db: Db,
     local: Arc<LocalHub>,
+    cache: Arc<CompanyCache>,
     node: String,
     link: Arc<Link>,
 }
@@ -354,6 +362,8 @@ impl Listener {
                     if missed {
                         self.link.reconnects.fetch_add(1, Ordering::Relaxed);
                         tracing::info!("real-time listener connected again; subscribers re-read");
+                        // A change announced meanwhile was missed too.
+                        self.cache.clear();
                         self.local.resync_all();
                     }
                     let result = self.pump(&mut conn);
@@ -435,6 +445,7 @@ impl Listener {
                 }
                 self.local.resync_company(&company);
             }
+            Body::Changed => self.cache.forget(&company),
         }
     }
 

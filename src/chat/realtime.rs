@@ -164,6 +164,8 @@ pub trait Hub: Send + Sync + 'static {
                     event,
                 } => self.publish(&company_id, &conversation_id, event),
                 Notice::Rep { company_id, event } => self.publish_rep(&company_id, event),
+                // `Chat::write_announced` drops this node's copy itself.
+                Notice::Changed { .. } => {}
             }
         }
     }
@@ -319,6 +321,8 @@ pub enum Notice {
     },
     /// An event of the rep side (the company's reps see it).
     Rep { company_id: String, event: RepEvent },
+    /// What turns keep of the company (`chat::cache`) changed: every node drops it.
+    Changed { company_id: String },
 }
 
 /// The announcements of one write transaction, in order, bound to that transaction:
@@ -348,6 +352,14 @@ impl Notices {
         self.0.push(Notice::Rep {
             company_id: company_id.to_owned(),
             event,
+        });
+    }
+
+    /// Announce that what turns keep of the company changed (its settings, published
+    /// playbooks or answer rules): each node reads it anew at the next turn.
+    pub fn changed(&mut self, company_id: &str) {
+        self.0.push(Notice::Changed {
+            company_id: company_id.to_owned(),
         });
     }
 

@@ -1,15 +1,18 @@
 //! The conversations service the web layer (and workers) call: runs a turn on the
-//! blocking pool inside one write transaction that also announces what it produced
+//! blocking pool inside a write transaction that also announces what it produced
 //! ([`Notices`]), then — only once it committed — tells the reps and makes the
-//! http card call it asked for.
+//! http card call it asked for. Visitor turns share their transaction with the turns
+//! arriving with them, each in a savepoint of its own ([`super::group_commit`]).
 
 use std::sync::Arc;
 
 use chrono::Utc;
 
 use super::ChatError;
+use super::cache::CompanyCache;
+use super::group_commit::GroupCommit;
 use super::http_card::HttpCaller;
-use super::realtime::{Hub, LiveEvent, Notices};
+use super::realtime::{Hub, LiveEvent, Notice, Notices};
 use super::timers::{self, TimerWake};
 use super::turn::{self, Input, Outcome};
 use super::versions::VersionCache;
@@ -26,6 +29,8 @@ pub struct Chat {
     pub hub: Arc<dyn Hub>,
     pub http: HttpCaller,
     pub(crate) versions: Arc<VersionCache>,
+    /// The node's queue of visitor turns, committed in batches.
+    pub group: Arc<GroupCommit>,
     /// Wakes this node's timer worker when a turn arms a timer earlier than its sleep.
     pub timer_wake: Arc<TimerWake>,
 }
@@ -33,12 +38,25 @@ pub struct Chat {
 impl Chat {
     pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller) -> Chat {
         Chat {
+            group: Arc::new(GroupCommit::new(db.backend(), db.pool_size())),
             db,
             hub,
             http,
             versions: Arc::new(VersionCache::new()),
             timer_wake: Arc::new(TimerWake::default()),
         }
+    }
+
+    /// Keep `cache` (the one the hub drops what other nodes change from).
+    pub fn with_cache(mut self, cache: Arc<CompanyCache>) -> Chat {
+        self.versions = Arc::new(VersionCache::with_companies(cache));
+        self
+    }
+
+    /// What turns keep of the company changed outside an announced transaction (a tool
+    /// writing the database directly): this node reads it anew.
+    pub fn forget_company(&self, company_id: &str) {
+        self.versions.companies.forget(company_id);
     }
 
     /// A visitor's turn: committed, then delivered. Its span carries the conversation id
@@ -64,22 +82,10 @@ impl Chat {
     ) -> Result<Outcome, ChatError> {
         let mut retried = false;
         let outcome = loop {
-            let (versions, company, visitor, input) = (
-                self.versions.clone(),
-                company_id.to_owned(),
-                visitor_id.to_owned(),
-                input.clone(),
-            );
-            let result = self
-                .write_announced(move |conn, notices| {
-                    let outcome =
-                        turn::visitor_turn(conn, &versions, &company, &visitor, input, Utc::now())?;
-                    outcome.announce(notices);
-                    Ok::<_, ChatError>(outcome)
-                })
-                .await;
+            // Committed with the turns arriving with it, and followed up (`committed`).
+            let result = GroupCommit::turn(self, company_id, visitor_id, input.clone()).await;
             match result {
-                // Another request of the same visitor opened the conversation first.
+                // Another node's request of the same visitor opened the conversation first.
                 Err(ChatError::Db(e)) if e.is_unique_violation() && !retried => retried = true,
                 other => break other?,
             }
@@ -87,7 +93,6 @@ impl Chat {
         if let Some(c) = &outcome.conversation {
             tracing::Span::current().record("conversation_id", c.id.as_str());
         }
-        self.committed(std::slice::from_ref(&outcome));
         Ok(outcome)
     }
 
@@ -113,7 +118,7 @@ impl Chat {
     /// After turns committed (and were announced with their transaction): tell the reps
     /// what changed (turns committed together, together), wake the timer worker for a
     /// timer they armed, and start the http calls they asked for.
-    fn committed(&self, outcomes: &[Outcome]) {
+    pub(super) fn committed(&self, outcomes: &[Outcome]) {
         for outcome in outcomes {
             if let Some(due_at) = outcome.armed {
                 self.timer_wake.armed(due_at);
@@ -211,6 +216,11 @@ impl Chat {
                 Ok::<_, E>((value, notices))
             })
             .await?;
+        for notice in notices.iter() {
+            if let Notice::Changed { company_id } = notice {
+                self.versions.companies.forget(company_id);
+            }
+        }
         self.hub.deliver_local(notices);
         Ok(value)
     }

@@ -298,7 +298,8 @@ impl From<ChatError> for Skip {
 /// The wait timers of the batch whose conversation has no other timer in it are fired
 /// together: their conversations are locked and read in one statement (before any
 /// timer, the assignment's order), their visitors in one, and the company and who is
-/// online once per company ([`turn::Shared`]). The others go one by one ([`fire`]).
+/// online once per company ([`turn::Shared`]), which also writes the analytics events and
+/// roll-up counts of the timers fired at the end. The others go one by one ([`fire`]).
 pub(super) fn fire_all(
     conn: &mut DbConn,
     versions: &VersionCache,
@@ -332,6 +333,7 @@ pub(super) fn fire_all(
 
     let mut fired = Vec::with_capacity(claimed.len());
     for timer in claimed {
+        let mark = shared.mark();
         let result = match locked.remove(&timer.conversation_id) {
             Some(conv) if together(timer) && conv.company_id == timer.company_id => {
                 let visitor = visitors.remove(&conv.visitor_id);
@@ -346,13 +348,15 @@ pub(super) fn fire_all(
                 crate::metrics::timer_fired(timer.due_at, now.timestamp_millis());
                 fired.push(outcome)
             }
-            Err(Skip::Stale) => {}
+            Err(Skip::Stale) => shared.undo(mark),
             Err(Skip::Failed(e)) => {
+                shared.undo(mark);
                 // Left under its lease: tried again once the lease has passed.
                 tracing::warn!(error = %e, timer = %timer.id, "cannot fire a timer");
             }
         }
     }
+    shared.finish(conn)?;
     Ok(fired)
 }
 

@@ -1,9 +1,11 @@
 //! Published playbook versions, parsed once. A version never changes after publishing, so
-//! a parsed copy can be kept for as long as the process lives (within a size bound).
+//! a parsed copy can be kept for as long as the process lives (within a size bound). Beside
+//! them, what turns keep of each company until it changes ([`CompanyCache`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use super::cache::CompanyCache;
 use crate::db::playbooks::{self, Published};
 use crate::db::{DbConn, DbError};
 
@@ -16,11 +18,21 @@ type Entry = (String, Arc<Published>);
 #[derive(Debug, Default)]
 pub struct VersionCache {
     map: RwLock<HashMap<String, Entry>>,
+    /// The companies' settings, published playbooks and answer rules.
+    pub companies: Arc<CompanyCache>,
 }
 
 impl VersionCache {
     pub fn new() -> VersionCache {
         VersionCache::default()
+    }
+
+    /// With the companies kept in `companies` (the cache the hub drops changes from).
+    pub fn with_companies(companies: Arc<CompanyCache>) -> VersionCache {
+        VersionCache {
+            map: RwLock::default(),
+            companies,
+        }
     }
 
     /// The published version `version_id` of the company's playbook, if it exists.

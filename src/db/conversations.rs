@@ -289,9 +289,21 @@ pub fn append(
     message: NewMessage,
     now: i64,
 ) -> Result<MessageRow, DbError> {
+    let row = next_message(c, message, now)?;
+    insert_messages(conn, std::slice::from_ref(&row))?;
+    Ok(row)
+}
+
+/// The row of a message with the conversation's next `seq` (kept in `c`), for
+/// [`insert_messages`].
+pub fn next_message(
+    c: &mut Conversation,
+    message: NewMessage,
+    now: i64,
+) -> Result<MessageRow, DbError> {
     c.last_seq += 1;
     c.updated_at = now;
-    let row = MessageRow {
+    Ok(MessageRow {
         id: new_id(),
         conversation_id: c.id.clone(),
         company_id: c.company_id.clone(),
@@ -302,11 +314,24 @@ pub fn append(
         payload: serde_json::to_string(&message.payload)
             .map_err(|e| DbError::Corrupt(e.to_string()))?,
         created_at: now,
+    })
+}
+
+/// Store messages in one statement.
+pub fn insert_messages(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), DbError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Backend branch: diesel's multi-row insert is implemented per backend.
+    match conn {
+        DbConn::Sqlite(c) => diesel::insert_into(messages::table)
+            .values(rows)
+            .execute(c)?,
+        DbConn::Pg(c) => diesel::insert_into(messages::table)
+            .values(rows)
+            .execute(c)?,
     };
-    diesel::insert_into(messages::table)
-        .values(&row)
-        .execute(conn)?;
-    Ok(row)
+    Ok(())
 }
 
 /// Messages with `seq > after`, oldest first, at most `limit`.

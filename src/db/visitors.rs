@@ -106,6 +106,32 @@ pub fn get(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Visit
     Ok(visitor)
 }
 
+/// These visitors (of any company), each with the id of their open conversation if they
+/// have one, in one statement: what a batch of visitor turns reads first.
+pub fn with_open_conversation(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> Result<Vec<(Visitor, Option<String>)>, DbError> {
+    use super::schema::conversations;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(Visitor, Option<String>)> = visitors::table
+        .left_join(
+            conversations::table.on(conversations::visitor_id
+                .eq(visitors::id)
+                .and(conversations::company_id.eq(visitors::company_id))
+                .and(conversations::closed_at.is_null())),
+        )
+        .filter(visitors::id.eq_any(ids))
+        .select((Visitor::as_select(), conversations::id.nullable()))
+        .load(conn)?;
+    for (v, _) in &found {
+        stored_json::<Attributes>("visitors", &v.id, "attributes", &v.attributes)?;
+    }
+    Ok(found)
+}
+
 /// These visitors (of any company), by id, in one statement.
 pub fn get_many(
     conn: &mut DbConn,

@@ -30,6 +30,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use crate::ai::Generator;
 use crate::ai::openai::OpenAiCompatible;
 use crate::chat::Chat;
+use crate::chat::cache::CompanyCache;
 use crate::chat::http_card::HttpCaller;
 use crate::chat::pg_hub::PgHub;
 use crate::chat::realtime::{Hub, LocalHub};
@@ -144,7 +145,8 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         }
         None => None,
     };
-    let hub = hub_for(&config, &db)?;
+    let cache = Arc::new(CompanyCache::new());
+    let hub = hub_for(&config, &db, cache.clone())?;
     let metrics =
         match (recorder, &config.metrics_bind) {
             (Some(recorder), Some(bind)) => {
@@ -162,7 +164,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         };
     let state = AppState {
         ai,
-        chat: Chat::new(db.clone(), hub, http),
+        chat: Chat::new(db.clone(), hub, http).with_cache(cache),
         tokens: TokenKeys::new(&config.secret_key),
         limits: Arc::new(Limits::new(config.rate_limits)),
         db,
@@ -218,10 +220,10 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
 }
 
 /// `PgHub` joins the nodes of one PostgreSQL database; SQLite has one node.
-fn hub_for(config: &Config, db: &Db) -> Result<Arc<dyn Hub>, StartError> {
+fn hub_for(config: &Config, db: &Db, cache: Arc<CompanyCache>) -> Result<Arc<dyn Hub>, StartError> {
     Ok(match db.backend() {
         Backend::Postgres => Arc::new(
-            PgHub::start(&config.database_url, db.clone())
+            PgHub::start(&config.database_url, db.clone(), cache)
                 .map_err(|e| StartError::Setup(format!("cannot start the real-time hub: {e}")))?,
         ),
         Backend::Sqlite => Arc::new(LocalHub::new()),

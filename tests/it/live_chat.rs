@@ -593,6 +593,8 @@ async fn limits_other_reps_and_other_companies_are_refused() {
             .run(move |conn| companies::update_settings(conn, &cid, &s))
             .await
             .unwrap();
+        // Written behind the admin API's back: the node reads the settings anew.
+        app.state.chat.forget_company(&company.id);
         let (_, first) = visitor_waits(&app, &company, "one@acme.test").await;
         let (_, second) = visitor_waits(&app, &company, "two@acme.test").await;
         assert_eq!(

@@ -25,6 +25,8 @@ pub(crate) async fn auto_assign(app: &crate::common::TestApp, company: &Company)
         .run(move |conn| companies::update_settings(conn, &id, &settings))
         .await
         .unwrap();
+    // Written behind the admin API's back: the node reads the settings anew.
+    app.state.chat.forget_company(&company.id);
 }
 
 async fn offer_of(app: &crate::common::TestApp, company: &Company, id: &str) -> Option<Offer> {

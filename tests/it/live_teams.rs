@@ -211,6 +211,8 @@ async fn a_chat_for_a_team_reaches_only_its_members_and_admins() {
             .run(move |conn| companies::update_settings(conn, &cid, &settings))
             .await
             .unwrap();
+        // Written behind the admin API's back: the node reads the settings anew.
+        app.state.chat.forget_company(&company.id);
         let (_, second) = visitor_waits(&app, &company, "bob@acme.test").await;
         let offer = until_event(&mut ben_inbox, "offer", |_| true).await;
         assert_eq!(offer["conversation_id"], second.as_str());

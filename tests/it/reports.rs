@@ -122,6 +122,7 @@ pub(crate) fn record(
     events: &[NewEvent<'_>],
 ) {
     let _ = &c.version_id;
+    let mut pending = analytics::Pending::default();
     analytics::record(
         conn,
         company,
@@ -129,8 +130,10 @@ pub(crate) fn record(
         Audience { known, returning },
         events,
         at,
+        &mut pending,
     )
     .unwrap();
+    pending.write(conn).unwrap();
 }
 
 /// A capture of `c`; `progress` is what the CRM confirmed (`{}`: nothing yet).

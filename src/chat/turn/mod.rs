@@ -1,4 +1,5 @@
-//! One turn of a conversation, inside one database transaction: load the conversation and
+//! One turn of a conversation, inside one database transaction (or one savepoint of a
+//! batch's transaction: [`visitor_batch`], the timer worker's chunks): load the conversation and
 //! its flow, decide what the input means (an answer to the flow, a trigger, a keyword, an
 //! answer rule, the fallback: [`visitor`]), run the engine step and carry out every effect — messages,
 //! variables, outbox rows, timers, analytics, the new state. The caller commits, then
@@ -30,7 +31,8 @@ use crate::playbook::model::CardKind;
 use crate::playbook::state::HttpOutcome;
 use crate::playbook::{Env, Event, Phase, engine};
 
-pub use visitor::{Input, Reason, visitor_turn};
+pub(super) use visitor::visitor_batch;
+pub use visitor::{Input, Reason};
 
 /// An analytics event noted during a turn: kind, playbook id, card, value.
 pub(super) type Noted = (&'static str, Option<String>, Option<String>, Option<i64>);
@@ -158,7 +160,7 @@ pub(super) struct Turn<'c> {
     pub(super) conv: Conversation,
     pub(super) flow: FlowState,
     pub(super) visitor: Visitor,
-    company: Option<Company>,
+    company: Option<Arc<Company>>,
     pub(super) now: DateTime<Utc>,
     pub(super) out: Outcome,
     /// The status and assignee the conversation had when the turn began.
@@ -167,6 +169,8 @@ pub(super) struct Turn<'c> {
     pub(super) analytics: Vec<Noted>,
     /// What the turns of a batch (fired timers) read once.
     shared: Option<&'c mut Shared>,
+    /// The last so many of `out.messages` are not stored yet ([`Turn::store_messages`]).
+    unstored: usize,
 }
 
 impl<'c> Turn<'c> {
@@ -191,6 +195,7 @@ impl<'c> Turn<'c> {
             before,
             analytics: Vec::new(),
             shared: None,
+            unstored: 0,
         })
     }
 
@@ -206,11 +211,22 @@ impl<'c> Turn<'c> {
         }
     }
 
-    /// Store a message and queue it for delivery.
+    /// Add a message (stored with the turn's others, in one statement) and queue it for
+    /// delivery.
     pub(super) fn append(&mut self, message: NewMessage) -> Result<(), ChatError> {
         let now = self.now_ms();
-        let row = convs::append(self.conn, &mut self.conv, message, now)?;
+        let row = convs::next_message(&mut self.conv, message, now)?;
         self.out.messages.push(row);
+        self.unstored += 1;
+        Ok(())
+    }
+
+    /// Store the messages added since the last time, in one statement: at the end of the
+    /// turn, and before the turn reads the conversation's messages.
+    pub(super) fn store_messages(&mut self) -> Result<(), ChatError> {
+        let from = self.out.messages.len() - self.unstored;
+        convs::insert_messages(self.conn, &self.out.messages[from..])?;
+        self.unstored = 0;
         Ok(())
     }
 
@@ -289,6 +305,7 @@ impl<'c> Turn<'c> {
             self.close();
         }
         offers::settle(&mut self)?;
+        self.store_messages()?;
         let now = self.now_ms();
         self.conv.engine_state = self.flow.to_json();
         self.conv.updated_at = now;
@@ -316,6 +333,9 @@ impl<'c> Turn<'c> {
             known: self.visitor.known,
             returning: self.visitor.returning(),
         };
+        // In a batch the events and their roll-up counts are written at its end, together.
+        let mut own = analytics::Pending::default();
+        let shared = self.shared.as_deref_mut();
         analytics::record(
             self.conn,
             &self.conv.company_id,
@@ -323,7 +343,12 @@ impl<'c> Turn<'c> {
             audience,
             &events,
             now,
+            match shared {
+                Some(shared) => &mut shared.analytics,
+                None => &mut own,
+            },
         )?;
+        own.write(self.conn)?;
         self.out.conversation = Some(self.conv);
         Ok(self.out)
     }

@@ -1,41 +1,61 @@
-//! What a turn reads about its company — the company itself, and whether live chat is
-//! available — read once per turn, or once per batch of turns ([`Shared`]: the timers
-//! fired in one transaction).
+//! What a turn reads about its company — the company itself (kept until it changes:
+//! [`crate::chat::cache`]), and whether live chat is available, read once per turn or once
+//! per batch of turns ([`Shared`]: visitor turns committed together, timers fired in one
+//! transaction).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::Turn;
 use crate::chat::{ChatError, targeting};
-use crate::db::companies::{self, Company};
+use crate::db::DbConn;
+use crate::db::analytics::{Pending, PendingMark};
+use crate::db::companies::Company;
 use crate::db::playbooks::Published;
 use crate::playbook::model::CardKind;
 
 /// Read once for the turns of one batch, which all run in one transaction, within a
-/// moment: the companies, and whether reps are online (per company and teams asked).
+/// moment: whether reps are online (per company and teams asked); and
+/// written once: the analytics events and roll-up counts of the batch's turns, written
+/// together at its end ([`Shared::finish`]).
 #[derive(Debug, Default)]
 pub struct Shared {
-    companies: HashMap<String, Company>,
     online: HashMap<(String, Option<Vec<String>>), bool>,
+    pub(super) analytics: Pending,
+}
+
+/// Where a turn of a batch began in [`Shared`]'s writes ([`Shared::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(PendingMark);
+
+impl Shared {
+    /// Before a turn's savepoint.
+    pub fn mark(&self) -> Mark {
+        Mark(self.analytics.mark())
+    }
+
+    /// The turn begun at `mark` was rolled back to its savepoint: drop what it left here.
+    pub fn undo(&mut self, mark: Mark) {
+        self.analytics.undo(mark.0);
+    }
+
+    /// After the batch's last turn, in its transaction: write the analytics.
+    pub fn finish(&mut self, conn: &mut DbConn) -> Result<(), ChatError> {
+        Ok(self.analytics.write(conn)?)
+    }
 }
 
 impl Turn<'_> {
-    /// The company, read once per turn (or per batch) when needed.
-    pub(in crate::chat) fn company(&mut self) -> Result<Company, ChatError> {
+    /// The company (kept until it changes), read once per turn when needed.
+    pub(in crate::chat) fn company(&mut self) -> Result<Arc<Company>, ChatError> {
         if let Some(c) = &self.company {
             return Ok(c.clone());
         }
-        let id = self.conv.company_id.clone();
-        let known = self.shared.as_ref().and_then(|s| s.companies.get(&id));
-        let company = match known {
-            Some(c) => c.clone(),
-            None => {
-                let company = companies::by_id(self.conn, &id)?.ok_or(ChatError::NotFound)?;
-                if let Some(shared) = self.shared.as_deref_mut() {
-                    shared.companies.insert(id, company.clone());
-                }
-                company
-            }
-        };
+        let company = self
+            .versions
+            .companies
+            .company(self.conn, &self.conv.company_id)?
+            .ok_or(ChatError::NotFound)?;
         self.company = Some(company.clone());
         Ok(company)
     }

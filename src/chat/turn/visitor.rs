@@ -3,14 +3,16 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Outcome, Turn};
+use std::collections::HashMap;
+
+use super::{Outcome, Shared, Turn};
 use crate::chat::flow::visitor_vars;
 use crate::chat::versions::VersionCache;
 use crate::chat::{ChatError, answers, targeting, texts};
-use crate::db::conversations::{self as convs, NewMessage, author, status};
-use crate::db::playbooks::{self, Published};
+use crate::db::conversations::{self as convs, Conversation, NewMessage, author, status};
+use crate::db::playbooks::Published;
 use crate::db::visitors::{self, Page, Visitor};
-use crate::db::{DbConn, analytics, answer_rules, companies};
+use crate::db::{DbConn, analytics};
 use crate::playbook::model::TriggerOn;
 use crate::playbook::{Event, Phase, engine};
 
@@ -51,37 +53,124 @@ impl Reason {
 }
 
 /// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.
-pub fn visitor_turn(
+fn visitor_turn(
     conn: &mut DbConn,
     versions: &VersionCache,
     company_id: &str,
     visitor_id: &str,
     input: Input,
     now: DateTime<Utc>,
+    shared: Option<&mut Shared>,
 ) -> Result<Outcome, ChatError> {
     let visitor = visitors::get(conn, company_id, visitor_id)?.ok_or(ChatError::UnknownVisitor)?;
+    let open = match convs::open_for_visitor(conn, company_id, visitor_id)? {
+        Some(c) => Some(convs::lock(conn, company_id, &c.id)?),
+        None => None,
+    };
+    turn_on(conn, versions, visitor, open, input, now, shared)
+}
+
+/// The turns of a batch, each in a savepoint of its own inside the caller's write
+/// transaction: `(company id, visitor id, input)` each, in order. What a turn did is kept
+/// or undone as a whole; a turn that fails gets its error and the others go on.
+///
+/// The visitors of the batch and their open conversations are read in one statement and
+/// those conversations locked in one more (in id order on PostgreSQL, so two batches
+/// never wait on each other in a circle); a visitor with several turns in the batch has
+/// the later ones read for themselves, after the earlier ones changed things (and after
+/// the analytics pending so far are written, which such a turn may read). The
+/// analytics events and roll-up counts of the turns kept are written together at the end.
+pub(in crate::chat) fn visitor_batch(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    turns: &[(String, String, Input)],
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<Outcome, ChatError>>, ChatError> {
+    use diesel::Connection;
+
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, (_, visitor, _)) in turns.iter().enumerate() {
+        first.entry(visitor.as_str()).or_insert(i);
+    }
+    let ids: Vec<String> = first.keys().map(|v| (*v).to_owned()).collect();
+    let found = visitors::with_open_conversation(conn, &ids)?;
+    let open_ids: Vec<String> = found.iter().filter_map(|(_, c)| c.clone()).collect();
+    let mut open: HashMap<String, Conversation> = convs::lock_many(conn, &open_ids)?
+        .into_iter()
+        .map(|c| (c.visitor_id.clone(), c))
+        .collect();
+    let mut read: HashMap<String, Visitor> =
+        found.into_iter().map(|(v, _)| (v.id.clone(), v)).collect();
+
+    let mut shared = Shared::default();
+    let mut outcomes = Vec::with_capacity(turns.len());
+    for (i, (company_id, visitor_id, input)) in turns.iter().enumerate() {
+        let again = first.get(visitor_id.as_str()) != Some(&i);
+        if again {
+            // A visitor's later turn reads what the earlier ones wrote, analytics too.
+            shared.finish(conn)?;
+        }
+        let mark = shared.mark();
+        let input = input.clone();
+        let result = conn.transaction(|conn| {
+            if again {
+                return visitor_turn(
+                    conn,
+                    versions,
+                    company_id,
+                    visitor_id,
+                    input,
+                    now,
+                    Some(&mut shared),
+                );
+            }
+            let visitor = read
+                .remove(visitor_id)
+                .filter(|v| &v.company_id == company_id)
+                .ok_or(ChatError::UnknownVisitor)?;
+            let conv = open.remove(visitor_id);
+            turn_on(conn, versions, visitor, conv, input, now, Some(&mut shared))
+        });
+        if result.is_err() {
+            shared.undo(mark);
+        }
+        outcomes.push(result);
+    }
+    shared.finish(conn)?;
+    Ok(outcomes)
+}
+
+/// A visitor's turn on their open conversation, locked by the caller (if any).
+fn turn_on(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    visitor: Visitor,
+    open: Option<Conversation>,
+    input: Input,
+    now: DateTime<Utc>,
+    shared: Option<&mut Shared>,
+) -> Result<Outcome, ChatError> {
+    let (company_id, visitor_id) = (visitor.company_id.clone(), visitor.id.clone());
     let triggered = match &input {
         Input::Trigger { slug, reason, page } => {
-            match triggered(conn, &visitor, slug, *reason, page, now)? {
+            match triggered(conn, versions, &visitor, slug, *reason, page, now)? {
                 Some(playbook) => Some(playbook),
                 // Not for this page or visitor: nothing starts, nothing opens.
-                None => return unchanged(conn, company_id, visitor_id),
+                None => return unchanged(conn, &company_id, &visitor_id),
             }
         }
         _ => None,
     };
-    let open = match convs::open_for_visitor(conn, company_id, visitor_id)? {
-        // Another turn (a timer, an http result) may have closed it before the lock.
-        Some(c) => Some(convs::lock(conn, company_id, &c.id)?).filter(|c| c.closed_at.is_none()),
-        None => None,
-    };
+    // Another turn (a timer, an http result) may have closed it before the lock.
+    let open = open.filter(|c| c.closed_at.is_none() && c.company_id == company_id);
     let conv = match (open, &input) {
         (Some(c), _) => c,
         (None, Input::Close) => return Ok(Outcome::default()),
         (None, Input::Choice { .. }) => return Err(ChatError::NotFound),
-        (None, _) => convs::create(conn, company_id, visitor_id, now.timestamp_millis())?,
+        (None, _) => convs::create(conn, &company_id, &visitor_id, now.timestamp_millis())?,
     };
     let mut turn = Turn::new(conn, versions, conv, visitor, now)?;
+    turn.shared = shared;
     turn.recover_stale_http()?;
     match input {
         Input::Text(text) => {
@@ -118,16 +207,22 @@ pub fn visitor_turn(
 /// targeting matches and the visitor has not finished it before. Unknown slugs are 404.
 fn triggered(
     conn: &mut DbConn,
+    versions: &VersionCache,
     visitor: &Visitor,
     slug: &str,
     reason: Reason,
     page: &Page,
     now: DateTime<Utc>,
 ) -> Result<Option<Published>, ChatError> {
-    let company = companies::by_id(conn, &visitor.company_id)?.ok_or(ChatError::NotFound)?;
-    let playbook = playbooks::published(conn, &company.id)?
-        .into_iter()
+    let kept = &versions.companies;
+    let company = kept
+        .company(conn, &visitor.company_id)?
+        .ok_or(ChatError::NotFound)?;
+    let playbook = kept
+        .published(conn, &company.id)?
+        .iter()
         .find(|p| p.enabled && p.document.slug == slug)
+        .cloned()
         .ok_or(ChatError::NotFound)?;
     if !reason.is_automatic() {
         return Ok(Some(playbook));
@@ -185,8 +280,11 @@ impl Turn<'_> {
             language: &page.language,
         };
         let open_now = targeting::is_open(&company.settings(), self.now);
-        let mut candidates: Vec<Published> = playbooks::published(self.conn, &company.id)?
-            .into_iter()
+        let versions: &VersionCache = self.versions;
+        let kept = &versions.companies;
+        let mut candidates: Vec<Published> = kept
+            .published(self.conn, &company.id)?
+            .iter()
             .filter(|p| {
                 let t = &p.document.trigger;
                 p.enabled
@@ -194,12 +292,13 @@ impl Turn<'_> {
                     && targeting::keywords_match(&t.keywords, text)
                     && targeting::applies(t, &page.url, audience, open_now)
             })
+            .cloned()
             .collect();
         targeting::rank(&mut candidates);
         if let Some(playbook) = candidates.into_iter().next() {
             return self.start(playbook, &page);
         }
-        let rules = answer_rules::enabled(self.conn, &company.id)?;
+        let rules = kept.answer_rules(self.conn, &company.id)?;
         if let Some(rule) = answers::find(&rules, text) {
             self.analytics
                 .push((analytics::kind::ANSWERED, None, Some(rule.id.clone()), None));
@@ -211,6 +310,7 @@ impl Turn<'_> {
             None => texts::received(texts::language_of(&page.language)),
         };
         let fallback = company.settings().fallback_reply;
+        self.store_messages()?;
         let last = convs::last_reply(self.conn, &company.id, &self.conv.id)?;
         let last = last.as_ref().map(|m| m.body.as_str());
         if last != Some(received) && answers::fallback_due(&fallback, last) {
@@ -231,6 +331,7 @@ impl Turn<'_> {
 
     /// The visitor pressed a button of one of the conversation's messages.
     fn choice(&mut self, message_id: &str, index: usize) -> Result<(), ChatError> {
+        self.store_messages()?;
         let message = convs::message(self.conn, &self.conv.company_id, &self.conv.id, message_id)?
             .ok_or(ChatError::NotFound)?;
         let payload = message.payload();
@@ -265,6 +366,7 @@ impl Turn<'_> {
 
     /// Is the message at `seq` the newest one with buttons?
     fn is_latest_question(&mut self, seq: i64) -> Result<bool, ChatError> {
+        self.store_messages()?;
         let later =
             convs::messages_after(self.conn, &self.conv.company_id, &self.conv.id, seq, 50)?;
         Ok(!later.iter().any(|m| !m.payload().buttons.is_empty()))

@@ -29,8 +29,54 @@ pub struct Audience {
     pub returning: bool,
 }
 
-/// Record events of one conversation, with their daily roll-ups. The kinds in
-/// [`kind::ONCE`] are kept only the first time per conversation and playbook.
+/// Events and roll-up counts decided ([`record`]) but not written yet: a turn writes its
+/// own at its end, a batch of turns all of theirs at the batch's end, in two statements
+/// ([`Pending::write`]).
+#[derive(Debug, Default)]
+pub struct Pending {
+    events: Vec<AnalyticsEvent>,
+    counts: Vec<rollup::Daily>,
+}
+
+/// How much a [`Pending`] held at some moment ([`Pending::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PendingMark(usize, usize);
+
+impl Pending {
+    pub fn mark(&self) -> PendingMark {
+        PendingMark(self.events.len(), self.counts.len())
+    }
+
+    /// Forget what was added since `mark` (its savepoint was rolled back).
+    pub fn undo(&mut self, mark: PendingMark) {
+        self.events.truncate(mark.0);
+        self.counts.truncate(mark.1);
+    }
+
+    /// Write the events (one multi-row insert per 500) and add the roll-up counts
+    /// ([`rollup::add_all`]); nothing is left pending.
+    pub fn write(&mut self, conn: &mut DbConn) -> Result<(), DbError> {
+        for chunk in self.events.chunks(500) {
+            // Backend branch: diesel's multi-row insert is implemented per backend.
+            match conn {
+                DbConn::Sqlite(c) => diesel::insert_into(analytics_events::table)
+                    .values(chunk)
+                    .execute(c)?,
+                DbConn::Pg(c) => diesel::insert_into(analytics_events::table)
+                    .values(chunk)
+                    .execute(c)?,
+            };
+        }
+        rollup::add_all(conn, &self.counts)?;
+        self.events.clear();
+        self.counts.clear();
+        Ok(())
+    }
+}
+
+/// Record events of one conversation, with their daily roll-ups, in `pending`: written by
+/// [`Pending::write`] later in the same transaction. The kinds in [`kind::ONCE`] are kept
+/// only the first time per conversation and playbook (the events already pending count).
 pub fn record(
     conn: &mut DbConn,
     company_id: &str,
@@ -38,6 +84,7 @@ pub fn record(
     audience: Audience,
     events: &[NewEvent<'_>],
     now: i64,
+    pending: &mut Pending,
 ) -> Result<(), DbError> {
     if events.is_empty() {
         return Ok(());
@@ -56,6 +103,13 @@ pub fn record(
         }
         _ => Vec::new(),
     };
+    seen.extend(
+        pending
+            .events
+            .iter()
+            .filter(|e| e.conversation_id.as_deref() == conversation_id)
+            .filter_map(|e| Some((e.kind.clone(), e.playbook_id.clone()?))),
+    );
     let mut kept: Vec<&NewEvent<'_>> = Vec::with_capacity(events.len());
     for e in events {
         if kind::ONCE.contains(&e.kind) && conversation_id.is_some() {
@@ -89,15 +143,6 @@ pub fn record(
             visitor_returning: audience.returning,
         })
         .collect();
-    // Backend branch: diesel's multi-row insert is implemented per backend.
-    match conn {
-        DbConn::Sqlite(c) => diesel::insert_into(analytics_events::table)
-            .values(&rows)
-            .execute(c)?,
-        DbConn::Pg(c) => diesel::insert_into(analytics_events::table)
-            .values(&rows)
-            .execute(c)?,
-    };
     // Events without a playbook are not rolled up (answer rules and the fallback are not
     // part of a playbook's report). A conversion of a conversation whose capture the CRM
     // already confirmed counts as confirmed at once (`rollup::confirm` counted the earlier
@@ -112,14 +157,16 @@ pub fn record(
         let Some(playbook_id) = &event.playbook_id else {
             continue;
         };
-        rollup::add(conn, &rollup::counting(event, playbook_id, &event.kind))?;
+        pending
+            .counts
+            .push(rollup::counting(event, playbook_id, &event.kind));
         if confirmed && event.kind == kind::CONVERTED {
-            rollup::add(
-                conn,
-                &rollup::counting(event, playbook_id, rollup::CONFIRMED),
-            )?;
+            pending
+                .counts
+                .push(rollup::counting(event, playbook_id, rollup::CONFIRMED));
         }
     }
+    pending.events.extend(rows);
     Ok(())
 }
 

@@ -41,29 +41,103 @@ pub struct Daily {
 /// Add `row.count` to the roll-up row of the same playbook, day, version, audience, kind,
 /// card and value.
 pub fn add(conn: &mut DbConn, row: &Daily) -> Result<(), DbError> {
-    let upsert = || {
-        diesel::insert_into(d::table)
-            .values(row)
-            .on_conflict((
-                d::company_id,
-                d::playbook_id,
-                d::day,
-                d::version,
-                d::known,
-                d::visitor_returning,
-                d::kind,
-                d::card,
-                d::value,
-            ))
-            .do_update()
-            .set(d::count.eq(d::count + excluded(d::count)))
-    };
-    // Backend branch: diesel's upsert is implemented per backend, not for the enum.
+    add_all(conn, std::slice::from_ref(row))
+}
+
+/// Add many roll-up counts at once: rows of the same key are summed, then written in key
+/// order, with one multi-row upsert per 200 rows on PostgreSQL. The key order means two transactions
+/// adding to the same rows take their locks in the same order on PostgreSQL (and never
+/// wait on each other in a circle); a batch of turns adds its counts this way at its end,
+/// so the most shared rows are held only from then to the commit.
+pub fn add_all(conn: &mut DbConn, rows: &[Daily]) -> Result<(), DbError> {
+    let mut summed: std::collections::BTreeMap<DailyKey<'_>, i64> = Default::default();
+    for row in rows {
+        *summed.entry(DailyKey::of(row)).or_default() += row.count;
+    }
+    let rows: Vec<Daily> = summed
+        .into_iter()
+        .map(|(key, count)| key.with(count))
+        .collect();
+    // The same upsert of some rows, whatever holds them.
+    macro_rules! upsert {
+        ($values:expr) => {
+            diesel::insert_into(d::table)
+                .values($values)
+                .on_conflict((
+                    d::company_id,
+                    d::playbook_id,
+                    d::day,
+                    d::version,
+                    d::known,
+                    d::visitor_returning,
+                    d::kind,
+                    d::card,
+                    d::value,
+                ))
+                .do_update()
+                .set(d::count.eq(d::count + excluded(d::count)))
+        };
+    }
+    // Backend branch: diesel's upsert is implemented per backend, not for the enum, and
+    // for SQLite one row at a time (no round trip there: a statement costs little).
     match conn {
-        DbConn::Sqlite(c) => upsert().execute(c)?,
-        DbConn::Pg(c) => upsert().execute(c)?,
-    };
+        DbConn::Sqlite(c) => {
+            for row in &rows {
+                upsert!(row).execute(c)?;
+            }
+        }
+        DbConn::Pg(c) => {
+            for chunk in rows.chunks(200) {
+                upsert!(chunk).execute(c)?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// What identifies a roll-up row, in the order [`add_all`] writes them.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct DailyKey<'a> {
+    company_id: &'a str,
+    playbook_id: &'a str,
+    day: i64,
+    version: i32,
+    known: bool,
+    visitor_returning: bool,
+    kind: &'a str,
+    card: &'a str,
+    value: i64,
+}
+
+impl<'a> DailyKey<'a> {
+    fn of(row: &'a Daily) -> DailyKey<'a> {
+        DailyKey {
+            company_id: &row.company_id,
+            playbook_id: &row.playbook_id,
+            day: row.day,
+            version: row.version,
+            known: row.known,
+            visitor_returning: row.visitor_returning,
+            kind: &row.kind,
+            card: &row.card,
+            value: row.value,
+        }
+    }
+
+    fn with(self, count: i64) -> Daily {
+        Daily {
+            company_id: self.company_id.to_owned(),
+            playbook_id: self.playbook_id.to_owned(),
+            version: self.version,
+            day: self.day,
+            known: self.known,
+            visitor_returning: self.visitor_returning,
+            kind: self.kind.to_owned(),
+            card: self.card.to_owned(),
+            value: self.value,
+            count,
+        }
+    }
 }
 
 /// The roll-up row that counts one event once more, as `kind`.

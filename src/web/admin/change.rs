@@ -42,20 +42,36 @@ impl Admin {
         T: Send + 'static,
     {
         let (company, actor) = (self.company_id.clone(), self.actor.clone());
+        self.write_changed(state, move |conn| {
+            let (value, logged) = change(conn, &company)?;
+            if let Some(l) = logged {
+                let entry = Change {
+                    action: l.action,
+                    subject_id: l.subject_id.as_deref(),
+                    subject: &l.subject,
+                    detail: l.detail,
+                };
+                audit::record(conn, &company, &actor, entry, db::now_ms())?;
+            }
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Run `f` in one write transaction that announces that the company changed: every
+    /// node reads its settings, published playbooks and answer rules anew at the next turn
+    /// (`chat::cache`).
+    pub async fn write_changed<T, F>(&self, state: &AppState, f: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let company = self.company_id.clone();
         state
-            .db
-            .write(move |conn| {
-                let (value, logged) = change(conn, &company)?;
-                if let Some(l) = logged {
-                    let entry = Change {
-                        action: l.action,
-                        subject_id: l.subject_id.as_deref(),
-                        subject: &l.subject,
-                        detail: l.detail,
-                    };
-                    audit::record(conn, &company, &actor, entry, db::now_ms())?;
-                }
-                Ok(value)
+            .chat
+            .write_announced(move |conn, notices| {
+                notices.changed(&company);
+                f(conn)
             })
             .await
     }

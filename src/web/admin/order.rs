@@ -97,9 +97,9 @@ pub async fn reorder(
     body: Json<OrderBody>,
 ) -> Result<HttpResponse, AppError> {
     let ids = body.0.ids;
-    let placed = state
-        .db
-        .write(move |conn| {
+    let changer = admin.clone();
+    let placed = changer
+        .write_changed(&state, move |conn| {
             let mut rows = store::list(conn, &admin.company_id)?;
             check_complete(&ids, &rows)?;
             let before = slugs_in_order(&mut rows);

@@ -100,9 +100,9 @@ pub async fn put_settings(
     body: crate::web::json::Json<Value>,
 ) -> Result<HttpResponse, AppError> {
     let patch = body.0;
-    let settings = state
-        .db
-        .write(move |conn| {
+    let changer = admin.clone();
+    let settings = changer
+        .write_changed(&state, move |conn| {
             let company = company(conn, &admin.company_id)?;
             let before = company.settings();
             let after = apply(&before, &patch)?;
