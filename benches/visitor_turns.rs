@@ -152,9 +152,13 @@ async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
     // P1a: warm up, then the turns and the echo route back to back.
     let (echo_url, echo) = echo_server();
     wrk(&turns_url, &script, sizes.visitors, 2);
+    // The server goes on with the turns wrk left unanswered when it stopped: wait for
+    // them before each measurement.
+    drain(&turns_url, &tokens[0]).await;
     let before = state.chat.group.stats();
     let turns = wrk(&turns_url, &script, sizes.visitors, sizes.seconds);
     let after = state.chat.group.stats();
+    drain(&turns_url, &tokens[0]).await;
     let bare = wrk(
         &format!("{echo_url}/echo"),
         &script,
@@ -182,6 +186,7 @@ async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
         if rate < 1.0 {
             continue;
         }
+        drain(&turns_url, &tokens[0]).await;
         let before = state.chat.group.stats();
         let (done, result) = tokio::sync::oneshot::channel();
         let (url, tokens, seconds) = (turns_url.clone(), tokens.clone(), sizes.open_seconds);
@@ -205,6 +210,19 @@ async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
         );
     }
     handle.stop(false).await;
+}
+
+/// Wait until a turn sent now is answered: the turns queued before it are done.
+async fn drain(url: &str, token: &str) {
+    let answered = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&json!({ "text": "are you there?" }))
+        .timeout(std::time::Duration::from_secs(600))
+        .send()
+        .await
+        .expect("the server answers");
+    assert!(answered.status().is_success(), "{}", answered.status());
 }
 
 /// The open loop: each visitor sends at random moments (exponential gaps of mean
