@@ -31,6 +31,7 @@ mod browser_offers;
 mod browser_reports;
 mod browser_scenario;
 mod cli_run;
+mod crm_memory;
 mod crm_webhooks;
 mod demo_site;
 mod engine_props;
