@@ -1,7 +1,7 @@
 //! The conversations service the web layer (and workers) call: runs a turn on the
 //! blocking pool inside one write transaction that also announces what it produced
-//! ([`Notices`]), then — only once it committed — tells the reps and makes the
-//! http card call it asked for.
+//! ([`Notices`], with what the reps and waiting visitors should learn of it), then — only
+//! once it committed — wakes the timer worker and makes the http card call it asked for.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use super::ChatError;
 use super::http_card::HttpCaller;
+use super::live::announce::Queues;
 use super::realtime::{Hub, LiveEvent, Notices};
 use super::timers::{self, TimerWake};
 use super::turn::{self, Input, Outcome};
@@ -28,6 +29,8 @@ pub struct Chat {
     pub(crate) versions: Arc<VersionCache>,
     /// Wakes this node's timer worker when a turn arms a timer earlier than its sleep.
     pub timer_wake: Arc<TimerWake>,
+    /// What this node last told its waiting visitors of their place in the queue.
+    pub(crate) queues: Arc<Queues>,
 }
 
 impl Chat {
@@ -38,6 +41,7 @@ impl Chat {
             http,
             versions: Arc::new(VersionCache::new()),
             timer_wake: Arc::new(TimerWake::default()),
+            queues: Arc::new(Queues::default()),
         }
     }
 
@@ -110,9 +114,8 @@ impl Chat {
         Ok(outcomes.len())
     }
 
-    /// After turns committed (and were announced with their transaction): tell the reps
-    /// what changed (turns committed together, together), wake the timer worker for a
-    /// timer they armed, and start the http calls they asked for.
+    /// After turns committed (and were announced with their transaction): wake the timer
+    /// worker for a timer they armed, and start the http calls they asked for.
     fn committed(&self, outcomes: &[Outcome]) {
         for outcome in outcomes {
             if let Some(due_at) = outcome.armed {
@@ -124,7 +127,6 @@ impl Chat {
                 tokio::spawn(async move { chat.run_http(company, conversation, request).await });
             }
         }
-        super::live::announce::after(self, outcomes);
     }
 
     /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
@@ -160,7 +162,7 @@ impl Chat {
         if let Some(due_at) = outcome.armed {
             self.timer_wake.armed(due_at);
         }
-        Ok(self.deliver(&outcome))
+        Ok(outcome.conversation.as_ref().and(outcome.http.clone()))
     }
 
     /// Call http cards one after the other (a result may lead to the next http card),
@@ -213,13 +215,5 @@ impl Chat {
             .await?;
         self.hub.deliver_local(notices);
         Ok(value)
-    }
-
-    /// After an outcome committed (and was announced with its transaction): tell the
-    /// company's reps what changed; the http call it asks for, if any.
-    pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
-        outcome.conversation.as_ref()?;
-        super::live::announce::after(self, std::slice::from_ref(outcome));
-        outcome.http.clone()
     }
 }

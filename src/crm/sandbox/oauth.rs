@@ -254,6 +254,7 @@ async fn token(
                     access_expires_at: now + Duration::seconds(ACCESS_SECS),
                     refresh_token: random_token("sbx_rt_"),
                     refresh_expires_at: now + Duration::days(REFRESH_DAYS),
+                    refreshed: 0,
                 };
                 store.grants.push(g.clone());
                 g
@@ -270,6 +271,7 @@ async fn token(
                 g.access_token = random_token("sbx_at_");
                 g.access_expires_at = now + Duration::seconds(ACCESS_SECS);
                 g.refresh_expires_at = now + Duration::days(REFRESH_DAYS);
+                g.refreshed += 1;
                 g.clone()
             }
             _ => {
