@@ -205,7 +205,12 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
         late: Mutex::new(Vec::with_capacity(count)),
     });
     let http = HttpCaller::new(Default::default()).expect("http client");
-    let chat = Chat::new(db.clone(), recorder.clone(), http);
+    let chat = Chat::new(
+        db.clone(),
+        recorder.clone(),
+        http,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
     // What the reps learn of each fired timer is worked out as on a node.
     let announcer = concierge::chat::live::announce::spawn(chat.clone());
     let rss_before = rss_kib();

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use tokio::sync::Notify;
 
 use super::ChatError;
 use super::http_card::HttpCaller;
@@ -29,18 +30,24 @@ pub struct Chat {
     pub(crate) versions: Arc<VersionCache>,
     /// Wakes this node's timer worker when a turn arms a timer earlier than its sleep.
     pub timer_wake: Arc<TimerWake>,
+    /// Wakes this node's outbox worker when a turn queued a CRM write, so the capture
+    /// goes out at once rather than at the worker's next poll. (Other nodes need no
+    /// telling: the node that committed the row delivers it, and theirs poll.)
+    pub outbox_wake: Arc<Notify>,
     /// What this node last told its waiting visitors of their place in the queue.
     pub(crate) queues: Arc<Queues>,
 }
 
 impl Chat {
-    pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller) -> Chat {
+    /// `outbox_wake` is the outbox worker's wake-up (see [`Chat::outbox_wake`]).
+    pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller, outbox_wake: Arc<Notify>) -> Chat {
         Chat {
             db,
             hub,
             http,
             versions: Arc::new(VersionCache::new()),
             timer_wake: Arc::new(TimerWake::default()),
+            outbox_wake,
             queues: Arc::new(Queues::default()),
         }
     }
@@ -115,12 +122,11 @@ impl Chat {
     }
 
     /// After turns committed (and were announced with their transaction): wake the timer
-    /// worker for a timer they armed, and start the http calls they asked for.
+    /// worker for a timer they armed and the outbox worker for a capture they queued, and
+    /// start the http calls they asked for.
     fn committed(&self, outcomes: &[Outcome]) {
         for outcome in outcomes {
-            if let Some(due_at) = outcome.armed {
-                self.timer_wake.armed(due_at);
-            }
+            self.wake_workers(outcome);
             if let (Some(request), Some(conv)) = (outcome.http.clone(), &outcome.conversation) {
                 let chat = self.clone();
                 let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
@@ -159,10 +165,19 @@ impl Chat {
                 Ok::<_, ChatError>(outcome)
             })
             .await?;
+        self.wake_workers(&outcome);
+        Ok(outcome.conversation.as_ref().and(outcome.http.clone()))
+    }
+
+    /// A turn committed: wake the timer worker for a timer it armed, the outbox worker for
+    /// a CRM write it queued.
+    fn wake_workers(&self, outcome: &Outcome) {
         if let Some(due_at) = outcome.armed {
             self.timer_wake.armed(due_at);
         }
-        Ok(outcome.conversation.as_ref().and(outcome.http.clone()))
+        if outcome.queued_crm {
+            self.outbox_wake.notify_one();
+        }
     }
 
     /// Call http cards one after the other (a result may lead to the next http card),

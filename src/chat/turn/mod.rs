@@ -55,6 +55,9 @@ pub struct Outcome {
     pub armed: Option<i64>,
     /// The chat was offered to a rep (automatic assignment): their inbox is told.
     pub offer: Option<offers::Made>,
+    /// A capture queued a CRM write (an outbox row): the outbox worker is woken once the
+    /// turn committed.
+    pub queued_crm: bool,
 }
 
 impl Outcome {
