@@ -357,14 +357,25 @@ impl<'c> Turn<'c> {
             known: self.visitor.known,
             returning: self.visitor.returning(),
         };
-        analytics::record(
-            self.conn,
-            &self.conv.company_id,
-            Some(&self.conv.id),
-            audience,
-            &events,
-            now,
-        )?;
+        match self.shared.as_deref_mut() {
+            Some(shared) => analytics::record_counting(
+                self.conn,
+                &self.conv.company_id,
+                Some(&self.conv.id),
+                audience,
+                &events,
+                now,
+                shared.counts(),
+            )?,
+            None => analytics::record(
+                self.conn,
+                &self.conv.company_id,
+                Some(&self.conv.id),
+                audience,
+                &events,
+                now,
+            )?,
+        }
         self.out.conversation = Some(self.conv);
         Ok(self.out)
     }
