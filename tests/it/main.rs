@@ -51,6 +51,7 @@ mod live_timers;
 mod mail;
 mod metrics;
 mod multinode;
+mod multinode_live;
 mod nodes_r1;
 mod nodes_r5;
 mod oauth;

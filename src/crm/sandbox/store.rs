@@ -205,6 +205,9 @@ pub struct Grant {
     pub access_expires_at: DateTime<Utc>,
     pub refresh_token: String,
     pub refresh_expires_at: DateTime<Utc>,
+    /// How often it was refreshed (what a test of several nodes counts).
+    #[serde(default)]
+    pub refreshed: u64,
 }
 
 /// Tokens spent today against the company's daily budget.

@@ -259,6 +259,7 @@ mod tests {
             access_expires_at: Utc::now(),
             refresh_token: "r".into(),
             refresh_expires_at: Utc::now(),
+            refreshed: 1,
         }]));
         store.counters.person = 3;
         store.daily.used = 42;
