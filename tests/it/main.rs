@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area, sharing the support modules
 //! (`common` — fresh databases and the real server; `crm_support` — the sandbox CRM;
-//! `openapi_support` — Pipedrive's OpenAPI files; `wait` — waiting for something to happen;
+//! `openapi_support` — Pipedrive's OpenAPI files; `server_log` — what a server did, for
+//! failure reports; `wait` — waiting for something to happen;
 //! `widget_support` — widget API calls).
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
@@ -14,6 +15,7 @@ mod common;
 mod crm_support;
 mod node_process;
 mod openapi_support;
+mod server_log;
 mod wait;
 mod widget_support;
 
