@@ -191,7 +191,12 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
         late: Mutex::new(Vec::with_capacity(count)),
     });
     let http = HttpCaller::new(Default::default()).expect("http client");
-    let chat = Chat::new(db.clone(), recorder.clone(), http);
+    let chat = Chat::new(
+        db.clone(),
+        recorder.clone(),
+        http,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
     let rss_before = rss_kib();
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_before));
     let sampling = {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use tokio::sync::Notify;
 
 use super::ChatError;
 use super::http_card::HttpCaller;
@@ -28,16 +29,22 @@ pub struct Chat {
     pub(crate) versions: Arc<VersionCache>,
     /// Wakes this node's timer worker when a turn arms a timer earlier than its sleep.
     pub timer_wake: Arc<TimerWake>,
+    /// Wakes this node's outbox worker when a turn queued a CRM write, so the capture
+    /// goes out at once rather than at the worker's next poll. (Other nodes need no
+    /// telling: the node that committed the row delivers it, and theirs poll.)
+    pub outbox_wake: Arc<Notify>,
 }
 
 impl Chat {
-    pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller) -> Chat {
+    /// `outbox_wake` is the outbox worker's wake-up (see [`Chat::outbox_wake`]).
+    pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller, outbox_wake: Arc<Notify>) -> Chat {
         Chat {
             db,
             hub,
             http,
             versions: Arc::new(VersionCache::new()),
             timer_wake: Arc::new(TimerWake::default()),
+            outbox_wake,
         }
     }
 
@@ -112,12 +119,11 @@ impl Chat {
 
     /// After turns committed (and were announced with their transaction): tell the reps
     /// what changed (turns committed together, together), wake the timer worker for a
-    /// timer they armed, and start the http calls they asked for.
+    /// timer they armed and the outbox worker for a capture they queued, and start the
+    /// http calls they asked for.
     fn committed(&self, outcomes: &[Outcome]) {
         for outcome in outcomes {
-            if let Some(due_at) = outcome.armed {
-                self.timer_wake.armed(due_at);
-            }
+            self.wake_workers(outcome);
             if let (Some(request), Some(conv)) = (outcome.http.clone(), &outcome.conversation) {
                 let chat = self.clone();
                 let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
@@ -157,10 +163,19 @@ impl Chat {
                 Ok::<_, ChatError>(outcome)
             })
             .await?;
+        self.wake_workers(&outcome);
+        Ok(self.deliver(&outcome))
+    }
+
+    /// A turn committed: wake the timer worker for a timer it armed, the outbox worker for
+    /// a CRM write it queued.
+    fn wake_workers(&self, outcome: &Outcome) {
         if let Some(due_at) = outcome.armed {
             self.timer_wake.armed(due_at);
         }
-        Ok(self.deliver(&outcome))
+        if outcome.queued_crm {
+            self.outbox_wake.notify_one();
+        }
     }
 
     /// Call http cards one after the other (a result may lead to the next http card),

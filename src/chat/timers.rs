@@ -332,6 +332,7 @@ pub(super) fn fire_all(
 
     let mut fired = Vec::with_capacity(claimed.len());
     for timer in claimed {
+        let mark = shared.mark();
         let result = match locked.remove(&timer.conversation_id) {
             Some(conv) if together(timer) && conv.company_id == timer.company_id => {
                 let visitor = visitors.remove(&conv.visitor_id);
@@ -346,13 +347,15 @@ pub(super) fn fire_all(
                 crate::metrics::timer_fired(timer.due_at, now.timestamp_millis());
                 fired.push(outcome)
             }
-            Err(Skip::Stale) => {}
+            Err(Skip::Stale) => shared.undo(mark),
             Err(Skip::Failed(e)) => {
+                shared.undo(mark);
                 // Left under its lease: tried again once the lease has passed.
                 tracing::warn!(error = %e, timer = %timer.id, "cannot fire a timer");
             }
         }
     }
+    shared.write_counts(conn)?;
     Ok(fired)
 }
 

@@ -121,8 +121,12 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     };
     #[cfg(feature = "sandbox")]
     let sandbox = if config.uses_sandbox() {
+        // Reads and compacts its files: on the blocking pool.
+        let config = config.clone();
         Some(
-            crate::crm::sandbox::Sandbox::open(&config)
+            tokio::task::spawn_blocking(move || crate::crm::sandbox::Sandbox::open(&config))
+                .await
+                .map_err(|e| StartError::Setup(e.to_string()))?
                 .map_err(|e| StartError::Setup(e.to_string()))?,
         )
     } else {
@@ -163,7 +167,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         };
     let state = AppState {
         ai,
-        chat: Chat::new(db.clone(), hub, http),
+        chat: Chat::new(db.clone(), hub, http, crm.outbox_wake.clone()),
         tokens: TokenKeys::new(&config.secret_key),
         limits: Arc::new(Limits::new(config.rate_limits)),
         db,

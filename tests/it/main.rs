@@ -15,6 +15,9 @@ mod common;
 mod crm_support;
 mod node_process;
 mod openapi_support;
+/// The install as a browser makes it, shared with the benchmarks.
+#[path = "../../benches/support/sandbox_install.rs"]
+mod sandbox_install;
 mod server_log;
 mod wait;
 mod widget_support;

@@ -53,6 +53,9 @@ pub struct Outcome {
     pub armed: Option<i64>,
     /// The chat was offered to a rep (automatic assignment): their inbox is told.
     pub offer: Option<offers::Made>,
+    /// A capture queued a CRM write (an outbox row): the outbox worker is woken once the
+    /// turn committed.
+    pub queued_crm: bool,
 }
 
 impl Outcome {
@@ -316,14 +319,25 @@ impl<'c> Turn<'c> {
             known: self.visitor.known,
             returning: self.visitor.returning(),
         };
-        analytics::record(
-            self.conn,
-            &self.conv.company_id,
-            Some(&self.conv.id),
-            audience,
-            &events,
-            now,
-        )?;
+        match self.shared.as_deref_mut() {
+            Some(shared) => analytics::record_counting(
+                self.conn,
+                &self.conv.company_id,
+                Some(&self.conv.id),
+                audience,
+                &events,
+                now,
+                shared.counts(),
+            )?,
+            None => analytics::record(
+                self.conn,
+                &self.conv.company_id,
+                Some(&self.conv.id),
+                audience,
+                &events,
+                now,
+            )?,
+        }
         self.out.conversation = Some(self.conv);
         Ok(self.out)
     }

@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 
 use super::hooks::{self, Notice};
-use super::store::{Deal, Store};
+use super::store::{Change, Deal, Store};
 use super::{HttpError, Sandbox, lock, ops};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -53,13 +53,14 @@ async fn status(
     let notices = {
         let mut store = lock(&sb.store);
         let user = acting_user(&store);
-        let deal = store
+        let mut deal = store
             .deals
-            .iter_mut()
+            .iter()
             .find(|d| d.id == id)
+            .cloned()
             .ok_or_else(HttpError::not_found)?;
         let previous = std::mem::replace(&mut deal.status, status);
-        let deal = deal.clone();
+        store.put(Change::Deal(deal.clone()));
         if previous == deal.status {
             Vec::new()
         } else {
@@ -74,12 +75,13 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
     let (notices, deal_id) = {
         let mut store = lock(&sb.store);
         let store = &mut *store;
-        let at = store
+        let lead = store
             .leads
             .iter()
-            .position(|l| l.id == lead_id)
+            .find(|l| l.id == lead_id)
+            .cloned()
             .ok_or_else(HttpError::not_found)?;
-        let lead = store.leads.remove(at);
+        store.put(Change::LeadRemoved(lead_id.clone()));
         let now = Utc::now();
         let deal = Deal {
             id: ops::next(&mut store.counters.deal),
@@ -96,25 +98,31 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
             add_time: now,
             source_lead_id: Some(lead_id.clone()),
         };
-        for note in store
+        let moved_notes: Vec<_> = store
             .notes
-            .iter_mut()
+            .iter()
             .filter(|n| n.lead_id.as_deref() == Some(&lead_id))
-        {
+            .cloned()
+            .collect();
+        for mut note in moved_notes {
             note.lead_id = None;
             note.deal_id = Some(deal.id);
+            store.put(Change::Note(note));
         }
-        for activity in store
+        let moved_activities: Vec<_> = store
             .activities
-            .iter_mut()
+            .iter()
             .filter(|a| a.lead_id.as_deref() == Some(&lead_id))
-        {
+            .cloned()
+            .collect();
+        for mut activity in moved_activities {
             activity.lead_id = None;
             activity.deal_id = Some(deal.id);
+            store.put(Change::Activity(activity));
         }
         let notices = hooks::deal_notices(store, "create", &deal, None, acting_user(store), now);
         let deal_id = deal.id;
-        store.deals.push(deal);
+        store.put(Change::Deal(deal));
         (notices, deal_id)
     };
     done(&sb, notices, deal_id).await
