@@ -78,6 +78,8 @@ pub struct Server {
     mail: Option<MailWorkerHandle>,
     timers: Option<timers::WorkerHandle>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// Works out the derived notices of every node's changes for this node's subscribers.
+    announcer: Option<tokio::task::JoinHandle<()>>,
     /// The `/metrics` listener, when configured.
     metrics: Option<actix_web::dev::ServerHandle>,
 }
@@ -181,6 +183,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     let mail = start_mail_worker(&state)?;
     let timers = start_timer_worker(&state);
     let sweeper = crate::chat::live::sweeper::spawn(state.chat.clone(), LIVE_SWEEP_EVERY);
+    let announcer = crate::chat::live::announce::spawn(state.chat.clone());
     let data = web::Data::new(state.clone());
     #[cfg(feature = "sandbox")]
     let sandbox = state.sandbox.clone();
@@ -220,6 +223,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         mail,
         timers,
         sweeper,
+        announcer,
         metrics,
     })
 }
@@ -335,6 +339,9 @@ impl Server {
         on_signal.abort();
         self.state.shutdown.begin();
         self.sweeper.abort();
+        if let Some(announcer) = self.announcer {
+            announcer.abort();
+        }
         if let Some(worker) = self.outbox {
             worker.stop().await;
         }
