@@ -1,8 +1,9 @@
 //! The conversations service the web layer (and workers) call: runs a turn on the
-//! blocking pool inside a write transaction that also announces what it produced
-//! ([`Notices`]), then — only once it committed — tells the reps and makes the
-//! http card call it asked for. Visitor turns share their transaction with the turns
-//! arriving with them, each in a savepoint of its own ([`super::group_commit`]).
+//! blocking pool inside one write transaction that also announces what it produced
+//! ([`Notices`], with what the reps and waiting visitors should learn of it), then — only
+//! once it committed — wakes the timer worker and makes the http card call it asked for.
+//! Visitor turns share their transaction with the turns arriving with them, each in a
+//! savepoint of its own ([`super::group_commit`]).
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use super::ChatError;
 use super::cache::CompanyCache;
 use super::group_commit::GroupCommit;
 use super::http_card::HttpCaller;
+use super::live::announce::Queues;
 use super::realtime::{Hub, LiveEvent, Notice, Notices};
 use super::timers::{self, TimerWake};
 use super::turn::{self, Input, Outcome};
@@ -38,6 +40,8 @@ pub struct Chat {
     /// goes out at once rather than at the worker's next poll. (Other nodes need no
     /// telling: the node that committed the row delivers it, and theirs poll.)
     pub outbox_wake: Arc<Notify>,
+    /// What this node last told its waiting visitors of their place in the queue.
+    pub(crate) queues: Arc<Queues>,
 }
 
 impl Chat {
@@ -51,6 +55,7 @@ impl Chat {
             versions: Arc::new(VersionCache::new()),
             timer_wake: Arc::new(TimerWake::default()),
             outbox_wake,
+            queues: Arc::new(Queues::default()),
         }
     }
 
@@ -122,10 +127,9 @@ impl Chat {
         Ok(outcomes.len())
     }
 
-    /// After turns committed (and were announced with their transaction): tell the reps
-    /// what changed (turns committed together, together), wake the timer worker for a
-    /// timer they armed and the outbox worker for a capture they queued, and start the
-    /// http calls they asked for.
+    /// After turns committed (and were announced with their transaction): wake the timer
+    /// worker for a timer they armed and the outbox worker for a capture they queued, and
+    /// start the http calls they asked for.
     pub(super) fn committed(&self, outcomes: &[Outcome]) {
         for outcome in outcomes {
             self.wake_workers(outcome);
@@ -135,7 +139,6 @@ impl Chat {
                 tokio::spawn(async move { chat.run_http(company, conversation, request).await });
             }
         }
-        super::live::announce::after(self, outcomes);
     }
 
     /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
@@ -169,7 +172,7 @@ impl Chat {
             })
             .await?;
         self.wake_workers(&outcome);
-        Ok(self.deliver(&outcome))
+        Ok(outcome.conversation.as_ref().and(outcome.http.clone()))
     }
 
     /// A turn committed: wake the timer worker for a timer it armed, the outbox worker for
@@ -238,13 +241,5 @@ impl Chat {
         }
         self.hub.deliver_local(notices);
         Ok(value)
-    }
-
-    /// After an outcome committed (and was announced with its transaction): tell the
-    /// company's reps what changed; the http call it asks for, if any.
-    pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
-        outcome.conversation.as_ref()?;
-        super::live::announce::after(self, std::slice::from_ref(outcome));
-        outcome.http.clone()
     }
 }

@@ -342,11 +342,25 @@ pub fn messages_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<MessageRow>, DbError> {
+    messages_after_since(conn, company_id, conversation_id, after, i64::MIN, limit)
+}
+
+/// Messages with `seq > after` made at or after `since` (Unix ms), oldest first, at most
+/// `limit`.
+pub fn messages_after_since(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    after: i64,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
     checked(
         messages::table
             .filter(messages::company_id.eq(company_id))
             .filter(messages::conversation_id.eq(conversation_id))
             .filter(messages::seq.gt(after))
+            .filter(messages::created_at.ge(since))
             .order(messages::seq.asc())
             .limit(limit)
             .select(MessageRow::as_select())
@@ -448,11 +462,12 @@ pub fn variables(
         .order(variables::path.asc())
         .select((variables::path, variables::value))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|(path, value)| {
-            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
-            (path, value)
+            // A variable's row is named by its conversation and path.
+            let row = format!("{conversation_id} {path}");
+            let value = stored_json("variables", &row, "value", &value)?;
+            Ok((path, value))
         })
-        .collect())
+        .collect()
 }

@@ -38,6 +38,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    presence_announced (rep_id) {
+        rep_id -> Text,
+        online -> Bool,
+    }
+}
+
+diesel::table! {
     installs (id) {
         id -> Text,
         company_id -> Text,
@@ -248,6 +255,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    crm_identities (company_id, kind, lookup) {
+        company_id -> Text,
+        kind -> Text,
+        lookup -> Text,
+        crm_id -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     crm_webhook_auth (company_id) {
         company_id -> Text,
         password_sha256 -> Text,
@@ -351,6 +368,7 @@ diesel::joinable!(chat_offers -> conversations (conversation_id));
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(audit_log -> companies (company_id));
 diesel::joinable!(page_views -> visitors (visitor_id));
+diesel::joinable!(presence_announced -> crm_users (rep_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -371,6 +389,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     crm_outcomes,
     crm_webhooks,
     crm_webhook_auth,
+    crm_identities,
     chat_takes,
     chat_offers,
     teams,
@@ -378,4 +397,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_log,
     page_views,
+    presence_announced,
 );

@@ -1,6 +1,7 @@
 //! The web layer: the app is built by one function, [`build`], that `serve` and the tests
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 mod crm_webhooks;
@@ -78,6 +79,8 @@ pub struct Server {
     mail: Option<MailWorkerHandle>,
     timers: Option<timers::WorkerHandle>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// Works out the derived notices of every node's changes for this node's subscribers.
+    announcer: Option<tokio::task::JoinHandle<()>>,
     /// The `/metrics` listener, when configured.
     metrics: Option<actix_web::dev::ServerHandle>,
 }
@@ -182,6 +185,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     let mail = start_mail_worker(&state)?;
     let timers = start_timer_worker(&state);
     let sweeper = crate::chat::live::sweeper::spawn(state.chat.clone(), LIVE_SWEEP_EVERY);
+    let announcer = crate::chat::live::announce::spawn(state.chat.clone());
     let data = web::Data::new(state.clone());
     #[cfg(feature = "sandbox")]
     let sandbox = state.sandbox.clone();
@@ -191,6 +195,8 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .wrap(actix_web::middleware::from_fn(page_headers::add))
             .wrap(actix_web::middleware::Compress::default())
             .wrap(actix_web::middleware::from_fn(deadline::add))
+            // Outermost: the log sees every answer, the other middlewares' too.
+            .wrap(actix_web::middleware::from_fn(access::log))
             .configure(routes);
         // The sandbox CRM's routes exist only while it stands in for the CRM.
         #[cfg(feature = "sandbox")]
@@ -219,6 +225,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         mail,
         timers,
         sweeper,
+        announcer,
         metrics,
     })
 }
@@ -334,6 +341,9 @@ impl Server {
         on_signal.abort();
         self.state.shutdown.begin();
         self.sweeper.abort();
+        if let Some(announcer) = self.announcer {
+            announcer.abort();
+        }
         if let Some(worker) = self.outbox {
             worker.stop().await;
         }

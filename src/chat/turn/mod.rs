@@ -20,9 +20,11 @@ use super::ChatError;
 use super::events::RepEvent;
 use super::flow::FlowState;
 use super::message::Message;
-use super::realtime::{LiveEvent, Notices};
+use super::realtime::{Change, Derived, LiveEvent, Notices};
 use super::versions::VersionCache;
-use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, status};
+use crate::db::conversations::{
+    self as convs, Conversation, MessageRow, NewMessage, author, status,
+};
 use crate::db::playbooks::Published;
 use crate::db::visitors::{self, Visitor};
 use crate::db::{DbConn, analytics, companies::Company};
@@ -32,7 +34,7 @@ use crate::playbook::state::HttpOutcome;
 use crate::playbook::{Env, Event, Phase, engine};
 
 pub(super) use visitor::visitor_batch;
-pub use visitor::{Input, Reason};
+pub use visitor::{Input, Reason, visitor_turn};
 
 /// An analytics event noted during a turn: kind, playbook id, card, value.
 pub(super) type Noted = (&'static str, Option<String>, Option<String>, Option<i64>);
@@ -62,7 +64,8 @@ pub struct Outcome {
 
 impl Outcome {
     /// What a turn (a visitor's, a rep's action, a timer firing) stored: its messages, its
-    /// other events, and the offer it made.
+    /// other events, the offer it made, and — for a live chat — the change every node
+    /// works out for its reps and waiting visitors ([`Derived`]).
     pub fn announce(&self, notices: &mut Notices) {
         let Some(conv) = &self.conversation else {
             return;
@@ -87,6 +90,41 @@ impl Outcome {
                 },
             );
         }
+        if let Some(change) = self.change() {
+            let queue = change.status_changed;
+            notices.derived(
+                &conv.company_id,
+                Derived {
+                    changes: vec![change],
+                    queue,
+                },
+            );
+        }
+    }
+
+    /// What the turn changed for the reps: nothing while the chat is with the bot and
+    /// stays so.
+    fn change(&self) -> Option<Change> {
+        let conv = self.conversation.as_ref()?;
+        let new_status = self.events.iter().find_map(|e| match e {
+            LiveEvent::Status { status, .. } => Some(status.as_str()),
+            _ => None,
+        });
+        if conv.status == status::BOT && new_status.is_none() {
+            return None;
+        }
+        Some(Change {
+            conversation_id: conv.id.clone(),
+            status_changed: new_status.is_some(),
+            became_unassigned: new_status == Some(status::UNASSIGNED),
+            visitor_message: self
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.author == author::VISITOR)
+                .map(|m| m.id.clone()),
+            assigned_to_other: self.assigned_to_other,
+        })
     }
 }
 

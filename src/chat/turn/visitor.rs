@@ -52,8 +52,21 @@ impl Reason {
     }
 }
 
-/// A visitor's turn. `visitor_id` comes from a verified token of `company_id`.
-fn visitor_turn(
+/// A visitor's turn in the caller's transaction, alone. `visitor_id` comes from a verified
+/// token of `company_id`.
+pub fn visitor_turn(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    company_id: &str,
+    visitor_id: &str,
+    input: Input,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ChatError> {
+    visitor_turn_in(conn, versions, company_id, visitor_id, input, now, None)
+}
+
+/// [`visitor_turn`], as a turn of a batch when `shared` is given.
+fn visitor_turn_in(
     conn: &mut DbConn,
     versions: &VersionCache,
     company_id: &str,
@@ -114,7 +127,7 @@ pub(in crate::chat) fn visitor_batch(
         let input = input.clone();
         let result = conn.transaction(|conn| {
             if again {
-                return visitor_turn(
+                return visitor_turn_in(
                     conn,
                     versions,
                     company_id,

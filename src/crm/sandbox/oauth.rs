@@ -262,6 +262,7 @@ async fn token(
                     access_expires_at: now + Duration::seconds(ACCESS_SECS),
                     refresh_token: random_token("sbx_rt_"),
                     refresh_expires_at: now + Duration::days(REFRESH_DAYS),
+                    refreshed: 0,
                 };
                 let mut grants = store.grants.clone();
                 grants.push(g.clone());
@@ -280,6 +281,7 @@ async fn token(
                 g.access_token = random_token("sbx_at_");
                 g.access_expires_at = now + Duration::seconds(ACCESS_SECS);
                 g.refresh_expires_at = now + Duration::days(REFRESH_DAYS);
+                g.refreshed += 1;
                 let g = g.clone();
                 store.put(Change::Grants(grants));
                 g

@@ -228,6 +228,7 @@ mod tests {
             owner_id: 1001,
             visible_to: 3,
             add_time: Utc::now(),
+            deleted: false,
         }
     }
 
@@ -258,6 +259,7 @@ mod tests {
             access_expires_at: Utc::now(),
             refresh_token: "r".into(),
             refresh_expires_at: Utc::now(),
+            refreshed: 1,
         }]));
         store.counters.person = 3;
         store.daily.used = 42;
