@@ -30,7 +30,9 @@ use concierge::chat::Chat;
 use concierge::chat::flow::FlowState;
 use concierge::chat::http_card::HttpCaller;
 use concierge::chat::live::RepEvent;
-use concierge::chat::realtime::{CompanySubscription, Hub, LiveEvent, LocalHub, Subscription};
+use concierge::chat::realtime::{
+    CompanySubscription, Derivations, Derived, Hub, LiveEvent, LocalHub, Subscription,
+};
 use concierge::chat::timers::{Worker, WorkerConfig};
 use concierge::db::conversations::{Conversation, status};
 use concierge::db::schema::{conversations, messages, timers, visitors};
@@ -145,6 +147,18 @@ impl Hub for Recorder {
     fn watching(&self) -> Option<std::collections::HashSet<String>> {
         self.inner.watching()
     }
+
+    fn derive(&self, company_id: &str, derived: Derived) {
+        self.inner.derive(company_id, derived);
+    }
+
+    fn derivations(&self) -> Option<Derivations> {
+        self.inner.derivations()
+    }
+
+    fn watches_company(&self, company_id: &str) -> bool {
+        self.inner.watches_company(company_id)
+    }
 }
 
 async fn run(name: &str, url: &str, count: usize, span_s: usize) {
@@ -191,7 +205,14 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
         late: Mutex::new(Vec::with_capacity(count)),
     });
     let http = HttpCaller::new(Default::default()).expect("http client");
-    let chat = Chat::new(db.clone(), recorder.clone(), http);
+    let chat = Chat::new(
+        db.clone(),
+        recorder.clone(),
+        http,
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    // What the reps learn of each fired timer is worked out as on a node.
+    let announcer = concierge::chat::live::announce::spawn(chat.clone());
     let rss_before = rss_kib();
     let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_before));
     let sampling = {
@@ -216,6 +237,9 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     worker.stop().await;
     sampling.abort();
+    if let Some(announcer) = announcer {
+        announcer.abort();
+    }
     let rss_peak = peak.load(std::sync::atomic::Ordering::Relaxed);
 
     let (fired, offline, distinct) = db

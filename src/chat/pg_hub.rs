@@ -15,13 +15,16 @@
 //! - **Payloads stay small**: ids, `seq` and the event itself. A message too long for a
 //!   notification (over [`MAX_PAYLOAD`] bytes of JSON) travels as its id and `seq`, and the
 //!   receiving node reads it from the database; any other event too large is replaced by a
-//!   resync of its conversation and company.
+//!   resync of its conversation and company. A [`Derived`] notice carries ids and flags
+//!   only (split in several notifications when it holds many changes): each node reads
+//!   the summaries, reps and places it needs for its own subscribers.
 //! - **Listening**: one thread per node waits on `LISTEN concierge_live` — blocked on the
 //!   connection's socket ([`super::pg_listen`]), never polling — skips its own node's
 //!   notifications and publishes the others' into the `LocalHub`. When its connection
 //!   drops it reconnects with backoff (100 ms doubling to 5 s) and then tells every local
-//!   subscriber to [`LiveEvent::Resync`]: widgets re-read their messages after their last
-//!   `seq`, inboxes reload.
+//!   subscriber to re-read ([`LiveEvent::Resync`], `CompanyEvent::Resync` with the time the
+//!   link was lost, less a margin): widgets re-read their messages after their last `seq`,
+//!   inboxes catch up with the chats changed since.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -37,7 +40,8 @@ use super::live::RepEvent;
 use super::message::Message;
 use super::pg_listen::ListenConn;
 use super::realtime::{
-    CompanySubscription, Hub, LiveEvent, LocalHub, Notice, Notices, Subscription,
+    CompanySubscription, Derivations, Derived, Hub, LiveEvent, LocalHub, Notice, Notices,
+    Subscription,
 };
 use crate::db::{Db, DbConn, DbError, conversations};
 
@@ -57,6 +61,9 @@ const BATCH: usize = 256;
 const WAIT: Duration = Duration::from_secs(1);
 /// How often an idle listener checks that its connection still answers.
 const PROBE_EVERY: Duration = Duration::from_secs(5);
+/// How long before the link was found lost a catch-up looks: a cut found by the probe,
+/// notifications in flight, and the clocks of the other nodes (they stamp the rows).
+const CATCH_UP_MARGIN_MS: i64 = 30_000;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
@@ -85,6 +92,10 @@ enum Body {
     },
     Rep {
         event: RepEvent,
+    },
+    /// What follows from changes of the company's live chats.
+    Derived {
+        d: Derived,
     },
     /// Something too large to travel changed: reload.
     Resync {
@@ -143,28 +154,32 @@ impl PgHub {
         })
     }
 
-    /// The notification text of a notice.
-    fn payload(&self, notice: &Notice) -> String {
+    /// The notification texts of a notice (one, unless a derived notice is too long).
+    fn payloads(&self, notice: &Notice) -> Vec<String> {
         match notice {
             Notice::Conversation {
                 company_id,
                 conversation_id,
                 event,
-            } => encode(
+            } => vec![encode(
                 &self.node,
                 company_id,
                 Body::Conversation {
                     conversation: conversation_id.clone(),
                     event: event.clone(),
                 },
-            ),
-            Notice::Rep { company_id, event } => encode(
+            )],
+            Notice::Rep { company_id, event } => vec![encode(
                 &self.node,
                 company_id,
                 Body::Rep {
                     event: event.clone(),
                 },
-            ),
+            )],
+            Notice::Derived {
+                company_id,
+                derived,
+            } => encode_derived(&self.node, company_id, derived.clone()),
         }
     }
 
@@ -222,7 +237,7 @@ impl Hub for PgHub {
         if notices.is_empty() {
             return Ok(());
         }
-        let payloads: Vec<String> = notices.iter().map(|n| self.payload(n)).collect();
+        let payloads: Vec<String> = notices.iter().flat_map(|n| self.payloads(n)).collect();
         // One round trip; PostgreSQL keeps the order of one transaction's notifications.
         diesel::sql_query(
             "SELECT pg_notify($1, p) FROM unnest($2) WITH ORDINALITY AS t(p, i) ORDER BY i",
@@ -235,6 +250,24 @@ impl Hub for PgHub {
 
     fn deliver_local(&self, notices: Notices) {
         self.local.deliver_local(notices);
+    }
+
+    fn derive(&self, company_id: &str, derived: Derived) {
+        self.local.derive(company_id, derived);
+    }
+
+    fn derivations(&self) -> Option<Derivations> {
+        self.local.derivations()
+    }
+
+    /// Each node works out the derived notices for its own subscribers: this node's
+    /// watchers are all it needs to know.
+    fn watching(&self) -> Option<std::collections::HashSet<String>> {
+        self.local.watching()
+    }
+
+    fn watches_company(&self, company_id: &str) -> bool {
+        self.local.watches_company(company_id)
     }
 
     fn connected(&self) -> bool {
@@ -279,6 +312,32 @@ fn encode(node: &str, company: &str, body: Body) -> String {
     };
     let small = Wire { body, ..wire };
     serde_json::to_string(&small).unwrap_or_default()
+}
+
+/// A derived notice's notification texts: one, or the changes split over several so that
+/// each stays within [`MAX_PAYLOAD`] (the queue flag goes with the first).
+fn encode_derived(node: &str, company: &str, derived: Derived) -> Vec<String> {
+    let whole = |d: Derived| {
+        let wire = Wire {
+            node: node.to_owned(),
+            company: company.to_owned(),
+            body: Body::Derived { d },
+        };
+        serde_json::to_string(&wire).unwrap_or_default()
+    };
+    let text = whole(derived.clone());
+    if text.len() <= MAX_PAYLOAD || derived.changes.len() <= 1 {
+        return vec![text];
+    }
+    let mut first = derived;
+    let rest = first.changes.split_off(first.changes.len() / 2);
+    let second = Derived {
+        changes: rest,
+        queue: false,
+    };
+    let mut out = encode_derived(node, company, first);
+    out.extend(encode_derived(node, company, second));
+    out
 }
 
 /// Send queued notifications until the hub is dropped.
@@ -345,26 +404,31 @@ impl Listener {
 
     fn run(self) {
         let mut backoff = BACKOFF_MIN;
-        let mut missed = false;
+        // Since when notifications may have been missed (Unix ms): none before the first
+        // connection, whose subscribers read the database as they open.
+        let mut lost_at: Option<i64> = None;
         while !self.stopped() {
             match self.connect() {
                 Ok(mut conn) => {
                     self.link.listening.store(true, Ordering::Relaxed);
                     backoff = BACKOFF_MIN;
-                    if missed {
+                    if let Some(lost) = lost_at.take() {
                         self.link.reconnects.fetch_add(1, Ordering::Relaxed);
                         tracing::info!("real-time listener connected again; subscribers re-read");
-                        self.local.resync_all();
+                        self.local.resync_all(lost - CATCH_UP_MARGIN_MS);
                     }
                     let result = self.pump(&mut conn);
                     self.link.listening.store(false, Ordering::Relaxed);
                     if let Err(e) = result {
                         tracing::warn!(error = %e, "real-time listener lost its connection");
                     }
+                    lost_at = Some(crate::db::now_ms());
                 }
-                Err(e) => tracing::warn!(error = %e, "real-time listener cannot connect"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "real-time listener cannot connect");
+                    lost_at.get_or_insert_with(crate::db::now_ms);
+                }
             }
-            missed = true;
             let until = Instant::now() + backoff;
             while !self.stopped() {
                 let left = until.saturating_duration_since(Instant::now());
@@ -419,6 +483,7 @@ impl Listener {
                 event,
             } => self.local.publish(&company, &conversation, event),
             Body::Rep { event } => self.local.publish_rep(&company, event),
+            Body::Derived { d } => self.local.derive(&company, d),
             Body::MessageRef {
                 conversation, id, ..
             } => {
@@ -499,6 +564,43 @@ mod tests {
             } => assert_eq!((conversation.as_str(), id.as_str(), seq), ("c1", "m1", 4)),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn many_derived_changes_travel_in_several_notifications() {
+        use crate::chat::realtime::Change;
+        let changes: Vec<Change> = (0..400)
+            .map(|i| Change {
+                conversation_id: format!("{i:032}"),
+                status_changed: true,
+                became_unassigned: false,
+                visitor_message: None,
+                assigned_to_other: None,
+            })
+            .collect();
+        let derived = Derived {
+            changes: changes.clone(),
+            queue: true,
+        };
+        let texts = encode_derived("n", "co", derived);
+        assert!(texts.len() > 1);
+        let mut back = Derived::default();
+        for text in &texts {
+            assert!(text.len() <= MAX_PAYLOAD, "{} bytes", text.len());
+            let wire: Wire = serde_json::from_str(text).unwrap();
+            match wire.body {
+                Body::Derived { d } => back.merge(d),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(
+            back,
+            Derived {
+                changes,
+                queue: true
+            },
+            "nothing lost, in order"
+        );
     }
 
     #[test]

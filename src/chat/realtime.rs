@@ -3,7 +3,10 @@
 //! Everything goes through the small [`Hub`] trait. What a write transaction stores is
 //! announced with it ([`Notices`]: sent to the other nodes inside the transaction,
 //! delivered to this node's subscribers once it committed); what is never stored (typing)
-//! is published at once. The Server-Sent Events route subscribes. [`LocalHub`] fans events
+//! is published at once. What follows from a change of a live chat — its summary for the
+//! inboxes, the reps' notifications, the waiting visitors' places — travels as a small
+//! [`Derived`] notice in the same transaction, and each node works it out from the
+//! database for its own subscribers (`chat::live::announce`). The Server-Sent Events route subscribes. [`LocalHub`] fans events
 //! out inside one process with tokio broadcast channels; with PostgreSQL, [`PgHub`]
 //! (`pg_hub.rs`) carries them to the other nodes over `LISTEN/NOTIFY` and feeds what
 //! arrives into its own `LocalHub`. Delivery is best effort by design: the database is the
@@ -17,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::events::RepEvent;
 use super::message::Message;
@@ -113,8 +116,9 @@ pub enum CompanyEvent {
     },
     /// An event of the rep side (a chat changed, presence, notifications, typing).
     Rep { event: RepEvent },
-    /// Events may have been lost: reload from the database.
-    Resync,
+    /// Events may have been lost: catch up from the database with what changed at or
+    /// after `since` (Unix ms), or reload it all when there is no such time.
+    Resync { since: Option<i64> },
 }
 
 /// Receives a company's events. On `RecvError::Lagged`, re-read from the database.
@@ -154,7 +158,7 @@ pub trait Hub: Send + Sync + 'static {
     }
 
     /// Deliver committed `notices` to this node's own subscribers. One node: that is
-    /// everyone.
+    /// everyone. A derived notice goes to this node's announcer ([`Hub::derive`]).
     fn deliver_local(&self, notices: Notices) {
         for notice in notices {
             match notice {
@@ -164,8 +168,30 @@ pub trait Hub: Send + Sync + 'static {
                     event,
                 } => self.publish(&company_id, &conversation_id, event),
                 Notice::Rep { company_id, event } => self.publish_rep(&company_id, event),
+                Notice::Derived {
+                    company_id,
+                    derived,
+                } => self.derive(&company_id, derived),
             }
         }
+    }
+
+    /// Hand a committed derived notice (of any node) to this node's announcer, which works
+    /// out what it means for this node's subscribers. Without an announcer: nothing.
+    fn derive(&self, company_id: &str, derived: Derived) {
+        let _ = (company_id, derived);
+    }
+
+    /// The derived notices this node must work out, for its announcer: given once.
+    fn derivations(&self) -> Option<Derivations> {
+        None
+    }
+
+    /// Does anyone on this node watch the company's events (an inbox)? When it cannot
+    /// tell, `true`.
+    fn watches_company(&self, company_id: &str) -> bool {
+        let _ = company_id;
+        true
     }
 
     /// Can this hub reach every node now? (`/readyz`)
@@ -191,6 +217,8 @@ pub struct LocalHub {
     channels: Channels<LiveEvent>,
     companies: Channels<CompanyEvent>,
     subscriptions: AtomicUsize,
+    /// To this node's announcer, once it asked for the derived notices.
+    derived: Mutex<Option<mpsc::UnboundedSender<(String, Derived)>>>,
 }
 
 impl LocalHub {
@@ -210,28 +238,21 @@ impl LocalHub {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tell every subscriber of this process to re-read from the database.
-    pub fn resync_all(&self) {
+    /// Tell every subscriber of this process to re-read from the database what changed
+    /// at or after `since` (Unix ms): widgets re-read by `seq`, inboxes catch up.
+    pub fn resync_all(&self, since: i64) {
         for tx in self.lock().values() {
             let _ = tx.send(Arc::new(LiveEvent::Resync));
         }
         let companies = self.companies.lock().unwrap_or_else(|e| e.into_inner());
         for tx in companies.values() {
-            let _ = tx.send(Arc::new(CompanyEvent::Resync));
+            let _ = tx.send(Arc::new(CompanyEvent::Resync { since: Some(since) }));
         }
     }
 
     /// Tell the company's rep streams on this process to reload.
     pub fn resync_company(&self, company_id: &str) {
-        self.to_company(company_id, CompanyEvent::Resync);
-    }
-
-    /// Is anyone on this process watching the company's events?
-    pub fn watches_company(&self, company_id: &str) -> bool {
-        self.companies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(company_id)
+        self.to_company(company_id, CompanyEvent::Resync { since: None });
     }
 
     /// Is anyone on this process watching the conversation?
@@ -274,6 +295,35 @@ impl Hub for LocalHub {
 
     fn publish_rep(&self, company_id: &str, event: RepEvent) {
         self.to_company(company_id, CompanyEvent::Rep { event });
+    }
+
+    fn derive(&self, company_id: &str, derived: Derived) {
+        let mut tx = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = tx.as_ref()
+            && sender.send((company_id.to_owned(), derived)).is_err()
+        {
+            // The announcer stopped (the node is stopping).
+            *tx = None;
+        }
+    }
+
+    fn derivations(&self) -> Option<Derivations> {
+        let mut tx = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        if tx.is_some() {
+            return None;
+        }
+        let (sender, receiver) = mpsc::unbounded_channel();
+        *tx = Some(sender);
+        Some(receiver)
+    }
+
+    /// Is anyone on this process watching the company's events?
+    fn watches_company(&self, company_id: &str) -> bool {
+        self.companies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(company_id)
+            .is_some_and(|tx| tx.receiver_count() > 0)
     }
 
     /// One process has every watcher: a channel with a receiver is a watched conversation.
@@ -319,15 +369,73 @@ pub enum Notice {
     },
     /// An event of the rep side (the company's reps see it).
     Rep { company_id: String, event: RepEvent },
+    /// What follows from changes of the company's live chats, for each node to work out.
+    Derived {
+        company_id: String,
+        derived: Derived,
+    },
 }
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A change of a live chat, as much as a node needs to work out what it means for its
+/// subscribers; the rest (the chat's summary, who is online, who wants which
+/// notification) it reads from the database. Short names: it travels in notifications.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    #[serde(rename = "c")]
+    pub conversation_id: String,
+    /// Its status changed (folders and the queue move).
+    #[serde(rename = "s", default, skip_serializing_if = "is_false")]
+    pub status_changed: bool,
+    /// It began to wait in Unassigned (the online reps are notified).
+    #[serde(rename = "u", default, skip_serializing_if = "is_false")]
+    pub became_unassigned: bool,
+    /// The id of the visitor's message of this change (the assignee is notified).
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub visitor_message: Option<String>,
+    /// A rep (CRM user id) given the chat by someone else (they are notified).
+    #[serde(rename = "a", default, skip_serializing_if = "Option::is_none")]
+    pub assigned_to_other: Option<i64>,
+}
+
+/// What follows from one transaction's changes of a company's live chats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derived {
+    /// Chats that changed: their summaries and notifications.
+    #[serde(rename = "ch", default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// The company's queue may have moved (a chat began or stopped waiting, a rep's
+    /// presence changed): the waiting visitors' places are worked out again.
+    #[serde(rename = "q", default, skip_serializing_if = "is_false")]
+    pub queue: bool,
+}
+
+impl Derived {
+    /// Add `other`'s changes to these.
+    pub fn merge(&mut self, other: Derived) {
+        self.changes.extend(other.changes);
+        self.queue |= other.queue;
+    }
+}
+
+/// Receives the derived notices of every node's committed changes (one node's announcer).
+pub type Derivations = mpsc::UnboundedReceiver<(String, Derived)>;
 
 /// The announcements of one write transaction, in order, bound to that transaction:
 /// `Chat::write_announced` collects them while it runs the work, hands them to
 /// [`Hub::notify_in`] on the transaction's own connection just before the commit (on
 /// PostgreSQL `pg_notify`, delivered when and only when the transaction commits), and once
-/// it committed to [`Hub::deliver_local`] for this node's own subscribers.
+/// it committed to [`Hub::deliver_local`] for this node's own subscribers. The derived
+/// notices come last, one per company.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Notices(Vec<Notice>);
+pub struct Notices {
+    events: Vec<Notice>,
+    /// `Notice::Derived`, one per company.
+    derived: Vec<Notice>,
+}
 
 impl Notices {
     pub fn new() -> Notices {
@@ -336,7 +444,7 @@ impl Notices {
 
     /// Announce `event` to a conversation's watchers.
     pub fn conversation(&mut self, company_id: &str, conversation_id: &str, event: LiveEvent) {
-        self.0.push(Notice::Conversation {
+        self.events.push(Notice::Conversation {
             company_id: company_id.to_owned(),
             conversation_id: conversation_id.to_owned(),
             event,
@@ -345,27 +453,47 @@ impl Notices {
 
     /// Announce `event` to the company's reps.
     pub fn rep(&mut self, company_id: &str, event: RepEvent) {
-        self.0.push(Notice::Rep {
+        self.events.push(Notice::Rep {
             company_id: company_id.to_owned(),
             event,
         });
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// Announce what follows from a change of the company's live chats (merged with the
+    /// company's other derived changes of this transaction).
+    pub fn derived(&mut self, company_id: &str, more: Derived) {
+        for notice in &mut self.derived {
+            if let Notice::Derived {
+                company_id: c,
+                derived,
+            } = notice
+                && c == company_id
+            {
+                derived.merge(more);
+                return;
+            }
+        }
+        self.derived.push(Notice::Derived {
+            company_id: company_id.to_owned(),
+            derived: more,
+        });
     }
 
-    pub fn iter(&self) -> std::slice::Iter<'_, Notice> {
-        self.0.iter()
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.derived.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Notice> {
+        self.events.iter().chain(self.derived.iter())
     }
 }
 
 impl IntoIterator for Notices {
     type Item = Notice;
-    type IntoIter = std::vec::IntoIter<Notice>;
+    type IntoIter = std::iter::Chain<std::vec::IntoIter<Notice>, std::vec::IntoIter<Notice>>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.events.into_iter().chain(self.derived)
     }
 }
 

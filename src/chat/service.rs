@@ -1,14 +1,16 @@
 //! The conversations service the web layer (and workers) call: runs a turn on the
 //! blocking pool inside one write transaction that also announces what it produced
-//! ([`Notices`]), then — only once it committed — tells the reps and makes the
-//! http card call it asked for.
+//! ([`Notices`], with what the reps and waiting visitors should learn of it), then — only
+//! once it committed — wakes the timer worker and makes the http card call it asked for.
 
 use std::sync::Arc;
 
 use chrono::Utc;
+use tokio::sync::Notify;
 
 use super::ChatError;
 use super::http_card::HttpCaller;
+use super::live::announce::Queues;
 use super::realtime::{Hub, LiveEvent, Notices};
 use super::timers::{self, TimerWake};
 use super::turn::{self, Input, Outcome};
@@ -28,16 +30,25 @@ pub struct Chat {
     pub(crate) versions: Arc<VersionCache>,
     /// Wakes this node's timer worker when a turn arms a timer earlier than its sleep.
     pub timer_wake: Arc<TimerWake>,
+    /// Wakes this node's outbox worker when a turn queued a CRM write, so the capture
+    /// goes out at once rather than at the worker's next poll. (Other nodes need no
+    /// telling: the node that committed the row delivers it, and theirs poll.)
+    pub outbox_wake: Arc<Notify>,
+    /// What this node last told its waiting visitors of their place in the queue.
+    pub(crate) queues: Arc<Queues>,
 }
 
 impl Chat {
-    pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller) -> Chat {
+    /// `outbox_wake` is the outbox worker's wake-up (see [`Chat::outbox_wake`]).
+    pub fn new(db: Db, hub: Arc<dyn Hub>, http: HttpCaller, outbox_wake: Arc<Notify>) -> Chat {
         Chat {
             db,
             hub,
             http,
             versions: Arc::new(VersionCache::new()),
             timer_wake: Arc::new(TimerWake::default()),
+            outbox_wake,
+            queues: Arc::new(Queues::default()),
         }
     }
 
@@ -110,21 +121,18 @@ impl Chat {
         Ok(outcomes.len())
     }
 
-    /// After turns committed (and were announced with their transaction): tell the reps
-    /// what changed (turns committed together, together), wake the timer worker for a
-    /// timer they armed, and start the http calls they asked for.
+    /// After turns committed (and were announced with their transaction): wake the timer
+    /// worker for a timer they armed and the outbox worker for a capture they queued, and
+    /// start the http calls they asked for.
     fn committed(&self, outcomes: &[Outcome]) {
         for outcome in outcomes {
-            if let Some(due_at) = outcome.armed {
-                self.timer_wake.armed(due_at);
-            }
+            self.wake_workers(outcome);
             if let (Some(request), Some(conv)) = (outcome.http.clone(), &outcome.conversation) {
                 let chat = self.clone();
                 let (company, conversation) = (conv.company_id.clone(), conv.id.clone());
                 tokio::spawn(async move { chat.run_http(company, conversation, request).await });
             }
         }
-        super::live::announce::after(self, outcomes);
     }
 
     /// Feed an event from outside the visitor (a timer, a rep, an http result) to a
@@ -157,10 +165,19 @@ impl Chat {
                 Ok::<_, ChatError>(outcome)
             })
             .await?;
+        self.wake_workers(&outcome);
+        Ok(outcome.conversation.as_ref().and(outcome.http.clone()))
+    }
+
+    /// A turn committed: wake the timer worker for a timer it armed, the outbox worker for
+    /// a CRM write it queued.
+    fn wake_workers(&self, outcome: &Outcome) {
         if let Some(due_at) = outcome.armed {
             self.timer_wake.armed(due_at);
         }
-        Ok(self.deliver(&outcome))
+        if outcome.queued_crm {
+            self.outbox_wake.notify_one();
+        }
     }
 
     /// Call http cards one after the other (a result may lead to the next http card),
@@ -213,13 +230,5 @@ impl Chat {
             .await?;
         self.hub.deliver_local(notices);
         Ok(value)
-    }
-
-    /// After an outcome committed (and was announced with its transaction): tell the
-    /// company's reps what changed; the http call it asks for, if any.
-    pub fn deliver(&self, outcome: &Outcome) -> Option<HttpRequest> {
-        outcome.conversation.as_ref()?;
-        super::live::announce::after(self, std::slice::from_ref(outcome));
-        outcome.http.clone()
     }
 }

@@ -332,6 +332,7 @@ pub(super) fn fire_all(
 
     let mut fired = Vec::with_capacity(claimed.len());
     for timer in claimed {
+        let mark = shared.mark();
         let result = match locked.remove(&timer.conversation_id) {
             Some(conv) if together(timer) && conv.company_id == timer.company_id => {
                 let visitor = visitors.remove(&conv.visitor_id);
@@ -346,18 +347,20 @@ pub(super) fn fire_all(
                 crate::metrics::timer_fired(timer.due_at, now.timestamp_millis());
                 fired.push(outcome)
             }
-            Err(Skip::Stale) => {}
+            Err(Skip::Stale) => shared.undo(mark),
             Err(Skip::Failed(e)) => {
+                shared.undo(mark);
                 // Left under its lease: tried again once the lease has passed.
                 tracing::warn!(error = %e, timer = %timer.id, "cannot fire a timer");
             }
         }
     }
+    shared.write_counts(conn)?;
     Ok(fired)
 }
 
-/// Fire a wait timer whose conversation the batch locked and read: the timer is marked
-/// fired under the lease held (the conversation is locked, so a rep's assignment cannot
+/// Fire a wait timer whose conversation the caller (the batch, or [`fire`]) locked and
+/// read: the timer is marked fired under the lease held (the conversation is locked, so a rep's assignment cannot
 /// cancel it meanwhile), then the engine's "wait expired" runs.
 fn fire_locked(
     conn: &mut DbConn,
@@ -385,27 +388,29 @@ fn fire_locked(
     )?)
 }
 
-/// Fire one timer: the engine's event for the card that armed it (whose step records a
-/// chat nobody took as missed), and the timer marked fired under the lease held.
+/// Fire one timer: its conversation locked first (the order of the assignment's
+/// transaction too), the timer marked fired under the lease held, then the engine's event
+/// for the card that armed it (whose step records a chat nobody took as missed). Marked
+/// before the step, as in [`fire_locked`]: a step that arms a timer of the same kind (an
+/// offline branch that reaches another live chat card) cancels the conversation's armed
+/// timers, and the one firing is no longer among them.
 fn fire(
     conn: &mut DbConn,
     versions: &VersionCache,
     timer: &TimerRow,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Skip> {
+    let conv = convs::lock(conn, &timer.company_id, &timer.conversation_id)?;
+    if timer.kind == TimerKind::LiveChatWait.as_str() {
+        let visitor = visitors::get(conn, &conv.company_id, &conv.visitor_id)?;
+        let mut shared = turn::Shared::default();
+        return fire_locked(conn, versions, timer, conv, visitor, &mut shared, now);
+    }
     let held = timer.locked_until.ok_or(Skip::Stale)?;
-    // The conversation is locked first (inside the turn), then the timer: the order of
-    // the assignment's transaction too.
-    let fired = match timer.kind.as_str() {
-        k if k == TimerKind::LiveChatWait.as_str() => turn::conversation_event(
-            conn,
-            versions,
-            &timer.company_id,
-            &timer.conversation_id,
-            &Event::WaitExpired,
-            Some(&timer.card),
-            now,
-        )?,
+    if !store::take(conn, timer, held, now.timestamp_millis())? {
+        return Err(Skip::Stale);
+    }
+    Ok(match timer.kind.as_str() {
         k if k == TimerKind::LiveChatOffer.as_str() => {
             turn::locked(
                 conn,
@@ -421,10 +426,5 @@ fn fire(
             tracing::warn!(timer = %timer.id, kind = %timer.kind, "a timer of an unknown kind is dropped");
             Outcome::default()
         }
-    };
-    let now_ms = now.timestamp_millis();
-    if !store::take(conn, timer, held, now_ms)? {
-        return Err(Skip::Stale);
-    }
-    Ok(fired)
+    })
 }

@@ -317,11 +317,25 @@ pub fn messages_after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<MessageRow>, DbError> {
+    messages_after_since(conn, company_id, conversation_id, after, i64::MIN, limit)
+}
+
+/// Messages with `seq > after` made at or after `since` (Unix ms), oldest first, at most
+/// `limit`.
+pub fn messages_after_since(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: &str,
+    after: i64,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
     checked(
         messages::table
             .filter(messages::company_id.eq(company_id))
             .filter(messages::conversation_id.eq(conversation_id))
             .filter(messages::seq.gt(after))
+            .filter(messages::created_at.ge(since))
             .order(messages::seq.asc())
             .limit(limit)
             .select(MessageRow::as_select())

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::conversations::status;
-use super::schema::{chat_takes, conversations, crm_users, messages, visitors};
+use super::schema::{chat_takes, conversations, crm_users, messages, presence_announced, visitors};
 use super::summary::{RepRef, Summary, VisitorRef};
 use super::{DbConn, DbError, new_id};
 
@@ -308,6 +308,28 @@ pub fn summary(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<S
         .next())
 }
 
+/// The company's chats in the inbox (not with the bot) that changed at or after `since`
+/// (Unix ms), most recently changed first, at most `limit`: what a rep's stream that
+/// missed events catches up with.
+pub fn changed_since(
+    conn: &mut DbConn,
+    company_id: &str,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<Summary>, DbError> {
+    let rows: Vec<SummaryRow> = conversations::table
+        .inner_join(visitors::table)
+        .filter(conversations::company_id.eq(company_id))
+        .filter(visitors::company_id.eq(company_id))
+        .filter(conversations::status.ne(status::BOT))
+        .filter(conversations::updated_at.ge(since))
+        .order(conversations::updated_at.desc())
+        .limit(limit)
+        .select(summary_columns!())
+        .load(conn)?;
+    summaries(conn, company_id, rows)
+}
+
 /// The summaries of these chats of the company, in no particular order (unknown ids are
 /// left out): three statements however many.
 pub fn summaries_of(
@@ -543,12 +565,50 @@ pub fn unanswered(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, DbErr
     Ok(out)
 }
 
-/// Reps of every company with the online switch on.
-pub fn switched_on(conn: &mut DbConn) -> Result<Vec<Rep>, DbError> {
+/// Reps (of every company) who are switched on or were last announced online — those
+/// whose presence may have changed by time alone — with the presence last announced
+/// (`None`: never).
+pub fn presence_to_check(conn: &mut DbConn) -> Result<Vec<(Rep, Option<bool>)>, DbError> {
     Ok(crm_users::table
-        .filter(crm_users::online.eq(true))
-        .select(Rep::as_select())
+        .left_join(presence_announced::table)
+        .filter(
+            crm_users::online
+                .eq(true)
+                .or(presence_announced::online.nullable().eq(true)),
+        )
+        .select((Rep::as_select(), presence_announced::online.nullable()))
         .load(conn)?)
+}
+
+/// Record `online` as the rep's announced presence (row id `rep_id`) unless it is that
+/// already: `true` when this call changed it, and so must announce it. Of several nodes
+/// that find the same change, one wins (the row's write is the arbiter).
+pub fn announce_presence(conn: &mut DbConn, rep_id: &str, online: bool) -> Result<bool, DbError> {
+    let changed = diesel::update(
+        presence_announced::table
+            .find(rep_id)
+            .filter(presence_announced::online.ne(online)),
+    )
+    .set(presence_announced::online.eq(online))
+    .execute(conn)?;
+    if changed == 1 {
+        return Ok(true);
+    }
+    // No row yet (never announced), or already `online`.
+    let insert = || {
+        diesel::insert_into(presence_announced::table)
+            .values((
+                presence_announced::rep_id.eq(rep_id),
+                presence_announced::online.eq(online),
+            ))
+            .on_conflict_do_nothing()
+    };
+    // Backend branch: diesel's upsert is implemented per backend, not for the enum.
+    let added = match conn {
+        DbConn::Sqlite(c) => insert().execute(c)?,
+        DbConn::Pg(c) => insert().execute(c)?,
+    };
+    Ok(added == 1)
 }
 
 /// The chats a rep has now.

@@ -38,6 +38,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    presence_announced (rep_id) {
+        rep_id -> Text,
+        online -> Bool,
+    }
+}
+
+diesel::table! {
     installs (id) {
         id -> Text,
         company_id -> Text,
@@ -363,6 +370,7 @@ diesel::joinable!(chat_offers -> conversations (conversation_id));
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(audit_log -> companies (company_id));
 diesel::joinable!(page_views -> visitors (visitor_id));
+diesel::joinable!(presence_announced -> crm_users (rep_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
@@ -391,4 +399,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_log,
     page_views,
+    presence_announced,
 );

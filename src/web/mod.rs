@@ -77,6 +77,8 @@ pub struct Server {
     mail: Option<MailWorkerHandle>,
     timers: Option<timers::WorkerHandle>,
     sweeper: tokio::task::JoinHandle<()>,
+    /// Works out the derived notices of every node's changes for this node's subscribers.
+    announcer: Option<tokio::task::JoinHandle<()>>,
     /// The `/metrics` listener, when configured.
     metrics: Option<actix_web::dev::ServerHandle>,
 }
@@ -120,8 +122,12 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     };
     #[cfg(feature = "sandbox")]
     let sandbox = if config.uses_sandbox() {
+        // Reads and compacts its files: on the blocking pool.
+        let config = config.clone();
         Some(
-            crate::crm::sandbox::Sandbox::open(&config)
+            tokio::task::spawn_blocking(move || crate::crm::sandbox::Sandbox::open(&config))
+                .await
+                .map_err(|e| StartError::Setup(e.to_string()))?
                 .map_err(|e| StartError::Setup(e.to_string()))?,
         )
     } else {
@@ -162,7 +168,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         };
     let state = AppState {
         ai,
-        chat: Chat::new(db.clone(), hub, http),
+        chat: Chat::new(db.clone(), hub, http, crm.outbox_wake.clone()),
         tokens: TokenKeys::new(&config.secret_key),
         limits: Arc::new(Limits::new(config.rate_limits)),
         db,
@@ -176,6 +182,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
     let mail = start_mail_worker(&state)?;
     let timers = start_timer_worker(&state);
     let sweeper = crate::chat::live::sweeper::spawn(state.chat.clone(), LIVE_SWEEP_EVERY);
+    let announcer = crate::chat::live::announce::spawn(state.chat.clone());
     let data = web::Data::new(state.clone());
     #[cfg(feature = "sandbox")]
     let sandbox = state.sandbox.clone();
@@ -213,6 +220,7 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
         mail,
         timers,
         sweeper,
+        announcer,
         metrics,
     })
 }
@@ -328,6 +336,9 @@ impl Server {
         on_signal.abort();
         self.state.shutdown.begin();
         self.sweeper.abort();
+        if let Some(announcer) = self.announcer {
+            announcer.abort();
+        }
         if let Some(worker) = self.outbox {
             worker.stop().await;
         }

@@ -172,8 +172,11 @@ pub async fn install_app(app: &TestApp, user_id: i64) -> String {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
-    let mut conn = app.state.db.conn().unwrap();
-    concierge::db::companies::by_crm_id(&mut conn, sandbox::COMPANY_ID)
+    // On the blocking pool: tests run many installs side by side on one runtime.
+    app.state
+        .db
+        .run(|conn| concierge::db::companies::by_crm_id(conn, sandbox::COMPANY_ID))
+        .await
         .unwrap()
         .expect("installed")
         .id

@@ -342,11 +342,67 @@ async fn the_sandbox_saves_before_answering() {
             .find(|(k, _)| k == "code")
             .map(|(_, v)| v.into_owned())
             .expect("a code");
-        // Read at once, as a restarted process would.
-        let kept = std::fs::read_to_string(&file).unwrap();
+        // Read at once, as a restarted process would (the snapshot and its journal).
+        let kept = concierge::crm::sandbox::store::load(&file)
+            .unwrap()
+            .expect("a kept store");
         assert!(
-            kept.contains(&code),
+            kept.codes.iter().any(|c| c.code == code),
             "round {round}: the code is not on disk yet"
         );
+    }
+}
+
+/// The same across a real `kill -9`: an install through the app, then writes through the
+/// CRM's API, each followed at once by a `kill -9` of the `concierge serve` process; after
+/// each restart the sandbox still has every answered write (its snapshot and journal).
+#[tokio::test]
+async fn the_sandbox_keeps_every_answered_write_across_kill_9() {
+    use concierge::crm::sandbox::store;
+    let db = TestDb::sqlite();
+    let mut node = crate::node_process::NodeProcess::start(&db.url, &[]).await;
+    crate::sandbox_install::install(&node.url).await;
+    node.kill();
+    let file = store::file_in(node.data_dir());
+    let grant = store::load(&file)
+        .unwrap()
+        .expect("a kept store")
+        .grants
+        .pop()
+        .expect("the install's grant survived the kill");
+    assert_eq!(grant.user_id, 1001);
+    let b = crate::crm_support::browser();
+    for round in 0..3 {
+        node.restart().await;
+        let name = format!("Kept {round} Ltd");
+        let made = b
+            .post(format!("{}/sandbox/api/v2/organizations", node.url))
+            .bearer_auth(&grant.access_token)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            made.status(),
+            200,
+            "round {round}: the grant is still known"
+        );
+        let id = made.json::<serde_json::Value>().await.unwrap()["data"]["id"].clone();
+        node.kill();
+        node.restart().await;
+        let got = b
+            .get(format!("{}/sandbox/api/v2/organizations/{id}", node.url))
+            .bearer_auth(&grant.access_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            got.status(),
+            200,
+            "round {round}: the organization survived the kill"
+        );
+        let got: serde_json::Value = got.json().await.unwrap();
+        assert_eq!(got["data"]["name"], name.as_str());
+        node.kill();
     }
 }

@@ -1,7 +1,8 @@
 //! The timer worker against the real server, on SQLite and PostgreSQL: a live chat nobody
 //! takes runs its offline branch once the wait is over (over the widget's event stream
 //! too); a cancelled timer never fires; timers due while no node ran fire once right after
-//! the next start; two nodes on one database fire each timer exactly once.
+//! the next start; two nodes on one database fire each timer exactly once; a timer fired
+//! one by one whose offline branch reaches a second live chat card fires once.
 
 use std::time::Duration;
 
@@ -103,14 +104,23 @@ impl Node {
 }
 
 /// A company open around the clock with the LIVE playbook and one rep online now.
-async fn open_company(db: &Db) -> Company {
-    let doc =
-        concierge::playbook::check::check_document(LIVE, concierge::playbook::load::Format::Yaml)
-            .unwrap_or_else(|r| panic!("{}", r.render("live")));
+pub(crate) async fn open_company(db: &Db) -> Company {
+    open_company_with(db, LIVE, false).await
+}
+
+/// A company open around the clock with this playbook (slug `live`) and one rep online
+/// now; `auto_assign`: waiting chats are offered to the rep.
+async fn open_company_with(db: &Db, playbook: &str, auto_assign: bool) -> Company {
+    let doc = concierge::playbook::check::check_document(
+        playbook,
+        concierge::playbook::load::Format::Yaml,
+    )
+    .unwrap_or_else(|r| panic!("{}", r.render("live")));
     db.run(move |conn| {
         let company = companies::create(conn, "Acme", None)?;
         let mut settings = company.settings();
         settings.business_hours = vec![vec!["00:00-24:00".to_owned()]; 7];
+        settings.live_chat.auto_assign = auto_assign;
         companies::update_settings(conn, &company.id, &settings)?;
         concierge::db::playbooks::save_and_publish(conn, &company.id, &doc)?;
         let rita = CrmUser {
@@ -578,6 +588,89 @@ async fn a_stopping_worker_releases_the_timers_it_has_not_fired() {
         let next = Worker::new(node.state.chat.clone(), config);
         assert_eq!(next.run_once().await.expect("round"), armed.len());
         assert_eq!(offline_counts(&node.state.db, &ids).await, vec![1; 40]);
+        node.stop().await;
+    }
+}
+
+/// LIVE, where nobody taking the chat leads to a second live chat card (another wait)
+/// before the e-mail question.
+fn twice() -> String {
+    let again = "  - id: again
+    type: live_chat
+    online_message: \"Trying once more…\"
+    wait_seconds: 10
+    offline_message: \"Still nobody, sorry.\"
+    offline_next: email
+";
+    let doc = LIVE.replacen("offline_next: email", "offline_next: again", 1);
+    format!("{doc}{again}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timer_fired_alone_whose_offline_branch_waits_again_fires_once() {
+    for db in TestDb::all() {
+        let backend = db.backend;
+        // No worker in the app: the test runs the rounds.
+        let node = Node::start(&db, |c| c.timers.batch = 0).await;
+        // Automatic assignment: the waiting chat is offered to Rita too, so the
+        // conversation has two timers (the wait and the offer's expiry), and a round that
+        // claims both fires them one by one.
+        let company = open_company_with(&node.state.db, &twice(), true).await;
+        let (_w, conv) = waiting_visitor(&node, &company).await;
+        let kinds = |ts: &[TimerRow]| {
+            let mut k: Vec<(String, String, String)> = ts
+                .iter()
+                .map(|t| (t.kind.clone(), t.card.clone(), t.status.clone()))
+                .collect();
+            k.sort();
+            k
+        };
+        let armed = timers_of(&node.state.db, &conv).await;
+        assert_eq!(
+            kinds(&armed),
+            [
+                ("live_chat_offer".into(), "rep".into(), "armed".into()),
+                ("live_chat_wait".into(), "rep".into(), "armed".into())
+            ],
+            "{backend:?}"
+        );
+        let now = db::now_ms();
+        set_due(&node.state.db, move |_| now - 1).await;
+        let worker = Worker::new(node.state.chat.clone(), WorkerConfig::default());
+        assert_eq!(worker.run_once().await.expect("round"), 2, "{backend:?}");
+
+        // The wait fired: the offline message once, and the second card waits again
+        // with a timer of its own.
+        let after = timers_of(&node.state.db, &conv).await;
+        let wait = |card: &str| {
+            after
+                .iter()
+                .find(|t| t.kind == "live_chat_wait" && t.card == card)
+                .map(|t| t.status.clone())
+        };
+        assert_eq!(
+            wait("rep").as_deref(),
+            Some(status::FIRED),
+            "{backend:?}: {after:?}"
+        );
+        assert_eq!(
+            wait("again").as_deref(),
+            Some(status::ARMED),
+            "{backend:?}: {after:?}"
+        );
+        assert_eq!(
+            offline_counts(&node.state.db, std::slice::from_ref(&conv)).await,
+            [1]
+        );
+        let (state, _, closed_at) = conversation(&node.state.db, &conv).await;
+        assert_eq!(
+            (state.as_str(), closed_at),
+            ("unassigned", None),
+            "{backend:?}"
+        );
+        // Nothing of the first wait is left to fire: the next round has nothing due.
+        assert_eq!(worker.run_once().await.expect("round"), 0, "{backend:?}");
+        assert_eq!(offline_counts(&node.state.db, &[conv]).await, [1]);
         node.stop().await;
     }
 }

@@ -14,6 +14,9 @@ mod common;
 mod crm_support;
 mod node_process;
 mod openapi_support;
+/// The install as a browser makes it, shared with the benchmarks.
+#[path = "../../benches/support/sandbox_install.rs"]
+mod sandbox_install;
 mod wait;
 mod widget_support;
 
@@ -47,6 +50,7 @@ mod live_timers;
 mod mail;
 mod metrics;
 mod multinode;
+mod multinode_live;
 mod nodes_r1;
 mod nodes_r5;
 mod oauth;

@@ -7,7 +7,7 @@ use crate::live_chat::ADA;
 use crate::wait::eventually;
 use crate::widget_support::Widget;
 
-const FLOW: &str = r##"
+pub(crate) const FLOW: &str = r##"
 slug: metered
 name: Metered
 trigger: { on: click, selector: "#m" }

@@ -1,7 +1,9 @@
 //! Several nodes on one database: `/readyz`, and `PgHub` carrying events between two
 //! servers on one PostgreSQL database (a conversation's watchers, a company's inboxes, and
 //! the resync every subscriber gets after the listening connection was cut); a change is
-//! announced with its transaction (a rolled-back one never, a committed one always).
+//! announced with its transaction (a rolled-back one never, a committed one always); two
+//! nodes that find the CRM's token expired at the same moment refresh it once and both
+//! use the new one.
 
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ async fn ready(app: &TestApp) -> (u16, Value) {
 }
 
 /// `/readyz` once it says ready (the listener connects in the background), within 10 s.
-async fn until_ready(app: &TestApp) -> Value {
+pub(crate) async fn until_ready(app: &TestApp) -> Value {
     eventually_for("/readyz to say ready", Duration::from_secs(10), || async {
         let (status, body) = ready(app).await;
         (status == 200).then_some(body)
@@ -64,7 +66,7 @@ async fn next<T: Clone>(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc
 }
 
 /// Two servers on one fresh PostgreSQL database, both ready.
-async fn two_nodes() -> Option<(TestApp, TestApp)> {
+pub(crate) async fn two_nodes() -> Option<(TestApp, TestApp)> {
     let Some(db) = TestDb::postgres() else {
         println!("TEST_DATABASE_URL unset: PgHub needs PostgreSQL");
         return None;
@@ -143,7 +145,13 @@ async fn events_published_on_one_node_reach_the_other_and_a_cut_listener_resyncs
     .unwrap();
     assert_eq!(cut, 2, "one listener per node");
     assert_eq!(next(&mut watcher).await, LiveEvent::Resync);
-    assert_eq!(next(&mut inbox).await, CompanyEvent::Resync);
+    assert!(
+        matches!(
+            next(&mut inbox).await,
+            CompanyEvent::Resync { since: Some(_) }
+        ),
+        "the inbox catches up with what changed since the link was lost"
+    );
     until_ready(&b).await;
     assert!(b.state.chat.hub.reconnects() >= 1);
     a.state.chat.hub.publish("co-1", "conv-1", status("closed"));
@@ -230,4 +238,85 @@ async fn pg_notify_goes_out_inside_the_transaction_of_the_change() {
             event: status("committed"),
         }
     );
+}
+
+/// The refreshes the sandbox CRM has answered.
+fn refreshes(app: &TestApp) -> u64 {
+    let sandbox = app.state.sandbox.clone().expect("the sandbox CRM");
+    sandbox.snapshot().grants.iter().map(|g| g.refreshed).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_that_find_the_token_expired_at_once_refresh_it_once() {
+    use concierge::config::PipedriveConfig;
+    use concierge::crm::Crm as _;
+    use concierge::crm::oauth::sandbox_credentials;
+    use diesel::ExpressionMethods as _;
+
+    let Some(db) = TestDb::postgres() else {
+        println!("TEST_DATABASE_URL unset: several nodes need PostgreSQL");
+        return;
+    };
+    let second = db.share();
+    let a = TestApp::spawn(db).await;
+    let company_id = crate::crm_support::install_app(&a, 1001).await;
+    // Node B talks to the CRM node A serves (one CRM for both, as with Pipedrive).
+    let crm = sandbox_credentials(&a.state.config);
+    let b = TestApp::spawn_with(second, move |c| {
+        c.pipedrive = PipedriveConfig {
+            client_id: Some(crm.client_id),
+            client_secret: Some(crm.client_secret),
+            jwt_secret: Some(crm.jwt_secret),
+            oauth_url: crm.oauth_url,
+        };
+    })
+    .await;
+    let (on_a, on_b) = (a.state.crm.access.clone(), b.state.crm.access.clone());
+    let first = on_a.connect(&company_id).await.unwrap();
+    assert_eq!(
+        on_b.connect(&company_id).await.unwrap().version,
+        first.version
+    );
+    assert_eq!(refreshes(&a), 0);
+
+    // The CRM expires the token: both nodes' next calls are refused, and both refresh at
+    // the same moment.
+    let expired = crate::crm_support::browser()
+        .post(a.at("/sandbox/oauth/expire"))
+        .send()
+        .await
+        .unwrap();
+    assert!(expired.status().is_success());
+    assert!(matches!(
+        first.client.users().await,
+        Err(concierge::crm::CrmError::Unauthorized)
+    ));
+    let (ra, rb) = tokio::join!(
+        on_a.reconnect(&company_id, first.version),
+        on_b.reconnect(&company_id, first.version)
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(refreshes(&a), 1, "the CRM saw one refresh");
+    assert_eq!(ra.version, rb.version, "both nodes hold the new tokens");
+    assert_ne!(ra.version, first.version);
+    assert_eq!(ra.client.users().await.unwrap().len(), 4);
+    assert_eq!(rb.client.users().await.unwrap().len(), 4);
+
+    // A token about to expire, found by both nodes at once: refreshed once before use.
+    let db = a.state.db.clone();
+    db.run(|conn| {
+        diesel::update(concierge::db::schema::installs::table)
+            .set(concierge::db::schema::installs::expires_at.eq(concierge::db::now_ms() + 60_000))
+            .execute(conn)
+            .map_err(DbError::from)
+    })
+    .await
+    .unwrap();
+    let (ca, cb) = tokio::join!(on_a.connect(&company_id), on_b.connect(&company_id));
+    let (ca, cb) = (ca.unwrap(), cb.unwrap());
+    assert_eq!(refreshes(&a), 2, "one more refresh, not two");
+    assert_eq!(ca.version, cb.version);
+    assert_ne!(ca.version, ra.version);
+    assert_eq!(ca.client.users().await.unwrap().len(), 4);
+    assert_eq!(cb.client.users().await.unwrap().len(), 4);
 }

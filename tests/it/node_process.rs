@@ -99,6 +99,11 @@ impl NodeProcess {
         .await;
     }
 
+    /// The node's data folder (`CONCIERGE_DATA_DIR`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
     /// `kill -9`: no chance to finish anything.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -119,12 +119,23 @@ fn capture(i: usize, shared_orgs: bool) -> CrmWrite {
 }
 
 /// A conversation with two messages and its capture row, in one transaction.
-fn seed(db: &Db, company_id: &str, n: usize, shared_orgs: bool) {
-    let mut conn = db.conn().unwrap();
+async fn seed(db: &Db, company_id: &str, n: usize, shared_orgs: bool) {
+    let company_id = company_id.to_owned();
+    db.run(move |conn| seed_now(conn, &company_id, n, shared_orgs))
+        .await
+        .unwrap();
+}
+
+fn seed_now(
+    conn: &mut db::DbConn,
+    company_id: &str,
+    n: usize,
+    shared_orgs: bool,
+) -> Result<(), db::DbError> {
     let now = db::now_ms();
     for i in 0..n {
         let (v, c) = (format!("v{i}"), format!("c{i}"));
-        db::write_tx(&mut conn, |conn| {
+        db::write_tx(conn, |conn| {
             diesel::insert_into(schema::visitors::table)
                 .values((
                     schema::visitors::id.eq(&v),
@@ -170,15 +181,23 @@ fn seed(db: &Db, company_id: &str, n: usize, shared_orgs: bool) {
                 now,
             )?;
             Ok::<_, db::DbError>(())
-        })
-        .unwrap();
+        })?;
     }
+    Ok(())
 }
 
-fn pending(db: &Db, company_id: &str) -> i64 {
-    let mut conn = db.conn().unwrap();
-    store::counts(&mut conn, company_id)
-        .unwrap()
+// The helpers below reach the database on the blocking pool: a test task that blocks its
+// runtime's threads stalls every other task of the test, above all the HTTP clients of the
+// companies still installing — whose connection the server then closes with a 408 before
+// the request is written (seen as `hyper::Error(UnexpectedMessage)`).
+
+async fn pending(db: &Db, company_id: &str) -> i64 {
+    let company_id = company_id.to_owned();
+    let counts = db
+        .run(move |conn| store::counts(conn, &company_id))
+        .await
+        .unwrap();
+    counts
         .into_iter()
         .filter(|(s, _)| s == "pending")
         .map(|(_, n)| n)
@@ -186,14 +205,17 @@ fn pending(db: &Db, company_id: &str) -> i64 {
 }
 
 /// Pending rows under a lease that has not run out yet.
-fn live_leases(db: &Db) -> i64 {
-    let mut conn = db.conn().unwrap();
-    schema::outbox::table
-        .filter(schema::outbox::status.eq("pending"))
-        .filter(schema::outbox::locked_until.gt(db::now_ms()))
-        .count()
-        .get_result(&mut *conn)
-        .unwrap()
+async fn live_leases(db: &Db) -> i64 {
+    db.run(|conn| {
+        schema::outbox::table
+            .filter(schema::outbox::status.eq("pending"))
+            .filter(schema::outbox::locked_until.gt(db::now_ms()))
+            .count()
+            .get_result::<i64>(conn)
+            .map_err(db::DbError::from)
+    })
+    .await
+    .unwrap()
 }
 
 async fn post(app: &TestApp, path: &str, body: Option<serde_json::Value>) {
@@ -212,33 +234,46 @@ async fn refuse_connections(db: &Db, company_id: &str, for_how_long: Duration) {
         l.local_addr().unwrap().port()
     };
     let set = |domain: String| {
-        let mut conn = db.conn().unwrap();
-        diesel::update(schema::installs::table.filter(schema::installs::company_id.eq(company_id)))
+        let company_id = company_id.to_owned();
+        db.run(move |conn| {
+            diesel::update(
+                schema::installs::table.filter(schema::installs::company_id.eq(&company_id)),
+            )
             .set(schema::installs::api_domain.eq(domain))
-            .execute(&mut *conn)
-            .unwrap();
+            .execute(conn)
+            .map_err(db::DbError::from)
+        })
     };
     let real = {
-        let mut conn = db.conn().unwrap();
-        schema::installs::table
-            .filter(schema::installs::company_id.eq(company_id))
-            .select(schema::installs::api_domain)
-            .first::<String>(&mut *conn)
-            .unwrap()
+        let company_id = company_id.to_owned();
+        db.run(move |conn| {
+            schema::installs::table
+                .filter(schema::installs::company_id.eq(&company_id))
+                .select(schema::installs::api_domain)
+                .first::<String>(conn)
+                .map_err(db::DbError::from)
+        })
+        .await
+        .unwrap()
     };
-    set(format!("http://127.0.0.1:{closed}/sandbox"));
+    set(format!("http://127.0.0.1:{closed}/sandbox"))
+        .await
+        .unwrap();
     tokio::time::sleep(for_how_long).await;
-    set(real);
+    set(real).await.unwrap();
 }
 
 /// One company: install, seed `n` captures, deliver them through faults, recover, check.
 async fn one_company(db: TestDb, index: usize, n: usize) {
     let backend = db.backend;
-    let second_node = (backend == Backend::Postgres).then(|| db.open());
+    // Opening a database runs its migrations: not on a thread the other companies'
+    // installs need (see `pending`).
+    let second_node =
+        (backend == Backend::Postgres).then(|| tokio::task::block_in_place(|| db.open()));
     let app = TestApp::spawn_with(db, no_worker).await;
     let company_id = crate::crm_support::install_app(&app, 1001).await;
     let shared_orgs = second_node.is_none();
-    seed(&app.state.db, &company_id, n, shared_orgs);
+    seed(&app.state.db, &company_id, n, shared_orgs).await;
     post(
         &app,
         "/sandbox/faults",
@@ -283,7 +318,7 @@ async fn one_company(db: TestDb, index: usize, n: usize) {
     eventually_for(
         "half of the rows under faults",
         Duration::from_secs(600),
-        || async { (pending(&app.state.db, &company_id) <= (n / 2) as i64).then_some(()) },
+        || async { (pending(&app.state.db, &company_id).await <= (n / 2) as i64).then_some(()) },
     )
     .await;
     post(
@@ -293,17 +328,17 @@ async fn one_company(db: TestDb, index: usize, n: usize) {
     )
     .await;
     eventually_for("the outbox to drain", Duration::from_secs(600), || async {
-        (pending(&app.state.db, &company_id) == 0).then_some(())
+        (pending(&app.state.db, &company_id).await == 0).then_some(())
     })
     .await;
     for h in handles {
         h.stop().await;
     }
-    check(&app, &company_id, n, shared_orgs, true);
+    check(&app, &company_id, n, shared_orgs, true).await;
 }
 
 /// Exactly once in the sandbox; refusals in the sync log.
-fn check(app: &TestApp, company_id: &str, n: usize, shared_orgs: bool, refusals: bool) {
+async fn check(app: &TestApp, company_id: &str, n: usize, shared_orgs: bool, refusals: bool) {
     let s = app.state.sandbox.as_ref().unwrap().snapshot();
     let refused: HashSet<usize> = (0..n).filter(|i| refusals && i % 50 == 7).collect();
     let writes: Vec<CrmWrite> = (0..n).map(|i| capture(i, shared_orgs)).collect();
@@ -378,16 +413,23 @@ fn check(app: &TestApp, company_id: &str, n: usize, shared_orgs: bool, refusals:
     );
 
     // The sync log: every refusal failed with the CRM's own message; nothing else.
-    let mut conn = app.state.db.conn().unwrap();
-    let log = store::unfinished(&mut conn, company_id, 10_000).unwrap();
+    let company = company_id.to_owned();
+    let (log, counts) = app
+        .state
+        .db
+        .run(move |conn| {
+            let log = store::unfinished(conn, &company, 10_000)?;
+            store::counts(conn, &company).map(|counts| (log, counts))
+        })
+        .await
+        .unwrap();
     assert_eq!(log.len(), refused.len(), "rows left in the sync log");
     for row in &log {
         assert_eq!(row.status, "failed");
         let error = row.last_error.as_deref().unwrap_or_default();
         assert!(error.contains(REJECT_MESSAGE), "{error}");
     }
-    let done: i64 = store::counts(&mut conn, company_id)
-        .unwrap()
+    let done: i64 = counts
         .into_iter()
         .filter(|(s, _)| s == "done")
         .map(|(_, n)| n)
@@ -417,7 +459,7 @@ async fn a_crash_between_the_crms_answer_and_the_record_does_not_duplicate() {
     for t in TestDb::all() {
         let app = TestApp::spawn_with(t, no_worker).await;
         let company_id = crate::crm_support::install_app(&app, 1001).await;
-        seed(&app.state.db, &company_id, 12, true);
+        seed(&app.state.db, &company_id, 12, true).await;
         let mut config = worker_config();
         config.lease = Duration::from_millis(500);
         // Each row dies after one of its creates, a different step per row.
@@ -450,7 +492,7 @@ async fn a_crash_between_the_crms_answer_and_the_record_does_not_duplicate() {
         assert!(crashed.lock().unwrap().len() >= 5, "crashes happened");
         // A fresh node takes over once the leases have run out.
         eventually_for("the leases to run out", Duration::from_secs(10), || async {
-            (live_leases(&app.state.db) == 0).then_some(())
+            (live_leases(&app.state.db).await == 0).then_some(())
         })
         .await;
         let fresh = Worker::new(
@@ -460,10 +502,37 @@ async fn a_crash_between_the_crms_answer_and_the_record_does_not_duplicate() {
         )
         .spawn();
         eventually_for("the outbox to drain", Duration::from_secs(120), || async {
-            (pending(&app.state.db, &company_id) == 0).then_some(())
+            (pending(&app.state.db, &company_id).await == 0).then_some(())
         })
         .await;
         fresh.stop().await;
-        check(&app, &company_id, 12, true, false);
+        check(&app, &company_id, 12, true, false).await;
+    }
+}
+
+/// A capture made in a visitor's turn wakes the node's outbox worker once the turn has
+/// committed: the lead reaches the CRM at once, not at the worker's next poll (here a
+/// minute away).
+#[tokio::test]
+async fn a_visitors_capture_goes_out_without_waiting_for_the_next_poll() {
+    // An e-mail question, then a capture of a lead titled "Metered lead".
+    use crate::metrics::FLOW;
+    for t in TestDb::all() {
+        let app = TestApp::spawn_with(t, |c| c.outbox.poll_ms = 60_000).await;
+        let company = crate::crm_support::installed_with(&app, 1001, FLOW).await;
+        let mut widget = crate::widget_support::Widget::new(&app, &company);
+        widget.session().await;
+        widget.trigger("metered", "click").await;
+        widget.say("kim@acme.test").await;
+        let sandbox = app.state.sandbox.clone().unwrap();
+        eventually_for("the lead in the CRM", Duration::from_secs(20), || async {
+            sandbox
+                .snapshot()
+                .leads
+                .iter()
+                .any(|l| l.title == "Metered lead")
+                .then_some(())
+        })
+        .await;
     }
 }

@@ -346,6 +346,126 @@ async fn the_store_survives_a_restart() {
     assert_eq!(store.labels[0].id, sb.snapshot().labels[0].id);
 }
 
+/// Every kind of write the sandbox takes is on disk (snapshot and journal) when it is
+/// answered, and what is on disk loads to exactly the store in memory; reopening folds
+/// the journal into a new snapshot.
+#[tokio::test]
+async fn every_write_is_kept_before_its_answer_and_loads_to_the_same_store() {
+    use concierge::crm::sandbox::store;
+    let app = app().await;
+    let sb = app.state.sandbox.clone().unwrap();
+    let file = store::file_in(&app.state.config.data_dir);
+    let journal = store::journal::beside(&file);
+    let same = |step: &str| {
+        let kept = store::load(&file).unwrap().expect("a kept store");
+        assert_eq!(
+            serde_json::to_value(&kept).unwrap(),
+            serde_json::to_value(sb.snapshot()).unwrap(),
+            "after {step}, the files load to another store than the one in memory"
+        );
+    };
+    let tokens = install(&app, 1001).await;
+    same("an install (code, then grant)");
+    let http = browser();
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let post = async |path: &str, body: Value| -> Value {
+        let resp = http
+            .post(app.at(path))
+            .header("authorization", &bearer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        let answer: Value = resp.json().await.unwrap();
+        same(path);
+        answer["data"].clone()
+    };
+    let org = post("/sandbox/api/v2/organizations", json!({"name": "Kept Ltd"})).await;
+    let person = post(
+        "/sandbox/api/v2/persons",
+        json!({"name": "Kim", "org_id": org["id"], "emails": [{"value": "kim@x.test"}]}),
+    )
+    .await;
+    let lead = post(
+        "/sandbox/api/v1/leads",
+        json!({"title": "Kim's lead", "person_id": person["id"]}),
+    )
+    .await;
+    let deal = post(
+        "/sandbox/api/v2/deals",
+        json!({"title": "Kim's deal", "person_id": person["id"]}),
+    )
+    .await;
+    post(
+        "/sandbox/api/v2/activities",
+        json!({"subject": "Call", "type": "call", "lead_id": lead["id"]}),
+    )
+    .await;
+    post(
+        "/sandbox/api/v1/notes",
+        json!({"content": "<p>hi</p>", "lead_id": lead["id"]}),
+    )
+    .await;
+    let hook = json!({"name": "hook", "subscription_url": app.at("/nowhere"), "event_action": "*", "event_object": "deal"});
+    post("/sandbox/api/v1/webhooks", hook.clone()).await;
+    let second = post("/sandbox/api/v1/webhooks", hook).await;
+    let gone = http
+        .delete(app.at(&format!("/sandbox/api/v1/webhooks/{}", second["id"])))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 200);
+    same("a webhook's removal");
+    // The data page's moves: a deal won, a lead converted (its note and activity move).
+    let moved = http
+        .post(app.at(&format!("/sandbox/deals/{}/status", deal["id"])))
+        .form(&[("status", "won")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 303);
+    same("a deal won");
+    let lead_id = lead["id"].as_str().unwrap();
+    let converted = http
+        .post(app.at(&format!("/sandbox/leads/{lead_id}/convert")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(converted.status(), 303);
+    same("a lead converted");
+    let (status, _) = token_call(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    same("a token refresh");
+    let expired = http
+        .post(app.at("/sandbox/oauth/expire"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expired.status(), 200);
+    same("expiring the tokens");
+    let store_now = sb.snapshot();
+    assert!(store_now.leads.is_empty() && store_now.deals.len() == 2);
+    assert!(store_now.notes[0].deal_id.is_some() && store_now.activities[0].deal_id.is_some());
+    assert_eq!(store_now.webhooks.len(), 1);
+    // The writes went to the journal; reopening folds it into the snapshot.
+    assert!(std::fs::metadata(&journal).unwrap().len() > 0);
+    let reopened = sandbox::Sandbox::open(&app.state.config).unwrap();
+    assert_eq!(
+        serde_json::to_value(reopened.snapshot()).unwrap(),
+        serde_json::to_value(&store_now).unwrap()
+    );
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+}
+
 #[tokio::test]
 async fn no_sandbox_when_a_pipedrive_app_is_configured() {
     let db = TestDb::sqlite();

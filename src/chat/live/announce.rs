@@ -1,6 +1,10 @@
-//! After a conversation change committed: tell the company's reps what changed (the
-//! chat's summary and the notifications each rep asked for) and tell every waiting
-//! visitor their place in the queue with an honest expected wait.
+//! What follows from a committed change of a live chat, worked out by each node for its
+//! own subscribers: the change's transaction sent every node a small [`Derived`] notice
+//! (ids and flags, `chat::realtime`), and this node's announcer reads the rest from the
+//! database — the company's reps get the chat's summary and the notifications each asked
+//! for, the waiting visitors watching here their place in the queue with an honest
+//! expected wait. Nothing is published to the other nodes from here: each works out its
+//! own, so a node that dies right after a commit loses nothing of it for the others.
 //!
 //! The expected wait comes from how long chats actually waited before the reps who are
 //! online now took them (their last 50 takes of the past 7 days): with the median take
@@ -9,7 +13,7 @@
 //! nobody online or no takes to learn from, no figure is given.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -17,10 +21,9 @@ use chrono::Utc;
 use super::{RepEvent, effective_online};
 use crate::chat::Chat;
 use crate::chat::events::notify;
-use crate::chat::realtime::LiveEvent;
-use crate::chat::turn::Outcome;
+use crate::chat::realtime::{Change, Derivations, Derived, LiveEvent, Notices};
 use crate::db::companies::Company;
-use crate::db::conversations::{author, status};
+use crate::db::conversations::{self as convs, status};
 use crate::db::live::Rep;
 use crate::db::summary::Summary;
 use crate::db::{DbConn, DbError, companies, live, queue, teams};
@@ -29,63 +32,45 @@ use crate::db::{DbConn, DbError, companies, live, queue, teams};
 const TAKES_WINDOW_MS: i64 = 7 * 24 * 3600 * 1000;
 /// At most this many recent takes are used.
 const TAKES_USED: i64 = 50;
+/// Derived notices taken at once: those waiting are worked out together, one read per
+/// company for all of them.
+const DRAIN: usize = 1024;
 
-/// What a committed outcome means for the reps.
-struct Change {
-    company_id: String,
-    conversation_id: String,
-    status_changed: bool,
-    became_unassigned: bool,
-    visitor_text: Option<String>,
-    assigned_to_other: Option<i64>,
+/// Start this node's announcer (until aborted); `None` when the hub has no derived
+/// notices to give (or gave them to another announcer).
+pub fn spawn(chat: Chat) -> Option<tokio::task::JoinHandle<()>> {
+    let derivations = chat.hub.derivations()?;
+    Some(tokio::spawn(run(chat, derivations)))
 }
 
-/// Announce delivered outcomes (in the background: nothing here may slow the caller).
-/// Outcomes delivered together (a chunk of fired timers) are announced together: one
-/// read of each company's reps and of the chats' summaries for all of them.
-pub fn after(chat: &Chat, outcomes: &[Outcome]) {
-    let mut by_company: HashMap<String, Vec<Change>> = HashMap::new();
-    for outcome in outcomes {
-        if let Some(change) = change_of(outcome) {
-            by_company
-                .entry(change.company_id.clone())
-                .or_default()
-                .push(change);
+/// Work out derived notices as they come: whatever waits is taken together, grouped by
+/// company, the companies side by side.
+async fn run(chat: Chat, mut derivations: Derivations) {
+    while let Some((company, first)) = derivations.recv().await {
+        let mut by_company: HashMap<String, Derived> = HashMap::from([(company, first)]);
+        for _ in 1..DRAIN {
+            let Ok((company, more)) = derivations.try_recv() else {
+                break;
+            };
+            by_company.entry(company).or_default().merge(more);
         }
+        let work = by_company
+            .into_iter()
+            .map(|(company, derived)| work_out(&chat, company, derived));
+        futures_util::future::join_all(work).await;
     }
-    if by_company.is_empty() {
+}
+
+/// What a company's derived notice means for this node's subscribers.
+async fn work_out(chat: &Chat, company_id: String, derived: Derived) {
+    if derived.queue {
+        let (chat, company) = (chat.clone(), company_id.clone());
+        tokio::spawn(async move { queue(&chat, &company).await });
+    }
+    if derived.changes.is_empty() || !chat.hub.watches_company(&company_id) {
         return;
     }
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        for (company_id, changes) in by_company {
-            runtime.spawn(announce(chat.clone(), company_id, changes));
-        }
-    }
-}
-
-/// What an outcome changed for the reps.
-fn change_of(outcome: &Outcome) -> Option<Change> {
-    let conv = outcome.conversation.as_ref()?;
-    let new_status = outcome.events.iter().find_map(|e| match e {
-        LiveEvent::Status { status, .. } => Some(status.as_str()),
-        _ => None,
-    });
-    if conv.status == status::BOT && new_status.is_none() {
-        return None;
-    }
-    Some(Change {
-        company_id: conv.company_id.clone(),
-        conversation_id: conv.id.clone(),
-        status_changed: new_status.is_some(),
-        became_unassigned: new_status == Some(status::UNASSIGNED),
-        visitor_text: outcome
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.author == author::VISITOR)
-            .map(|m| m.body.clone()),
-        assigned_to_other: outcome.assigned_to_other,
-    })
+    announce(chat, company_id, derived.changes).await;
 }
 
 /// What the reps are told about changed chats of one company, read at once.
@@ -95,13 +80,20 @@ struct Loaded {
     summaries: HashMap<String, Summary>,
     /// The members of each team the chats are handed to.
     teams: HashMap<String, HashSet<i64>>,
+    /// The visitor messages the changes name, by id: their text.
+    texts: HashMap<String, String>,
 }
 
-fn load(conn: &mut DbConn, company_id: &str, ids: &[String]) -> Result<Option<Loaded>, DbError> {
+fn load(
+    conn: &mut DbConn,
+    company_id: &str,
+    changes: &[Change],
+) -> Result<Option<Loaded>, DbError> {
     let Some(company) = companies::by_id(conn, company_id)? else {
         return Ok(None);
     };
-    let summaries: HashMap<String, Summary> = live::summaries_of(conn, company_id, ids)?
+    let ids: Vec<String> = changes.iter().map(|c| c.conversation_id.clone()).collect();
+    let summaries: HashMap<String, Summary> = live::summaries_of(conn, company_id, &ids)?
         .into_iter()
         .map(|s| (s.id.clone(), s))
         .collect();
@@ -112,19 +104,37 @@ fn load(conn: &mut DbConn, company_id: &str, ids: &[String]) -> Result<Option<Lo
             members.insert(team.clone(), of_team);
         }
     }
+    let mut texts = HashMap::new();
+    for change in changes {
+        // Only a chat with a rep notifies of the visitor's message.
+        let assigned = summaries
+            .get(&change.conversation_id)
+            .is_some_and(|s| s.status == status::ASSIGNED);
+        if let (Some(id), true) = (&change.visitor_message, assigned)
+            && let Some(row) = convs::message(conn, company_id, &change.conversation_id, id)?
+        {
+            texts.insert(id.clone(), row.body);
+        }
+    }
     Ok(Some(Loaded {
         company,
         reps: live::reps(conn, company_id)?,
         summaries,
         teams: members,
+        texts,
     }))
 }
 
-async fn announce(chat: Chat, company_id: String, changes: Vec<Change>) {
-    let ids: Vec<String> = changes.iter().map(|c| c.conversation_id.clone()).collect();
+async fn announce(chat: &Chat, company_id: String, changes: Vec<Change>) {
     let company = company_id.clone();
-    let loaded = chat.db.run(move |conn| load(conn, &company, &ids)).await;
-    let mut loaded = match loaded {
+    let loaded = chat
+        .db
+        .run(move |conn| {
+            let loaded = load(conn, &company, &changes)?;
+            Ok::<_, DbError>(loaded.map(|l| (l, changes)))
+        })
+        .await;
+    let (mut loaded, changes) = match loaded {
         Ok(Some(loaded)) => loaded,
         Ok(None) => return,
         Err(e) => {
@@ -132,33 +142,43 @@ async fn announce(chat: Chat, company_id: String, changes: Vec<Change>) {
             return;
         }
     };
-    let mut queue_changed = false;
+    let mut notices = Notices::new();
     for change in changes {
         let Some(summary) = loaded.summaries.remove(&change.conversation_id) else {
             continue;
         };
-        queue_changed |= change.status_changed;
         // A chat handed to a team: only its members hear of it.
         let team = summary.team.as_ref().and_then(|t| loaded.teams.get(t));
-        tell_reps(&chat, &loaded.company, &loaded.reps, team, summary, &change);
+        let text = change
+            .visitor_message
+            .as_ref()
+            .and_then(|id| loaded.texts.get(id))
+            .map(String::as_str);
+        tell_reps(
+            &mut notices,
+            &loaded.company,
+            &loaded.reps,
+            team,
+            summary,
+            &change,
+            text,
+        );
     }
-    if queue_changed {
-        queue(&chat, &company_id).await;
-    }
+    chat.hub.deliver_local(notices);
 }
 
 /// The chat's summary to the company's reps, and the notifications it calls for.
 fn tell_reps(
-    chat: &Chat,
+    notices: &mut Notices,
     company: &Company,
     reps: &[Rep],
     team: Option<&HashSet<i64>>,
     summary: Summary,
     change: &Change,
+    visitor_text: Option<&str>,
 ) {
     let company_id = company.id.clone();
-    chat.hub
-        .publish_rep(&company_id, RepEvent::Conversation(summary.clone()));
+    notices.rep(&company_id, RepEvent::Conversation(summary.clone()));
     let now = Utc::now();
     let who = summary
         .visitor
@@ -166,9 +186,9 @@ fn tell_reps(
         .clone()
         .or_else(|| summary.visitor.email.clone())
         .unwrap_or_else(|| "A visitor".to_owned());
-    let tell = |kind: &str, title: String, body: String, to: Vec<i64>| {
+    let mut tell = |kind: &str, title: String, body: String, to: Vec<i64>| {
         if !to.is_empty() {
-            chat.hub.publish_rep(
+            notices.rep(
                 &company_id,
                 RepEvent::Notify {
                     kind: kind.to_owned(),
@@ -210,7 +230,7 @@ fn tell_reps(
             to,
         );
     }
-    if let (Some(text), Some(assignee)) = (&change.visitor_text, &summary.assignee)
+    if let (Some(text), Some(assignee)) = (visitor_text, &summary.assignee)
         && summary.status == status::ASSIGNED
     {
         let to = reps
@@ -238,10 +258,14 @@ struct Told {
     places: HashMap<String, (i64, Option<i64>)>,
 }
 
-static TOLD: LazyLock<Mutex<HashMap<String, Told>>> = LazyLock::new(Default::default);
+/// Each company's queue as last told by this node (one per node: `Chat::queues`).
+#[derive(Default)]
+pub struct Queues(Mutex<HashMap<String, Told>>);
 
-fn told() -> std::sync::MutexGuard<'static, HashMap<String, Told>> {
-    TOLD.lock().unwrap_or_else(|e| e.into_inner())
+impl Queues {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Told>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// Changes within this long are told together.
@@ -250,12 +274,13 @@ const QUEUE_GATHER: Duration = Duration::from_millis(50);
 /// missed or taken at once) costs one pass over the waiting chats, not one per change.
 const QUEUE_EVERY: Duration = Duration::from_secs(1);
 
-/// Tell the company's waiting visitors their place and expected wait: soon, and at most
-/// once per [`QUEUE_EVERY`]. Only watched chats whose figures changed since they were last
-/// told hear of it (every waiting chat when the hub cannot tell who watches).
+/// Tell the company's waiting visitors watching on this node their place and expected
+/// wait: soon, and at most once per [`QUEUE_EVERY`]. Only watched chats whose figures
+/// changed since they were last told hear of it (every waiting chat when the hub cannot
+/// tell who watches).
 pub async fn queue(chat: &Chat, company_id: &str) {
     let delay = {
-        let mut all = told();
+        let mut all = chat.queues.lock();
         let told = all.entry(company_id.to_owned()).or_default();
         if told.pending {
             return;
@@ -269,7 +294,7 @@ pub async fn queue(chat: &Chat, company_id: &str) {
         }
     };
     tokio::time::sleep(delay).await;
-    if let Some(told) = told().get_mut(company_id) {
+    if let Some(told) = chat.queues.lock().get_mut(company_id) {
         told.pending = false;
         told.at = Some(Instant::now());
     }
@@ -296,7 +321,7 @@ pub async fn queue(chat: &Chat, company_id: &str) {
     };
     let mut tell = Vec::new();
     {
-        let mut all = told();
+        let mut all = chat.queues.lock();
         let told = all.entry(company_id.to_owned()).or_default();
         let mut now_told = HashMap::new();
         for place in places {
@@ -314,8 +339,10 @@ pub async fn queue(chat: &Chat, company_id: &str) {
         }
         told.places = now_told;
     }
+    // This node's own watchers only: every node tells its own.
+    let mut notices = Notices::new();
     for place in tell {
-        chat.hub.publish(
+        notices.conversation(
             company_id,
             &place.conversation_id,
             LiveEvent::Queue {
@@ -324,12 +351,13 @@ pub async fn queue(chat: &Chat, company_id: &str) {
             },
         );
     }
+    chat.hub.deliver_local(notices);
 }
 
 /// A visitor started watching a waiting chat: they are told its place on the next
 /// recomputation, even if it did not change.
 pub async fn watching(chat: &Chat, company_id: &str, conversation_id: &str) {
-    if let Some(told) = told().get_mut(company_id) {
+    if let Some(told) = chat.queues.lock().get_mut(company_id) {
         told.places.remove(conversation_id);
     }
     queue(chat, company_id).await;

@@ -2,10 +2,11 @@
 //! the side panel and its CRM records, notifications and the visitor's queue.
 //!
 //! Every change to a conversation runs as one turn in one write transaction
-//! ([`actions`]); once it committed, [`Chat::deliver`] publishes it to the visitor and the
-//! company's reps, and [`announce`] tells the reps what changed (the chat's summary,
-//! notifications) and the waiting visitors their place in the queue. [`sweeper`] hands
-//! back the chats of reps who went away or left a visitor unanswered.
+//! ([`actions`]) that announces it to the visitor and the company's reps on every node,
+//! with a derived notice from which each node's [`announce`] works out what changed for
+//! its reps (the chat's summary, notifications) and its waiting visitors (their place in
+//! the queue). [`sweeper`] hands back the chats of reps who went away or left a visitor
+//! unanswered.
 //!
 //! Presence lives in the database (`crm_users.online` is the inbox's switch,
 //! `last_seen_at` the last sign of a connected inbox: its event stream refreshes it every
@@ -27,7 +28,7 @@ use super::turn::offers;
 
 use super::Chat;
 use super::message::Message;
-use super::realtime::LiveEvent;
+use super::realtime::{Derived, LiveEvent};
 use super::turn;
 use crate::db::DbConn;
 use crate::db::companies::{self, Company};
@@ -136,11 +137,21 @@ impl Live {
                 live::set_switch(conn, &company, crm_user_id, on, now.timestamp_millis())?;
                 let c = ctx(conn, &company, crm_user_id)?;
                 let online = effective_online(&c.rep, &c.company, now);
+                // Told now, so no node's sweep tells it again.
+                live::announce_presence(conn, &c.rep.id, online)?;
                 notices.rep(
                     &company,
                     RepEvent::Presence {
                         user_id: crm_user_id,
                         online,
+                    },
+                );
+                // Who is online shapes every waiting visitor's expected wait.
+                notices.derived(
+                    &company,
+                    Derived {
+                        changes: Vec::new(),
+                        queue: true,
                     },
                 );
                 Ok::<_, LiveError>((c.rep, online))
@@ -149,11 +160,11 @@ impl Live {
         if !on {
             sweeper::give_back_all(&self.chat, company_id, &rep.id).await;
         }
-        announce::queue(&self.chat, company_id).await;
         Ok(online)
     }
 
-    /// A sign of life from the rep's inbox (heartbeat or open event stream).
+    /// A sign of life from the rep's inbox (heartbeat or open event stream); a rep who
+    /// counts as online again by it is announced (once, by the request that recorded it).
     pub async fn touch(&self, company_id: &str, crm_user_id: i64) -> Result<(), LiveError> {
         let company = company_id.to_owned();
         self.chat
@@ -163,7 +174,8 @@ impl Live {
                 let was = effective_online(&c.rep, &c.company, now);
                 live::touch(conn, &company, crm_user_id, now.timestamp_millis())?;
                 let c = ctx(conn, &company, crm_user_id)?;
-                if !was && effective_online(&c.rep, &c.company, now) {
+                let online = effective_online(&c.rep, &c.company, now);
+                if !was && online && live::announce_presence(conn, &c.rep.id, true)? {
                     notices.rep(
                         &company,
                         RepEvent::Presence {
@@ -486,7 +498,7 @@ impl Live {
             .await
     }
 
-    /// Run a rep's action on a chat in one transaction, then deliver what it produced.
+    /// Run a rep's action on a chat in one transaction that announces what it produced.
     async fn act<F>(
         &self,
         company_id: &str,
@@ -510,7 +522,6 @@ impl Live {
                 Ok::<_, LiveError>(done)
             })
             .await?;
-        self.chat.deliver(&outcome);
         Ok(outcome)
     }
 }

@@ -68,6 +68,7 @@ pub(super) fn apply(
                     &payload,
                     now,
                 )?;
+                turn.out.queued_crm = true;
                 turn.analytics.push((
                     analytics::kind::CONVERTED,
                     playbook_id.clone(),

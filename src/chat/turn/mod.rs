@@ -19,9 +19,11 @@ use super::ChatError;
 use super::events::RepEvent;
 use super::flow::FlowState;
 use super::message::Message;
-use super::realtime::{LiveEvent, Notices};
+use super::realtime::{Change, Derived, LiveEvent, Notices};
 use super::versions::VersionCache;
-use crate::db::conversations::{self as convs, Conversation, MessageRow, NewMessage, status};
+use crate::db::conversations::{
+    self as convs, Conversation, MessageRow, NewMessage, author, status,
+};
 use crate::db::playbooks::Published;
 use crate::db::visitors::{self, Visitor};
 use crate::db::{DbConn, analytics, companies::Company};
@@ -53,11 +55,15 @@ pub struct Outcome {
     pub armed: Option<i64>,
     /// The chat was offered to a rep (automatic assignment): their inbox is told.
     pub offer: Option<offers::Made>,
+    /// A capture queued a CRM write (an outbox row): the outbox worker is woken once the
+    /// turn committed.
+    pub queued_crm: bool,
 }
 
 impl Outcome {
     /// What a turn (a visitor's, a rep's action, a timer firing) stored: its messages, its
-    /// other events, and the offer it made.
+    /// other events, the offer it made, and — for a live chat — the change every node
+    /// works out for its reps and waiting visitors ([`Derived`]).
     pub fn announce(&self, notices: &mut Notices) {
         let Some(conv) = &self.conversation else {
             return;
@@ -82,6 +88,41 @@ impl Outcome {
                 },
             );
         }
+        if let Some(change) = self.change() {
+            let queue = change.status_changed;
+            notices.derived(
+                &conv.company_id,
+                Derived {
+                    changes: vec![change],
+                    queue,
+                },
+            );
+        }
+    }
+
+    /// What the turn changed for the reps: nothing while the chat is with the bot and
+    /// stays so.
+    fn change(&self) -> Option<Change> {
+        let conv = self.conversation.as_ref()?;
+        let new_status = self.events.iter().find_map(|e| match e {
+            LiveEvent::Status { status, .. } => Some(status.as_str()),
+            _ => None,
+        });
+        if conv.status == status::BOT && new_status.is_none() {
+            return None;
+        }
+        Some(Change {
+            conversation_id: conv.id.clone(),
+            status_changed: new_status.is_some(),
+            became_unassigned: new_status == Some(status::UNASSIGNED),
+            visitor_message: self
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.author == author::VISITOR)
+                .map(|m| m.id.clone()),
+            assigned_to_other: self.assigned_to_other,
+        })
     }
 }
 
@@ -316,14 +357,25 @@ impl<'c> Turn<'c> {
             known: self.visitor.known,
             returning: self.visitor.returning(),
         };
-        analytics::record(
-            self.conn,
-            &self.conv.company_id,
-            Some(&self.conv.id),
-            audience,
-            &events,
-            now,
-        )?;
+        match self.shared.as_deref_mut() {
+            Some(shared) => analytics::record_counting(
+                self.conn,
+                &self.conv.company_id,
+                Some(&self.conv.id),
+                audience,
+                &events,
+                now,
+                shared.counts(),
+            )?,
+            None => analytics::record(
+                self.conn,
+                &self.conv.company_id,
+                Some(&self.conv.id),
+                audience,
+                &events,
+                now,
+            )?,
+        }
         self.out.conversation = Some(self.conv);
         Ok(self.out)
     }

@@ -1,21 +1,48 @@
 //! What a turn reads about its company — the company itself, and whether live chat is
 //! available — read once per turn, or once per batch of turns ([`Shared`]: the timers
-//! fired in one transaction).
+//! fired in one transaction), and the batch's roll-up counts, written once at its end.
 
 use std::collections::HashMap;
 
 use super::Turn;
 use crate::chat::{ChatError, targeting};
+use crate::db::DbConn;
+use crate::db::analytics::rollup;
 use crate::db::companies::{self, Company};
 use crate::db::playbooks::Published;
 use crate::playbook::model::CardKind;
 
 /// Read once for the turns of one batch, which all run in one transaction, within a
-/// moment: the companies, and whether reps are online (per company and teams asked).
+/// moment: the companies, and whether reps are online (per company and teams asked). The
+/// turns' analytics roll-up counts wait here until the batch ends, so each roll-up row is
+/// written (and locked, on PostgreSQL) once, just before the commit, instead of from the
+/// first turn on: parallel batches of one company would otherwise wait on each other.
 #[derive(Debug, Default)]
 pub struct Shared {
     companies: HashMap<String, Company>,
     online: HashMap<(String, Option<Vec<String>>), bool>,
+    counts: rollup::Pending,
+}
+
+impl Shared {
+    /// A mark before one turn of the batch, to undo its counts if its savepoint is.
+    pub fn mark(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// The turn since `mark` was rolled back: forget its counts.
+    pub fn undo(&mut self, mark: usize) {
+        self.counts.truncate(mark);
+    }
+
+    /// Write the batch's roll-up counts; the last statement before the commit.
+    pub fn write_counts(&mut self, conn: &mut DbConn) -> Result<(), ChatError> {
+        Ok(std::mem::take(&mut self.counts).write(conn)?)
+    }
+
+    pub(super) fn counts(&mut self) -> &mut rollup::Pending {
+        &mut self.counts
+    }
 }
 
 impl Turn<'_> {

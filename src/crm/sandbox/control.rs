@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::faults::{FaultPlan, FaultState};
 use super::limits::DAILY_BUDGET;
+use super::store::Change;
 use super::{HttpError, Sandbox, lock};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -68,7 +69,7 @@ async fn uninstall(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
             format!("the app answered {}", answer.status()),
         ));
     }
-    lock(&sb.store).grants.clear();
+    lock(&sb.store).put(Change::Grants(Vec::new()));
     sb.changed().await.map_err(HttpError::internal)?;
     Ok(HttpResponse::SeeOther()
         .insert_header((LOCATION, "/sandbox/?uninstalled=1"))

@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 
 use super::hooks::{self, Notice};
-use super::store::{Deal, Store};
+use super::store::{Change, Deal, Store};
 use super::{HttpError, Sandbox, lock, ops};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -66,16 +66,17 @@ async fn archive(
     let notices = {
         let mut store = lock(&sb.store);
         let user = acting_user(&store);
-        let lead = store
+        let mut lead = store
             .leads
-            .iter_mut()
+            .iter()
             .find(|l| l.id == lead_id)
+            .cloned()
             .ok_or_else(HttpError::not_found)?;
         let before = std::mem::replace(&mut lead.is_archived, archived);
-        let lead = lead.clone();
         if before == archived {
             Vec::new()
         } else {
+            store.put(Change::Lead(lead.clone()));
             let previous = serde_json::json!({ "is_archived": before });
             hooks::lead_notices(&store, "change", &lead, Some(previous), user, Utc::now())
         }
@@ -90,27 +91,42 @@ async fn delete_lead(
     let lead_id = id.into_inner();
     let notices = {
         let mut store = lock(&sb.store);
-        let at = store
+        let lead = store
             .leads
             .iter()
-            .position(|l| l.id == lead_id)
+            .find(|l| l.id == lead_id)
+            .cloned()
             .ok_or_else(HttpError::not_found)?;
         let notices = hooks::lead_notices(
             &store,
             "delete",
-            &store.leads[at],
+            &lead,
             None,
             acting_user(&store),
             Utc::now(),
         );
-        let lead = store.leads.remove(at);
-        // Its notes and activities go with it.
-        store
+        store.put(Change::LeadRemoved(lead_id.clone()));
+        // Its notes and activities stay, on nothing any more.
+        let notes: Vec<_> = store
             .notes
-            .retain(|n| n.lead_id.as_deref() != Some(&lead.id));
-        store
+            .iter()
+            .filter(|n| n.lead_id.as_deref() == Some(&lead_id))
+            .cloned()
+            .collect();
+        for mut note in notes {
+            note.lead_id = None;
+            store.put(Change::Note(note));
+        }
+        let activities: Vec<_> = store
             .activities
-            .retain(|a| a.lead_id.as_deref() != Some(&lead.id));
+            .iter()
+            .filter(|a| a.lead_id.as_deref() == Some(&lead_id))
+            .cloned()
+            .collect();
+        for mut activity in activities {
+            activity.lead_id = None;
+            store.put(Change::Activity(activity));
+        }
         notices
     };
     shown(&sb, notices, "leads").await
@@ -132,13 +148,14 @@ async fn status(
     let notices = {
         let mut store = lock(&sb.store);
         let user = acting_user(&store);
-        let deal = store
+        let mut deal = store
             .deals
-            .iter_mut()
+            .iter()
             .find(|d| d.id == id)
+            .cloned()
             .ok_or_else(HttpError::not_found)?;
         let previous = std::mem::replace(&mut deal.status, status);
-        let deal = deal.clone();
+        store.put(Change::Deal(deal.clone()));
         if previous == deal.status {
             Vec::new()
         } else {
@@ -153,22 +170,17 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
     let (notices, deal_id) = {
         let mut store = lock(&sb.store);
         let store = &mut *store;
-        let at = store
+        let lead = store
             .leads
             .iter()
-            .position(|l| l.id == lead_id)
+            .find(|l| l.id == lead_id)
+            .cloned()
             .ok_or_else(HttpError::not_found)?;
         let now = Utc::now();
         // Pipedrive deletes the lead it converted: its webhooks hear of that too.
-        let mut notices = hooks::lead_notices(
-            store,
-            "delete",
-            &store.leads[at],
-            None,
-            acting_user(store),
-            now,
-        );
-        let lead = store.leads.remove(at);
+        let mut notices =
+            hooks::lead_notices(store, "delete", &lead, None, acting_user(store), now);
+        store.put(Change::LeadRemoved(lead_id.clone()));
         let deal = Deal {
             id: ops::next(&mut store.counters.deal),
             title: lead.title,
@@ -184,21 +196,27 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
             add_time: now,
             source_lead_id: Some(lead_id.clone()),
         };
-        for note in store
+        let moved_notes: Vec<_> = store
             .notes
-            .iter_mut()
+            .iter()
             .filter(|n| n.lead_id.as_deref() == Some(&lead_id))
-        {
+            .cloned()
+            .collect();
+        for mut note in moved_notes {
             note.lead_id = None;
             note.deal_id = Some(deal.id);
+            store.put(Change::Note(note));
         }
-        for activity in store
+        let moved_activities: Vec<_> = store
             .activities
-            .iter_mut()
+            .iter()
             .filter(|a| a.lead_id.as_deref() == Some(&lead_id))
-        {
+            .cloned()
+            .collect();
+        for mut activity in moved_activities {
             activity.lead_id = None;
             activity.deal_id = Some(deal.id);
+            store.put(Change::Activity(activity));
         }
         notices.extend(hooks::deal_notices(
             store,
@@ -209,7 +227,7 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
             now,
         ));
         let deal_id = deal.id;
-        store.deals.push(deal);
+        store.put(Change::Deal(deal));
         (notices, deal_id)
     };
     done(&sb, notices, deal_id).await

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::ops::{self, ApiError, Ctx, Reply};
 use super::render;
-use super::store::{Deal, Lead, Store, Webhook};
+use super::store::{Change, Deal, Lead, Store, Webhook};
 
 const ACTIONS: &[&str] = &["create", "change", "delete", "*"];
 const OBJECTS: &[&str] = &[
@@ -131,7 +131,7 @@ pub fn create(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, ApiErr
         add_time: ctx.now,
     };
     let data = render(&hook, store.company.id);
-    store.webhooks.push(hook);
+    store.put(Change::Webhook(hook));
     Ok(Reply {
         status: 201,
         ..Reply::ok(data)
@@ -151,12 +151,11 @@ pub fn list(store: &Store) -> Reply {
 
 /// `DELETE /api/v1/webhooks/{id}`.
 pub fn delete(store: &mut Store, id: &str) -> Result<Reply, ApiError> {
-    let before = store.webhooks.len();
     let id = id.parse::<i64>().unwrap_or(-1);
-    store.webhooks.retain(|w| w.id != id);
-    if store.webhooks.len() == before {
+    if !store.webhooks.iter().any(|w| w.id == id) {
         return Err(ApiError::not_found("Webhook"));
     }
+    store.put(Change::WebhookRemoved(id));
     Ok(Reply::ok(Value::Null))
 }
 

@@ -18,7 +18,8 @@
 //! - `icons.rs`: the users' pictures (`/sandbox/users/{id}/icon.svg`).
 //! - `pages.rs`: the CRM shell that opens the app's `/settings` and `/inbox` in an iframe
 //!   with a signed token, and the page listing what was created.
-//! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json`.
+//! - `store.rs`: the data, kept in `DATA_DIR/sandbox.json` and the journal of the writes
+//!   since (`store/journal.rs`), each synced before the write is answered.
 //!
 //! The test-and-demo endpoints (`/sandbox/faults`, `/sandbox/journal`,
 //! `/sandbox/oauth/expire`) have no authentication: the sandbox holds demo data only.
@@ -86,9 +87,12 @@ pub struct Sandbox {
     limiter: Mutex<limits::Limiter>,
     journal: Mutex<VecDeque<Exchange>>,
     path: PathBuf,
-    /// One save at a time: they share the temporary file, and the last one must win.
+    /// One save at a time, in order (the journal's lines follow the changes' order).
     save_lock: tokio::sync::Mutex<()>,
-    /// Writes so far, and the count the file on disk includes (writes that arrive while
+    /// Where saves go (the store's journal on disk); locked by a save, while
+    /// `save_lock` is held.
+    disk: Arc<Mutex<store::journal::Journal>>,
+    /// Writes so far, and the count the files on disk include (writes that arrive while
     /// a save runs share the next save).
     written: AtomicU64,
     saved: AtomicU64,
@@ -114,14 +118,7 @@ impl Sandbox {
     /// so a crash right after an answer loses nothing. Call after `public_url` is final.
     pub fn open(config: &Config) -> Result<Arc<Sandbox>, SandboxError> {
         let path = store::file_in(&config.data_dir);
-        let now = Utc::now();
-        let (data, fresh) = match store::load(&path)? {
-            Some(s) => (s, false),
-            None => (store::Store::seed(now), true),
-        };
-        if fresh {
-            store::write_atomically(&path, &store::encode(&data)?)?;
-        }
+        let (data, disk) = store::journal::Journal::open(&path, || store::Store::seed(Utc::now()))?;
         let sandbox = Arc::new(Sandbox {
             store: Mutex::new(data),
             faults: Mutex::new(faults::FaultState::default()),
@@ -129,6 +126,7 @@ impl Sandbox {
             journal: Mutex::new(VecDeque::new()),
             path,
             save_lock: tokio::sync::Mutex::new(()),
+            disk: Arc::new(Mutex::new(disk)),
             written: AtomicU64::new(0),
             saved: AtomicU64::new(0),
             public_url: config.public_url.trim_end_matches('/').to_owned(),
@@ -151,26 +149,28 @@ impl Sandbox {
         lock(&self.journal).iter().cloned().collect()
     }
 
-    /// Save the store now.
+    /// Save the changes made so far now.
     pub async fn save_now(&self) -> Result<(), SandboxError> {
         let _one_at_a_time = self.save_lock.lock().await;
         self.write_file().await
     }
 
-    /// Write the store (the save lock held); afterwards the file includes every write
-    /// counted before the call.
+    /// Write what changed since the last save (the save lock held); afterwards the files
+    /// include every write counted before the call.
     async fn write_file(&self) -> Result<(), SandboxError> {
         let count = self.written.load(Ordering::SeqCst);
-        let bytes = store::encode(&lock(&self.store))?;
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || store::write_atomically(&path, &bytes))
-            .await
-            .unwrap_or_else(|e| {
-                Err(store::StoreError::Write {
-                    path: PathBuf::new(),
-                    source: std::io::Error::other(e.to_string()),
-                })
-            })?;
+        let save = lock(&self.disk).prepare(&mut lock(&self.store))?;
+        if let Some(save) = save {
+            let disk = self.disk.clone();
+            tokio::task::spawn_blocking(move || lock(&disk).write(save))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(store::StoreError::Write {
+                        path: self.path.clone(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })?;
+        }
         self.saved.fetch_max(count, Ordering::SeqCst);
         Ok(())
     }

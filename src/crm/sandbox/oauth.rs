@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::store::{AuthCode, DemoUser, Grant};
+use super::store::{AuthCode, Change, DemoUser, Grant};
 use super::{HttpError, Sandbox, lock};
 use secrecy::ExposeSecret as _;
 
@@ -152,13 +152,19 @@ async fn decide(
             let code = random_token("sbx_code_");
             let mut store = lock(&sb.store);
             let now = Utc::now();
-            store.codes.retain(|c| c.expires_at > now);
-            store.codes.push(AuthCode {
+            let mut codes: Vec<AuthCode> = store
+                .codes
+                .iter()
+                .filter(|c| c.expires_at > now)
+                .cloned()
+                .collect();
+            codes.push(AuthCode {
                 code: code.clone(),
                 user_id: user,
                 redirect_uri: form.redirect_uri.clone(),
                 expires_at: now + Duration::minutes(CODE_MINUTES),
             });
+            store.put(Change::Codes(codes));
             q.append_pair("code", &code);
         }
         if !form.state.is_empty() {
@@ -244,7 +250,9 @@ async fn token(
                 else {
                     return Ok(oauth_error(400, "invalid_grant", "Invalid or expired code"));
                 };
-                let c = store.codes.remove(pos);
+                let mut codes = store.codes.clone();
+                let c = codes.remove(pos);
+                store.put(Change::Codes(codes));
                 if form.redirect_uri.as_deref() != Some(c.redirect_uri.as_str()) {
                     return Ok(oauth_error(400, "invalid_grant", "redirect_uri mismatch"));
                 }
@@ -254,14 +262,17 @@ async fn token(
                     access_expires_at: now + Duration::seconds(ACCESS_SECS),
                     refresh_token: random_token("sbx_rt_"),
                     refresh_expires_at: now + Duration::days(REFRESH_DAYS),
+                    refreshed: 0,
                 };
-                store.grants.push(g.clone());
+                let mut grants = store.grants.clone();
+                grants.push(g.clone());
+                store.put(Change::Grants(grants));
                 g
             }
             "refresh_token" => {
                 let rt = form.refresh_token.as_deref().unwrap_or_default();
-                let Some(g) = store
-                    .grants
+                let mut grants = store.grants.clone();
+                let Some(g) = grants
                     .iter_mut()
                     .find(|g| g.refresh_token == rt && g.refresh_expires_at > now)
                 else {
@@ -270,7 +281,10 @@ async fn token(
                 g.access_token = random_token("sbx_at_");
                 g.access_expires_at = now + Duration::seconds(ACCESS_SECS);
                 g.refresh_expires_at = now + Duration::days(REFRESH_DAYS);
-                g.clone()
+                g.refreshed += 1;
+                let g = g.clone();
+                store.put(Change::Grants(grants));
+                g
             }
             _ => {
                 return Ok(oauth_error(
@@ -296,11 +310,13 @@ async fn expire(sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let past = Utc::now() - Duration::seconds(1);
     let n = {
         let mut store = lock(&sb.store);
-        store
-            .grants
-            .iter_mut()
-            .map(|g| g.access_expires_at = past)
-            .count()
+        let mut grants = store.grants.clone();
+        for g in &mut grants {
+            g.access_expires_at = past;
+        }
+        let n = grants.len();
+        store.put(Change::Grants(grants));
+        n
     };
     sb.changed().await.map_err(HttpError::internal)?;
     Ok(HttpResponse::Ok().json(json!({ "expired": n })))

@@ -10,7 +10,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::render;
-use super::store::{Activity, Contact, Deal, Lead, Money, Note, Org, Participant, Person, Store};
+use super::store::{
+    Activity, Change, Contact, Deal, Lead, Money, Note, Org, Participant, Person, Store,
+};
 
 /// Activity types the sandbox knows (Pipedrive's defaults).
 pub const ACTIVITY_TYPES: &[(&str, &str)] = &[
@@ -234,7 +236,7 @@ pub fn create_person(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply,
         add_time: ctx.now,
     };
     let data = render::person(&person);
-    store.persons.push(person);
+    store.put(Change::Person(person));
     Ok(Reply::ok(data))
 }
 
@@ -263,7 +265,7 @@ pub fn create_org(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, Ap
         add_time: ctx.now,
     };
     let data = render::org(&org);
-    store.orgs.push(org);
+    store.put(Change::Org(org));
     Ok(Reply::ok(data))
 }
 
@@ -356,7 +358,7 @@ pub fn create_lead(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, A
         is_archived: false,
     };
     let data = render::lead(&lead, store);
-    store.leads.push(lead);
+    store.put(Change::Lead(lead));
     Ok(Reply {
         status: 201,
         data,
@@ -403,7 +405,7 @@ pub fn create_deal(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, A
         source_lead_id: None,
     };
     let data = render::deal(&deal);
-    store.deals.push(deal);
+    store.put(Change::Deal(deal));
     Ok(Reply::ok(data))
 }
 
@@ -482,7 +484,7 @@ pub fn create_activity(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Repl
         add_time: ctx.now,
     };
     let data = render::activity(&activity);
-    store.activities.push(activity);
+    store.put(Change::Activity(activity));
     Ok(Reply::ok(data))
 }
 
@@ -528,6 +530,6 @@ pub fn create_note(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, A
         add_time: ctx.now,
     };
     let data = render::note(&note, store);
-    store.notes.push(note);
+    store.put(Change::Note(note));
     Ok(Reply::ok(data))
 }

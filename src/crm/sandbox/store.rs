@@ -1,6 +1,12 @@
 //! The sandbox CRM's data: one demo company, its users and lead labels, what the app
-//! created, and the OAuth codes and tokens. Kept in memory and saved as JSON in
-//! `DATA_DIR/sandbox.json` (written to a temporary file, then renamed over the old one).
+//! created, and the OAuth codes and tokens. Kept in memory, and on disk as a snapshot and a
+//! journal (see [`journal`]): `DATA_DIR/sandbox.json` holds the whole store as JSON,
+//! `DATA_DIR/sandbox.journal` one line per save since — the records the writes put or
+//! removed ([`Change`]), appended and synced before the writes are answered. Loading reads
+//! the snapshot and replays the journal; the journal is folded into a new snapshot at
+//! start and whenever it has grown past the snapshot's size.
+
+pub mod journal;
 
 use std::path::{Path, PathBuf};
 
@@ -196,6 +202,9 @@ pub struct Grant {
     pub access_expires_at: DateTime<Utc>,
     pub refresh_token: String,
     pub refresh_expires_at: DateTime<Utc>,
+    /// How often it was refreshed (what a test of several nodes counts).
+    #[serde(default)]
+    pub refreshed: u64,
 }
 
 /// Tokens spent today against the company's daily budget.
@@ -262,6 +271,39 @@ pub struct Store {
     pub grants: Vec<Grant>,
     #[serde(default)]
     pub daily: DailyUse,
+    /// Changes made since the last save, in order: what the next journal line holds.
+    #[serde(skip)]
+    unsaved: Vec<Change>,
+}
+
+/// One change a write makes to the store, as the journal keeps it: the new value of a
+/// record (put in place of the one with its id, or added), a record removed, or the whole
+/// of a short list. Applying a change twice leaves the store as applying it once, so a
+/// journal replayed over a snapshot that already holds some of it is harmless. The id
+/// counters and the day's token use travel with each journal line ([`journal::Entry`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Person(Person),
+    Org(Org),
+    Lead(Lead),
+    LeadRemoved(String),
+    Deal(Deal),
+    Activity(Activity),
+    Note(Note),
+    Webhook(Webhook),
+    WebhookRemoved(i64),
+    Codes(Vec<AuthCode>),
+    Grants(Vec<Grant>),
+}
+
+/// Put `item` in place of the element `same` finds (searched from the end, where new
+/// records are), or add it.
+fn upsert<T>(list: &mut Vec<T>, item: T, same: impl Fn(&T) -> bool) {
+    match list.iter().rposition(same) {
+        Some(at) => list[at] = item,
+        None => list.push(item),
+    }
 }
 
 /// The seeded user without a picture.
@@ -313,6 +355,58 @@ impl Store {
             codes: Vec::new(),
             grants: Vec::new(),
             daily: DailyUse::default(),
+            unsaved: Vec::new(),
+        }
+    }
+
+    /// Make `change` and remember it for the next save. Every write to the store goes
+    /// through here (the id counters and the day's token use excepted: each save records
+    /// them whole), so the journal replays to exactly what is in memory.
+    pub fn put(&mut self, change: Change) {
+        self.unsaved.push(change.clone());
+        self.apply(change);
+    }
+
+    /// The changes made since the last call, oldest first.
+    pub fn take_unsaved(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.unsaved)
+    }
+
+    /// Make `change` (loading replays the journal through here).
+    pub fn apply(&mut self, change: Change) {
+        match change {
+            Change::Person(p) => {
+                let id = p.id;
+                upsert(&mut self.persons, p, |x| x.id == id);
+            }
+            Change::Org(o) => {
+                let id = o.id;
+                upsert(&mut self.orgs, o, |x| x.id == id);
+            }
+            Change::Lead(l) => {
+                let id = l.id.clone();
+                upsert(&mut self.leads, l, |x| x.id == id);
+            }
+            Change::LeadRemoved(id) => self.leads.retain(|l| l.id != id),
+            Change::Deal(d) => {
+                let id = d.id;
+                upsert(&mut self.deals, d, |x| x.id == id);
+            }
+            Change::Activity(a) => {
+                let id = a.id;
+                upsert(&mut self.activities, a, |x| x.id == id);
+            }
+            Change::Note(n) => {
+                let id = n.id;
+                upsert(&mut self.notes, n, |x| x.id == id);
+            }
+            Change::Webhook(w) => {
+                let id = w.id;
+                upsert(&mut self.webhooks, w, |x| x.id == id);
+            }
+            Change::WebhookRemoved(id) => self.webhooks.retain(|w| w.id != id),
+            Change::Codes(codes) => self.codes = codes,
+            Change::Grants(grants) => self.grants = grants,
         }
     }
 
@@ -362,6 +456,18 @@ pub enum StoreError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error(
+        "line {line} of the sandbox CRM's journal {path} is not valid: {source} (move it and sandbox.json away to start afresh)"
+    )]
+    JournalLine {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error(
+        "the sandbox CRM's journal {path} has no sandbox.json beside it (move it away to start afresh)"
+    )]
+    NoSnapshot { path: PathBuf },
     #[error("cannot encode the sandbox CRM's data: {0}")]
     Encode(serde_json::Error),
     #[error("cannot save the sandbox CRM's data {path}: {source}")]
@@ -371,8 +477,14 @@ pub enum StoreError {
     },
 }
 
-/// Load the kept store, or `None` when there is none yet.
+/// The kept store (the snapshot at `path` with its journal applied), or `None` when
+/// there is none yet.
 pub fn load(path: &Path) -> Result<Option<Store>, StoreError> {
+    journal::load(path)
+}
+
+/// The snapshot alone, or `None` when there is none.
+fn read_snapshot(path: &Path) -> Result<Option<Store>, StoreError> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)

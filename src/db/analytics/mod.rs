@@ -39,6 +39,31 @@ pub fn record(
     events: &[NewEvent<'_>],
     now: i64,
 ) -> Result<(), DbError> {
+    let mut counts = rollup::Pending::default();
+    record_counting(
+        conn,
+        company_id,
+        conversation_id,
+        audience,
+        events,
+        now,
+        &mut counts,
+    )?;
+    counts.write(conn)
+}
+
+/// [`record`], with the roll-up counts left in `counts` for the caller to write once for
+/// several conversations (the timers fired in one transaction): a roll-up row is then
+/// locked once, just before the commit, not from the first conversation on.
+pub fn record_counting(
+    conn: &mut DbConn,
+    company_id: &str,
+    conversation_id: Option<&str>,
+    audience: Audience,
+    events: &[NewEvent<'_>],
+    now: i64,
+    counts: &mut rollup::Pending,
+) -> Result<(), DbError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -112,12 +137,9 @@ pub fn record(
         let Some(playbook_id) = &event.playbook_id else {
             continue;
         };
-        rollup::add(conn, &rollup::counting(event, playbook_id, &event.kind))?;
+        counts.add(rollup::counting(event, playbook_id, &event.kind));
         if confirmed && event.kind == kind::CONVERTED {
-            rollup::add(
-                conn,
-                &rollup::counting(event, playbook_id, rollup::CONFIRMED),
-            )?;
+            counts.add(rollup::counting(event, playbook_id, rollup::CONFIRMED));
         }
     }
     Ok(())

@@ -66,6 +66,69 @@ pub fn add(conn: &mut DbConn, row: &Daily) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Roll-up counts not written yet: added up by row, then written in the rows' key order
+/// (two transactions writing the same rows take their locks in one order).
+#[derive(Debug, Default)]
+pub struct Pending {
+    rows: Vec<Daily>,
+}
+
+impl Pending {
+    /// Count one row more (its `count`).
+    pub fn add(&mut self, row: Daily) {
+        self.rows.push(row);
+    }
+
+    /// How many rows were added: a mark to go back to with [`Pending::truncate`].
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Forget what was added after the mark (the step that added it was rolled back).
+    pub fn truncate(&mut self, mark: usize) {
+        self.rows.truncate(mark);
+    }
+
+    /// Write the counts: one upsert per distinct row.
+    pub fn write(self, conn: &mut DbConn) -> Result<(), DbError> {
+        let mut summed: std::collections::BTreeMap<Key, Daily> = Default::default();
+        for row in self.rows {
+            summed
+                .entry(Key::of(&row))
+                .and_modify(|r| r.count += row.count)
+                .or_insert(row);
+        }
+        for row in summed.values() {
+            add(conn, row)?;
+        }
+        Ok(())
+    }
+}
+
+/// A roll-up row's primary key, in its order.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key(String, String, i64, i32, bool, bool, String, String, i64);
+
+impl Key {
+    fn of(r: &Daily) -> Key {
+        Key(
+            r.company_id.clone(),
+            r.playbook_id.clone(),
+            r.day,
+            r.version,
+            r.known,
+            r.visitor_returning,
+            r.kind.clone(),
+            r.card.clone(),
+            r.value,
+        )
+    }
+}
+
 /// The roll-up row that counts one event once more, as `kind`.
 pub fn counting(event: &AnalyticsEvent, playbook_id: &str, kind: &str) -> Daily {
     Daily {

@@ -5,9 +5,12 @@
 //! `counts` after each that is new to the stream or moved between folders, `message` and
 //! `typing` of visible chats, `presence`, the rep's own `notify` and `offer` (on opening,
 //! every offer standing to the rep), `crm` when a record of a visible chat changed, and
-//! `resync` when the stream fell behind (the page then reloads from the API). While it is
-//! open it keeps the rep's inbox counted as connected
-//! (refreshing `last_seen_at` every 10 s).
+//! `resync` when the stream fell behind (the page then reloads from the API). When the
+//! node's link to the others was down, the stream catches up from the database instead:
+//! the summaries of the chats changed since, their messages the stream has not sent (by
+//! `seq`, in order), the reps' presence and the offers standing to the rep. While it is
+//! open it keeps the rep's inbox counted as connected (refreshing `last_seen_at` every
+//! 10 s).
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -22,10 +25,14 @@ use tokio::sync::broadcast::error::RecvError;
 use super::live;
 use crate::chat::Chat;
 use crate::chat::live::actions::may_see;
+use crate::chat::live::effective_online;
 use crate::chat::live::{Live, RepEvent};
+use crate::chat::message::Message;
 use crate::chat::realtime::{CompanyEvent, CompanySubscription, LiveEvent};
-use crate::db::conversations as convs;
+use crate::chat::session::HISTORY_LIMIT;
+use crate::db::conversations::{self as convs, MessageRow};
 use crate::db::live::Rep;
+use crate::db::summary::Summary;
 use crate::db::{DbError, companies, offers};
 use crate::web::auth::Session;
 use crate::web::shutdown::{RECONNECT_HINT, Stopping};
@@ -34,6 +41,8 @@ use crate::web::{AppError, AppState};
 
 /// How often an open stream refreshes the rep's presence (and keeps proxies awake).
 const TOUCH_EVERY: Duration = Duration::from_secs(10);
+/// Beyond this many changed chats a stream does not catch up: the page reloads.
+const CATCH_UP_CHATS: i64 = 50;
 
 /// The rep's real-time events.
 #[utoipa::path(
@@ -82,6 +91,7 @@ pub async fn events(
         teams,
         company_id,
         known: HashMap::new(),
+        sent: HashMap::new(),
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
         touch: tokio::time::interval_at(tokio::time::Instant::now() + TOUCH_EVERY, TOUCH_EVERY),
         stopping: state.shutdown.watch(),
@@ -120,6 +130,8 @@ struct RepStream {
     company_id: String,
     /// Chats seen on this stream.
     known: HashMap<String, Seen>,
+    /// The newest message `seq` sent of each chat.
+    sent: HashMap<String, i64>,
     pending: VecDeque<Bytes>,
     touch: tokio::time::Interval,
     /// Ends the stream when the node stops.
@@ -147,15 +159,12 @@ impl RepStream {
                     self.pending.push_back(RECONNECT_HINT);
                 }
                 received = self.rx.recv() => match received {
-                    Ok(event) if matches!(*event, CompanyEvent::Resync) => {
-                        self.known.clear();
-                        self.push("resync", json!({}));
-                    }
-                    Ok(event) => self.handle(&event).await,
-                    Err(RecvError::Lagged(_)) => {
-                        self.known.clear();
-                        self.push("resync", json!({}));
-                    }
+                    Ok(event) => match *event {
+                        CompanyEvent::Resync { since: Some(since) } => self.catch_up(since).await,
+                        CompanyEvent::Resync { since: None } => self.reload(),
+                        _ => self.handle(&event).await,
+                    },
+                    Err(RecvError::Lagged(_)) => self.reload(),
                     Err(RecvError::Closed) => return None,
                 },
                 _ = self.touch.tick() => {
@@ -165,6 +174,111 @@ impl RepStream {
                     return Some(Bytes::from_static(b": ping\n\n"));
                 }
             }
+        }
+    }
+
+    /// The page reloads everything from the API.
+    fn reload(&mut self) {
+        self.known.clear();
+        self.sent.clear();
+        self.push("resync", json!({}));
+    }
+
+    /// Send what changed at or after `since` (Unix ms) as the events the stream missed:
+    /// each changed chat's messages not sent yet (in `seq` order; of a chat the stream
+    /// never sent, those made since) and its summary, then every rep's presence and the
+    /// offers standing to this rep. Too many changed chats: the page reloads.
+    async fn catch_up(&mut self, since: i64) {
+        let company = self.company_id.clone();
+        let chats = self
+            .chat()
+            .db
+            .run(move |conn| {
+                crate::db::live::changed_since(conn, &company, since, CATCH_UP_CHATS + 1)
+            })
+            .await;
+        let mut chats = match chats {
+            Ok(chats) if chats.len() as i64 <= CATCH_UP_CHATS => chats,
+            Ok(_) => return self.reload(),
+            Err(e) => {
+                tracing::warn!(error = %e, "an inbox stream cannot catch up");
+                return self.reload();
+            }
+        };
+        // Oldest change first, as they happened.
+        chats.reverse();
+        let wanted: Vec<(String, Option<i64>)> = chats
+            .iter()
+            .filter(|s| self.visible(&self.seen_of(s)))
+            .map(|s| (s.id.clone(), self.sent.get(&s.id).copied()))
+            .collect();
+        let (company, rep_id, user) = (
+            self.company_id.clone(),
+            self.rep.id.clone(),
+            self.rep.crm_user_id,
+        );
+        let read = self
+            .chat()
+            .db
+            .run(move |conn| {
+                let mut messages: HashMap<String, Vec<MessageRow>> = HashMap::new();
+                for (id, after) in wanted {
+                    let rows = match after {
+                        Some(after) => {
+                            convs::messages_after(conn, &company, &id, after, HISTORY_LIMIT)?
+                        }
+                        None => convs::messages_after_since(
+                            conn,
+                            &company,
+                            &id,
+                            0,
+                            since,
+                            HISTORY_LIMIT,
+                        )?,
+                    };
+                    messages.insert(id, rows);
+                }
+                let reps = crate::db::live::reps(conn, &company)?;
+                let settings = companies::by_id(conn, &company)?;
+                let standing = offers::standing_to(conn, &company, &rep_id, crate::db::now_ms())?;
+                Ok::<_, DbError>((messages, reps, settings, standing))
+            })
+            .await;
+        let (mut messages, reps, company, standing) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(error = %e, "an inbox stream cannot catch up");
+                return self.reload();
+            }
+        };
+        for summary in chats {
+            for row in messages.remove(&summary.id).unwrap_or_default() {
+                let event = CompanyEvent::Conversation {
+                    conversation_id: summary.id.clone(),
+                    event: LiveEvent::Message(Message::from(&row)),
+                };
+                self.handle(&event).await;
+            }
+            self.rep_event(&RepEvent::Conversation(summary)).await;
+        }
+        if let Some(company) = company {
+            let now = chrono::Utc::now();
+            for r in &reps {
+                let online = effective_online(r, &company, now);
+                self.rep_event(&RepEvent::Presence {
+                    user_id: r.crm_user_id,
+                    online,
+                })
+                .await;
+            }
+        }
+        for (conversation_id, expires_at) in standing {
+            self.rep_event(&RepEvent::Offer {
+                conversation_id,
+                expires_at,
+                to: user,
+            })
+            .await;
         }
     }
 
@@ -182,6 +296,17 @@ impl RepStream {
             &self.teams,
             self.see_all,
         )
+    }
+
+    /// What a summary says of who may see the chat.
+    fn seen_of(&self, summary: &Summary) -> Seen {
+        let assignee = match &summary.assignee {
+            Some(a) if a.user_id == self.rep.crm_user_id => Some(self.rep.id.clone()),
+            // Another rep: any row id other than this rep's.
+            Some(a) => Some(format!("crm:{}", a.user_id)),
+            None => None,
+        };
+        (summary.status.clone(), assignee, summary.team.clone())
     }
 
     /// May this rep see the chat? Read once from the database, then kept up to date by
@@ -213,7 +338,9 @@ impl RepStream {
                 conversation_id,
                 event: LiveEvent::Message(m),
             } => {
-                if self.sees(conversation_id).await {
+                let sent = self.sent.get(conversation_id).copied().unwrap_or(0);
+                if m.seq > sent && self.sees(conversation_id).await {
+                    self.sent.insert(conversation_id.clone(), m.seq);
                     self.push(
                         "message",
                         json!({ "conversation_id": conversation_id, "message": m }),
@@ -222,7 +349,7 @@ impl RepStream {
             }
             CompanyEvent::Conversation { .. } => {}
             CompanyEvent::Rep { event } => self.rep_event(event).await,
-            CompanyEvent::Resync => {}
+            CompanyEvent::Resync { .. } => {}
         }
     }
 
@@ -230,13 +357,7 @@ impl RepStream {
         let me = self.rep.crm_user_id;
         match event {
             RepEvent::Conversation(summary) => {
-                let assignee = match &summary.assignee {
-                    Some(a) if a.user_id == me => Some(self.rep.id.clone()),
-                    // Another rep: any row id other than this rep's.
-                    Some(a) => Some(format!("crm:{}", a.user_id)),
-                    None => None,
-                };
-                let seen = (summary.status.clone(), assignee, summary.team.clone());
+                let seen = self.seen_of(summary);
                 let visible = self.visible(&seen);
                 // The folders count chats by status, assignee and team: a chat that kept
                 // all three (a new message) leaves the counts as they were.

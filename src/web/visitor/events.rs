@@ -2,8 +2,10 @@
 //!
 //! The stream subscribes to the hub first, then sends what the database holds after the
 //! resume point (`Last-Event-ID`, else `?after=`, else the whole history), then live
-//! events, skipping any message already sent. A subscriber that falls behind re-reads the
-//! messages it missed from the database. A comment line every 20 s keeps proxies from
+//! events, skipping any message already sent. A subscriber that falls behind (or whose
+//! node lost its link to the others) re-reads from the database the messages it missed,
+//! in `seq` order, then the conversation's status and rep when they changed meanwhile, and
+//! a waiting visitor hears their place again. A comment line every 20 s keeps proxies from
 //! closing an idle connection.
 
 use std::collections::VecDeque;
@@ -16,12 +18,13 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::auth::VisitorAuth;
+use crate::chat::Chat;
 use crate::chat::live::announce;
 use crate::chat::message::Message;
 use crate::chat::realtime::{LiveEvent, Subscription};
 use crate::chat::session::{self, HISTORY_LIMIT};
-use crate::db::Db;
 use crate::db::conversations as convs;
+use crate::db::live;
 use crate::web::shutdown::{RECONNECT_HINT, Stopping};
 use crate::web::{AppError, AppState};
 
@@ -89,17 +92,19 @@ pub async fn events(
     }
     let mut stream = Stream {
         rx,
-        db: state.db.clone(),
+        chat: state.chat.clone(),
         company_id: conversation.company_id,
         conversation_id: conversation.id,
         last_seq: after,
+        status: (conversation.status, conversation.outcome),
+        assigned_to: conversation.assigned_to,
         pending: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
         keepalive: tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE),
         stopping: state.shutdown.watch(),
         ended: false,
         _open: crate::metrics::OpenStream::new("visitor"),
     };
-    stream.reload().await?;
+    stream.reload(false).await?;
     let body = futures_util::stream::unfold(stream, |mut s| async move {
         let next = s.next().await?;
         Some((Ok::<_, Infallible>(next), s))
@@ -116,11 +121,15 @@ pub async fn events(
 /// One visitor's event stream.
 struct Stream {
     rx: Subscription,
-    db: Db,
+    chat: Chat,
     company_id: String,
     conversation_id: String,
     /// The newest message sent.
     last_seq: i64,
+    /// The status and outcome the visitor was last told.
+    status: (String, Option<String>),
+    /// The rep (row id) who had the chat when the visitor was last told.
+    assigned_to: Option<String>,
     pending: VecDeque<Bytes>,
     keepalive: tokio::time::Interval,
     /// Ends the stream when the node stops.
@@ -146,7 +155,7 @@ impl Stream {
                 }
                 received = self.rx.recv() => match received {
                     Ok(event) if matches!(*event, LiveEvent::Resync) => {
-                        if self.reload().await.is_err() {
+                        if self.reload(true).await.is_err() {
                             return None;
                         }
                     }
@@ -157,10 +166,13 @@ impl Stream {
                             }
                             self.last_seq = seq;
                         }
+                        if let LiveEvent::Status { status, outcome } = &*event {
+                            self.status = (status.clone(), outcome.clone());
+                        }
                         return Some(frame(&event));
                     }
                     Err(RecvError::Lagged(_)) => {
-                        if self.reload().await.is_err() {
+                        if self.reload(true).await.is_err() {
                             return None;
                         }
                     }
@@ -171,29 +183,65 @@ impl Stream {
         }
     }
 
-    /// Queue the stored messages after `last_seq`.
-    async fn reload(&mut self) -> Result<(), AppError> {
+    /// Queue the stored messages after `last_seq`; `again` (events were missed): then the
+    /// conversation's status and rep when they changed meanwhile, and a waiting visitor's
+    /// place.
+    async fn reload(&mut self, again: bool) -> Result<(), AppError> {
         let (company, conversation, after) = (
             self.company_id.clone(),
             self.conversation_id.clone(),
             self.last_seq,
         );
-        let rows = self
+        let (rows, now) = self
+            .chat
             .db
             .run(move |conn| {
-                Ok::<_, AppError>(convs::messages_after(
-                    conn,
-                    &company,
-                    &conversation,
-                    after,
-                    HISTORY_LIMIT,
-                )?)
+                let rows =
+                    convs::messages_after(conn, &company, &conversation, after, HISTORY_LIMIT)?;
+                let now = match again {
+                    false => None,
+                    true => match convs::get(conn, &company, &conversation)? {
+                        Some(c) => {
+                            let rep = match &c.assigned_to {
+                                Some(id) => live::rep_by_row(conn, &company, id)?,
+                                None => None,
+                            };
+                            Some((c, rep))
+                        }
+                        None => None,
+                    },
+                };
+                Ok::<_, AppError>((rows, now))
             })
             .await?;
         for row in &rows {
             self.last_seq = self.last_seq.max(row.seq);
             self.pending
                 .push_back(frame(&LiveEvent::Message(Message::from(row))));
+        }
+        let Some((conv, rep)) = now else {
+            return Ok(());
+        };
+        if conv.assigned_to != self.assigned_to {
+            self.assigned_to = conv.assigned_to.clone();
+            let (name, avatar_url) = match rep {
+                Some(r) if conv.status == convs::status::ASSIGNED => (Some(r.name), r.icon_url),
+                _ => (None, None),
+            };
+            self.pending
+                .push_back(frame(&LiveEvent::Agent { name, avatar_url }));
+        }
+        let status = (conv.status.clone(), conv.outcome.clone());
+        if status != self.status {
+            self.status = status.clone();
+            self.pending.push_back(frame(&LiveEvent::Status {
+                status: status.0,
+                outcome: status.1,
+            }));
+        }
+        if conv.status == convs::status::UNASSIGNED {
+            let (chat, company, id) = (self.chat.clone(), conv.company_id, conv.id);
+            tokio::spawn(async move { announce::watching(&chat, &company, &id).await });
         }
         Ok(())
     }
