@@ -33,7 +33,6 @@ use concierge::crm::CrmUser;
 use concierge::db::{companies, crm_users, playbooks};
 use concierge::playbook::check::check_document;
 use concierge::playbook::load::Format;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
@@ -53,6 +52,9 @@ cards:
     type: end
     text: "Bye."
 "##;
+
+#[path = "support/inbox.rs"]
+mod inbox;
 
 const CRM_COMPANY: i64 = 4242;
 const REP: i64 = 424201;
@@ -151,41 +153,16 @@ async fn run(
 
     // The rep: signed in, online, stream open.
     let client = reqwest::Client::new();
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &json!({"userId": REP, "companyId": CRM_COMPANY, "exp": chrono::Utc::now().timestamp() + 3600}),
-        &EncodingKey::from_secret(state.crm.jwt_secret.expose_secret().as_bytes()),
+    let rep = inbox::sign_in(
+        &client,
+        &base,
+        state.crm.jwt_secret.expose_secret(),
+        CRM_COMPANY,
+        REP,
     )
-    .expect("launch token");
-    let page = client
-        .get(format!(
-            "{base}/inbox?userId={REP}&companyId={CRM_COMPANY}&token={token}"
-        ))
-        .send()
-        .await
-        .expect("inbox");
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_owned();
-    let html = page.text().await.expect("page");
-    let at = html.find("name=\"csrf-token\" content=\"").expect("csrf") + 27;
-    let csrf = html[at..].split('"').next().expect("csrf").to_owned();
-    let online: Value = client
-        .post(format!("{base}/api/inbox/presence"))
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"online": true}))
-        .send()
-        .await
-        .expect("presence")
-        .json()
-        .await
-        .expect("presence");
-    assert_eq!(online["online"], true, "the rep is online");
+    .await;
+    inbox::go_online(&client, &base, &rep).await;
+    let cookie = rep.cookie;
     let arrived: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let mut stream = client
         .get(format!("{base}/api/inbox/events"))

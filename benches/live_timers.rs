@@ -27,21 +27,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use concierge::chat::Chat;
-use concierge::chat::flow::FlowState;
 use concierge::chat::http_card::HttpCaller;
 use concierge::chat::live::RepEvent;
 use concierge::chat::realtime::{
     CompanySubscription, Derivations, Derived, Hub, LiveEvent, LocalHub, Subscription,
 };
 use concierge::chat::timers::{Worker, WorkerConfig};
-use concierge::db::conversations::{Conversation, status};
-use concierge::db::schema::{conversations, messages, timers, visitors};
-use concierge::db::timers::TimerRow;
-use concierge::db::visitors::Visitor;
-use concierge::db::{self, Db, DbConn, DbError, companies, playbooks};
-use concierge::playbook::check::check_document;
-use concierge::playbook::load::Format;
-use concierge::playbook::{Phase, State};
+use concierge::db::schema::{messages, timers};
+use concierge::db::{self, Db, DbError};
 use diesel::prelude::*;
 
 const PLAYBOOK: &str = r##"
@@ -69,8 +62,11 @@ cards:
 
 const OFFLINE: &str = "Nobody could take your chat — leave your e-mail?";
 
-/// Rows written per insert while seeding.
-const SEED_CHUNK: usize = 500;
+#[path = "support/node.rs"]
+mod node;
+#[path = "support/seed.rs"]
+mod seed;
+use seed::{env_number, pg, pg_database};
 
 fn main() {
     let timers: usize = env_number("BENCH_TIMERS", 100_000);
@@ -92,10 +88,8 @@ fn main() {
         let (url, cleanup) = match &admin {
             None => (dir.path().join("bench.db").display().to_string(), None),
             Some(admin) => {
-                let db = format!("concierge_bench_{}", uuid::Uuid::new_v4().simple());
-                pg(admin, &format!("CREATE DATABASE {db}"));
-                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-                (format!("{base}/{db}"), Some((admin.clone(), db)))
+                let (url, db) = pg_database(admin);
+                (url, Some((admin.clone(), db)))
             }
         };
         runtime.block_on(run(name, &url, timers, span_s));
@@ -172,10 +166,14 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
     let seeding = Instant::now();
     let ids = {
         let db = db.clone();
-        tokio::task::spawn_blocking(move || seed(&db, count))
-            .await
-            .expect("task")
-            .expect("seed")
+        tokio::task::spawn_blocking(move || {
+            // `due_at` is the index for now, set to real times below.
+            seed::waiting_chats(&db, PLAYBOOK, None, "rep", count, Some(&|i| i as i64))
+        })
+        .await
+        .expect("task")
+        .expect("seed")
+        .conversations
     };
     // All due within the span, starting a moment from now.
     let span_ms = i64::try_from(span_s * 1000).unwrap_or(15_000);
@@ -292,134 +290,7 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
     );
 }
 
-/// `count` visitors, each with a conversation waiting at the live chat card and its wait
-/// timer armed (`due_at` = its index, set to real times afterwards). The conversation ids.
-fn seed(db: &Db, count: usize) -> Result<Vec<String>, DbError> {
-    let mut conn = db.conn()?;
-    let conn = &mut *conn;
-    let company = companies::create(conn, "Bench", None)?;
-    let mut settings = company.settings();
-    settings.business_hours = vec![vec!["00:00-24:00".to_owned()]; 7];
-    companies::update_settings(conn, &company.id, &settings)?;
-    let doc = check_document(PLAYBOOK, Format::Yaml).expect("valid playbook");
-    playbooks::save_and_publish(conn, &company.id, &doc)?;
-    let version = playbooks::published(conn, &company.id)?
-        .into_iter()
-        .next()
-        .expect("published")
-        .version_id;
-    let waiting = FlowState {
-        state: State {
-            at: Some("rep".into()),
-            phase: Phase::AwaitingRep,
-            ..State::default()
-        },
-        engaged: false,
-    }
-    .to_json();
-    let now = db::now_ms();
-    let mut ids = Vec::with_capacity(count);
-    for start in (0..count).step_by(SEED_CHUNK) {
-        let end = (start + SEED_CHUNK).min(count);
-        let mut vs = Vec::with_capacity(end - start);
-        let mut cs = Vec::with_capacity(end - start);
-        let mut ts = Vec::with_capacity(end - start);
-        for i in start..end {
-            let visitor = db::new_id();
-            let conversation = db::new_id();
-            vs.push(Visitor {
-                id: visitor.clone(),
-                company_id: company.id.clone(),
-                email: None,
-                name: None,
-                known: false,
-                visits: 1,
-                attributes: "{}".into(),
-                first_seen_at: now,
-                last_seen_at: now,
-            });
-            cs.push(Conversation {
-                id: conversation.clone(),
-                company_id: company.id.clone(),
-                visitor_id: visitor,
-                status: status::UNASSIGNED.into(),
-                playbook_version_id: Some(version.clone()),
-                engine_state: waiting.clone(),
-                assigned_to: None,
-                last_seq: 0,
-                created_at: now,
-                updated_at: now,
-                closed_at: None,
-                waiting_since: Some(now),
-                assigned_at: None,
-                outcome: None,
-                team: None,
-                panel: None,
-            });
-            ts.push(TimerRow {
-                id: db::new_id(),
-                company_id: company.id.clone(),
-                conversation_id: conversation.clone(),
-                kind: "live_chat_wait".into(),
-                card: "rep".into(),
-                due_at: i as i64,
-                status: concierge::db::timers::status::ARMED.into(),
-                locked_until: None,
-                created_at: now,
-                fired_at: None,
-            });
-            ids.push(conversation);
-        }
-        match conn {
-            // Multi-row inserts on PostgreSQL, one statement per row on SQLite (cheap
-            // there), each chunk in one transaction.
-            DbConn::Pg(c) => c.transaction(|c| {
-                diesel::insert_into(visitors::table)
-                    .values(&vs)
-                    .execute(c)?;
-                diesel::insert_into(conversations::table)
-                    .values(&cs)
-                    .execute(c)?;
-                diesel::insert_into(timers::table).values(&ts).execute(c)?;
-                Ok::<_, diesel::result::Error>(())
-            })?,
-            DbConn::Sqlite(c) => c.transaction(|c| {
-                for ((v, cv), t) in vs.iter().zip(&cs).zip(&ts) {
-                    diesel::insert_into(visitors::table).values(v).execute(c)?;
-                    diesel::insert_into(conversations::table)
-                        .values(cv)
-                        .execute(c)?;
-                    diesel::insert_into(timers::table).values(t).execute(c)?;
-                }
-                Ok::<_, diesel::result::Error>(())
-            })?,
-        }
-    }
-    Ok(ids)
-}
-
 /// Resident memory of this process, in KiB (Linux).
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn pg(admin: &str, sql: &str) {
-    use diesel::pg::PgConnection;
-    let mut conn = PgConnection::establish(admin).expect("PostgreSQL");
-    diesel::sql_query(sql).execute(&mut conn).expect(sql);
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    node::rss_kib(std::process::id())
 }

@@ -163,12 +163,18 @@ pub trait Crm: Send + Sync {
     ) -> impl Future<Output = Result<Option<i64>, CrmError>> + Send;
     fn create_person(&self, p: &NewPerson) -> impl Future<Output = Result<i64, CrmError>> + Send;
 
+    /// Does the person with this id still exist? `false` when the CRM answers 404 or 410,
+    /// or flags the person deleted (checked before a remembered id is used again).
+    fn person_exists(&self, id: i64) -> impl Future<Output = Result<bool, CrmError>> + Send;
+
     /// Exact name match.
     fn find_org_by_name(
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<i64>, CrmError>> + Send;
     fn create_org(&self, o: &NewOrg) -> impl Future<Output = Result<i64, CrmError>> + Send;
+    /// Does the organization with this id still exist? As [`Crm::person_exists`].
+    fn org_exists(&self, id: i64) -> impl Future<Output = Result<bool, CrmError>> + Send;
 
     fn create_lead(
         &self,

@@ -437,11 +437,12 @@ pub fn variables(
         .order(variables::path.asc())
         .select((variables::path, variables::value))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|(path, value)| {
-            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
-            (path, value)
+            // A variable's row is named by its conversation and path.
+            let row = format!("{conversation_id} {path}");
+            let value = stored_json("variables", &row, "value", &value)?;
+            Ok((path, value))
         })
-        .collect())
+        .collect()
 }

@@ -13,6 +13,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod companies;
 pub mod conversations;
+pub mod crm_identities;
 pub mod crm_users;
 pub mod installs;
 pub mod live;

@@ -60,6 +60,13 @@ fn from_json(text: &str) -> Result<Playbook, DbError> {
     serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("playbook document: {e}")))
 }
 
+impl VersionRow {
+    /// The published document; unreadable, an error naming the version's row.
+    pub fn playbook(&self) -> Result<Playbook, DbError> {
+        super::stored_json("playbook_versions", &self.id, "document", &self.document)
+    }
+}
+
 fn to_published((p, v): (PlaybookRow, VersionRow)) -> Result<Published, DbError> {
     Ok(Published {
         playbook_id: p.id,

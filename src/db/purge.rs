@@ -17,8 +17,8 @@ pub struct Purged {
 
 /// In one transaction: delete the company's installs (tokens), CRM users and visitors
 /// (their conversations, messages and variables go with them, and so the roll-ups of
-/// conversions the CRM confirmed are dropped) and its CRM webhooks' records
-/// and password, cancel its pending timers,
+/// conversions the CRM confirmed are dropped), its CRM webhooks' records
+/// and password and the CRM ids it remembered by e-mail and name, cancel its pending timers,
 /// and cancel its undelivered outbox rows, wiping their payloads (they hold names and
 /// e-mail addresses); end every session of its users and close its widget until the next
 /// install. The company row and its playbooks stay for a later re-install.
@@ -53,6 +53,7 @@ pub fn uninstall(conn: &mut DbConn, company_id: &str, now: i64) -> Result<Purged
         let installs = installs::delete_for_company(conn, company_id)?;
         let crm_users = crm_users::delete_for_company(conn, company_id)?;
         super::webhooks::forget_all(conn, company_id)?;
+        super::crm_identities::forget_all(conn, company_id)?;
         super::companies::mark_uninstalled(conn, company_id, now)?;
         Ok(Purged {
             installs,

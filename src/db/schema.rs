@@ -267,6 +267,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    crm_identities (company_id, kind, lookup) {
+        company_id -> Text,
+        kind -> Text,
+        lookup -> Text,
+        crm_id -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     crm_webhook_auth (company_id) {
         company_id -> Text,
         password_sha256 -> Text,
@@ -392,6 +402,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     crm_lead_outcomes,
     crm_webhooks,
     crm_webhook_auth,
+    crm_identities,
     chat_takes,
     chat_offers,
     teams,

@@ -243,15 +243,20 @@ fn contact_of(
     company_id: &str,
     conversation_id: &str,
 ) -> Result<Option<(Contact, Option<String>)>, DbError> {
-    let visitor: Option<(Option<String>, Option<String>, String)> = conversations::table
+    let visitor: Option<(String, Option<String>, Option<String>, String)> = conversations::table
         .inner_join(visitors::table)
         .filter(conversations::id.eq(conversation_id))
         .filter(conversations::company_id.eq(company_id))
         .filter(visitors::company_id.eq(company_id))
-        .select((visitors::name, visitors::email, visitors::attributes))
+        .select((
+            visitors::id,
+            visitors::name,
+            visitors::email,
+            visitors::attributes,
+        ))
         .first(conn)
         .optional()?;
-    let Some((name, email, attributes)) = visitor else {
+    let Some((visitor_id, name, email, attributes)) = visitor else {
         return Ok(None);
     };
     let mut contact = Contact {
@@ -276,11 +281,9 @@ fn contact_of(
             _ => {}
         }
     }
-    let page = serde_json::from_str::<crate::db::visitors::Attributes>(&attributes)
-        .ok()
-        .and_then(|a| a.page)
-        .map(|p| p.url)
-        .filter(|u| !u.is_empty());
+    let attributes: crate::db::visitors::Attributes =
+        crate::db::stored_json("visitors", &visitor_id, "attributes", &attributes)?;
+    let page = attributes.page.map(|p| p.url).filter(|u| !u.is_empty());
     Ok(Some((contact, page)))
 }
 

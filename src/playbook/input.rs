@@ -84,7 +84,8 @@ fn email(answer: &str) -> Result<String, InputError> {
             domain.to_ascii_lowercase()
         ))
     } else {
-        Ok(answer.to_owned())
+        // The parsed address is the answer as typed: keep its text, no copy.
+        Ok(address.into())
     }
 }
 

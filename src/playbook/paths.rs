@@ -185,7 +185,9 @@ fn branches(kind: &CardKind) -> Vec<Branch> {
                 Some(next) => plain(next),
                 None => vec![Branch {
                     input: None,
-                    to: To::Ending(Ending::Redirect { url: c.url.clone() }),
+                    to: To::Ending(Ending::Redirect {
+                        url: c.url.to_string(),
+                    }),
                 }],
             };
         }

@@ -8,9 +8,132 @@
 //! check every placeholder of a document at load time and name its card; an engine would
 //! accept far more than the format allows and render HTML where rich-text source is due.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Deref;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::vars::Vars;
+
+/// A template field of a card: the text as written, and its parsed form, made once when
+/// the playbook is loaded (or the field is built) so that no step parses it again. It
+/// reads, compares and serialises as its text.
+#[derive(Clone)]
+pub struct Text {
+    src: String,
+    /// `None` when the text does not parse: it is then used as written.
+    parsed: Option<Template>,
+}
+
+impl Text {
+    pub fn new(src: impl Into<String>) -> Text {
+        let src = src.into();
+        let parsed = Template::parse(&src).ok();
+        Text { src, parsed }
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.src
+    }
+
+    /// The parsed template; `None` when the text is not a valid template.
+    pub fn template(&self) -> Option<&Template> {
+        self.parsed.as_ref()
+    }
+}
+
+impl Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.src
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        &self.src
+    }
+}
+
+impl From<String> for Text {
+    fn from(src: String) -> Text {
+        Text::new(src)
+    }
+}
+
+impl From<&str> for Text {
+    fn from(src: &str) -> Text {
+        Text::new(src)
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.src
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.src == other.src
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.src == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.src == *other
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.src, f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.src)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.src)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
+        String::deserialize(deserializer).map(Text::new)
+    }
+}
+
+impl JsonSchema for Text {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        String::schema_name()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        String::json_schema(generator)
+    }
+}
 
 /// A parsed template: literal text and placeholders.
 #[derive(Debug, Clone, PartialEq, Eq)]

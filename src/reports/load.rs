@@ -120,7 +120,7 @@ pub fn report_from(
         Some(v) => versions.iter().find(|r| r.version == v),
         None => versions.first(),
     };
-    let document: Option<Playbook> = chosen.and_then(|v| serde_json::from_str(&v.document).ok());
+    let document: Option<Playbook> = chosen.map(|v| v.playbook()).transpose()?;
     let scope = Scope {
         company_id,
         playbook_id,

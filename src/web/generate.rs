@@ -172,13 +172,16 @@ async fn company_context(
         .as_ref()
         .and_then(|d| d.get("language"))
         .and_then(|l| serde_json::from_value::<Language>(l.clone()).ok());
+    let drafts = rows
+        .iter()
+        .map(|row| crate::db::stored_json::<Value>("playbooks", &row.id, "draft", &row.draft))
+        .collect::<Result<Vec<_>, _>>()?;
     let language = body.language.or(draft_language).unwrap_or_else(|| {
         let mut counts: HashMap<Language, usize> = HashMap::new();
-        for row in &rows {
-            if let Ok(doc) = serde_json::from_str::<Value>(&row.draft)
-                && let Some(lang) = doc
-                    .get("language")
-                    .and_then(|l| serde_json::from_value(l.clone()).ok())
+        for doc in &drafts {
+            if let Some(lang) = doc
+                .get("language")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
             {
                 *counts.entry(lang).or_default() += 1;
             }

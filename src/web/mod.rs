@@ -1,6 +1,7 @@
 //! The web layer: the app is built by one function, [`build`], that `serve` and the tests
 //! both call. Handlers parse and authorise; the work happens in `chat`, `crm` and `db`.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 mod crm_webhooks;
@@ -192,6 +193,8 @@ pub async fn build(mut config: Config) -> Result<Server, StartError> {
             .wrap(actix_web::middleware::from_fn(page_headers::add))
             .wrap(actix_web::middleware::Compress::default())
             .wrap(actix_web::middleware::from_fn(deadline::add))
+            // Outermost: the log sees every answer, the other middlewares' too.
+            .wrap(actix_web::middleware::from_fn(access::log))
             .configure(routes);
         // The sandbox CRM's routes exist only while it stands in for the CRM.
         #[cfg(feature = "sandbox")]

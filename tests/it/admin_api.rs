@@ -1597,3 +1597,57 @@ async fn the_settings_page_carries_the_sections_and_a_script_that_writes_no_html
         assert_eq!(checked["problems"], json!([]), "{}", t["slug"]);
     }
 }
+
+/// A stored draft that cannot be read is an error logged naming the playbook: never an
+/// empty draft, a list without it, or a trigger left undescribed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_stored_draft_is_an_error_naming_the_playbook() {
+    use crate::storage::plant;
+    assert!(crate::server_log::capture(), "the log is captured");
+    for db in TestDb::all() {
+        let backend = db.backend;
+        let s = setup(db).await;
+        let id = s.create(&s.admin, CLICK_PLAYBOOK).await;
+        let began = std::time::Instant::now();
+        let refused = |what: String| {
+            let s = &s;
+            async move {
+                let (status, body) = if what.ends_with("/publish") {
+                    let note = Body::Json(json!({ "note": "again" }));
+                    s.call(&s.admin, Method::POST, &what, note).await
+                } else {
+                    s.get(&s.admin, &what).await
+                };
+                assert_eq!(status, 500, "{backend:?} {what}: {body:#}");
+            }
+        };
+        // The document broken, the text as the admin sent it kept.
+        {
+            let mut conn = s.app.state.db.conn().unwrap();
+            plant(
+                &mut conn,
+                r#"UPDATE playbooks SET draft = '{"slug": ' WHERE id = '$id'"#,
+                &id,
+            );
+        }
+        refused("/api/admin/playbooks".into()).await;
+        refused(format!("/api/admin/playbooks/{id}")).await;
+        assert!(
+            crate::server_log::logged_since(began, &id),
+            "{backend:?}: the error names the playbook"
+        );
+        // Without the text as sent (as the shipped playbooks are stored), every reader of
+        // the draft refuses it.
+        {
+            let mut conn = s.app.state.db.conn().unwrap();
+            plant(
+                &mut conn,
+                "UPDATE playbooks SET draft_source = NULL WHERE id = '$id'",
+                &id,
+            );
+        }
+        refused(format!("/api/admin/playbooks/{id}")).await;
+        refused(format!("/api/admin/playbooks/{id}/export")).await;
+        refused(format!("/api/admin/playbooks/{id}/publish")).await;
+    }
+}

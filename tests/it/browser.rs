@@ -10,8 +10,10 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::{TestApp, TestDb};
+use crate::server_log;
 use crate::wait::eventually;
 use concierge::db::{companies, playbooks};
 use concierge::playbook::Playbook;
@@ -82,7 +84,9 @@ impl ChromeDriver {
         args.push(format!("--user-data-dir={}", profile.display()));
         let caps = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args }
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            // The console, for the report of a failed test.
+            "goog:loggingPrefs": { "browser": "ALL" }
         });
         let Value::Object(caps) = caps else {
             unreachable!()
@@ -93,6 +97,92 @@ impl ChromeDriver {
             .await
             .unwrap_or_else(|e| panic!("cannot start {CHROMIUM} through chromedriver: {e}"))
     }
+}
+
+impl ChromeDriver {
+    /// The browser's console since the last call (its messages, failed loads and errors),
+    /// one line each, timed from `began`.
+    async fn console(&self, browser: &Client, began: SystemTime) -> String {
+        let Ok(Some(session)) = browser.session_id().await else {
+            return "(no session)\n".into();
+        };
+        let answer = async {
+            reqwest::Client::new()
+                .post(format!("{}/session/{session}/se/log", self.url))
+                .json(&json!({ "type": "browser" }))
+                .send()
+                .await
+                .ok()?
+                .json::<Value>()
+                .await
+                .ok()
+        };
+        let Some(log) = answer.await else {
+            return "(chromedriver did not give the console)\n".into();
+        };
+        let began = began
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let mut out = String::new();
+        for entry in log["value"].as_array().into_iter().flatten() {
+            let at = entry["timestamp"].as_f64().unwrap_or(0.0) / 1000.0 - began;
+            out.push_str(&format!(
+                "{at:9.3}s {} {}\n",
+                entry["level"].as_str().unwrap_or("?"),
+                entry["message"].as_str().unwrap_or("?")
+            ));
+        }
+        if out.is_empty() {
+            out.push_str("(empty)\n");
+        }
+        out
+    }
+}
+
+/// The scenario's time origin, for the failure report.
+#[derive(Clone, Copy)]
+pub(crate) struct Began {
+    instant: Instant,
+    wall: SystemTime,
+}
+
+impl Began {
+    /// Now; and the server log's capture is on from here.
+    pub(crate) fn now() -> Began {
+        server_log::capture();
+        Began {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+}
+
+/// After a failure: where each browser is, its console, and the server's requests (with
+/// status and duration, and those never answered), printed with the test's output.
+pub(crate) async fn report_failure(
+    app: &TestApp,
+    began: Began,
+    chromedriver: &ChromeDriver,
+    browsers: &[(&str, &Client)],
+) {
+    let mut out = String::from("\n=== what the browsers and the server did ===\n");
+    for (name, browser) in browsers {
+        let gather = async {
+            let url = match browser.current_url().await {
+                Ok(u) => u.to_string(),
+                Err(e) => format!("(unknown: {e})"),
+            };
+            let console = chromedriver.console(browser, began.wall).await;
+            format!("--- the {name}'s browser, at {url}: its console ---\n{console}")
+        };
+        match tokio::time::timeout(Duration::from_secs(10), gather).await {
+            Ok(text) => out.push_str(&text),
+            Err(_) => out.push_str(&format!("--- the {name}'s browser did not answer ---\n")),
+        }
+    }
+    out.push_str(&server_log::report(app.port(), began.instant));
+    eprintln!("{out}");
 }
 
 impl Drop for ChromeDriver {
@@ -112,10 +202,14 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let _turn = ONE_BROWSER.lock().await;
+    let began = Began::now();
     let chromedriver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().expect("temp dir");
     let browser = chromedriver.browser(profile.path()).await;
     let outcome = tokio::spawn(scenario(browser.clone(), app.url.clone())).await;
+    if outcome.is_err() {
+        report_failure(app, began, &chromedriver, &[("test", &browser)]).await;
+    }
     let _ = browser.close().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
@@ -715,6 +809,54 @@ async fn the_app_follows_the_crms_theme() {
         .await;
         let shot = std::env::temp_dir().join("concierge-sandbox-theme.png");
         std::fs::write(&shot, browser.screenshot().await.unwrap()).unwrap();
+    })
+    .await;
+}
+
+/// A widget whose first requests fail (the network drops the session, the server answers
+/// the first trigger with 503) tries them again and still greets the visitor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_tries_a_failed_session_and_trigger_again() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let company = demo_company(&app);
+    in_browser(&app, |browser, url| async move {
+        // The start page has no widget: it is added here, behind a fetch that fails the
+        // first session (as a dropped connection does) and the first trigger (503).
+        browser.goto(&format!("{url}/")).await.unwrap();
+        js(
+            &browser,
+            &format!(
+                "window.__calls = {{ session: 0, trigger: 0 }};
+                 const real = window.fetch;
+                 window.fetch = (u, o) => {{
+                   const path = String(u).split('/api/widget/')[1] || '';
+                   if (path in window.__calls) {{
+                     const n = ++window.__calls[path];
+                     if (path === 'session' && n === 1) return Promise.reject(new TypeError('Failed to fetch'));
+                     if (path === 'trigger' && n === 1) return Promise.resolve(new Response(
+                       JSON.stringify({{ error: {{ code: 'unavailable', message: 'busy' }} }}),
+                       {{ status: 503, headers: {{ 'Content-Type': 'application/json' }} }}));
+                   }}
+                   return real(u, o);
+                 }};
+                 const s = document.createElement('script');
+                 s.src = '/widget.js';
+                 s.setAttribute('data-key', {key});
+                 document.body.appendChild(s);
+                 return null;",
+                key = json!(company.public_key)
+            ),
+        )
+        .await;
+        // Five seconds on the page, then the lead-qualification playbook speaks.
+        let bubble = shown(&browser, "#concierge .cnc-bubble").await;
+        assert!(
+            bubble.text().await.unwrap().contains("Hi there!"),
+            "the greeting"
+        );
+        let calls = js(&browser, "return window.__calls").await;
+        assert_eq!(calls["session"], 2, "{calls}");
+        assert_eq!(calls["trigger"], 2, "{calls}");
     })
     .await;
 }

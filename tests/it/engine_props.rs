@@ -127,11 +127,11 @@ fn question() -> impl Strategy<Value = CardKind> {
         .prop_map(
             |(text, input, save, retry_text, max_tries, on_fail, next)| {
                 CardKind::Question(QuestionCard {
-                    text,
+                    text: text.map(Text::from),
                     input,
                     save,
                     placeholder: None,
-                    retry_text,
+                    retry_text: retry_text.map(Text::from),
                     max_tries,
                     on_fail,
                     next,
@@ -160,12 +160,12 @@ fn http() -> impl Strategy<Value = CardKind> {
             |(url, headers, body, timeout_seconds, save, next, on_error)| {
                 CardKind::Http(HttpCard {
                     method: HttpMethod::Get,
-                    url,
+                    url: url.into(),
                     headers: headers
                         .into_iter()
-                        .map(|(k, v)| (k.to_owned(), v))
+                        .map(|(k, v)| (k.to_owned(), Text::from(v)))
                         .collect(),
-                    body: body.map(str::to_owned),
+                    body: body.map(Text::from),
                     timeout_seconds,
                     save: save.into_iter().map(|(k, v)| (k, v.to_owned())).collect(),
                     next,
@@ -192,7 +192,7 @@ fn capture() -> impl Strategy<Value = CardKind> {
                     } else {
                         CaptureTarget::Lead
                     },
-                    title,
+                    title: title.into(),
                     value: amount.map(|amount| Money {
                         amount,
                         currency: "EUR".into(),
@@ -201,7 +201,7 @@ fn capture() -> impl Strategy<Value = CardKind> {
                     owner: Owner::Rep,
                     label: None,
                     activity: activity.map(|(subject, due_in_days)| ActivitySpec {
-                        subject,
+                        subject: subject.into(),
                         kind: "call".into(),
                         due: None,
                         due_in_days,
@@ -215,7 +215,10 @@ fn capture() -> impl Strategy<Value = CardKind> {
 
 fn card_kind() -> impl Strategy<Value = CardKind> {
     prop_oneof![
-        (text(), target()).prop_map(|(text, next)| CardKind::Message(MessageCard { text, next })),
+        (text(), target()).prop_map(|(text, next)| CardKind::Message(MessageCard {
+            text: text.into(),
+            next
+        })),
         question(),
         (
             prop::option::of(text()),
@@ -225,7 +228,7 @@ fn card_kind() -> impl Strategy<Value = CardKind> {
         )
             .prop_map(
                 |(text, save, options, other_next)| CardKind::Buttons(ButtonsCard {
-                    text,
+                    text: text.map(Text::from),
                     save,
                     options,
                     other_next,
@@ -258,9 +261,9 @@ fn card_kind() -> impl Strategy<Value = CardKind> {
         (text(), any::<u32>(), text(), prop::option::of(target())).prop_map(
             |(online_message, wait_seconds, offline_message, offline_next)| {
                 CardKind::LiveChat(LiveChatCard {
-                    online_message,
+                    online_message: online_message.into(),
                     wait_seconds,
-                    offline_message,
+                    offline_message: offline_message.into(),
                     offline_next,
                     team: None,
                 })
@@ -269,13 +272,19 @@ fn card_kind() -> impl Strategy<Value = CardKind> {
         capture(),
         (text(), text(), target()).prop_map(|(subject, body, next)| CardKind::Notify(NotifyCard {
             to: vec!["sales@example.com".into()],
-            subject,
-            body,
+            subject: subject.into(),
+            body: body.into(),
             next,
         })),
-        (text(), prop::option::of(target()))
-            .prop_map(|(url, next)| CardKind::Redirect(RedirectCard { url, next })),
-        prop::option::of(text()).prop_map(|text| CardKind::End(EndCard { text })),
+        (text(), prop::option::of(target())).prop_map(|(url, next)| CardKind::Redirect(
+            RedirectCard {
+                url: url.into(),
+                next
+            }
+        )),
+        prop::option::of(text()).prop_map(|text| CardKind::End(EndCard {
+            text: text.map(Text::from)
+        })),
     ]
 }
 

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, one module per area, sharing the support modules
 //! (`common` — fresh databases and the real server; `crm_support` — the sandbox CRM;
-//! `openapi_support` — Pipedrive's OpenAPI files; `wait` — waiting for something to happen;
+//! `openapi_support` — Pipedrive's OpenAPI files; `server_log` — what a server did, for
+//! failure reports; `wait` — waiting for something to happen;
 //! `widget_support` — widget API calls).
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
@@ -17,6 +18,7 @@ mod openapi_support;
 /// The install as a browser makes it, shared with the benchmarks.
 #[path = "../../benches/support/sandbox_install.rs"]
 mod sandbox_install;
+mod server_log;
 mod wait;
 mod widget_support;
 
@@ -34,6 +36,7 @@ mod browser_offers;
 mod browser_reports;
 mod browser_scenario;
 mod cli_run;
+mod crm_memory;
 mod crm_webhooks;
 mod demo_site;
 mod engine_props;

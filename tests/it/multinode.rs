@@ -158,11 +158,23 @@ async fn events_published_on_one_node_reach_the_other_and_a_cut_listener_resyncs
     assert_eq!(next(&mut watcher).await, status("closed"));
 }
 
-/// Nothing arrives on `rx` within 300 ms.
-async fn silent<T: std::fmt::Debug>(rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<T>>) {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let got = rx.try_recv();
-    assert!(got.is_err(), "nothing announced, got {got:?}");
+/// The first event on `rx` is `marker`, announced after what must never arrive (which
+/// would have come first: a channel's events keep their order), and nothing follows it.
+async fn only<T: Clone + PartialEq + std::fmt::Debug>(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<T>>,
+    marker: T,
+    backend: concierge::db::Backend,
+) {
+    assert_eq!(
+        next(rx).await,
+        marker,
+        "{backend:?}: the marker comes first"
+    );
+    let after = rx.try_recv();
+    assert!(
+        after.is_err(),
+        "{backend:?}: nothing after the marker, got {after:?}"
+    );
 }
 
 fn one_status(s: &str) -> Notices {
@@ -187,7 +199,7 @@ async fn a_change_is_announced_with_its_transaction_and_only_if_it_commits() {
             })
             .await;
         assert!(undone.is_err(), "{backend:?}");
-        silent(&mut watcher).await;
+        // The committed change is the marker: the rolled-back one never arrives before it.
         app.state
             .chat
             .write_announced(|_, notices| {
@@ -196,7 +208,7 @@ async fn a_change_is_announced_with_its_transaction_and_only_if_it_commits() {
             })
             .await
             .unwrap();
-        assert_eq!(next(&mut watcher).await, status("done"), "{backend:?}");
+        only(&mut watcher, status("done"), backend).await;
     }
 }
 
@@ -228,9 +240,14 @@ async fn pg_notify_goes_out_inside_the_transaction_of_the_change() {
     let hub = a.state.chat.hub.clone();
     let undone = in_tx(a.state.db.clone(), hub.clone(), false).await.unwrap();
     assert!(undone.is_err());
-    silent(&mut remote).await;
+    // The committed change is the marker: the rolled-back one never arrives before it.
     in_tx(a.state.db.clone(), hub, true).await.unwrap().unwrap();
-    assert_eq!(next(&mut remote).await, status("committed"));
+    only(
+        &mut remote,
+        status("committed"),
+        concierge::db::Backend::Postgres,
+    )
+    .await;
     assert_eq!(
         next(&mut remote_inbox).await,
         CompanyEvent::Conversation {

@@ -186,6 +186,9 @@ impl Crm for FakeClient {
             id
         })
     }
+    async fn person_exists(&self, id: i64) -> Result<bool, CrmError> {
+        self.0.read(|s| s.persons.iter().any(|(i, _)| *i == id))
+    }
     async fn find_org_by_name(&self, name: &str) -> Result<Option<i64>, CrmError> {
         self.0.read(|s| {
             s.orgs
@@ -201,6 +204,9 @@ impl Crm for FakeClient {
             s.orgs.push((id, o.clone()));
             id
         })
+    }
+    async fn org_exists(&self, id: i64) -> Result<bool, CrmError> {
+        self.0.read(|s| s.orgs.iter().any(|(i, _)| *i == id))
     }
     async fn create_lead(&self, l: &NewLeadOrDeal) -> Result<String, CrmError> {
         self.0.take_time().await;

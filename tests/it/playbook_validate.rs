@@ -436,7 +436,7 @@ proptest! {
             if let CardKind::Message(m) = &mut card.kind
                 && let Some(text) = next_text.next()
             {
-                m.text = text.clone();
+                m.text = text.clone().into();
             }
         }
         let n = playbook.cards.len();

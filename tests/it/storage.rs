@@ -233,7 +233,7 @@ async fn healthz_answers_when_the_database_does() {
 }
 
 /// Plant unreadable JSON in one column of one row.
-fn plant(conn: &mut db::DbConn, sql: &str, id: &str) {
+pub(crate) fn plant(conn: &mut db::DbConn, sql: &str, id: &str) {
     use diesel::RunQueryDsl;
     let sql = sql.replace("$id", &id.replace('\'', "''"));
     diesel::sql_query(sql).execute(conn).unwrap();
@@ -395,6 +395,118 @@ fn unreadable_answer_rule_keywords_and_offer_skips_are_errors_naming_the_row() {
         names(
             offers::get(&mut conn, &company.id, &conv.id).unwrap_err(),
             &conv.id,
+        );
+    }
+}
+
+#[test]
+fn unreadable_company_settings_and_visitor_attributes_are_errors_naming_the_row() {
+    use concierge::db::visitors::{self, Page};
+    for t in TestDb::all() {
+        let backend = t.backend;
+        let db = t.open();
+        let mut conn = db.conn().unwrap();
+        let names = |e: db::DbError, id: &str| {
+            let text = e.to_string();
+            assert!(
+                matches!(e, db::DbError::Corrupt(_)) && text.contains(id),
+                "{backend:?}: {text}"
+            );
+        };
+        let bad = companies::create(&mut conn, "Broken", Some(501)).unwrap();
+        let good = companies::create(&mut conn, "Fine", Some(502)).unwrap();
+        plant(
+            &mut conn,
+            r#"UPDATE companies SET settings = '{"bot_name": ' WHERE id = '$id'"#,
+            &bad.id,
+        );
+        // Every way of loading the company says so, naming it; none makes up defaults.
+        names(companies::by_id(&mut conn, &bad.id).unwrap_err(), &bad.id);
+        names(
+            companies::by_public_key(&mut conn, &bad.public_key).unwrap_err(),
+            &bad.id,
+        );
+        names(companies::by_crm_id(&mut conn, 501).unwrap_err(), &bad.id);
+        names(companies::first(&mut conn).unwrap_err(), &bad.id);
+        let fine = companies::by_id(&mut conn, &good.id).unwrap().unwrap();
+        assert_eq!(fine.settings(), good.settings(), "{backend:?}");
+
+        let broken = visitors::create(&mut conn, &good.id, &Page::default(), 0).unwrap();
+        let other = visitors::create(&mut conn, &good.id, &Page::default(), 0).unwrap();
+        plant(
+            &mut conn,
+            r#"UPDATE visitors SET attributes = '{"finished": [' WHERE id = '$id'"#,
+            &broken.id,
+        );
+        names(
+            visitors::get(&mut conn, &good.id, &broken.id).unwrap_err(),
+            &broken.id,
+        );
+        names(
+            visitors::get_many(&mut conn, &[broken.id.clone(), other.id.clone()]).unwrap_err(),
+            &broken.id,
+        );
+        let read = visitors::get(&mut conn, &good.id, &other.id).unwrap();
+        assert_eq!(read.map(|v| v.id), Some(other.id.clone()), "{backend:?}");
+    }
+}
+
+/// Over HTTP: a company whose stored settings cannot be read gets no widget session made
+/// of default settings, and a visitor whose attributes cannot be read no fresh start: an
+/// error, logged naming the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_refuses_a_company_or_visitor_row_it_cannot_read() {
+    use crate::widget_support::Widget;
+    assert!(crate::server_log::capture(), "the log is captured");
+    for t in TestDb::all() {
+        let backend = t.backend;
+        let app = TestApp::spawn(t).await;
+        let began = std::time::Instant::now();
+        let company = {
+            let mut conn = app.state.db.conn().unwrap();
+            companies::first(&mut conn).unwrap().unwrap()
+        };
+        let mut widget = Widget::new(&app, &company);
+        let session = widget.session().await;
+        let visitor = session["visitor"]["id"].as_str().unwrap().to_owned();
+        {
+            let mut conn = app.state.db.conn().unwrap();
+            plant(
+                &mut conn,
+                r#"UPDATE visitors SET attributes = 'not json' WHERE id = '$id'"#,
+                &visitor,
+            );
+        }
+        let again = widget
+            .post(
+                "trigger",
+                json!({ "slug": "lead-qualification", "page": widget.page(), "reason": "sdk" }),
+            )
+            .await;
+        assert_eq!(again.status, 500, "{backend:?}: {}", again.body);
+        assert!(
+            crate::server_log::logged_since(began, &visitor),
+            "{backend:?}: the error names the visitor"
+        );
+        {
+            let mut conn = app.state.db.conn().unwrap();
+            plant(
+                &mut conn,
+                r#"UPDATE companies SET settings = '[' WHERE id = '$id'"#,
+                &company.id,
+            );
+        }
+        let fresh = Widget::new(&app, &company);
+        let refused = fresh
+            .post(
+                "session",
+                json!({ "key": company.public_key, "token": null, "page": fresh.page() }),
+            )
+            .await;
+        assert_eq!(refused.status, 500, "{backend:?}: {}", refused.body);
+        assert!(
+            crate::server_log::logged_since(began, &company.id),
+            "{backend:?}: the error names the company"
         );
     }
 }

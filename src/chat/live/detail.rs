@@ -70,8 +70,8 @@ pub(super) fn detail_of(
     {
         for card in &playbook.document.cards {
             let (text, save) = match &card.kind {
-                CardKind::Question(q) => (q.text.clone(), q.save.clone()),
-                CardKind::Buttons(b) => (b.text.clone(), b.save.clone()),
+                CardKind::Question(q) => (q.text.clone().map(String::from), q.save.clone()),
+                CardKind::Buttons(b) => (b.text.clone().map(String::from), b.save.clone()),
                 _ => continue,
             };
             let Some(save) = save else { continue };

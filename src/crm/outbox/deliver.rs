@@ -8,11 +8,16 @@
 //!   died after sending) looks the object up before creating it again;
 //! - persons are looked up by e-mail and organizations by name before every create anyway,
 //!   holding the locks of that e-mail and that name (see `identity_locks`), so two
-//!   deliveries naming the same person or organization never both create it.
+//!   deliveries naming the same person or organization never both create it;
+//! - a person or organization the company's captures created or found before is not
+//!   searched for: its remembered CRM id is used once the CRM confirms the object still
+//!   exists (one read of it, far cheaper than a search); an id the CRM says is gone is
+//!   forgotten and the search runs as without it.
 
 use std::future::Future;
 
 use crate::crm::{Crm, CrmError, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target};
+pub use crate::db::crm_identities::Kind;
 use crate::playbook::effect::CrmWrite;
 use crate::playbook::model::{CaptureTarget, NoteMode};
 
@@ -59,6 +64,28 @@ pub trait Recorder: Send {
         &mut self,
         keys: Vec<String>,
     ) -> impl Future<Output = Result<Self::Held, String>> + Send;
+
+    /// The CRM id the company's captures created or found for this person's e-mail or
+    /// organization's name, if remembered.
+    fn remembered(
+        &mut self,
+        kind: Kind,
+        value: &str,
+    ) -> impl Future<Output = Result<Option<i64>, String>> + Send;
+    /// Remember the CRM id of this e-mail or name.
+    fn remember(
+        &mut self,
+        kind: Kind,
+        value: &str,
+        id: i64,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+    /// Forget the remembered id `id` of this e-mail or name: the CRM says it is gone.
+    fn forget(
+        &mut self,
+        kind: Kind,
+        value: &str,
+        id: i64,
+    ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 fn crm(step: Step) -> impl FnOnce(CrmError) -> StepError {
@@ -93,10 +120,16 @@ pub async fn deliver<C: Crm, R: Recorder>(
         && !org.name.trim().is_empty()
     {
         let step = Step::Org;
-        let found = client
-            .find_org_by_name(&org.name)
+        let known = known_id(client, rec, Kind::Org, &org.name)
             .await
             .map_err(crm(step))?;
+        let found = match known {
+            Some(id) => Some(id),
+            None => client
+                .find_org_by_name(&org.name)
+                .await
+                .map_err(crm(step))?,
+        };
         let new_org = NewOrg {
             name: org.name.trim().to_owned(),
             address: org.address.clone(),
@@ -106,6 +139,7 @@ pub async fn deliver<C: Crm, R: Recorder>(
         let id = create_unless_found(progress, rec, step, found, create).await?;
         progress.org_id = Some(id);
         confirm(progress, rec, step).await?;
+        remember(rec, Kind::Org, &org.name, known, id).await;
     }
 
     // Person: looked up by e-mail, created otherwise, linked to the organization.
@@ -118,7 +152,14 @@ pub async fn deliver<C: Crm, R: Recorder>(
             .map(str::trim)
             .filter(|e| !e.is_empty());
         let name = person_name(job);
+        let known = match email {
+            Some(email) => known_id(client, rec, Kind::Person, email)
+                .await
+                .map_err(crm(step))?,
+            None => None,
+        };
         let found = match email {
+            _ if known.is_some() => known,
             Some(email) => client
                 .find_person_by_email(email)
                 .await
@@ -139,6 +180,9 @@ pub async fn deliver<C: Crm, R: Recorder>(
         let id = create_unless_found(progress, rec, step, found, create).await?;
         progress.person_id = Some(id);
         confirm(progress, rec, step).await?;
+        if let Some(email) = email {
+            remember(rec, Kind::Person, email, known, id).await;
+        }
     }
 
     drop(serialised);
@@ -261,6 +305,44 @@ fn name_from_email(email: &str) -> Option<String> {
         })
         .collect();
     (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// The remembered CRM id of this e-mail or name, when the CRM still has the object. An id
+/// the CRM says is gone is forgotten; `None` then, as when nothing is remembered (the
+/// caller searches). Memory that cannot be read counts as empty.
+async fn known_id<C: Crm, R: Recorder>(
+    client: &C,
+    rec: &mut R,
+    kind: Kind,
+    value: &str,
+) -> Result<Option<i64>, CrmError> {
+    let id = match rec.remembered(kind, value).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Ok(None),
+        Err(error) => {
+            tracing::warn!(%error, kind = kind.as_str(), "cannot read the remembered CRM id");
+            return Ok(None);
+        }
+    };
+    let exists = match kind {
+        Kind::Person => client.person_exists(id).await?,
+        Kind::Org => client.org_exists(id).await?,
+    };
+    if !exists && let Err(error) = rec.forget(kind, value, id).await {
+        tracing::warn!(%error, kind = kind.as_str(), "cannot forget a CRM id that is gone");
+    }
+    Ok(exists.then_some(id))
+}
+
+/// Remember `id` for this e-mail or name unless it is what was remembered already. The
+/// memory only saves searches: a failure to write it is logged, not the delivery's.
+async fn remember<R: Recorder>(rec: &mut R, kind: Kind, value: &str, known: Option<i64>, id: i64) {
+    if known == Some(id) {
+        return;
+    }
+    if let Err(error) = rec.remember(kind, value, id).await {
+        tracing::warn!(%error, kind = kind.as_str(), "cannot remember a CRM id");
+    }
 }
 
 /// The look-up after an unconfirmed attempt at `step` (the object may exist); nothing to

@@ -1,14 +1,14 @@
 //! The worker's [`Recorder`]: progress saved under the row's lease, find-or-create locked
-//! by identity, and the crash hook of tests.
+//! by identity, the company's remembered CRM ids, and the crash hook of tests.
 
 use std::sync::Arc;
 
 use super::CrashHook;
-use super::deliver::Recorder;
+use super::deliver::{Kind, Recorder};
 use super::identity_locks::{self, IdentityLocks};
 use super::progress::{Progress, Step};
 use crate::db::outbox::store;
-use crate::db::{self, Db};
+use crate::db::{self, Db, crm_identities};
 
 /// Records progress under the row's lease, renewing it each time.
 pub(super) struct LeaseRecorder {
@@ -50,6 +50,32 @@ impl Recorder for LeaseRecorder {
             .acquire(&self.db, &self.company_id, &keys)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn remembered(&mut self, kind: Kind, value: &str) -> Result<Option<i64>, String> {
+        let (company, value) = (self.company_id.clone(), value.to_owned());
+        self.db
+            .run(move |conn| crm_identities::remembered(conn, &company, kind, &value))
+            .await
+            .map_err(|e: db::DbError| e.to_string())
+    }
+
+    async fn remember(&mut self, kind: Kind, value: &str, id: i64) -> Result<(), String> {
+        let (company, value) = (self.company_id.clone(), value.to_owned());
+        self.db
+            .write(move |conn| {
+                crm_identities::remember(conn, &company, kind, &value, id, db::now_ms())
+            })
+            .await
+            .map_err(|e: db::DbError| e.to_string())
+    }
+
+    async fn forget(&mut self, kind: Kind, value: &str, id: i64) -> Result<(), String> {
+        let (company, value) = (self.company_id.clone(), value.to_owned());
+        self.db
+            .write(move |conn| crm_identities::forget(conn, &company, kind, &value, id))
+            .await
+            .map_err(|e: db::DbError| e.to_string())
     }
 
     fn after_create(&mut self, step: Step) -> bool {

@@ -254,6 +254,21 @@ impl PipedriveClient {
         }
     }
 
+    /// `GET` one person or organization (1 token): `false` when the CRM answers 404 or 410
+    /// or flags it deleted.
+    async fn exists(&self, path: &str) -> Result<bool, CrmError> {
+        match self
+            .send::<wire::Existing>(Call::get(path, Vec::new()))
+            .await
+        {
+            Ok(env) => Ok(env.data.is_some_and(|d| !d.is_deleted)),
+            Err(CrmError::Permanent {
+                status: 404 | 410, ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The UUID of the lead label called `name` (any case).
     async fn label_id(&self, name: &str) -> Result<String, CrmError> {
         let key = name.trim().to_lowercase();
@@ -360,6 +375,10 @@ impl Crm for PipedriveClient {
         .await
     }
 
+    async fn person_exists(&self, id: i64) -> Result<bool, CrmError> {
+        self.exists(&format!("/api/v2/persons/{id}")).await
+    }
+
     async fn create_person(&self, p: &NewPerson) -> Result<i64, CrmError> {
         self.create_int("/api/v2/persons", &PersonBody::from_new(p))
             .await
@@ -378,6 +397,10 @@ impl Crm for PipedriveClient {
     async fn create_org(&self, o: &NewOrg) -> Result<i64, CrmError> {
         self.create_int("/api/v2/organizations", &OrgBody::from_new(o))
             .await
+    }
+
+    async fn org_exists(&self, id: i64) -> Result<bool, CrmError> {
+        self.exists(&format!("/api/v2/organizations/{id}")).await
     }
 
     async fn create_lead(&self, l: &NewLeadOrDeal) -> Result<String, CrmError> {

@@ -312,6 +312,14 @@ pub struct IntId {
     pub id: i64,
 }
 
+/// `GET /api/v2/persons/{id}` or `/organizations/{id}`: whether the CRM has deleted it
+/// (a deleted object stays readable for 30 days).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Existing {
+    #[serde(default)]
+    pub is_deleted: bool,
+}
+
 /// A created lead: UUID id.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UuidId {

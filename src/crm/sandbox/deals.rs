@@ -5,27 +5,67 @@
 //! as Pipedrive's conversion does: a lead `delete` and a deal `create` notice),
 //! `POST /sandbox/leads/{id}/archive` (archived, or back with `archived=false`: a lead
 //! `change` notice) and `POST /sandbox/leads/{id}/delete` (a lead `delete` notice). Each
-//! answers with a redirect to the row it changed.
+//! answers with a redirect to the row it changed. `POST /sandbox/persons/{id}/delete` and
+//! `/sandbox/organizations/{id}/delete` delete a contact as a CRM user would: it is flagged
+//! deleted (`is_deleted` when read by id, as Pipedrive keeps deleted contacts for 30 days)
+//! and no search finds it any more.
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 
 use super::hooks::{self, Notice};
-use super::store::{Change, Deal, Store};
+use super::store::{Change, Deal, Org, Person, Store};
 use super::{HttpError, Sandbox, lock, ops};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals/{id}/status", web::post().to(status))
         .route("/leads/{id}/convert", web::post().to(convert))
         .route("/leads/{id}/archive", web::post().to(archive))
-        .route("/leads/{id}/delete", web::post().to(delete_lead));
+        .route("/leads/{id}/delete", web::post().to(delete_lead))
+        .route("/{kind}/{id}/delete", web::post().to(delete));
 }
 
 #[derive(Debug, serde::Deserialize)]
 struct ArchiveForm {
     /// `false` brings an archived lead back; archives by default.
     archived: Option<bool>,
+}
+
+/// A CRM user deletes a person or an organization (`kind`: `persons`, `organizations`).
+async fn delete(
+    path: web::Path<(String, i64)>,
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
+    let (kind, id) = path.into_inner();
+    {
+        let mut store = lock(&sb.store);
+        let change = match kind.as_str() {
+            "persons" => store.persons.iter().find(|p| p.id == id).map(|p| {
+                Change::Person(Person {
+                    deleted: true,
+                    ..p.clone()
+                })
+            }),
+            "organizations" => store.orgs.iter().find(|o| o.id == id).map(|o| {
+                Change::Org(Org {
+                    deleted: true,
+                    ..o.clone()
+                })
+            }),
+            _ => None,
+        };
+        store.put(change.ok_or_else(HttpError::not_found)?);
+    }
+    show_data(&sb).await
+}
+
+/// Save and show the data page.
+async fn show_data(sb: &Sandbox) -> Result<HttpResponse, HttpError> {
+    sb.changed().await.map_err(HttpError::internal)?;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, "/sandbox/data"))
+        .finish())
 }
 
 #[derive(Debug, serde::Deserialize)]

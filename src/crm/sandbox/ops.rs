@@ -234,6 +234,7 @@ pub fn create_person(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply,
         owner_id: owner(store, p.owner_id, ctx)?,
         visible_to: p.visible_to.unwrap_or(3),
         add_time: ctx.now,
+        deleted: false,
     };
     let data = render::person(&person);
     store.put(Change::Person(person));
@@ -263,6 +264,7 @@ pub fn create_org(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, Ap
         owner_id: owner(store, o.owner_id, ctx)?,
         visible_to: o.visible_to.unwrap_or(3),
         add_time: ctx.now,
+        deleted: false,
     };
     let data = render::org(&org);
     store.put(Change::Org(org));

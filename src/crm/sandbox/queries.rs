@@ -67,6 +67,7 @@ pub fn search_persons(store: &Store, q: &Query) -> Result<Reply, ApiError> {
     let items: Vec<Value> = store
         .persons
         .iter()
+        .filter(|p| !p.deleted)
         .filter(|p| org_filter.is_none_or(|o| p.org_id == Some(o)))
         .filter(|p| fields.split(',').any(|f| in_field(p, f.trim())))
         .take(limit(q, 500)?)
@@ -86,6 +87,7 @@ pub fn search_orgs(store: &Store, q: &Query) -> Result<Reply, ApiError> {
     let items: Vec<Value> = store
         .orgs
         .iter()
+        .filter(|o| !o.deleted)
         .filter(|o| {
             fields.split(',').any(|f| match f.trim() {
                 "name" => matches(&o.name, &term, exact),

@@ -65,6 +65,9 @@ pub struct Person {
     pub owner_id: i64,
     pub visible_to: i64,
     pub add_time: DateTime<Utc>,
+    /// Deleted by a CRM user: still readable by id (flagged), never found by a search.
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +78,9 @@ pub struct Org {
     pub owner_id: i64,
     pub visible_to: i64,
     pub add_time: DateTime<Utc>,
+    /// As [`Person::deleted`].
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

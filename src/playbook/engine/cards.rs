@@ -112,14 +112,22 @@ impl<'a> Run<'a> {
         let message = match &card.kind {
             CardKind::Question(q) => BotMessage {
                 card: card.id.clone(),
-                text: render::chat(q.text.as_deref().unwrap_or_default(), vars),
+                text: q
+                    .text
+                    .as_ref()
+                    .map(|t| render::chat(t, vars))
+                    .unwrap_or_default(),
                 buttons: Vec::new(),
                 input: q.input,
-                placeholder: q.placeholder.as_deref().map(|p| render::text(p, vars)),
+                placeholder: q.placeholder.as_ref().map(|p| render::text(p, vars)),
             },
             CardKind::Buttons(b) => BotMessage {
                 card: card.id.clone(),
-                text: render::chat(b.text.as_deref().unwrap_or_default(), vars),
+                text: b
+                    .text
+                    .as_ref()
+                    .map(|t| render::chat(t, vars))
+                    .unwrap_or_default(),
                 buttons: b.options.iter().map(|o| o.label.clone()).collect(),
                 input: None,
                 placeholder: None,
@@ -133,7 +141,7 @@ impl<'a> Run<'a> {
         for (path, value) in &c.set {
             let value = match value {
                 serde_json::Value::String(src) => {
-                    serde_json::Value::String(render::text(src, &self.state.vars))
+                    serde_json::Value::String(render::text_source(src, &self.state.vars))
                 }
                 other => other.clone(),
             };

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::super::effect::{ActivityData, CrmWrite, OrgData, PersonData};
-use super::super::model::{CaptureCard, CardKind, Money, Playbook};
+use super::super::model::{CaptureCard, Card, CardKind, Money, Playbook};
 use super::super::vars::{Vars, value_number, value_text};
 use super::render;
 
@@ -46,7 +46,7 @@ pub(super) fn write(
             kind: a.kind.clone(),
             due_date: a
                 .due
-                .as_deref()
+                .as_ref()
                 .and_then(|due| date(&render::text(due, vars)))
                 .or_else(|| days_after(today, a.due_in_days))
                 .unwrap_or(today),
@@ -62,24 +62,40 @@ pub(super) fn write(
 /// with their name in words.
 pub(super) fn answers(playbook: &Playbook, vars: &Vars) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut labelled = Vec::new();
-    for card in &playbook.cards {
-        let (text, save, options) = match &card.kind {
-            CardKind::Question(q) => (q.text.as_deref(), q.save.as_deref(), &[][..]),
-            CardKind::Buttons(b) => (b.text.as_deref(), b.save.as_deref(), &b.options[..]),
+    for (index, card) in playbook.cards.iter().enumerate() {
+        let (text, options) = match &card.kind {
+            CardKind::Question(q) => (q.text.as_ref(), &[][..]),
+            CardKind::Buttons(b) => (b.text.as_ref(), &b.options[..]),
             _ => continue,
         };
-        let Some(path) = save.filter(|p| !labelled.contains(p)) else {
+        // The first card saving into a variable labels it.
+        let Some(path) = saved_into(card).filter(|p| {
+            !playbook.cards[..index]
+                .iter()
+                .any(|c| saved_into(c) == Some(p))
+        }) else {
             continue;
         };
-        labelled.push(path);
-        let Some(answer) = vars.values.get(path).and_then(non_empty_text) else {
+        let Some(value) = vars.values.get(path) else {
             continue;
         };
-        let answer = options
-            .iter()
-            .find(|o| o.saved_value() == answer)
-            .map_or(answer, |o| o.label.clone());
+        // A chosen button shows its label (compared before the value is copied).
+        let answer = match value {
+            Value::String(s) if s.trim().is_empty() => continue,
+            Value::String(s) => options
+                .iter()
+                .find(|o| o.saved_value() == s)
+                .map_or_else(|| s.clone(), |o| o.label.clone()),
+            other => {
+                let Some(answer) = non_empty_text(other) else {
+                    continue;
+                };
+                options
+                    .iter()
+                    .find(|o| o.saved_value() == answer)
+                    .map_or(answer, |o| o.label.clone())
+            }
+        };
         let label = text
             .map(|t| render::text(t, vars))
             .filter(|t| !t.trim().is_empty())
@@ -87,8 +103,13 @@ pub(super) fn answers(playbook: &Playbook, vars: &Vars) -> Vec<(String, String)>
         out.push((label, answer));
     }
     for (path, value) in &vars.values {
-        if labelled.contains(&path.as_str()) || !ANSWER_PREFIXES.iter().any(|p| path.starts_with(p))
-        {
+        let labelled = || {
+            playbook
+                .cards
+                .iter()
+                .any(|c| saved_into(c) == Some(path.as_str()))
+        };
+        if !ANSWER_PREFIXES.iter().any(|p| path.starts_with(p)) || labelled() {
             continue;
         }
         if let Some(answer) = non_empty_text(value) {
@@ -96,6 +117,15 @@ pub(super) fn answers(playbook: &Playbook, vars: &Vars) -> Vec<(String, String)>
         }
     }
     out
+}
+
+/// The variable a question or buttons card saves the answer into.
+fn saved_into(card: &Card) -> Option<&str> {
+    match &card.kind {
+        CardKind::Question(q) => q.save.as_deref(),
+        CardKind::Buttons(b) => b.save.as_deref(),
+        _ => None,
+    }
 }
 
 /// A variable's name as a reader says it: `person.email` → "E-mail", `vars.team_size`

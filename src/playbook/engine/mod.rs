@@ -35,7 +35,9 @@ pub fn step(playbook: &Playbook, state: &State, event: &Event, env: &Env) -> Ste
         playbook,
         env,
         state: state.clone(),
-        effects: Vec::with_capacity(8),
+        // Room for a long automatic run (condition, capture, notify, end: nine effects)
+        // without growing.
+        effects: Vec::with_capacity(16),
         entered: 0,
         arrived: None,
     };

@@ -9,25 +9,32 @@ use serde_json::Value;
 use super::super::rich;
 #[cfg(any(doc, test))]
 use super::super::template::Template;
+use super::super::template::{Candidate, Part, Text};
 use super::super::vars::{Vars, value_text};
 
-/// Subjects, titles, placeholders, e-mail bodies, set values: plain text, values inserted
-/// as they are.
-pub(super) fn text(src: &str, vars: &Vars) -> String {
+/// Subjects, titles, placeholders, e-mail bodies: plain text, values inserted as they
+/// are.
+pub(super) fn text(t: &Text, vars: &Vars) -> String {
+    render_parsed(t, vars, |out, value| out.push_str(value))
+}
+
+/// A set card's text value (a template kept inside the JSON value, so not parsed at
+/// load): plain text, values inserted as they are.
+pub(super) fn text_source(src: &str, vars: &Vars) -> String {
     render_escaped(src, vars, |out, value| out.push_str(value))
 }
 
 /// A chat message (rich text): the author's markup stays markup, inserted values have
 /// their rich-text syntax escaped so that they show as typed and never become a link or
 /// an image.
-pub(super) fn chat(src: &str, vars: &Vars) -> String {
-    render_escaped(src, vars, rich::escape_value)
+pub(super) fn chat(t: &Text, vars: &Vars) -> String {
+    render_parsed(t, vars, rich::escape_value)
 }
 
 /// A URL: inserted values are percent-encoded, except a placeholder that opens the URL
 /// (the whole base address taken from a variable).
-pub(super) fn url(src: &str, vars: &Vars) -> String {
-    render_escaped(src, vars, |out, value| {
+pub(super) fn url(t: &Text, vars: &Vars) -> String {
+    render_parsed(t, vars, |out, value| {
         if out.is_empty() {
             out.push_str(value);
         } else {
@@ -37,20 +44,20 @@ pub(super) fn url(src: &str, vars: &Vars) -> String {
 }
 
 /// An HTTP header value: line breaks in inserted values are dropped.
-fn header(src: &str, vars: &Vars) -> String {
-    render_escaped(src, vars, |out, value| {
+fn header(t: &Text, vars: &Vars) -> String {
+    render_parsed(t, vars, |out, value| {
         out.extend(value.chars().filter(|c| *c != '\r' && *c != '\n'));
     })
 }
 
 /// A request body. When the template is a JSON document, values are inserted escaped as
 /// JSON string content (so they belong inside quotes in the template).
-fn body(src: &str, vars: &Vars) -> String {
-    let looks_like_json = matches!(src.trim_start().chars().next(), Some('{' | '['));
+fn body(t: &Text, vars: &Vars) -> String {
+    let looks_like_json = matches!(t.trim_start().chars().next(), Some('{' | '['));
     if !looks_like_json {
-        return text(src, vars);
+        return text(t, vars);
     }
-    render_escaped(src, vars, |out, value| {
+    render_parsed(t, vars, |out, value| {
         let quoted = serde_json::Value::String(value.to_owned()).to_string();
         out.push_str(&quoted[1..quoted.len() - 1]);
     })
@@ -67,17 +74,49 @@ pub(super) fn http_request(card_id: &str, c: &HttpCard, vars: &Vars) -> HttpRequ
             .iter()
             .map(|(name, value)| (name.clone(), header(value, vars)))
             .collect(),
-        body: c.body.as_deref().map(|b| body(b, vars)),
+        body: c.body.as_ref().map(|b| body(b, vars)),
         timeout_seconds: c.timeout_seconds().clamp(1, MAX_HTTP_TIMEOUT),
     }
 }
 
-/// Render a template (the grammar of [`Template`]) with `insert(out, value)` adding each
-/// variable's value; literal text and quoted fallbacks are the playbook author's own and
-/// go in as written. A template that does not parse is used as written.
-///
-/// This walks the source directly instead of building a [`Template`]: a step renders
-/// several templates and this keeps it to about one allocation each.
+/// Render a card's template from the form parsed when the playbook was loaded, with
+/// `insert(out, value)` adding each variable's value; literal text and quoted fallbacks
+/// are the playbook author's own and go in as written. A text that is no valid template
+/// is used as written.
+fn render_parsed(t: &Text, vars: &Vars, insert: impl Fn(&mut String, &str)) -> String {
+    let Some(template) = t.template() else {
+        return t.as_str().to_owned();
+    };
+    if let [Part::Text(literal)] = template.parts.as_slice() {
+        return literal.clone();
+    }
+    let mut out = String::with_capacity(t.len() + 16);
+    for part in &template.parts {
+        match part {
+            Part::Text(literal) => out.push_str(literal),
+            Part::Slot(candidates) => {
+                for candidate in candidates {
+                    match candidate {
+                        Candidate::Quoted(quoted) => {
+                            out.push_str(quoted);
+                            break;
+                        }
+                        Candidate::Var(path) => {
+                            if insert_var(vars, path, &mut out, &insert) {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Render a template source (the grammar of [`Template`]) directly, for the templates
+/// that are not parsed at load (a set card's text values); as [`render_parsed`]. A
+/// template that does not parse is used as written.
 fn render_escaped(src: &str, vars: &Vars, insert: impl Fn(&mut String, &str)) -> String {
     let mut out = String::with_capacity(src.len() + 16);
     match render_into(src, vars, &mut out, &insert) {
@@ -168,7 +207,15 @@ fn insert_var(
     insert: &impl Fn(&mut String, &str),
 ) -> bool {
     match path {
-        "score" | "tags" => match vars.template_text(path) {
+        "score" => {
+            // Written on the stack: no allocation for the number's text.
+            let mut digits = [0u8; 24];
+            let mut cursor = std::io::Cursor::new(&mut digits[..]);
+            let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{}", vars.score));
+            let len = usize::try_from(cursor.position()).unwrap_or(0);
+            insert(out, std::str::from_utf8(&digits[..len]).unwrap_or_default());
+        }
+        "tags" => match vars.template_text(path) {
             Some(text) => insert(out, &text),
             None => return false,
         },
@@ -298,7 +345,8 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
-        /// The direct renderer follows the template grammar exactly.
+        /// Both renderers, of the parsed form and of the source, follow the template
+        /// grammar exactly.
         #[test]
         fn renders_like_the_parsed_template(src in template_source()) {
             let mut vars = vars();
@@ -311,7 +359,8 @@ mod tests {
                 Ok(t) => t.render(&vars),
                 Err(_) => src.clone(),
             };
-            proptest::prop_assert_eq!(text(&src, &vars), expected);
+            proptest::prop_assert_eq!(text(&Text::new(src.clone()), &vars), expected.clone());
+            proptest::prop_assert_eq!(text_source(&src, &vars), expected);
         }
     }
 
@@ -323,8 +372,8 @@ mod tests {
             json!("[Verify your account](https://evil.example/login)"),
         );
         vars.set("vars.pic", json!("![x](https://evil.example/p.png)"));
-        let src = "Hi **{{ person.name }}** {{ vars.pic }} [help](https://acme.test)";
-        let html = rich::to_html(&chat(src, &vars));
+        let src = Text::new("Hi **{{ person.name }}** {{ vars.pic }} [help](https://acme.test)");
+        let html = rich::to_html(&chat(&src, &vars));
         assert_eq!(
             html,
             "Hi <strong>[Verify your account](https://evil.example/login)</strong> \
@@ -332,7 +381,7 @@ mod tests {
              rel=\"noopener noreferrer\">help</a>"
         );
         // Inserted as they are, the same values would be a live link and an outside image.
-        let raw = rich::to_html(&text(src, &vars));
+        let raw = rich::to_html(&text(&src, &vars));
         assert!(raw.contains("href=\"https://evil.example/login\""), "{raw}");
         assert!(
             raw.contains("<img src=\"https://evil.example/p.png\""),
@@ -343,11 +392,17 @@ mod tests {
     #[test]
     fn url_values_are_percent_encoded() {
         assert_eq!(
-            url("https://shop.example.com/orders/{{ vars.order }}", &vars()),
+            url(
+                &Text::from("https://shop.example.com/orders/{{ vars.order }}"),
+                &vars()
+            ),
             "https://shop.example.com/orders/12%2F..%2Fadmin%3Fx%3D1%20%C3%A9"
         );
         assert_eq!(
-            url("{{ vars.base }}/v1?q={{ vars.none | \"a b\" }}", &vars()),
+            url(
+                &Text::from("{{ vars.base }}/v1?q={{ vars.none | \"a b\" }}"),
+                &vars()
+            ),
             "https://api.example.com/v1?q=a b"
         );
     }
@@ -355,18 +410,18 @@ mod tests {
     #[test]
     fn header_values_lose_line_breaks() {
         assert_eq!(
-            header("Bearer {{ person.name }}", &vars()),
+            header(&Text::from("Bearer {{ person.name }}"), &vars()),
             "Bearer Ada \"The\" CountessX-Evil: 1"
         );
     }
 
     #[test]
     fn json_bodies_escape_values() {
-        let rendered = body(r#"{"name": "{{ person.name }}"}"#, &vars());
+        let rendered = body(&Text::from(r#"{"name": "{{ person.name }}"}"#), &vars());
         let parsed: serde_json::Value = serde_json::from_str(&rendered).unwrap();
         assert_eq!(parsed["name"], json!("Ada \"The\" Countess\r\nX-Evil: 1"));
         assert_eq!(
-            body("name={{ vars.base }}", &vars()),
+            body(&Text::from("name={{ vars.base }}"), &vars()),
             "name=https://api.example.com"
         );
     }

@@ -8,12 +8,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::{DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_TRIES};
+pub use crate::playbook::template::Text;
 
 /// The bot says something (rich-text subset).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageCard {
-    pub text: String,
+    pub text: Text,
     pub next: String,
 }
 
@@ -22,15 +23,15 @@ pub struct MessageCard {
 #[serde(deny_unknown_fields)]
 pub struct QuestionCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placeholder: Option<String>,
+    pub placeholder: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_text: Option<String>,
+    pub retry_text: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tries: Option<u32>,
     /// Where to go after `max_tries` invalid answers; `next` when absent.
@@ -77,7 +78,7 @@ impl InputKind {
 #[serde(deny_unknown_fields)]
 pub struct ButtonsCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// Stores the chosen option's value (or label), or the free text of "other".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save: Option<String>,
@@ -128,12 +129,12 @@ pub struct HttpCard {
     #[serde(default)]
     pub method: HttpMethod,
     /// A template.
-    pub url: String,
+    pub url: Text,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
+    pub headers: BTreeMap<String, Text>,
     /// A template sent as the request body (JSON when it parses as JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<String>,
+    pub body: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
     /// Variable ← JSON pointer into the answer.
@@ -178,10 +179,10 @@ impl HttpMethod {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LiveChatCard {
-    pub online_message: String,
+    pub online_message: Text,
     #[serde(default = "default_wait_seconds")]
     pub wait_seconds: u32,
-    pub offline_message: String,
+    pub offline_message: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline_next: Option<String>,
     /// Only this team's reps are told of the chat, see it in Unassigned and are offered it
@@ -201,7 +202,7 @@ pub struct CaptureCard {
     #[serde(default)]
     pub create: CaptureTarget,
     /// A template.
-    pub title: String,
+    pub title: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Money>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -280,13 +281,13 @@ impl<'de> Deserialize<'de> for Owner {
 #[serde(deny_unknown_fields)]
 pub struct ActivitySpec {
     /// A template.
-    pub subject: String,
+    pub subject: Text,
     #[serde(rename = "type", default = "default_activity_type")]
     pub kind: String,
     /// A template giving the due date as `YYYY-MM-DD`, like `{{ vars.day }}` from a date
     /// question; when it renders empty or as no date, `due_in_days` applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub due: Option<String>,
+    pub due: Option<Text>,
     #[serde(default = "default_due_in_days")]
     pub due_in_days: u32,
 }
@@ -313,9 +314,9 @@ pub enum NoteMode {
 pub struct NotifyCard {
     pub to: Vec<String>,
     /// A template.
-    pub subject: String,
+    pub subject: Text,
     /// A template.
-    pub body: String,
+    pub body: Text,
     pub next: String,
 }
 
@@ -324,7 +325,7 @@ pub struct NotifyCard {
 #[serde(deny_unknown_fields)]
 pub struct RedirectCard {
     /// A template.
-    pub url: String,
+    pub url: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
 }
@@ -334,5 +335,5 @@ pub struct RedirectCard {
 #[serde(deny_unknown_fields)]
 pub struct EndCard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<Text>,
 }

@@ -11,6 +11,7 @@ use crate::playbook::model::{
     MAX_HTTP_TIMEOUT, MAX_TEAM_CHARS, NotifyCard, Op, QuestionCard, RedirectCard, SetCard,
     WAIT_SECONDS_RANGE,
 };
+use crate::playbook::template::Text;
 use crate::playbook::vars;
 
 use super::edges::key_pointer;
@@ -46,7 +47,7 @@ pub fn check(card: CardRef<'_>, problems: &mut Vec<Problem>) {
     }
 }
 
-fn is_blank(text: &Option<String>) -> bool {
+fn is_blank(text: &Option<Text>) -> bool {
     text.as_deref().is_none_or(|t| t.trim().is_empty())
 }
 

@@ -81,7 +81,7 @@ fn fields(card: &Card) -> Vec<(Place<'_>, &str)> {
                 field(&mut out, "body", b);
             }
             for (key, value) in &c.headers {
-                out.push((Place::Key("headers", key), value));
+                out.push((Place::Key("headers", key), value.as_str()));
             }
         }
         CardKind::LiveChat(c) => {

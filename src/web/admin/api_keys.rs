@@ -7,7 +7,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::Admin;
-use crate::db::audit::{self, Change};
+use super::change::Logged;
 use crate::db::{self, api_keys};
 use crate::web::ErrorCode;
 use crate::web::json::Json;
@@ -117,25 +117,12 @@ pub async fn create(
             format!("name the key (1 to {MAX_NAME_CHARS} characters), e.g. \"CI\""),
         ));
     }
-    let (row, key) = state
-        .db
-        .write(move |conn| {
-            let now = db::now_ms();
-            let (row, key) =
-                api_keys::create(conn, &admin.company_id, &name, &admin.actor.name, now)?;
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "api_key.create",
-                    subject_id: Some(&row.id),
-                    subject: &row.name,
-                    detail: json!({ "prefix": row.prefix }),
-                },
-                now,
-            )?;
-            Ok::<_, AppError>((row, key))
+    let author = admin.actor.name.clone();
+    let (row, key) = admin
+        .change(&state, move |conn, company| {
+            let (row, key) = api_keys::create(conn, company, &name, &author, db::now_ms())?;
+            let logged = key_logged("api_key.create", &row);
+            Ok(((row, key), Some(logged)))
         })
         .await?;
     Ok(HttpResponse::Created().json(CreatedKey {
@@ -166,28 +153,22 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     admin.require_session()?;
     let id = path.into_inner();
-    state
-        .db
-        .write(move |conn| {
-            let now = db::now_ms();
-            let row = api_keys::revoke(conn, &admin.company_id, &id, now)?
+    admin
+        .change(&state, move |conn, company| {
+            let row = api_keys::revoke(conn, company, &id, db::now_ms())?
                 .ok_or_else(AppError::not_found)?;
-            if row.revoked_at.is_none() {
-                audit::record(
-                    conn,
-                    &admin.company_id,
-                    &admin.actor,
-                    Change {
-                        action: "api_key.revoke",
-                        subject_id: Some(&row.id),
-                        subject: &row.name,
-                        detail: json!({ "prefix": row.prefix }),
-                    },
-                    now,
-                )?;
-            }
-            Ok::<_, AppError>(())
+            // Revoking a revoked key changes nothing.
+            let logged = row
+                .revoked_at
+                .is_none()
+                .then(|| key_logged("api_key.revoke", &row));
+            Ok(((), logged))
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The audit log entry of a change to a key: its name and prefix, never the key.
+fn key_logged(action: &'static str, row: &api_keys::ApiKeyRow) -> Logged {
+    Logged::new(action, &row.id, &row.name, json!({ "prefix": row.prefix }))
 }

@@ -28,6 +28,17 @@ impl Logged {
             detail,
         }
     }
+
+    /// A change to the company as a whole (its settings, its order of playbooks): no row
+    /// id.
+    pub fn about(action: &'static str, subject: &str, detail: Value) -> Logged {
+        Logged {
+            action,
+            subject_id: None,
+            subject: subject.to_owned(),
+            detail,
+        }
+    }
 }
 
 /// Reads one row of the company by id; an error (404) when there is none.

@@ -12,9 +12,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::Admin;
-use crate::db::audit::{self, Change};
+use super::change::Logged;
 use crate::db::playbooks::{self as store, PlaybookRow};
-use crate::db::{self};
 use crate::web::json::Json;
 use crate::web::visitor::types::ErrorBody;
 use crate::web::{AppError, AppState, ErrorCode};
@@ -97,39 +96,29 @@ pub async fn reorder(
     body: Json<OrderBody>,
 ) -> Result<HttpResponse, AppError> {
     let ids = body.0.ids;
-    let placed = state
-        .db
-        .write(move |conn| {
-            let mut rows = store::list(conn, &admin.company_id)?;
+    let placed = admin
+        .change(&state, move |conn, company| {
+            let mut rows = store::list(conn, company)?;
             check_complete(&ids, &rows)?;
             let before = slugs_in_order(&mut rows);
             let wanted = priorities(&ids);
-            store::set_priorities(conn, &admin.company_id, &wanted)?;
-            let mut rows = store::list(conn, &admin.company_id)?;
+            store::set_priorities(conn, company, &wanted)?;
+            let mut rows = store::list(conn, company)?;
             let after = slugs_in_order(&mut rows);
-            if before != after {
-                audit::record(
-                    conn,
-                    &admin.company_id,
-                    &admin.actor,
-                    Change {
-                        action: "playbook.reorder",
-                        subject_id: None,
-                        subject: "playbooks",
-                        detail: json!({ "before": before, "after": after }),
-                    },
-                    db::now_ms(),
-                )?;
-            }
-            Ok::<_, AppError>(
-                rows.into_iter()
-                    .map(|r| Placed {
-                        id: r.id,
-                        slug: r.slug,
-                        priority: r.priority,
-                    })
-                    .collect(),
-            )
+            // The same order again changes nothing.
+            let logged = (before != after).then(|| {
+                let detail = json!({ "before": before, "after": after });
+                Logged::about("playbook.reorder", "playbooks", detail)
+            });
+            let placed: Vec<Placed> = rows
+                .into_iter()
+                .map(|r| Placed {
+                    id: r.id,
+                    slug: r.slug,
+                    priority: r.priority,
+                })
+                .collect();
+            Ok((placed, logged))
         })
         .await?;
     Ok(HttpResponse::Ok().json(Ordered { playbooks: placed }))

@@ -302,7 +302,7 @@ pub async fn preview(
         .db
         .run(move |conn| owned(conn, &admin.company_id, &id))
         .await?;
-    let (text, format) = draft_text(&row);
+    let (text, format) = draft_text(&row)?;
     let playbook = draft_problems(&text, format, &row.slug).map_err(|p| invalid(&p))?;
     let PreviewBody {
         input,

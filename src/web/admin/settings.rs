@@ -10,10 +10,10 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::Admin;
+use super::change::Logged;
 use crate::chat::targeting;
-use crate::db::audit::{self, Change};
+use crate::db::DbConn;
 use crate::db::companies::{self, CompanySettings};
-use crate::db::{self, DbConn};
 use crate::web::ErrorCode;
 use crate::web::demo::Embed;
 use crate::web::visitor::types::ErrorBody;
@@ -100,29 +100,21 @@ pub async fn put_settings(
     body: crate::web::json::Json<Value>,
 ) -> Result<HttpResponse, AppError> {
     let patch = body.0;
-    let settings = state
-        .db
-        .write(move |conn| {
-            let company = company(conn, &admin.company_id)?;
+    let settings = admin
+        .change(&state, move |conn, company_id| {
+            let company = company(conn, company_id)?;
             let before = company.settings();
             let after = apply(&before, &patch)?;
             let changes = changes(&before, &after);
-            if !changes.is_empty() {
+            // Saving the same values changes nothing.
+            let logged = if changes.is_empty() {
+                None
+            } else {
                 companies::update_settings(conn, &company.id, &after)?;
-                audit::record(
-                    conn,
-                    &company.id,
-                    &admin.actor,
-                    Change {
-                        action: "settings.update",
-                        subject_id: None,
-                        subject: "settings",
-                        detail: json!({ "changes": changes }),
-                    },
-                    db::now_ms(),
-                )?;
-            }
-            Ok::<_, AppError>(after)
+                let detail = json!({ "changes": changes });
+                Some(Logged::about("settings.update", "settings", detail))
+            };
+            Ok((after, logged))
         })
         .await?;
     Ok(HttpResponse::Ok().json(settings))
@@ -378,23 +370,11 @@ pub async fn rotate_identity_secret(
     state: web::Data<AppState>,
     admin: Admin,
 ) -> Result<HttpResponse, AppError> {
-    let secret = state
-        .db
-        .write(move |conn| {
-            let secret = companies::rotate_identity_secret(conn, &admin.company_id)?;
-            audit::record(
-                conn,
-                &admin.company_id,
-                &admin.actor,
-                Change {
-                    action: "identity_secret.rotate",
-                    subject_id: None,
-                    subject: "identity secret",
-                    detail: json!({}),
-                },
-                db::now_ms(),
-            )?;
-            Ok::<_, AppError>(secret)
+    let secret = admin
+        .change(&state, move |conn, company| {
+            let secret = companies::rotate_identity_secret(conn, company)?;
+            let logged = Logged::about("identity_secret.rotate", "identity secret", json!({}));
+            Ok((secret, Some(logged)))
         })
         .await?;
     Ok(HttpResponse::Ok().json(RotatedSecret {

@@ -15,6 +15,7 @@
   var S = {
     me: null,
     folder: "unassigned",
+    loads: 0,         // how many list loads were asked for: only the latest answer counts
     chats: {},        // id → summary, of every chat the page knows
     counts: {},
     current: null,    // id of the open chat
@@ -281,11 +282,16 @@
     return v.name || v.email || "Visitor " + String(c.id).slice(-4);
   }
   function load() {
-    return api("GET", "conversations?folder=" + S.folder).then(function (d) {
+    var folder = S.folder;
+    var n = ++S.loads;
+    return api("GET", "conversations?folder=" + folder).then(function (d) {
+      // An answer overtaken by a later load (another folder clicked meanwhile) would put
+      // its folder's chats in place of the shown folder's: the later answer decides.
+      if (n !== S.loads) return;
       var keep = {};
       // Chats of other folders stay known (counts, the open chat); this folder is replaced.
       Object.keys(S.chats).forEach(function (id) {
-        if (!belongs(S.chats[id], S.folder)) keep[id] = S.chats[id];
+        if (!belongs(S.chats[id], folder)) keep[id] = S.chats[id];
       });
       (d.conversations || []).forEach(function (c) { keep[c.id] = c; });
       S.chats = keep;
@@ -293,6 +299,7 @@
       showCounts();
       list();
     }, function (e) {
+      if (n !== S.loads) return;
       var empty = $("list-empty");
       clear(empty);
       empty.appendChild(el("strong", "", "The chats could not be loaded."));

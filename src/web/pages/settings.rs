@@ -180,7 +180,8 @@ fn log_row(row: &OutboxRow, api_domain: &str) -> LogRow {
             .unwrap_or_else(|_| "(unreadable e-mail)".into());
         (title, Vec::new())
     } else {
-        let title = serde_json::from_str::<CrmWrite>(&row.payload)
+        // Unreadable, the row is logged (naming it) and the log says so in its place.
+        let title = crate::db::stored_json::<CrmWrite>("outbox", &row.id, "payload", &row.payload)
             .map(|w| w.title)
             .unwrap_or_else(|_| "(unreadable capture)".into());
         let links = if api_domain.is_empty() {

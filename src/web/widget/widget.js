@@ -364,8 +364,21 @@
         if (r.ok) return d;
         var e = new Error((d.error && d.error.message) || r.statusText);
         e.status = r.status;
+        e.after = +r.headers.get('Retry-After') || 0;
         throw e;
       });
+    });
+  }
+
+  // `fn()` again when it failed on the way (no status) or on a busy server (5xx, 429):
+  // after 1, 2, 4, 8 and 16 s, or the server's Retry-After. A refusal (4xx) is final.
+  function withRetries(fn, tries) {
+    tries = tries || 0;
+    return fn().catch(function (e) {
+      if ((e.status && e.status < 500 && e.status !== 429) || tries >= 5) throw e;
+      return new Promise(function (r) {
+        setTimeout(r, (e.after || Math.pow(2, tries)) * 1000);
+      }).then(function () { return withRetries(fn, tries + 1); });
     });
   }
 
@@ -509,7 +522,9 @@
 
   function trigger(slug, reason, show) {
     return ready.then(function () {
-      return call('POST', 'trigger', { slug: slug, page: page(), reason: reason });
+      return withRetries(function () {
+        return call('POST', 'trigger', { slug: slug, page: page(), reason: reason });
+      });
     }).then(function (d) {
       conversation(d.conversation);
       var fresh = add(d.messages, true).filter(function (m) { return m.author !== 'visitor'; });
@@ -519,7 +534,7 @@
         rich(bubbleText, fresh[0].text || '');
         bubble.hidden = false;
       }
-    // Without the playbook, the page goes on as it is.
+    // Without the playbook (unknown, or the server kept failing), the page goes on as it is.
     }).catch(function () {});
   }
 
@@ -605,11 +620,12 @@
   if (document.body) mount();
   else document.addEventListener('DOMContentLoaded', mount);
 
-  session().then(function (d) {
+  // A failed start is tried again (the launcher shows meanwhile; what is sent waits).
+  withRetries(session).then(function (d) {
     readyResolve();
     arm(d.triggers || []);
   }).catch(function () {
-    // No session (unknown key, server down): nothing to offer on this page.
+    // No session (unknown key, or the server kept failing): nothing to offer on this page.
     root.hidden = true;
   });
 

@@ -228,6 +228,7 @@ mod tests {
             owner_id: 1001,
             visible_to: 3,
             add_time: Utc::now(),
+            deleted: false,
         }
     }
 

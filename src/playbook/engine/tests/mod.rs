@@ -1,6 +1,7 @@
 //! Engine behaviour, card by card. Playbooks are built from JSON documents, the way the
 //! API receives them.
 
+mod allocations;
 mod flows;
 mod services;
 

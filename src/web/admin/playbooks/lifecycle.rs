@@ -136,7 +136,7 @@ pub async fn export(
             emit::to_yaml(&playbook).map_err(AppError::internal)?
         }
         None => {
-            let (text, format) = draft_text(&row);
+            let (text, format) = draft_text(&row)?;
             match check_text(&text, format) {
                 Ok(playbook) => emit::to_yaml(&playbook).map_err(AppError::internal)?,
                 Err(_) => match format {

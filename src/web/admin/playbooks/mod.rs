@@ -69,18 +69,23 @@ fn logged(action: &'static str, row: &PlaybookRow, detail: Value) -> Logged {
     Logged::new(action, &row.id, &row.slug, detail)
 }
 
-/// The draft's text and how it is written.
-pub(super) fn draft_text(row: &PlaybookRow) -> (String, Format) {
+/// The draft's text and how it is written. A stored draft that is not JSON is an error
+/// naming the playbook (logged with it), never shown as an empty draft.
+pub(super) fn draft_text(row: &PlaybookRow) -> Result<(String, Format), AppError> {
     match &row.draft_source {
-        Some(source) => (source.clone(), format_of(source)),
+        Some(source) => Ok((source.clone(), format_of(source))),
         None => {
-            let yaml = serde_json::from_str::<Value>(&row.draft)
-                .ok()
-                .and_then(|v| emit::value_to_yaml(&v).ok())
-                .unwrap_or_default();
-            (yaml, Format::Yaml)
+            let draft = stored_draft(row)?;
+            let yaml = emit::value_to_yaml(&draft).map_err(AppError::internal)?;
+            Ok((yaml, Format::Yaml))
         }
     }
+}
+
+/// The stored draft document (a playbook, or the readable part of a draft with
+/// problems); unreadable JSON is an error naming the playbook.
+fn stored_draft(row: &PlaybookRow) -> Result<Value, DbError> {
+    db::stored_json("playbooks", &row.id, "draft", &row.draft)
 }
 
 /// The line of `pointer` in a text.
@@ -131,9 +136,10 @@ fn summary(
     published: Option<&(String, i64)>,
     stats: Stats,
     problems: usize,
-) -> PlaybookSummary {
-    let document: Option<Playbook> = serde_json::from_str(&row.draft).ok();
-    PlaybookSummary {
+) -> Result<PlaybookSummary, AppError> {
+    // A draft with problems need not be a whole playbook: then no trigger is described.
+    let document: Option<Playbook> = serde_json::from_value(stored_draft(row)?).ok();
+    Ok(PlaybookSummary {
         id: row.id.clone(),
         slug: row.slug.clone(),
         name: row.name.clone(),
@@ -149,14 +155,14 @@ fn summary(
         stats_7_days: stats,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }
+    })
 }
 
-fn problem_count(row: &PlaybookRow) -> usize {
-    let (text, format) = draft_text(row);
-    draft_problems(&text, format, &row.slug)
+fn problem_count(row: &PlaybookRow) -> Result<usize, AppError> {
+    let (text, format) = draft_text(row)?;
+    Ok(draft_problems(&text, format, &row.slug)
         .err()
-        .map_or(0, |p| p.len())
+        .map_or(0, |p| p.len()))
 }
 
 #[utoipa::path(
@@ -212,10 +218,10 @@ pub async fn list(state: web::Data<AppState>, admin: Admin) -> Result<HttpRespon
                 row,
                 published.get(&row.id),
                 stats.remove(&row.id).unwrap_or_default(),
-                problem_count(row),
+                problem_count(row)?,
             )
         })
-        .collect();
+        .collect::<Result<_, AppError>>()?;
     playbooks.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.slug.cmp(&b.slug)));
     Ok(HttpResponse::Ok().json(PlaybookList { playbooks }))
 }
@@ -359,15 +365,15 @@ pub async fn get_one(
             Ok::<_, AppError>((row, published))
         })
         .await?;
-    let (source, format) = draft_text(&row);
+    let (source, format) = draft_text(&row)?;
     let checked = draft_problems(&source, format, &row.slug);
     let (problems, paths) = match &checked {
         Ok(playbook) => (Vec::new(), Some(path_text(playbook))),
         Err(problems) => (problems.clone(), None),
     };
-    let document = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    let document = stored_draft(&row)?;
     Ok(HttpResponse::Ok().json(PlaybookDetail {
-        summary: summary(&row, published.as_ref(), Stats::default(), problems.len()),
+        summary: summary(&row, published.as_ref(), Stats::default(), problems.len())?,
         source,
         format: match format {
             Format::Yaml => "yaml".into(),
@@ -462,7 +468,7 @@ pub async fn publish(
     let author = admin.actor.name.clone();
     let version = admin
         .change_row(&state, id, owned, move |conn, _, row| {
-            let (text, format) = draft_text(&row);
+            let (text, format) = draft_text(&row)?;
             let playbook = draft_problems(&text, format, &row.slug).map_err(|p| invalid(&p))?;
             let published = store::publish_document(conn, &row, &playbook, &note, Some(&author))?;
             let detail = json!({ "version": published.version, "note": note });
