@@ -4,7 +4,7 @@
 //! database.
 //!
 //! The history is written straight into the database in multi-row inserts: conversations
-//! over the last 60 days with 6.6 events each on average (about 151,500 of them for a
+//! over the last 60 days with 6.8 events each on average (about 147,100 of them for a
 //! million events; the exact count of events written is printed), half of them (every
 //! other block of ten) on the measured playbook and the rest on three others; captures
 //! (two in three confirmed by the CRM), live chats taken with rep messages or missed,
@@ -39,9 +39,9 @@ const CHUNK: usize = 1000;
 const DAY: i64 = 86_400_000;
 /// Events written by ten consecutive conversations of the seed: two each (shown, the first
 /// card reached), three for the seven that answer, one for the three captures, two for the
-/// two live chats and one for the missed one, one for the one who left, two for the eight
-/// that end (completed, scored).
-const EVENTS_PER_TEN: usize = 2 * 10 + 3 * 7 + 3 + 2 * 2 + 1 + 1 + 2 * 8;
+/// two live chats, one for the missed one and two for the one taken (taken, first
+/// response), one for the one who left, two for the eight that end (completed, scored).
+const EVENTS_PER_TEN: usize = 2 * 10 + 3 * 7 + 3 + 2 * 2 + 1 + 2 + 1 + 2 * 8;
 /// Reports timed per database.
 const RUNS: usize = 15;
 
@@ -250,12 +250,14 @@ fn seed(conn: &mut DbConn, target: usize) -> Result<Seeded, DbError> {
             ev(kind::CHAT_OFFERED, Some("talk"), None);
             if step == 3 {
                 let waited = ((i % 120) as i64 + 5) * 1000;
-                takes.push((
-                    conv_id.clone(),
-                    rep_ids[i % rep_ids.len().max(1)].clone(),
-                    waited,
-                    at + waited,
-                ));
+                let rep = rep_ids[i % rep_ids.len().max(1)].clone();
+                ev(kind::CHAT_TAKEN, Some(rep.as_str()), Some(waited));
+                ev(
+                    kind::FIRST_RESPONSE,
+                    Some(rep.as_str()),
+                    Some(waited + 8_000),
+                );
+                takes.push((conv_id.clone(), rep, waited, at + waited));
                 msgs.push((conv_id.clone(), at + waited + 8_000));
             } else {
                 ev(kind::CHAT_MISSED, Some("talk"), None);

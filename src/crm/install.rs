@@ -1,5 +1,5 @@
 //! Finishing an install (code exchange → `/users/me` → company → sealed tokens → the
-//! company's waiting outbox rows made due → users → the CRM's webhooks about deals) and
+//! company's waiting outbox rows made due → users → the CRM's webhooks about deals and leads) and
 //! carrying out an uninstall (webhooks removed, then tokens and personal data).
 
 use crate::crm::{Crm, CrmError, Me};

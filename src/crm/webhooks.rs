@@ -1,6 +1,7 @@
-//! The CRM's webhooks about deals: created at install (one webhook, every action on deals,
-//! the v2 payload, sent to `PUBLIC_URL/webhooks/crm` with HTTP Basic credentials of the
-//! company's own), removed at uninstall, and what a notice says ([`parse_notice`]).
+//! The CRM's webhooks about deals and leads: created at install (one webhook per object,
+//! every action, the v2 payload, sent to `PUBLIC_URL/webhooks/crm` with HTTP Basic
+//! credentials of the company's own), removed at uninstall, and what a notice says
+//! ([`parse_notice`]).
 //!
 //! The Basic username is the company's id in this app; the password is 32 random bytes,
 //! given to the CRM once and kept here only as its SHA-256. A new install replaces both
@@ -17,12 +18,15 @@ use crate::db::{self, Db, DbError, webhooks};
 
 /// Where the CRM sends its notices, below the public URL.
 pub const PATH: &str = "/webhooks/crm";
-/// The webhooks an install creates: `(event_action, event_object)`. A lead turned into a
-/// deal arrives as the deal's `create`, which does not name the lead: the receiver asks
-/// the CRM for the deal's `source_lead_id` ([`source_lead`]) when the deal is not known.
-pub const EVENTS: &[(&str, &str)] = &[("*", "deal")];
-/// The name the CRM shows for them.
-pub const NAME: &str = "Concierge: deal outcomes";
+/// The webhooks an install creates: `(event_action, event_object, name the CRM shows)`.
+/// Lead webhooks exist only in webhooks v2. A lead turned into a deal arrives as the lead's
+/// `delete` and the deal's `create`, in either order, neither naming the other: the
+/// receiver asks the CRM for the deal's `source_lead_id` ([`source_lead`]) when the deal
+/// is not known.
+pub const EVENTS: &[(&str, &str, &str)] = &[
+    ("*", "deal", "Concierge: deal outcomes"),
+    ("*", "lead", "Concierge: lead outcomes"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -58,12 +62,12 @@ pub async fn subscribe(
     db.run(move |conn| webhooks::set_password(conn, &company, &digest, db::now_ms()))
         .await?;
     let mut created = 0;
-    for (action, object) in EVENTS {
+    for (action, object, name) in EVENTS {
         let body = WebhookBody {
             subscription_url: format!("{}{PATH}", public_url.trim_end_matches('/')),
             event_action: (*action).into(),
             event_object: (*object).into(),
-            name: NAME.into(),
+            name: (*name).into(),
             http_auth_user: company_id.to_owned(),
             http_auth_password: password.clone(),
             version: "2.0".into(),
@@ -126,6 +130,15 @@ pub struct DealNotice {
     pub currency: String,
 }
 
+/// What one notice says about one lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadNotice {
+    /// A UUID.
+    pub lead_id: String,
+    /// `open`, `archived` or `deleted` (`db::outcomes::lead_status`).
+    pub status: &'static str,
+}
+
 /// A notice as the CRM sent it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
@@ -133,6 +146,8 @@ pub struct Notice {
     pub crm_company_id: Option<i64>,
     /// `None` when it is not about a deal.
     pub deal: Option<DealNotice>,
+    /// `None` when it is not about a lead.
+    pub lead: Option<LeadNotice>,
 }
 
 /// An integer sent as a number or as a string of digits.
@@ -157,26 +172,69 @@ pub fn parse_notice(body: &[u8]) -> Result<Notice, String> {
     let meta = v.get("meta").filter(|m| m.is_object()).ok_or("no meta")?;
     let entity = text(meta, "entity").or_else(|| text(meta, "object"));
     let action = text(meta, "action").unwrap_or_default();
-    let crm_company_id = int(meta.get("company_id"));
-    if entity != Some("deal") {
-        return Ok(Notice {
-            crm_company_id,
-            deal: None,
-        });
-    }
+    let mut notice = Notice {
+        crm_company_id: int(meta.get("company_id")),
+        deal: None,
+        lead: None,
+    };
     let deleted = matches!(action, "delete" | "deleted");
+    match entity {
+        Some("deal") => notice.deal = Some(deal_notice(&v, meta, deleted)?),
+        Some("lead") => notice.lead = Some(lead_notice(&v, meta, deleted)?),
+        _ => {}
+    }
+    Ok(notice)
+}
+
+/// The object a notice is about: `data` (v2) or `current` (v1), or for a deletion what it
+/// was (`previous`).
+fn seen<'a>(v: &'a Value, deleted: bool, what: &str) -> Result<&'a Value, String> {
     let current = ["data", "current"]
         .iter()
         .filter_map(|k| v.get(*k))
         .find(|d| d.is_object());
-    let seen = match current {
-        Some(d) => d,
+    match current {
+        Some(d) => Ok(d),
         None if deleted => v
             .get("previous")
             .filter(|p| p.is_object())
-            .ok_or("a deleted deal without its data")?,
-        None => return Err("a deal notice without data".into()),
+            .ok_or_else(|| format!("a deleted {what} without its data")),
+        None => Err(format!("a {what} notice without data")),
+    }
+}
+
+/// A lead notice: its id (a UUID) and whether it is open, archived or gone. A deletion may
+/// carry no data at all (`meta.entity_id` names the lead).
+fn lead_notice(v: &Value, meta: &Value, deleted: bool) -> Result<LeadNotice, String> {
+    use crate::db::outcomes::lead_status;
+    let seen = seen(v, deleted, "lead").ok();
+    if seen.is_none() && !deleted {
+        return Err("a lead notice without data".into());
+    }
+    let lead_id = seen
+        .and_then(|s| text(s, "id"))
+        .or_else(|| text(meta, "entity_id"))
+        .or_else(|| text(meta, "id"))
+        .ok_or("a lead notice without the lead's id")?;
+    let status = if deleted {
+        lead_status::DELETED
+    } else if seen
+        .and_then(|s| s.get("is_archived"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        lead_status::ARCHIVED
+    } else {
+        lead_status::OPEN
     };
+    Ok(LeadNotice {
+        lead_id: lead_id.to_owned(),
+        status,
+    })
+}
+
+fn deal_notice(v: &Value, meta: &Value, deleted: bool) -> Result<DealNotice, String> {
+    let seen = seen(v, deleted, "deal")?;
     let deal_id = int(seen.get("id"))
         .or_else(|| int(meta.get("entity_id")))
         .or_else(|| int(meta.get("id")))
@@ -187,17 +245,14 @@ pub fn parse_notice(body: &[u8]) -> Result<Notice, String> {
         text(seen, "status").unwrap_or("open").to_owned()
     };
     let value = seen.get("value").and_then(Value::as_f64).unwrap_or(0.0);
-    Ok(Notice {
-        crm_company_id,
-        deal: Some(DealNotice {
-            deal_id,
-            lead_id: text(seen, "lead_id")
-                .or_else(|| text(seen, "source_lead_id"))
-                .map(str::to_owned),
-            status,
-            value_cents: (value * 100.0).round() as i64,
-            currency: text(seen, "currency").unwrap_or_default().to_owned(),
-        }),
+    Ok(DealNotice {
+        deal_id,
+        lead_id: text(seen, "lead_id")
+            .or_else(|| text(seen, "source_lead_id"))
+            .map(str::to_owned),
+        status,
+        value_cents: (value * 100.0).round() as i64,
+        currency: text(seen, "currency").unwrap_or_default().to_owned(),
     })
 }
 
@@ -251,6 +306,46 @@ mod tests {
         assert!(
             parse_notice(br#"{"meta":{"action":"change","entity":"deal"},"data":{}}"#).is_err()
         );
+    }
+
+    #[test]
+    fn reads_lead_notices_archived_open_and_deleted() {
+        let id = "0b4e8f1c-4a43-4d6b-9a3c-1f2e3d4c5b6a";
+        let n = parse(json!({
+            "meta": {"action": "change", "entity": "lead", "entity_id": id, "company_id": "1000"},
+            "data": {"id": id, "title": "Ann", "is_archived": true},
+            "previous": {"is_archived": false}
+        }));
+        assert_eq!(n.deal, None);
+        assert_eq!(
+            n.lead,
+            Some(LeadNotice {
+                lead_id: id.into(),
+                status: "archived"
+            })
+        );
+        let n = parse(json!({
+            "meta": {"action": "change", "entity": "lead", "entity_id": id},
+            "data": {"id": id, "is_archived": false}
+        }));
+        assert_eq!(n.lead.unwrap().status, "open");
+        // A deletion names the lead in `meta` and may carry nothing else.
+        let n = parse(json!({
+            "meta": {"action": "delete", "entity": "lead", "entity_id": id},
+            "data": null, "previous": null
+        }));
+        assert_eq!(
+            n.lead,
+            Some(LeadNotice {
+                lead_id: id.into(),
+                status: "deleted"
+            })
+        );
+        assert!(
+            parse_notice(br#"{"meta":{"action":"change","entity":"lead","entity_id":"x"}}"#)
+                .is_err()
+        );
+        assert!(parse_notice(br#"{"meta":{"action":"delete","entity":"lead"}}"#).is_err());
     }
 
     #[test]

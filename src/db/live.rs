@@ -476,6 +476,36 @@ pub fn record_take(
     Ok(())
 }
 
+/// The conversation's latest take, if no rep has written since its hand-off: the rep who
+/// took it and when it was handed off (Unix ms). A rep's message now is the first
+/// response to that hand-off.
+pub fn unanswered_take(
+    conn: &mut DbConn,
+    conversation_id: &str,
+) -> Result<Option<(String, i64)>, DbError> {
+    let latest: Option<(String, i64, i64)> = chat_takes::table
+        .filter(chat_takes::conversation_id.eq(conversation_id))
+        .order((chat_takes::taken_at.desc(), chat_takes::id.desc()))
+        .select((
+            chat_takes::crm_user_id,
+            chat_takes::taken_at,
+            chat_takes::waited_ms,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((rep, taken_at, waited_ms)) = latest else {
+        return Ok(None);
+    };
+    let handed_off = taken_at - waited_ms;
+    let answered: i64 = messages::table
+        .filter(messages::conversation_id.eq(conversation_id))
+        .filter(messages::author.eq(super::conversations::author::REP))
+        .filter(messages::created_at.ge(handed_off))
+        .count()
+        .get_result(conn)?;
+    Ok((answered == 0).then_some((rep, handed_off)))
+}
+
 /// Assigned chats (of every company) whose rep switched off or was last seen before
 /// `seen_before`: (company, conversation, rep).
 pub fn chats_of_absent_reps(

@@ -1,8 +1,10 @@
-//! What the reports read besides the daily roll-ups (`db::analytics::rollup`): the CRM's outcomes of
-//! the deals a playbook's conversations created and the cards those conversations
-//! reached, the conversations that stopped answering (through the partial index of
-//! waiting conversations), and the chats reps took. Filters by version and audience are
-//! applied by `reports::compute` on these (few) rows.
+//! What the reports read besides the daily roll-ups (`db::analytics::rollup`): the CRM's
+//! outcomes of the deals a playbook's conversations created and the cards those
+//! conversations reached, the conversations that stopped answering (through the partial
+//! index of waiting conversations), and the names of the reps the roll-ups name. Every row
+//! carries the version and audience of an event recorded when it happened (never the
+//! visitor's flags of today); filters by version and audience are applied by
+//! `reports::compute` on these (few) rows.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text};
@@ -23,6 +25,16 @@ pub struct OutcomeRow {
     pub returning: bool,
 }
 
+/// What the CRM said about a lead a conversation of the report created (one of
+/// `db::outcomes::lead_status`), with the version and audience of its conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeadRow {
+    pub status: String,
+    pub version: i32,
+    pub known: bool,
+    pub returning: bool,
+}
+
 /// The cards a conversation reached in a playbook, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathRow {
@@ -37,20 +49,6 @@ pub struct StoppedRow {
     pub version: i32,
     pub known: bool,
     pub returning: bool,
-}
-
-/// A chat a rep took.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TakeRow {
-    pub rep_id: String,
-    pub rep_name: String,
-    pub version: i32,
-    pub known: bool,
-    pub returning: bool,
-    /// From the hand-off until the rep took the chat.
-    pub waited_ms: i64,
-    /// From the hand-off until the rep's first message, if they wrote one.
-    pub first_response_ms: Option<i64>,
 }
 
 /// A playbook and a time range `[from_ms, to_ms)`.
@@ -82,25 +80,14 @@ struct OutcomeSql {
 
 /// What the CRM said about the deals of the playbook's conversions in the range. Read
 /// from the company's outcomes (one row per deal, few beside the events), each joined to
-/// its conversation's converted event: `CROSS JOIN` keeps that order on SQLite, and
-/// `playbook_id || ''` keeps SQLite from reading each deal's event through the playbook's
-/// index (every conversion of the range) instead of the conversation's.
+/// its conversation's converted event ([`joined_to_conversion`]).
 pub fn outcomes(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<OutcomeRow>, DbError> {
-    // `$n` placeholders are read by both backends. SQLite numbers them in the order they
-    // first appear, so in every query here `$1`, `$2`, … first appear in that order.
-    let sql = "SELECT o.conversation_id, o.status, o.value_cents, o.currency, e.version, \
-                      e.visitor_known, e.visitor_returning \
-               FROM crm_outcomes o CROSS JOIN analytics_events e \
-               WHERE o.company_id = $1 AND e.conversation_id = o.conversation_id \
-                 AND e.playbook_id || '' = $2 AND e.kind = $3 AND e.company_id = $1 \
-                 AND e.created_at >= $4 AND e.created_at < $5";
-    let rows: Vec<OutcomeSql> = diesel::sql_query(sql)
-        .bind::<Text, _>(s.company_id)
-        .bind::<Text, _>(s.playbook_id)
-        .bind::<Text, _>(kind::CONVERTED)
-        .bind::<BigInt, _>(s.from_ms)
-        .bind::<BigInt, _>(s.to_ms)
-        .load(conn)?;
+    let rows: Vec<OutcomeSql> = joined_to_conversion(
+        conn,
+        s,
+        "o.conversation_id, o.status, o.value_cents, o.currency",
+        "crm_outcomes",
+    )?;
     Ok(rows
         .into_iter()
         .map(|r| OutcomeRow {
@@ -113,6 +100,65 @@ pub fn outcomes(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<OutcomeRow>, DbEr
             returning: r.visitor_returning,
         })
         .collect())
+}
+
+#[derive(QueryableByName)]
+struct LeadSql {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Integer>)]
+    version: Option<i32>,
+    #[diesel(sql_type = Bool)]
+    visitor_known: bool,
+    #[diesel(sql_type = Bool)]
+    visitor_returning: bool,
+}
+
+/// What the CRM said about the leads of the playbook's conversions in the range, read as
+/// [`outcomes`] reads the deals ([`joined_to_conversion`]).
+pub fn leads(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<LeadRow>, DbError> {
+    let rows: Vec<LeadSql> = joined_to_conversion(conn, s, "o.status", "crm_lead_outcomes")?;
+    Ok(rows
+        .into_iter()
+        .map(|r| LeadRow {
+            status: r.status,
+            version: r.version.unwrap_or(0),
+            known: r.visitor_known,
+            returning: r.visitor_returning,
+        })
+        .collect())
+}
+
+/// `columns` of the company's rows of `table` (one per deal or lead, as `o`), each with the
+/// version and audience of its conversation's converted event in the playbook and range.
+/// `CROSS JOIN` keeps that order on SQLite, and `playbook_id || ''` keeps SQLite from
+/// reading each row's event through the playbook's index (every conversion of the range)
+/// instead of the conversation's.
+fn joined_to_conversion<T>(
+    conn: &mut DbConn,
+    s: Scope<'_>,
+    columns: &str,
+    table: &str,
+) -> Result<Vec<T>, DbError>
+where
+    T: QueryableByName<<DbConn as diesel::Connection>::Backend> + 'static,
+{
+    // `$n` placeholders are read by both backends. SQLite numbers them in the order they
+    // first appear, so in every query here `$1`, `$2`, … first appear in that order.
+    let sql = format!(
+        "SELECT {columns}, e.version, e.visitor_known, e.visitor_returning \
+         FROM {table} o CROSS JOIN analytics_events e \
+         WHERE o.company_id = $1 AND e.conversation_id = o.conversation_id \
+           AND e.playbook_id || '' = $2 AND e.kind = $3 AND e.company_id = $1 \
+           AND e.created_at >= $4 AND e.created_at < $5"
+    );
+    Ok(diesel::sql_query(sql)
+        .bind::<Text, _>(s.company_id)
+        .bind::<Text, _>(s.playbook_id)
+        .bind::<Text, _>(kind::CONVERTED)
+        .bind::<BigInt, _>(s.from_ms)
+        .bind::<BigInt, _>(s.to_ms)
+        .load(conn)?)
 }
 
 /// The cards each of these conversations reached in the playbook, in the order reached.
@@ -159,25 +205,20 @@ struct StoppedSql {
     id: String,
     #[diesel(sql_type = Text)]
     engine_state: String,
-    #[diesel(sql_type = Integer)]
-    version: i32,
-    #[diesel(sql_type = Bool)]
-    known: bool,
-    #[diesel(sql_type = Integer)]
-    visits: i32,
 }
 
 /// The playbook's conversations started in the range whose flow still waits for the
-/// visitor, untouched since `idle_before` (Unix ms): where each stopped.
+/// visitor, untouched since `idle_before` (Unix ms): where each stopped, with the version
+/// and audience of the last card it reached (the `reached` event recorded then).
 pub fn stopped(
     conn: &mut DbConn,
     s: Scope<'_>,
     idle_before: i64,
 ) -> Result<Vec<StoppedRow>, DbError> {
-    let sql = "SELECT c.id, c.engine_state, v.version, vis.known, vis.visits \
+    use super::schema::analytics_events as e;
+    let sql = "SELECT c.id, c.engine_state \
                FROM conversations c \
                JOIN playbook_versions v ON v.id = c.playbook_version_id \
-               JOIN visitors vis ON vis.id = c.visitor_id \
                WHERE c.company_id = $1 AND v.playbook_id = $2 \
                  AND c.updated_at < $3 AND c.created_at >= $4 AND c.created_at < $5 \
                  AND c.engine_state LIKE '%\"phase\":\"awaiting_input\"%'";
@@ -188,74 +229,68 @@ pub fn stopped(
         .bind::<BigInt, _>(s.from_ms)
         .bind::<BigInt, _>(s.to_ms)
         .load(conn)?;
-    let mut out = Vec::with_capacity(rows.len());
+    let mut waiting: Vec<(String, String)> = Vec::with_capacity(rows.len());
     for r in rows {
         // `conversations.engine_state` is `{"state": {"at": CARD, ...}, ...}`.
         let flow: serde_json::Value =
             super::stored_json("conversations", &r.id, "engine_state", &r.engine_state)?;
         if let Some(card) = flow.pointer("/state/at").and_then(|at| at.as_str()) {
-            out.push(StoppedRow {
-                card: card.to_owned(),
-                version: r.version,
-                known: r.known,
-                returning: r.visits > 1,
-            });
+            waiting.push((r.id, card.to_owned()));
+        }
+    }
+    let mut out = Vec::with_capacity(waiting.len());
+    for chunk in waiting.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+        // The last card each reached, newest last; the playbook compared here and the
+        // company through `|| ''` so SQLite reads the conversations' index.
+        type Reached = (Option<String>, Option<String>, Option<i32>, bool, bool);
+        let reached: Vec<Reached> = e::table
+            .filter(e::conversation_id.eq_any(&ids))
+            .filter(e::kind.eq(kind::REACHED))
+            .filter(e::company_id.concat("").eq(s.company_id))
+            .order((e::conversation_id, e::created_at, e::id))
+            .select((
+                e::conversation_id,
+                e::playbook_id,
+                e::version,
+                e::visitor_known,
+                e::visitor_returning,
+            ))
+            .load(conn)?;
+        for (id, card) in chunk {
+            let last = reached
+                .iter()
+                .rev()
+                .find(|r| r.0.as_deref() == Some(id) && r.1.as_deref() == Some(s.playbook_id));
+            // A flow with no card reached was never shown: it counts nowhere.
+            if let Some((_, _, version, known, returning)) = last {
+                out.push(StoppedRow {
+                    card: card.clone(),
+                    version: version.unwrap_or(0),
+                    known: *known,
+                    returning: *returning,
+                });
+            }
         }
     }
     Ok(out)
 }
 
-#[derive(QueryableByName)]
-struct TakeSql {
-    #[diesel(sql_type = Text)]
-    rep_id: String,
-    #[diesel(sql_type = Text)]
-    rep_name: String,
-    #[diesel(sql_type = Integer)]
-    version: i32,
-    #[diesel(sql_type = Bool)]
-    known: bool,
-    #[diesel(sql_type = Integer)]
-    visits: i32,
-    #[diesel(sql_type = BigInt)]
-    waited_ms: i64,
-    #[diesel(sql_type = BigInt)]
-    handed_off_at: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    first_rep_message_at: Option<i64>,
-}
-
-/// The chats of the playbook's conversations that reps took in the range, with the time
-/// of each rep's first message after the hand-off.
-pub fn takes(conn: &mut DbConn, s: Scope<'_>) -> Result<Vec<TakeRow>, DbError> {
-    let sql = "SELECT t.crm_user_id AS rep_id, u.name AS rep_name, v.version, vis.known, \
-                      vis.visits, t.waited_ms, t.taken_at - t.waited_ms AS handed_off_at, \
-                      (SELECT MIN(m.created_at) FROM messages m \
-                       WHERE m.conversation_id = t.conversation_id AND m.author = 'rep' \
-                         AND m.created_at >= t.taken_at - t.waited_ms) AS first_rep_message_at \
-               FROM chat_takes t \
-               JOIN conversations c ON c.id = t.conversation_id \
-               JOIN playbook_versions v ON v.id = c.playbook_version_id \
-               JOIN visitors vis ON vis.id = c.visitor_id \
-               JOIN crm_users u ON u.id = t.crm_user_id \
-               WHERE t.company_id = $1 AND v.playbook_id = $2 \
-                 AND t.taken_at >= $3 AND t.taken_at < $4";
-    let rows: Vec<TakeSql> = diesel::sql_query(sql)
-        .bind::<Text, _>(s.company_id)
-        .bind::<Text, _>(s.playbook_id)
-        .bind::<BigInt, _>(s.from_ms)
-        .bind::<BigInt, _>(s.to_ms)
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|r| TakeRow {
-            rep_id: r.rep_id,
-            rep_name: r.rep_name,
-            version: r.version,
-            known: r.known,
-            returning: r.visits > 1,
-            waited_ms: r.waited_ms,
-            first_response_ms: r.first_rep_message_at.map(|at| at - r.handed_off_at),
-        })
-        .collect())
+/// `(id, name)` of these reps of the company (`crm_users.id`).
+pub fn rep_names(
+    conn: &mut DbConn,
+    company_id: &str,
+    ids: &[&str],
+) -> Result<Vec<(String, String)>, DbError> {
+    use super::schema::crm_users as u;
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let found: Vec<(String, String)> = u::table
+            .filter(u::company_id.eq(company_id))
+            .filter(u::id.eq_any(chunk))
+            .select((u::id, u::name))
+            .load(conn)?;
+        out.extend(found);
+    }
+    Ok(out)
 }

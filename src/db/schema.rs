@@ -245,6 +245,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    crm_lead_outcomes (id) {
+        id -> Text,
+        company_id -> Text,
+        conversation_id -> Text,
+        lead_id -> Text,
+        status -> Text,
+        deal_id -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     crm_webhooks (id) {
         id -> Text,
         company_id -> Text,
@@ -387,6 +399,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     analytics_daily,
     conversions_confirmed,
     crm_outcomes,
+    crm_lead_outcomes,
     crm_webhooks,
     crm_webhook_auth,
     crm_identities,

@@ -6,8 +6,10 @@ use std::fmt::Write;
 
 use super::{DayFigures, FunnelCard, WaitBucket};
 
-const W: f64 = 640.0;
-const H: f64 = 220.0;
+/// Drawn 400 units wide: about the width a chart gets beside its table on a desktop, and
+/// not so wide that its text shrinks past reading on a phone's 300-odd pixels.
+const W: f64 = 400.0;
+const H: f64 = 200.0;
 /// Room for the axis labels.
 const LEFT: f64 = 40.0;
 const BOTTOM: f64 = 24.0;
@@ -133,12 +135,16 @@ fn bars(title: &str, rows: &[(String, i64)]) -> String {
     let mut out = String::new();
     open(&mut out, title, height);
     let max = rows.iter().map(|r| r.1).max().unwrap_or(0).max(1);
-    let label_w = 200.0;
-    let bar_w = W - label_w - 60.0;
+    let label_w = 130.0;
+    let bar_w = W - label_w - 48.0;
     for (i, (label, value)) in rows.iter().enumerate() {
         let y = TOP + row_h * i as f64;
         let w = bar_w * *value as f64 / max as f64;
-        let short: String = label.chars().take(28).collect();
+        // The whole label is in the table beside the chart.
+        let short: String = match label.chars().count() {
+            n if n > 14 => label.chars().take(13).chain(['…']).collect(),
+            _ => label.clone(),
+        };
         let _ = write!(
             out,
             "<text class=\"label\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\

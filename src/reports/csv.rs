@@ -51,6 +51,9 @@ pub fn render(report: &Report) -> String {
         ("completed", t.completed),
         ("deals_won", t.deals_won),
         ("deals_lost", t.deals_lost),
+        ("leads_converted", t.leads_converted),
+        ("leads_archived", t.leads_archived),
+        ("leads_deleted", t.leads_deleted),
     ] {
         out.line("totals", "", measure, v);
     }

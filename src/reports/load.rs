@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{Filter, Inputs, Report, compute, stats};
-use crate::db::analytics::rollup;
+use crate::db::analytics::{kind, rollup};
 use crate::db::reports::{self as rows, Scope};
 use crate::db::{DbConn, DbError, playbooks};
 use crate::playbook::Playbook;
@@ -138,8 +138,16 @@ pub fn report_from(
         .map(|o| o.conversation_id.as_str())
         .collect();
     let paths = rows::paths(conn, scope, &conversations)?;
+    let leads = rows::leads(conn, scope)?;
     let stopped = rows::stopped(conn, scope, now_ms - STOPPED_AFTER_MS)?;
-    let takes = rows::takes(conn, scope)?;
+    let mut reps: Vec<&str> = daily
+        .iter()
+        .filter(|d| d.kind == kind::CHAT_TAKEN || d.kind == kind::FIRST_RESPONSE)
+        .map(|d| d.card.as_str())
+        .collect();
+    reps.sort_unstable();
+    reps.dedup();
+    let rep_names = rows::rep_names(conn, company_id, &reps)?;
     let report = compute(&Inputs {
         document: document.as_ref(),
         filter,
@@ -147,9 +155,10 @@ pub fn report_from(
         to_day: range.to_day,
         daily: &daily,
         outcomes: &outcomes,
+        leads: &leads,
         paths: &paths,
         stopped: &stopped,
-        takes: &takes,
+        rep_names: &rep_names,
     });
     Ok(Some(PlaybookReport {
         playbook: PlaybookRef {

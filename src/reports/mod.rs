@@ -21,9 +21,10 @@ use utoipa::ToSchema;
 
 use crate::db::analytics::kind;
 use crate::db::analytics::rollup::{CONFIRMED, Daily};
+use crate::db::outcomes::lead_status;
 use crate::playbook::Playbook;
 
-pub use crate::db::reports::{OutcomeRow, PathRow, StoppedRow, TakeRow};
+pub use crate::db::reports::{LeadRow, OutcomeRow, PathRow, StoppedRow};
 pub use deals::{DealPath, Money};
 pub use funnel::{AnswerCard, AnswerOption, FunnelCard};
 pub use live::{LiveChat, RepFigures, WaitBucket};
@@ -61,10 +62,13 @@ pub struct Inputs<'a> {
     pub daily: &'a [Daily],
     /// The CRM's outcomes of the deals of conversions in the range.
     pub outcomes: &'a [OutcomeRow],
+    /// The CRM's news of the leads of conversions in the range.
+    pub leads: &'a [LeadRow],
     /// The cards the conversations of those outcomes reached.
     pub paths: &'a [PathRow],
     pub stopped: &'a [StoppedRow],
-    pub takes: &'a [TakeRow],
+    /// `(id, name)` of the reps the roll-ups' live chat rows name.
+    pub rep_names: &'a [(String, String)],
 }
 
 /// The headline figures.
@@ -87,6 +91,13 @@ pub struct Totals {
     /// Value of the deals won, per currency (amounts in different currencies are never
     /// added up), by currency code.
     pub value_won: Vec<Money>,
+    /// Leads of these conversions that the CRM converted to deals (those deals count in
+    /// deals won and lost).
+    pub leads_converted: i64,
+    /// Leads archived in the CRM (and not back in its inbox since).
+    pub leads_archived: i64,
+    /// Leads deleted in the CRM without becoming a deal.
+    pub leads_deleted: i64,
 }
 
 /// One day of the time series.
@@ -140,6 +151,13 @@ pub fn compute(inputs: &Inputs<'_>) -> Report {
         .copied()
         .filter(|o| o.status == crate::db::outcomes::status::WON)
         .collect();
+    let leads_with = |status: &str| -> i64 {
+        inputs
+            .leads
+            .iter()
+            .filter(|l| l.status == status && f.admits(l.version, l.known, l.returning))
+            .count() as i64
+    };
     let totals = Totals {
         shown,
         engaged,
@@ -154,6 +172,9 @@ pub fn compute(inputs: &Inputs<'_>) -> Report {
             .filter(|o| o.status == crate::db::outcomes::status::LOST)
             .count() as i64,
         value_won: deals::value_won(&won),
+        leads_converted: leads_with(lead_status::CONVERTED),
+        leads_archived: leads_with(lead_status::ARCHIVED),
+        leads_deleted: leads_with(lead_status::DELETED),
     };
     let series = (inputs.from_day..=inputs.to_day)
         .map(|day| {
@@ -188,18 +209,13 @@ pub fn compute(inputs: &Inputs<'_>) -> Report {
         }
     }
     scores.sort_by_key(|s| s.score);
-    let takes: Vec<&TakeRow> = inputs
-        .takes
-        .iter()
-        .filter(|t| f.admits(t.version, t.known, t.returning))
-        .collect();
     Report {
         totals,
         series,
         funnel: funnel::funnel(inputs.document, &daily, &stopped),
         answers: funnel::answers(inputs.document, &daily),
         scores,
-        live: live::live_chat(sum(kind::CHAT_OFFERED), sum(kind::CHAT_MISSED), &takes),
+        live: live::live_chat(&daily, inputs.rep_names),
         deal_paths: deals::paths(&outcomes, inputs.paths),
     }
 }

@@ -13,14 +13,29 @@ pub fn rate(part: i64, whole: i64) -> f64 {
 /// The `p`-th percentile (0 < p ≤ 100) by the nearest-rank method: the smallest value
 /// with at least p % of the values at or below it. `None` for no values.
 pub fn percentile(values: &[i64], p: u32) -> Option<i64> {
-    if values.is_empty() {
+    let counted: Vec<(i64, i64)> = values.iter().map(|v| (*v, 1)).collect();
+    percentile_counted(&counted, p)
+}
+
+/// [`percentile`] of values given as `(value, how many times)` (roll-up rows).
+pub fn percentile_counted(values: &[(i64, i64)], p: u32) -> Option<i64> {
+    let n: i64 = values.iter().map(|(_, c)| (*c).max(0)).sum();
+    if n == 0 {
         return None;
     }
-    let mut sorted = values.to_vec();
+    let mut sorted: Vec<(i64, i64)> = values.iter().filter(|(_, c)| *c > 0).copied().collect();
     sorted.sort_unstable();
-    let n = sorted.len();
-    let rank = (n * p as usize).div_ceil(100).clamp(1, n);
-    Some(sorted[rank - 1])
+    let rank =
+        (n * i64::from(p)).div_euclid(100) + i64::from((n * i64::from(p)).rem_euclid(100) != 0);
+    let rank = rank.clamp(1, n);
+    let mut seen = 0;
+    for (value, count) in sorted {
+        seen += count;
+        if seen >= rank {
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// `YYYY-MM-DD` of a UTC day number.
@@ -49,6 +64,17 @@ mod tests {
         assert_eq!(percentile(&[40, 10, 30, 20], 50), Some(20));
         assert_eq!(percentile(&[7], 90), Some(7));
         assert_eq!(percentile(&[], 50), None);
+        // Counted values: the same as the values written out.
+        assert_eq!(percentile_counted(&[(20, 2), (10, 1)], 50), Some(20));
+        assert_eq!(
+            percentile_counted(&[(50, 1), (15, 3), (40, 1)], 90),
+            Some(50)
+        );
+        assert_eq!(
+            percentile_counted(&[(50, 1), (15, 3), (40, 1)], 50),
+            Some(15)
+        );
+        assert_eq!(percentile_counted(&[(9, 0)], 50), None);
     }
 
     #[test]

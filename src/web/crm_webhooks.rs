@@ -1,12 +1,14 @@
-//! `POST /webhooks/crm`: the CRM's notices about deals (see `crm::webhooks`). HTTP Basic
-//! with the company's id and its webhook password, checked before the body is read (401
-//! otherwise); a notice about a deal one of our captures created (or the lead it came
-//! from) is recorded against that conversation (`db::outcomes`), any other is accepted and
-//! left alone, so the CRM does not retry it. The CRM's deal notices do not name the lead
-//! a deal was converted from: for a deal not known yet, of a company whose captures made
-//! leads, the CRM is asked (`crm::webhooks::source_lead`, one token); once recorded, the
-//! deal is known by its id. When the CRM cannot be asked, the answer is 503 and the CRM
-//! sends the notice again.
+//! `POST /webhooks/crm`: the CRM's notices about deals and leads (see `crm::webhooks`).
+//! HTTP Basic with the company's id and its webhook password, checked before the body is
+//! read (401 otherwise); a notice about a deal or a lead one of our captures created (or a
+//! deal converted from such a lead) is recorded against that conversation
+//! (`db::outcomes`), any other is accepted and left alone, so the CRM does not retry it.
+//! A lead's notice says whether it is open, archived or deleted; Pipedrive deletes a lead
+//! it converts, and neither that notice nor the new deal's names the other: for a deal not
+//! known yet, of a company whose captures made leads, the CRM is asked
+//! (`crm::webhooks::source_lead`, one token), and the lead is then recorded as converted
+//! to that deal (whichever notice came first). Once recorded, the deal is known by its id.
+//! When the CRM cannot be asked, the answer is 503 and the CRM sends the notice again.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
@@ -15,7 +17,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use super::{AppError, AppState, ErrorCode};
-use crate::crm::webhooks::{self, parse_notice, password_digest};
+use crate::crm::webhooks::{self, LeadNotice, parse_notice, password_digest};
 use crate::db::{self, DbError, companies, outcomes, webhooks as hooks_db};
 
 /// Largest notice read.
@@ -90,6 +92,10 @@ pub async fn receive(
             "the notice is about another CRM company",
         ));
     }
+    if let Some(lead) = notice.lead {
+        let recorded = record_lead(&state, &company.id, lead).await?;
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "recorded": recorded })));
+    }
     let Some(deal) = notice.deal else {
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "recorded": false })));
     };
@@ -149,8 +155,50 @@ pub async fn receive(
                 value_cents: deal.value_cents,
                 currency: &deal.currency,
             };
-            outcomes::record(conn, &company_id, &conversation, &news, db::now_ms())
+            let now = db::now_ms();
+            db::write_tx(conn, |conn| {
+                outcomes::record(conn, &company_id, &conversation, &news, now)?;
+                // The deal came from one of our leads: that lead was converted.
+                if let Some(lead_id) = news.lead_id {
+                    let lead = outcomes::LeadNews {
+                        lead_id,
+                        status: outcomes::lead_status::CONVERTED,
+                        deal_id: Some(news.deal_id),
+                    };
+                    outcomes::record_lead(conn, &company_id, &conversation, &lead, now)?;
+                }
+                Ok::<_, DbError>(())
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "recorded": true })))
+}
+
+/// Record a lead's news against the conversation whose capture created it; whether it was
+/// one of ours.
+async fn record_lead(
+    state: &AppState,
+    company_id: &str,
+    lead: LeadNotice,
+) -> Result<bool, AppError> {
+    let company_id = company_id.to_owned();
+    Ok(state
+        .db
+        .run(move |conn| {
+            db::write_tx(conn, |conn| {
+                let Some(conversation) =
+                    outcomes::conversation_of_lead(conn, &company_id, &lead.lead_id)?
+                else {
+                    return Ok::<_, DbError>(false);
+                };
+                let news = outcomes::LeadNews {
+                    lead_id: &lead.lead_id,
+                    status: lead.status,
+                    deal_id: None,
+                };
+                outcomes::record_lead(conn, &company_id, &conversation, &news, db::now_ms())?;
+                Ok(true)
+            })
+        })
+        .await?)
 }

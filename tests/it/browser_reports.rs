@@ -7,7 +7,7 @@ use concierge::db::analytics::kind;
 use concierge::db::{self, playbooks};
 use serde_json::Value;
 
-use crate::browser::{in_browser, js};
+use crate::browser::{in_browser, js, shown};
 use crate::browser_admin::{ADMIN, open_settings, until};
 use crate::common::{TestApp, TestDb};
 use crate::crm_support::install_app;
@@ -22,6 +22,19 @@ async fn choose(browser: &fantoccini::Client, id: &str, value: &str) {
          s.dispatchEvent(new Event('change')); return s.value"
     );
     assert_eq!(js(browser, &script).await, Value::String(value.to_owned()));
+}
+
+/// Open the settings through the CRM's shell in `theme` and pick `playbook` in the
+/// Reports section once it is listed.
+async fn open_report(browser: &fantoccini::Client, url: &str, theme: &str, playbook: &str) {
+    open_settings(browser, url, ADMIN, theme).await;
+    until(
+        browser,
+        "the playbook in the Reports section",
+        &format!("document.querySelector('#rp-playbook option[value={playbook:?}]')"),
+    )
+    .await;
+    choose(browser, "rp-playbook", playbook).await;
 }
 
 /// The row `label` of the totals table.
@@ -54,14 +67,7 @@ async fn an_admin_switches_the_range_and_downloads_the_csv() {
     };
 
     in_browser(&app, move |browser, url| async move {
-        open_settings(&browser, &url, ADMIN, "light").await;
-        until(
-            &browser,
-            "the playbook in the Reports section",
-            &format!("document.querySelector('#rp-playbook option[value={playbook:?}]')"),
-        )
-        .await;
-        choose(&browser, "rp-playbook", &playbook).await;
+        open_report(&browser, &url, "light", &playbook).await;
         until(&browser, "the version list", "document.querySelectorAll('#rp-version option').length === 2").await;
 
         choose(&browser, "rp-range", "today").await;
@@ -105,6 +111,78 @@ async fn an_admin_switches_the_range_and_downloads_the_csv() {
             .map(|l| l.rsplit(',').next().unwrap().parse::<i64>().unwrap())
             .sum();
         assert_eq!(series_shown, 8, "{text}");
+    })
+    .await;
+}
+
+/// How the report lies out in the page: whether anything is wider than the settings frame,
+/// and the contrast of the tables' text and the charts' labels with the page behind them.
+const LAYOUT: &str = r#"
+function rgb(c) { var m = c.match(/[\d.]+/g).map(Number); return m.length > 3 && m[3] === 0 ? null : m.slice(0, 3); }
+function lum(c) { var v = c.map(function (x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; }
+function back(e) { for (; e; e = e.parentElement) { var b = rgb(getComputedStyle(e).backgroundColor); if (b) return b; } return [255, 255, 255]; }
+function contrast(e, prop) { var f = lum(rgb(getComputedStyle(e)[prop])), b = lum(back(e)); return (Math.max(f, b) + 0.05) / (Math.min(f, b) + 0.05); }
+var width = document.documentElement.clientWidth;
+function scrolled(e) { for (e = e.parentElement; e && e !== document.body; e = e.parentElement) { if (/auto|scroll/.test(getComputedStyle(e).overflowX)) return true; } return false; }
+var wide = [...document.querySelectorAll('body *')].filter(function (e) {
+  if (scrolled(e)) return false;
+  var r = e.getBoundingClientRect(); return r.width > 0 && r.right > width + 1;
+}).map(function (e) { return e.tagName + (e.id ? '#' + e.id : '') + ' ' + e.textContent.slice(0, 30) + ' in ' + e.parentElement.tagName + ' ' + Math.round(e.getBoundingClientRect().right) + '>' + width; });
+var cells = [...document.querySelectorAll('#rp-out td, #rp-out th')];
+var labels = [...document.querySelectorAll('#rp-out svg text')];
+return {
+  page_scrolls: document.documentElement.scrollWidth > width + 1,
+  wide: wide.slice(0, 10),
+  text: Math.min.apply(null, cells.map(function (e) { return contrast(e, 'color'); })),
+  labels: Math.min.apply(null, labels.map(function (e) { return contrast(e, 'fill'); })),
+  font: Math.min.apply(null, labels.map(function (e) { return e.getBoundingClientRect().height; })),
+  charts: document.querySelectorAll('#rp-out svg').length,
+};
+"#;
+
+/// The report of the hand-written fixture at 1280 and 360 px, in the CRM's light and dark
+/// themes: nothing wider than the frame (tables scroll in their own box), the tables' text
+/// and the charts' labels readable against the page behind them.
+#[tokio::test]
+async fn the_report_reads_at_1280_and_360_px_in_light_and_dark() {
+    let app = TestApp::spawn(TestDb::sqlite()).await;
+    let company = install_app(&app, ADMIN).await;
+    let fx = {
+        let mut conn = app.state.db.conn().unwrap();
+        crate::reports::seed(&mut conn)
+    };
+    assert_eq!(fx.company, company);
+    let playbook = fx.playbook.clone();
+    let shots = std::env::var("REPORT_SCREENSHOTS").ok();
+    in_browser(&app, move |browser, url| async move {
+        for theme in ["light", "dark"] {
+            for width in [1280, 360] {
+                browser.set_window_rect(0, 0, width, 900).await.unwrap();
+                open_report(&browser, &url, theme, &playbook).await;
+                choose(&browser, "rp-range", "7d").await;
+                until(&browser, "the week's figures", &format!("document.querySelector('#rp-out .report') && {} === '10'", total("Shown"))).await;
+                js(&browser, "document.getElementById('reports').scrollIntoView(); return null").await;
+                // For a person to look at: REPORT_SCREENSHOTS=DIR keeps the pages as PNGs.
+                if let Some(dir) = &shots {
+                    let top = js(&browser, "return document.getElementById('reports').offsetTop").await;
+                    for part in 0..8 {
+                        browser.enter_parent_frame().await.unwrap();
+                        js(&browser, &format!("window.scrollTo(0, document.getElementById('app-frame').offsetTop + {top} + {part} * 650); return null")).await;
+                        let png = browser.screenshot().await.unwrap();
+                        std::fs::write(format!("{dir}/report-{theme}-{width}-{part}.png"), png).unwrap();
+                        shown(&browser, "#app-frame").await.enter_frame().await.unwrap();
+                    }
+                }
+                let found = js(&browser, LAYOUT).await;
+                let what = format!("{theme} at {width} px: {found}");
+                assert_eq!(found["charts"], 3, "{what}");
+                assert_eq!(found["page_scrolls"], false, "{what}");
+                assert_eq!(found["wide"], serde_json::json!([]), "{what}");
+                assert!(found["text"].as_f64().unwrap() >= 4.5, "{what}");
+                assert!(found["labels"].as_f64().unwrap() >= 3.0, "{what}");
+                assert!(found["font"].as_f64().unwrap() >= 9.0, "chart labels too small: {what}");
+            }
+        }
     })
     .await;
 }

@@ -1,8 +1,10 @@
-//! The CRM's webhooks about deals, end to end with the sandbox CRM: the install creates the
-//! webhook (with the company's own Basic credentials), a visitor's chat creates a deal
-//! through the outbox, the sandbox's data page wins and loses it, the report shows the
-//! conversion and the value won, and the uninstall removes the webhook. The receiver
-//! refuses notices without the company's credentials.
+//! The CRM's webhooks about deals and leads, end to end with the sandbox CRM: the install
+//! creates the webhooks (with the company's own Basic credentials), a visitor's chat
+//! creates a deal or a lead through the outbox, the sandbox's data page wins and loses the
+//! deal, archives, restores, converts or deletes the lead, the report shows the conversion
+//! and the value won, each lead's fate is recorded against its conversation, and the
+//! uninstall removes the webhooks. The receiver refuses notices without the company's
+//! credentials.
 
 use concierge::db::{companies, outcomes, playbooks, webhooks};
 use concierge::playbook::check::check_document;
@@ -120,18 +122,21 @@ async fn a_deal_won_in_the_sandbox_shows_in_the_report() {
         let company_id = install_app(&app, 1001).await;
         let sandbox = app.state.sandbox.clone().unwrap();
 
-        // The install created one webhook for deals, with this company's credentials.
+        // The install created one webhook for deals and one for leads, with this company's
+        // credentials.
         let hooks = sandbox.snapshot().webhooks;
-        assert_eq!(hooks.len(), 1, "{hooks:?}");
-        let hook = &hooks[0];
-        assert_eq!(
-            (hook.event_action.as_str(), hook.event_object.as_str()),
-            ("*", "deal")
-        );
-        assert_eq!(hook.subscription_url, app.at("/webhooks/crm"));
-        assert_eq!(hook.version, "2.0");
-        assert_eq!(hook.http_auth_user.as_deref(), Some(company_id.as_str()));
-        let password = hook.http_auth_password.clone().unwrap();
+        let events: Vec<(&str, &str)> = hooks
+            .iter()
+            .map(|h| (h.event_action.as_str(), h.event_object.as_str()))
+            .collect();
+        assert_eq!(events, vec![("*", "deal"), ("*", "lead")], "{hooks:?}");
+        for hook in &hooks {
+            assert_eq!(hook.subscription_url, app.at("/webhooks/crm"));
+            assert_eq!(hook.version, "2.0");
+            assert_eq!(hook.http_auth_user.as_deref(), Some(company_id.as_str()));
+            assert_eq!(hook.http_auth_password, hooks[0].http_auth_password);
+        }
+        let password = hooks[0].http_auth_password.clone().unwrap();
         assert!(password.len() >= 40);
 
         let playbook = chat(
@@ -338,6 +343,188 @@ async fn a_lead_converted_to_a_deal_and_won_counts_for_its_conversation() {
             .count();
         assert_eq!(asked, 1);
     }
+}
+
+async fn lead_move(app: &TestApp, lead: &str, action: &str, form: &[(&str, &str)]) {
+    let resp = browser()
+        .post(app.at(&format!("/sandbox/leads/{lead}/{action}")))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
+}
+
+/// The recorded fate of a lead: its conversation, status and the deal it became.
+fn lead_of(
+    conn: &mut concierge::db::DbConn,
+    company_id: &str,
+    lead_id: &str,
+) -> Option<(String, String, Option<i64>)> {
+    use concierge::db::schema::crm_lead_outcomes as l;
+    use diesel::prelude::*;
+    l::table
+        .filter(l::company_id.eq(company_id))
+        .filter(l::lead_id.eq(lead_id))
+        .select((l::conversation_id, l::status, l::deal_id))
+        .first(conn)
+        .optional()
+        .unwrap()
+}
+
+/// Wait until the lead's recorded status is `status`; its record.
+async fn fate_when(
+    app: &TestApp,
+    company_id: &str,
+    lead: &str,
+    status: &str,
+) -> (String, String, Option<i64>) {
+    eventually(&format!("the lead {status}"), || async {
+        let mut conn = app.state.db.conn().unwrap();
+        lead_of(&mut conn, company_id, lead).filter(|r| r.1 == status)
+    })
+    .await
+}
+
+/// The conversation of the chat that made this lead (its capture row).
+async fn conversation_of_capture(app: &TestApp, company_id: &str, lead: &str) -> String {
+    eventually("the capture row naming the lead", || async {
+        let mut conn = app.state.db.conn().unwrap();
+        outcomes::conversation_of_lead(&mut conn, company_id, lead).unwrap()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leads_archive_restore_conversion_and_deletion_are_recorded_for_its_conversation() {
+    for test_db in TestDb::all() {
+        let app = TestApp::spawn(test_db).await;
+        let company_id = install_app(&app, 1001).await;
+        let sandbox = app.state.sandbox.clone().unwrap();
+        let yaml = capture_chat("lead", 120.0);
+        let playbook = chat(&app, &company_id, &yaml, "cy@example.com").await;
+        let lead = |title: &'static str| {
+            let sandbox = sandbox.clone();
+            async move {
+                let store = sandbox.snapshot();
+                // Made, and its capture row has stored the CRM's answer.
+                let id = store.leads.iter().find(|l| l.title == title)?.id.clone();
+                store
+                    .notes
+                    .iter()
+                    .any(|n| n.lead_id.as_ref() == Some(&id))
+                    .then_some(id)
+            }
+        };
+        let first = eventually("the first chat's lead", || lead("cy@example.com via chat")).await;
+        let first_chat = conversation_of_capture(&app, &company_id, &first).await;
+        // Archived on the data page: a lead `change` notice, recorded for its chat.
+        lead_move(&app, &first, "archive", &[("archived", "true")]).await;
+        let page = browser()
+            .get(app.at("/sandbox/data"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("lead-unarchive"),
+            "the data page offers Unarchive"
+        );
+        let got = fate_when(&app, &company_id, &first, "archived").await;
+        assert_eq!(got, (first_chat.clone(), "archived".into(), None));
+        let t = report(&app, &company_id, &playbook).await["report"]["totals"].clone();
+        assert_eq!(
+            (&t["leads_archived"], &t["leads_converted"]),
+            (&json!(1), &json!(0)),
+            "{t:#}"
+        );
+        // Back in the inbox.
+        lead_move(&app, &first, "archive", &[("archived", "false")]).await;
+        fate_when(&app, &company_id, &first, "open").await;
+        // Converted: Pipedrive deletes the lead and makes a deal; either notice may come
+        // first, and the lead ends converted to that deal.
+        lead_move(&app, &first, "convert", &[]).await;
+        let deal = sandbox
+            .snapshot()
+            .deals
+            .iter()
+            .find(|d| d.source_lead_id.as_deref() == Some(first.as_str()))
+            .map(|d| d.id)
+            .expect("the deal made from the lead");
+        let got = fate_when(&app, &company_id, &first, "converted").await;
+        assert_eq!(got, (first_chat.clone(), "converted".into(), Some(deal)));
+        // Its deletion by the conversion, told again, changes nothing.
+        let hooks = sandbox.snapshot().webhooks;
+        let password = hooks[0].http_auth_password.clone().unwrap();
+        let deleted = json!({
+            "meta": {"action": "delete", "entity": "lead", "entity_id": first,
+                     "company_id": "1000", "version": "2.0"},
+            "data": null, "previous": null
+        });
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &deleted).await,
+            (200, json!({"recorded": true}))
+        );
+        let mut conn = app.state.db.conn().unwrap();
+        assert_eq!(
+            lead_of(&mut conn, &company_id, &first),
+            Some((first_chat.clone(), "converted".into(), Some(deal)))
+        );
+        drop(conn);
+        // Without the company's credentials, nothing is recorded.
+        assert_eq!(notify(&app, None, &deleted).await.0, 401);
+        assert_eq!(
+            notify(&app, Some((&company_id, "wrong")), &deleted).await.0,
+            401
+        );
+
+        // A second chat's lead, deleted on the data page.
+        widget_chat_again(&app, &company_id, &yaml, "di@example.com").await;
+        let second = eventually("the second chat's lead", || lead("di@example.com via chat")).await;
+        let second_chat = conversation_of_capture(&app, &company_id, &second).await;
+        assert_ne!(second_chat, first_chat);
+        lead_move(&app, &second, "delete", &[]).await;
+        assert!(sandbox.snapshot().leads.iter().all(|l| l.id != second));
+        let got = fate_when(&app, &company_id, &second, "deleted").await;
+        assert_eq!(got, (second_chat, "deleted".into(), None));
+        // The report: one lead converted, one deleted, none archived any more.
+        let t = report(&app, &company_id, &playbook).await["report"]["totals"].clone();
+        assert_eq!(
+            (
+                &t["leads_converted"],
+                &t["leads_deleted"],
+                &t["leads_archived"]
+            ),
+            (&json!(1), &json!(1), &json!(0)),
+            "{t:#}"
+        );
+
+        // A lead none of our chats made is accepted and left alone.
+        let stranger = json!({
+            "meta": {"action": "change", "entity": "lead",
+                     "entity_id": "11111111-2222-4333-8444-555555555555"},
+            "data": {"id": "11111111-2222-4333-8444-555555555555", "is_archived": true}
+        });
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &stranger).await,
+            (200, json!({"recorded": false}))
+        );
+    }
+}
+
+/// Chat through the already published playbook `yaml` once more, as a new visitor.
+async fn widget_chat_again(app: &TestApp, company_id: &str, yaml: &str, email: &str) {
+    let slug = check_document(yaml, Format::Yaml).unwrap().slug;
+    let company = {
+        let mut conn = app.state.db.conn().unwrap();
+        companies::by_id(&mut conn, company_id).unwrap().unwrap()
+    };
+    let mut widget = Widget::new(app, &company);
+    widget.session().await;
+    widget.trigger(&slug, "click").await;
+    widget.say(email).await;
 }
 
 /// The recorded outcome of a deal: its conversation and the lead it came from.

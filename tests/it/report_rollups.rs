@@ -1,15 +1,21 @@
 //! The daily roll-ups answer exactly what the events say: a seeded random history (two
 //! versions, every audience, restarts, captures the CRM confirms before or after later
-//! conversions, deals won and lost in two currencies) recorded the way the app records
-//! it, then every report read from the roll-ups equals the one computed from the events
-//! and capture rows themselves, for many filters and ranges, on both databases — and again
-//! after the roll-ups are rebuilt.
+//! conversions, deals won and lost in two currencies, chats taken by two reps after random
+//! waits with or without a first response, flows that stopped answering) recorded the way
+//! the app records it, then every report read from the roll-ups equals the one computed
+//! from the events and capture rows themselves, for many filters and ranges, on both
+//! databases — and again after the roll-ups are rebuilt. The visitors' flags are turned
+//! round after the history: chats taken, waits and stopped flows must still count each
+//! visitor as they were at the time (the seed's own tally).
 
 use concierge::db::analytics::rollup;
 use concierge::db::analytics::{self, kind, left};
+use concierge::db::schema::{conversations, visitors};
 use concierge::db::{self, DbConn, companies, outbox, outcomes, playbooks};
 use concierge::reports::Filter;
-use concierge::reports::load::{DayRange, Source, report_from};
+use concierge::reports::load::{DayRange, STOPPED_AFTER_MS, Source, report_from};
+use concierge::reports::stats::percentile;
+use diesel::prelude::*;
 use serde_json::json;
 
 use crate::common::TestDb;
@@ -60,7 +66,17 @@ fn confirmed_capture(conn: &mut DbConn, company: &str, conv: &str, at: i64, deal
     .unwrap();
 }
 
-fn seed(conn: &mut DbConn, rng: &mut Seeded) -> (String, String) {
+/// What the seed did that the report must count with the visitor as they were then.
+#[derive(Default)]
+struct Tally {
+    /// (day, version, known, returning, wait ms) of each chat taken.
+    takes: Vec<(i64, i32, bool, bool, i64)>,
+    /// (day the conversation started, version, known, returning) of each stopped flow.
+    stopped: Vec<(i64, i32, bool, bool)>,
+}
+
+fn seed(conn: &mut DbConn, rng: &mut Seeded) -> (String, String, Tally) {
+    let mut tally = Tally::default();
     let company = companies::create(conn, "Roll-up Inc", Some(4242))
         .unwrap()
         .id;
@@ -108,6 +124,23 @@ fn seed(conn: &mut DbConn, rng: &mut Seeded) -> (String, String) {
                 ev(kind::REACHED, p, Some("email"), None, version),
             ],
         );
+        if at < now - STOPPED_AFTER_MS - DAY / 24 && rng.chance(15) {
+            // Stopped answering at `email`.
+            diesel::update(conversations::table.find(&c.id))
+                .set((
+                    conversations::engine_state
+                        .eq(r#"{"state":{"at":"email","phase":"awaiting_input"},"engaged":true}"#),
+                    conversations::status.eq("bot"),
+                    conversations::closed_at.eq(None::<i64>),
+                    conversations::updated_at.eq(at + 3),
+                ))
+                .execute(conn)
+                .unwrap();
+            tally
+                .stopped
+                .push((analytics::day_of(at), version, known, returning));
+            continue;
+        }
         // Captures the CRM confirms before the conversion is recorded (an earlier capture
         // of the conversation), after it, or never.
         let confirm = rng.below(3);
@@ -155,6 +188,23 @@ fn seed(conn: &mut DbConn, rng: &mut Seeded) -> (String, String) {
                     at + 7,
                     &[ev(kind::CHAT_MISSED, p, Some("talk"), None, version)],
                 );
+            } else {
+                let rep = if rng.chance(50) { "rep-a" } else { "rep-b" };
+                let waited = 1_000 * (1 + rng.below(400));
+                rec(
+                    at + 7,
+                    &[ev(kind::CHAT_TAKEN, p, Some(rep), Some(waited), version)],
+                );
+                if rng.chance(70) {
+                    let first = waited + 1_000 * rng.below(90);
+                    rec(
+                        at + 8,
+                        &[ev(kind::FIRST_RESPONSE, p, Some(rep), Some(first), version)],
+                    );
+                }
+                tally
+                    .takes
+                    .push((analytics::day_of(at + 7), version, known, returning, waited));
             }
         }
         rec(
@@ -166,7 +216,22 @@ fn seed(conn: &mut DbConn, rng: &mut Seeded) -> (String, String) {
             ],
         );
     }
-    (company, pb)
+    // Since then, every visitor turned out the other way round.
+    let everyone: Vec<(String, bool, i32)> = visitors::table
+        .filter(visitors::company_id.eq(&company))
+        .select((visitors::id, visitors::known, visitors::visits))
+        .load(conn)
+        .unwrap();
+    for (id, known, visits) in everyone {
+        diesel::update(visitors::table.find(&id))
+            .set((
+                visitors::known.eq(!known),
+                visitors::visits.eq(if visits > 1 { 1 } else { 3 }),
+            ))
+            .execute(conn)
+            .unwrap();
+    }
+    (company, pb, tally)
 }
 
 fn filters() -> Vec<Filter> {
@@ -185,9 +250,10 @@ fn filters() -> Vec<Filter> {
     out
 }
 
-/// Every filter and range: the roll-ups' report equals the events'. The number of
-/// reports compared that had confirmed conversions.
-fn compare_all(conn: &mut DbConn, company: &str, playbook: &str) -> usize {
+/// Every filter and range: the roll-ups' report equals the events', and its chats taken,
+/// waits and stopped flows are the seed's. The number of reports compared that had
+/// confirmed conversions.
+fn compare_all(conn: &mut DbConn, company: &str, playbook: &str, tally: &Tally) -> usize {
     let now = db::now_ms();
     let today = analytics::day_of(now);
     let mut ranges = vec![DayRange::last(7, now), DayRange::last(30, now)];
@@ -209,6 +275,35 @@ fn compare_all(conn: &mut DbConn, company: &str, playbook: &str) -> usize {
                 from_rollups.report, from_events.report,
                 "{range:?} {filter:?}"
             );
+            let admits = |day: i64, version: i32, known: bool, returning: bool| {
+                day >= range.from_day
+                    && day <= range.to_day
+                    && filter.admits(version, known, returning)
+            };
+            let waits: Vec<i64> = tally
+                .takes
+                .iter()
+                .filter(|t| admits(t.0, t.1, t.2, t.3))
+                .map(|t| t.4)
+                .collect();
+            let live = &from_rollups.report.live;
+            assert_eq!(live.taken, waits.len() as i64, "{range:?} {filter:?}");
+            assert_eq!(live.wait_median_ms, percentile(&waits, 50));
+            assert_eq!(live.wait_p90_ms, percentile(&waits, 90));
+            let by_reps: i64 = live.reps.iter().map(|r| r.taken).sum();
+            assert_eq!(by_reps, live.taken);
+            let stopped = tally
+                .stopped
+                .iter()
+                .filter(|s| admits(s.0, s.1, s.2, s.3))
+                .count() as i64;
+            let reported: i64 = from_rollups
+                .report
+                .funnel
+                .iter()
+                .map(|c| c.stopped_answering)
+                .sum();
+            assert_eq!(reported, stopped, "{range:?} {filter:?}");
             if from_rollups.report.totals.converted > 0 {
                 with_conversions += 1;
             }
@@ -223,7 +318,8 @@ fn roll_up_reports_equal_the_events_on_a_seeded_history() {
         let db = test_db.open();
         let mut conn = db.conn().unwrap();
         let mut rng = Seeded(0x5EED_0009);
-        let (company, playbook) = seed(&mut conn, &mut rng);
+        let (company, playbook, tally) = seed(&mut conn, &mut rng);
+        assert!(tally.takes.len() > 10 && tally.stopped.len() > 5);
 
         // The history is not trivial: some conversions confirmed, some not, deals in two
         // currencies, several paths.
@@ -251,8 +347,9 @@ fn roll_up_reports_equal_the_events_on_a_seeded_history() {
         assert_eq!(t.value_won.len(), 2, "{t:?}");
         assert!(!month.deal_paths.is_empty());
 
-        assert!(compare_all(&mut conn, &company, &playbook) > 20);
+        assert!(month.live.first_response_median_ms.is_some());
+        assert!(compare_all(&mut conn, &company, &playbook, &tally) > 20);
         rollup::rebuild(&mut conn, &company).unwrap();
-        assert!(compare_all(&mut conn, &company, &playbook) > 20);
+        assert!(compare_all(&mut conn, &company, &playbook, &tally) > 20);
     }
 }

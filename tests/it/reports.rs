@@ -6,7 +6,7 @@
 
 use concierge::crm::CrmUser;
 use concierge::db::analytics::{self, Audience, NewEvent, kind, left};
-use concierge::db::conversations::{self as convs, NewMessage, author};
+use concierge::db::conversations as convs;
 use concierge::db::schema::{conversations, visitors};
 use concierge::db::visitors::Page;
 use concierge::db::{self, DbConn, companies, crm_users, live, outbox, outcomes, playbooks};
@@ -47,9 +47,9 @@ pub(crate) struct Conv {
     version_id: String,
 }
 
-struct Fixture {
-    company: String,
-    playbook: String,
+pub(crate) struct Fixture {
+    pub(crate) company: String,
+    pub(crate) playbook: String,
     /// The UTC day number of "two days ago" (version 1) — version 2 ran yesterday.
     day1: i64,
 }
@@ -150,57 +150,51 @@ fn capture(conn: &mut DbConn, company: &str, c: &Conv, at: i64, progress: Value)
     outbox::set_result(conn, company, &row.id, &progress.to_string()).unwrap();
 }
 
+/// A rep took `c`'s chat `waited_s` after its hand-off at `handoff` and first wrote
+/// `first_s` after it: what the app records then (the take, and the events with the
+/// visitor as they were: `who` is (known, returning), `run` the playbook and version).
 fn take(
     conn: &mut DbConn,
     company: &str,
     c: &Conv,
+    who: (bool, bool),
+    run: (&str, i32),
     rep_id: &str,
-    handoff: i64,
-    waited_s: i64,
-    first_s: Option<i64>,
+    (handoff, waited_s, first_s): (i64, i64, Option<i64>),
 ) {
-    live::record_take(
-        conn,
-        company,
-        &c.id,
-        rep_id,
-        waited_s * SECOND,
-        handoff + waited_s * SECOND,
-    )
-    .unwrap();
-    let mut conv = convs::get(conn, company, &c.id).unwrap().unwrap();
+    let taken_at = handoff + waited_s * SECOND;
+    live::record_take(conn, company, &c.id, rep_id, waited_s * SECOND, taken_at).unwrap();
+    let (p, version) = run;
+    let taken = ev(
+        kind::CHAT_TAKEN,
+        p,
+        Some(rep_id),
+        Some(waited_s * SECOND),
+        version,
+    );
+    record(conn, company, c, who.0, who.1, taken_at, &[taken]);
     if let Some(s) = first_s {
-        convs::append(
+        let first = ev(
+            kind::FIRST_RESPONSE,
+            p,
+            Some(rep_id),
+            Some(s * SECOND),
+            version,
+        );
+        record(
             conn,
-            &mut conv,
-            NewMessage {
-                author: author::REP,
-                author_id: Some(rep_id.to_owned()),
-                body: "Hello, how can I help?".into(),
-                ..NewMessage::default()
-            },
+            company,
+            c,
+            who.0,
+            who.1,
             handoff + s * SECOND,
-        )
-        .unwrap();
-        // A later message does not change the first response.
-        convs::append(
-            conn,
-            &mut conv,
-            NewMessage {
-                author: author::REP,
-                author_id: Some(rep_id.to_owned()),
-                body: "Still there?".into(),
-                ..NewMessage::default()
-            },
-            handoff + (s + 300) * SECOND,
-        )
-        .unwrap();
-        convs::save(conn, &conv).unwrap();
+            &[first],
+        );
     }
 }
 
-/// The history whose figures the tests know.
-fn seed(conn: &mut DbConn) -> Fixture {
+/// The history whose figures the tests know, in the first company.
+pub(crate) fn seed(conn: &mut DbConn) -> Fixture {
     let company = companies::first(conn).unwrap().expect("demo company").id;
     let now = db::now_ms();
     crm_users::sync(
@@ -376,7 +370,15 @@ fn seed(conn: &mut DbConn) -> Fixture {
             ev(kind::CHAT_OFFERED, p, Some("talk"), None, 1),
         ],
     );
-    take(conn, &company, &c6, &ada, t1, 20, Some(50));
+    take(
+        conn,
+        &company,
+        &c6,
+        (true, false),
+        (p, 1),
+        &ada,
+        (t1, 20, Some(50)),
+    );
 
     // Version 2, yesterday.
     let c7 = conversation(conn, &company, &v2.version_id, t2, true, false);
@@ -405,7 +407,15 @@ fn seed(conn: &mut DbConn) -> Fixture {
         t2,
         json!({ "person_id": 3, "lead_id": "0d9c3f9e-2b55-4a39-9f3c-8c1b2a3d4e5f" }),
     );
-    take(conn, &company, &c7, &bob, t2, 40, Some(70));
+    take(
+        conn,
+        &company,
+        &c7,
+        (true, false),
+        (p, 2),
+        &bob,
+        (t2, 40, Some(70)),
+    );
 
     let c8 = conversation(conn, &company, &v2.version_id, t2, false, false);
     record(
@@ -460,7 +470,15 @@ fn seed(conn: &mut DbConn) -> Fixture {
             ev(kind::CHAT_OFFERED, p, Some("talk"), None, 2),
         ],
     );
-    take(conn, &company, &c10, &ada, t2, 100, None);
+    take(
+        conn,
+        &company,
+        &c10,
+        (false, false),
+        (p, 2),
+        &ada,
+        (t2, 100, None),
+    );
 
     // The CRM's news: c1's deal won (1,500.00 EUR); c7's lead became deal 502, lost.
     let won = outcomes::DealNews {
@@ -492,6 +510,13 @@ fn seed(conn: &mut DbConn) -> Fixture {
         currency: "EUR",
     };
     outcomes::record(conn, &company, &c7.id, &lost, now).unwrap();
+
+    // Since then every visitor has told who they are and come back: the reports still
+    // count each figure with the visitor as they were when it happened.
+    diesel::update(visitors::table.filter(visitors::company_id.eq(&company)))
+        .set((visitors::known.eq(true), visitors::visits.eq(5)))
+        .execute(conn)
+        .unwrap();
 
     Fixture {
         company,
@@ -661,6 +686,11 @@ async fn report_figures_match_the_hand_written_fixture() {
         )
         .await;
         assert_eq!(totals(&unknown), (7, 4, 0));
+        // Taken and stopped with the visitor as they were then (all known by now).
+        assert_eq!(unknown["report"]["live"]["taken"], 1);
+        assert_eq!(unknown["report"]["live"]["wait_median_ms"], 100_000);
+        assert_eq!(unknown["report"]["funnel"][0]["stopped_answering"], 1);
+        assert_eq!(known["report"]["funnel"][0]["stopped_answering"], 0);
         let back = json_of(
             &app,
             &cookie,
@@ -783,5 +813,78 @@ async fn report_figures_match_the_hand_written_fixture() {
         assert_eq!(status, 403);
         let (status, _, _) = get(&app, "", "", &base).await;
         assert_eq!(status, 401);
+    }
+}
+
+/// A chat taken and answered through the rep API: the take and the rep's first words are
+/// recorded then, with the visitor as they were (new), so the report still counts them
+/// there after the visitor came back; a second message is no first response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_take_and_the_first_response_are_recorded_when_they_happen() {
+    use crate::live_chat::{ADA, BEN, Rep, setup, visitor_waits};
+    for test_db in TestDb::all() {
+        let (app, company) = setup(test_db).await;
+        let ben = Rep::sign_in(&app, concierge::crm::sandbox::COMPANY_ID, BEN).await;
+        ben.online().await;
+        let (_visitor, id) = visitor_waits(&app, &company, "eve@acme.test").await;
+        let (status, taken) = ben.post(&format!("conversations/{id}/assign"), None).await;
+        assert_eq!(status, 200, "{taken}");
+        for text in ["Hello, Ben here", "Still there?"] {
+            let (status, sent) = ben
+                .post(
+                    &format!("conversations/{id}/messages"),
+                    Some(json!({ "text": text })),
+                )
+                .await;
+            assert_eq!(status, 201, "{sent}");
+        }
+        let (playbook, events) = {
+            let mut conn = app.state.db.conn().unwrap();
+            let events = analytics::for_conversation(&mut conn, &company.id, &id).unwrap();
+            // The visitor is back by now.
+            let visitor: String = conversations::table
+                .find(&id)
+                .select(conversations::visitor_id)
+                .first(&mut conn)
+                .unwrap();
+            diesel::update(visitors::table.find(&visitor))
+                .set(visitors::visits.eq(4))
+                .execute(&mut conn)
+                .unwrap();
+            (events[0].playbook_id.clone().unwrap(), events)
+        };
+        let ben_row = rep(&mut app.state.db.conn().unwrap(), &company.id, BEN);
+        let of = |k: &str| {
+            events
+                .iter()
+                .filter(|e| e.kind == k)
+                .map(|e| (e.card.clone(), e.value, e.visitor_returning))
+                .collect::<Vec<_>>()
+        };
+        let taken = of(kind::CHAT_TAKEN);
+        assert_eq!(taken.len(), 1, "{events:?}");
+        assert_eq!(taken[0].0.as_deref(), Some(ben_row.as_str()));
+        assert!(!taken[0].2, "new when taken");
+        let first = of(kind::FIRST_RESPONSE);
+        assert_eq!(first.len(), 1, "one first response: {events:?}");
+        assert!(first[0].1.unwrap() >= taken[0].1.unwrap());
+
+        let data = session::start(&company.id, ADA, 0, chrono::Utc::now().timestamp());
+        let c = session::cookie(&app.state.crm.session_key, &data);
+        let cookie = format!("{}={}", c.name(), c.value());
+        let base = format!("/api/admin/reports/playbooks/{playbook}?range=today");
+        let as_then = json_of(
+            &app,
+            &cookie,
+            &data.csrf,
+            &format!("{base}&returning=false"),
+        )
+        .await;
+        let live = &as_then["report"]["live"];
+        assert_eq!(live["taken"], 1, "{live:#}");
+        assert_eq!(live["reps"][0]["name"], "Ben Rep");
+        assert!(live["first_response_median_ms"].is_i64(), "{live:#}");
+        let as_now = json_of(&app, &cookie, &data.csrf, &format!("{base}&returning=true")).await;
+        assert_eq!(as_now["report"]["live"]["taken"], 0);
     }
 }

@@ -8,6 +8,7 @@
 use super::LiveError;
 use crate::chat::texts;
 use crate::chat::turn::Turn;
+use crate::db::analytics;
 use crate::db::conversations::{NewMessage, Payload, author, status};
 use crate::db::live::{self, Rep};
 use crate::db::timers;
@@ -156,8 +157,16 @@ pub(in crate::chat) fn assign(
                 )));
             }
             if turn.conv.status == status::UNASSIGNED {
-                let waited = now - turn.conv.waiting_since.unwrap_or(turn.conv.updated_at);
+                let waited = (now - turn.conv.waiting_since.unwrap_or(turn.conv.updated_at)).max(0);
                 live::record_take(turn.conn, &company, &turn.conv.id, &rep.id, waited, now)?;
+                // For the reports, with the visitor as they are now.
+                let playbook = turn.playbook()?.map(|p| p.playbook_id.clone());
+                turn.analytics.push((
+                    analytics::kind::CHAT_TAKEN,
+                    playbook,
+                    Some(rep.id.clone()),
+                    Some(waited),
+                ));
             }
             turn.conv.status = status::ASSIGNED.to_owned();
             turn.conv.assigned_to = Some(rep.id.clone());
@@ -260,6 +269,16 @@ pub(in crate::chat) fn reply(
             None => None,
         };
         return Err(LiveError::AlreadyAssigned(holder.map(|r| r.as_ref())));
+    }
+    // The first words after a hand-off: the reports' first response time.
+    if let Some((rep, handed_off)) = live::unanswered_take(turn.conn, &turn.conv.id)? {
+        let playbook = turn.playbook()?.map(|p| p.playbook_id.clone());
+        turn.analytics.push((
+            analytics::kind::FIRST_RESPONSE,
+            playbook,
+            Some(rep),
+            Some((turn.now_ms() - handed_off).max(0)),
+        ));
     }
     turn.append(NewMessage {
         author: author::REP,

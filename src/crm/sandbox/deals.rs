@@ -1,11 +1,14 @@
 //! The data page's moves, made as a CRM user would make them, each telling the app's
-//! webhooks: `POST /sandbox/deals/{id}/status` (won, lost or open again: a `change`
-//! notice) and `POST /sandbox/leads/{id}/convert` (the lead becomes a deal carrying
+//! webhooks: `POST /sandbox/deals/{id}/status` (won, lost or open again: a deal `change`
+//! notice), `POST /sandbox/leads/{id}/convert` (the lead becomes a deal carrying
 //! `source_lead_id`, its notes and activities move to the deal and the lead is removed,
-//! as Pipedrive's conversion does: a `create` notice). Both answer with a redirect to the
-//! deal's row. `POST /sandbox/persons/{id}/delete` and `/sandbox/organizations/{id}/delete`
-//! delete a contact as a CRM user would: it is flagged deleted (`is_deleted` when read by
-//! id, as Pipedrive keeps deleted contacts for 30 days) and no search finds it any more.
+//! as Pipedrive's conversion does: a lead `delete` and a deal `create` notice),
+//! `POST /sandbox/leads/{id}/archive` (archived, or back with `archived=false`: a lead
+//! `change` notice) and `POST /sandbox/leads/{id}/delete` (a lead `delete` notice). Each
+//! answers with a redirect to the row it changed. `POST /sandbox/persons/{id}/delete` and
+//! `/sandbox/organizations/{id}/delete` delete a contact as a CRM user would: it is flagged
+//! deleted (`is_deleted` when read by id, as Pipedrive keeps deleted contacts for 30 days)
+//! and no search finds it any more.
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
@@ -18,7 +21,15 @@ use super::{HttpError, Sandbox, lock, ops};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/deals/{id}/status", web::post().to(status))
         .route("/leads/{id}/convert", web::post().to(convert))
+        .route("/leads/{id}/archive", web::post().to(archive))
+        .route("/leads/{id}/delete", web::post().to(delete_lead))
         .route("/{kind}/{id}/delete", web::post().to(delete));
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ArchiveForm {
+    /// `false` brings an archived lead back; archives by default.
+    archived: Option<bool>,
 }
 
 /// A CRM user deletes a person or an organization (`kind`: `persons`, `organizations`).
@@ -69,11 +80,96 @@ fn acting_user(store: &Store) -> i64 {
 
 /// Save, send the notices, and show the deal.
 async fn done(sb: &Sandbox, notices: Vec<Notice>, deal_id: i64) -> Result<HttpResponse, HttpError> {
+    shown(sb, notices, &format!("deal-{deal_id}")).await
+}
+
+/// Save, send the notices, and show the data page at `anchor`.
+async fn shown(
+    sb: &Sandbox,
+    notices: Vec<Notice>,
+    anchor: &str,
+) -> Result<HttpResponse, HttpError> {
     sb.changed().await.map_err(HttpError::internal)?;
     hooks::send(notices);
     Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("/sandbox/data#deal-{deal_id}")))
+        .insert_header((LOCATION, format!("/sandbox/data#{anchor}")))
         .finish())
+}
+
+async fn archive(
+    id: web::Path<String>,
+    form: web::Form<ArchiveForm>,
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
+    let lead_id = id.into_inner();
+    let archived = form.into_inner().archived.unwrap_or(true);
+    let notices = {
+        let mut store = lock(&sb.store);
+        let user = acting_user(&store);
+        let mut lead = store
+            .leads
+            .iter()
+            .find(|l| l.id == lead_id)
+            .cloned()
+            .ok_or_else(HttpError::not_found)?;
+        let before = std::mem::replace(&mut lead.is_archived, archived);
+        if before == archived {
+            Vec::new()
+        } else {
+            store.put(Change::Lead(lead.clone()));
+            let previous = serde_json::json!({ "is_archived": before });
+            hooks::lead_notices(&store, "change", &lead, Some(previous), user, Utc::now())
+        }
+    };
+    shown(&sb, notices, &format!("lead-{lead_id}")).await
+}
+
+async fn delete_lead(
+    id: web::Path<String>,
+    sb: web::Data<Sandbox>,
+) -> Result<HttpResponse, HttpError> {
+    let lead_id = id.into_inner();
+    let notices = {
+        let mut store = lock(&sb.store);
+        let lead = store
+            .leads
+            .iter()
+            .find(|l| l.id == lead_id)
+            .cloned()
+            .ok_or_else(HttpError::not_found)?;
+        let notices = hooks::lead_notices(
+            &store,
+            "delete",
+            &lead,
+            None,
+            acting_user(&store),
+            Utc::now(),
+        );
+        store.put(Change::LeadRemoved(lead_id.clone()));
+        // Its notes and activities stay, on nothing any more.
+        let notes: Vec<_> = store
+            .notes
+            .iter()
+            .filter(|n| n.lead_id.as_deref() == Some(&lead_id))
+            .cloned()
+            .collect();
+        for mut note in notes {
+            note.lead_id = None;
+            store.put(Change::Note(note));
+        }
+        let activities: Vec<_> = store
+            .activities
+            .iter()
+            .filter(|a| a.lead_id.as_deref() == Some(&lead_id))
+            .cloned()
+            .collect();
+        for mut activity in activities {
+            activity.lead_id = None;
+            store.put(Change::Activity(activity));
+        }
+        notices
+    };
+    shown(&sb, notices, "leads").await
 }
 
 async fn status(
@@ -120,8 +216,11 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
             .find(|l| l.id == lead_id)
             .cloned()
             .ok_or_else(HttpError::not_found)?;
-        store.put(Change::LeadRemoved(lead_id.clone()));
         let now = Utc::now();
+        // Pipedrive deletes the lead it converted: its webhooks hear of that too.
+        let mut notices =
+            hooks::lead_notices(store, "delete", &lead, None, acting_user(store), now);
+        store.put(Change::LeadRemoved(lead_id.clone()));
         let deal = Deal {
             id: ops::next(&mut store.counters.deal),
             title: lead.title,
@@ -159,7 +258,14 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
             activity.deal_id = Some(deal.id);
             store.put(Change::Activity(activity));
         }
-        let notices = hooks::deal_notices(store, "create", &deal, None, acting_user(store), now);
+        notices.extend(hooks::deal_notices(
+            store,
+            "create",
+            &deal,
+            None,
+            acting_user(store),
+            now,
+        ));
         let deal_id = deal.id;
         store.put(Change::Deal(deal));
         (notices, deal_id)

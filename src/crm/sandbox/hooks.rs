@@ -1,8 +1,8 @@
 //! The sandbox's webhooks: `POST /api/v1/webhooks`, `GET /api/v1/webhooks` and
 //! `DELETE /api/v1/webhooks/{id}` (pure store operations, like `ops.rs`), and the notices
-//! it sends when the data page moves a deal: Pipedrive's v2 payload (`meta`, `data`,
-//! `previous`) with the webhook's HTTP Basic credentials, retried after 3, 30 and 150 s
-//! when the receiver does not answer 2xx, as Pipedrive does.
+//! it sends when the data page moves a deal or a lead: Pipedrive's v2 payload (`meta`,
+//! `data`, `previous`) with the webhook's HTTP Basic credentials, retried after 3, 30 and
+//! 150 s when the receiver does not answer 2xx, as Pipedrive does.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::ops::{self, ApiError, Ctx, Reply};
 use super::render;
-use super::store::{Change, Deal, Store, Webhook};
+use super::store::{Change, Deal, Lead, Store, Webhook};
 
 const ACTIONS: &[&str] = &["create", "change", "delete", "*"];
 const OBJECTS: &[&str] = &[
@@ -183,10 +183,57 @@ pub fn deal_notices(
     user_id: i64,
     now: DateTime<Utc>,
 ) -> Vec<Notice> {
+    let about = About {
+        action,
+        entity: "deal",
+        entity_id: deal.id.to_string(),
+        data: deal_data(deal),
+        previous: previous_status.map(|s| json!({ "status": s })),
+    };
+    notices(store, &about, user_id, now)
+}
+
+/// The notices of `action` on `lead`, one per webhook that asked for them: `change` with
+/// the lead as `GET /api/v1/leads/{id}` shows it and what changed before in `previous`;
+/// `delete` with no data (the lead is gone) and the lead as it was in `previous`.
+pub fn lead_notices(
+    store: &Store,
+    action: &str,
+    lead: &Lead,
+    previous: Option<Value>,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> Vec<Notice> {
+    let shown = render::lead(lead, store);
+    let (data, previous) = if action == "delete" {
+        (Value::Null, Some(shown))
+    } else {
+        (shown, previous)
+    };
+    let about = About {
+        action,
+        entity: "lead",
+        entity_id: lead.id.clone(),
+        data,
+        previous,
+    };
+    notices(store, &about, user_id, now)
+}
+
+/// What a notice tells.
+struct About<'a> {
+    action: &'a str,
+    entity: &'a str,
+    entity_id: String,
+    data: Value,
+    previous: Option<Value>,
+}
+
+fn notices(store: &Store, about: &About<'_>, user_id: i64, now: DateTime<Utc>) -> Vec<Notice> {
     store
         .webhooks
         .iter()
-        .filter(|w| w.wants(action, "deal"))
+        .filter(|w| w.wants(about.action, about.entity))
         .map(|w| Notice {
             url: w.subscription_url.clone(),
             auth: w
@@ -195,9 +242,9 @@ pub fn deal_notices(
                 .map(|u| (u, w.http_auth_password.clone().unwrap_or_default())),
             body: json!({
                 "meta": {
-                    "action": action,
-                    "entity": "deal",
-                    "entity_id": deal.id.to_string(),
+                    "action": about.action,
+                    "entity": about.entity,
+                    "entity_id": about.entity_id,
                     "company_id": store.company.id.to_string(),
                     "user_id": user_id.to_string(),
                     "correlation_id": uuid::Uuid::new_v4().to_string(),
@@ -211,8 +258,8 @@ pub fn deal_notices(
                     "is_bulk_edit": false,
                     "attempt": 1,
                 },
-                "data": deal_data(deal),
-                "previous": previous_status.map(|s| json!({"status": s})),
+                "data": about.data,
+                "previous": about.previous,
             }),
         })
         .collect()

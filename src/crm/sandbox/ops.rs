@@ -357,6 +357,7 @@ pub fn create_lead(store: &mut Store, body: &Value, ctx: Ctx) -> Result<Reply, A
         channel_id: l.channel_id,
         was_seen: l.was_seen.unwrap_or(false),
         add_time: ctx.now,
+        is_archived: false,
     };
     let data = render::lead(&lead, store);
     store.put(Change::Lead(lead));

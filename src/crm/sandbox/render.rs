@@ -94,7 +94,7 @@ pub fn lead(l: &Lead, store: &Store) -> Value {
         "channel": l.channel,
         "channel_id": l.channel_id,
         "source_deal_id": null,
-        "is_archived": false,
+        "is_archived": l.is_archived,
         "was_seen": l.was_seen,
         "value": l.value,
         "expected_close_date": l.expected_close_date,

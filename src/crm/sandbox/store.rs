@@ -106,6 +106,9 @@ pub struct Lead {
     pub channel_id: Option<String>,
     pub was_seen: bool,
     pub add_time: DateTime<Utc>,
+    /// Archived on the data page (kept, out of the leads inbox).
+    #[serde(default)]
+    pub is_archived: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

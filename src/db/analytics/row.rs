@@ -32,6 +32,12 @@ pub mod kind {
     pub const LEFT: &str = "left";
     /// The flow ended with this score (`value`).
     pub const SCORED: &str = "scored";
+    /// A rep took a chat handed to the reps: `card` holds the rep (`crm_users.id`), `value`
+    /// how long the visitor waited since the hand-off, in ms.
+    pub const CHAT_TAKEN: &str = "chat_taken";
+    /// The first rep message after a hand-off: `card` holds the rep who took the chat,
+    /// `value` the time since the hand-off, in ms.
+    pub const FIRST_RESPONSE: &str = "first_response";
 
     /// Counted once per conversation and playbook, however often the playbook restarts.
     pub const ONCE: [&str; 3] = [SHOWN, ENGAGED, CONVERTED];
