@@ -36,25 +36,10 @@ use concierge::playbook::load::Format;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
-const PLAYBOOK: &str = r##"
-slug: bench
-name: Straight to a rep
-trigger: { on: click, selector: "#bench" }
-start: rep
-cards:
-  - id: rep
-    type: live_chat
-    online_message: "Connecting you…"
-    wait_seconds: 3600
-    offline_message: "Nobody is online."
-    offline_next: bye
-  - id: bye
-    type: end
-    text: "Bye."
-"##;
-
 #[path = "support/inbox.rs"]
 mod inbox;
+#[path = "support/seed.rs"]
+mod seed;
 
 const CRM_COMPANY: i64 = 4242;
 const REP: i64 = 424201;
@@ -144,7 +129,7 @@ async fn run(
                 icon_url: None,
             };
             crm_users::sync(conn, &company.id, &[rep], concierge::db::now_ms())?;
-            let doc = check_document(PLAYBOOK, Format::Yaml).expect("valid playbook");
+            let doc = check_document(seed::LIVE_CHAT, Format::Yaml).expect("valid playbook");
             playbooks::save_and_publish(conn, &company.id, &doc)?;
             Ok::<_, concierge::db::DbError>(company.public_key)
         })
@@ -208,7 +193,7 @@ async fn run(
         let started: Value = client
             .post(format!("{visitor_base}/api/widget/trigger"))
             .bearer_auth(&token)
-            .json(&json!({ "slug": "bench", "page": { "url": "https://bench.test/" }, "reason": "click" }))
+            .json(&json!({ "slug": "live", "page": { "url": "https://bench.test/" }, "reason": "click" }))
             .send()
             .await
             .expect("trigger")
