@@ -7,9 +7,12 @@
 //! Unassigned at a live chat card, and `BENCH_REPS` reps (default 100) of the same company,
 //! signed in through the CRM launch. The server is a process of its own (the `concierge`
 //! binary of this build), so its memory is its own; the benchmark raises the open-file
-//! limit of both. Every stream is opened (plain HTTP/1.1 over its own TCP connection),
-//! then the benchmark waits until nothing arrives for 2 s and reads the server's resident
-//! memory: (after − before) ÷ connections.
+//! limit of both. The streams are opened in two rounds of half each (plain HTTP/1.1, a TCP
+//! connection each); after each round the benchmark waits until nothing arrives for 2 s
+//! and reads the server's resident memory. Two figures: (after − before) ÷ connections,
+//! which also counts what the server sets up once (database connections and caches,
+//! threads), and the growth over the second round ÷ its connections: what one more
+//! connection costs.
 //!
 //! The change that reaches everyone: one rep takes the chat that has waited longest. Every
 //! other waiting visitor's place in the queue moves up (a `queue` event), the taken
@@ -204,66 +207,55 @@ async fn run(visitors: usize, reps: usize) {
         ));
     }
 
-    let rss_before = node.rss_kib();
+    let total = requests.len();
     let shared = Arc::new(Shared {
         started: Instant::now(),
         last_read_us: AtomicU64::new(0),
         armed: AtomicBool::new(false),
         armed_at_us: AtomicU64::new(0),
-        first_event_us: (0..requests.len()).map(|_| AtomicU64::new(0)).collect(),
+        first_event_us: (0..total).map(|_| AtomicU64::new(0)).collect(),
         names: Mutex::new(BTreeMap::new()),
     });
-    let opening = Instant::now();
-    let gate = Arc::new(Semaphore::new(OPENING));
-    let (opened_tx, mut opened_rx) = tokio::sync::mpsc::unbounded_channel();
-    let total = requests.len();
+    // Two rounds, each half of the widget streams and half of the inbox streams: the
+    // server's memory after both, per connection, counts what it set up once (database
+    // connections and their caches, threads) with the streams; the growth over the second
+    // round alone is what one more connection costs.
+    let mut rounds = [Vec::new(), Vec::new()];
     for (i, request) in requests.into_iter().enumerate() {
-        let (shared, gate, opened) = (shared.clone(), gate.clone(), opened_tx.clone());
         let kind = if i < visitors { "widget" } else { "inbox" };
-        let port = node.port;
-        tokio::spawn(async move {
-            let slot = gate.acquire_owned().await.expect("gate");
-            let stream = open(port, &request).await;
-            drop(slot);
-            match stream {
-                Ok((stream, rest)) => {
-                    let _ = opened.send(true);
-                    read_events(stream, rest, i, kind, &shared).await;
-                }
-                Err(e) => {
-                    eprintln!("{kind} stream {i}: {e}");
-                    let _ = opened.send(false);
-                }
-            }
-        });
+        let half = if i < visitors {
+            i * 2 < visitors
+        } else {
+            (i - visitors) * 2 < reps
+        };
+        rounds[usize::from(!half)].push((i, kind, request));
     }
-    drop(opened_tx);
+    let rss_before = node.rss_kib();
+    let opening = Instant::now();
     let mut open_streams = 0;
-    for _ in 0..total {
-        if opened_rx.recv().await == Some(true) {
-            open_streams += 1;
-        }
+    let mut rss_rounds = Vec::new();
+    for round in rounds {
+        open_streams += open_round(node.port, round, &shared).await;
+        wait_quiet(&shared).await;
+        rss_rounds.push((open_streams, node.rss_kib()));
     }
     let opened_in = opening.elapsed();
-    // Wait until everything sent at opening has arrived.
-    let quiet_since = Instant::now();
-    loop {
-        let idle = shared.now_us() - shared.last_read_us.load(Ordering::Relaxed);
-        if Duration::from_micros(idle) >= QUIET || quiet_since.elapsed() > Duration::from_secs(120)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let rss_after = node.rss_kib();
     let per = (rss_after.saturating_sub(rss_before)) as f64 * 1024.0 / open_streams.max(1) as f64;
+    let (first, rss_first) = rss_rounds[0];
+    let marginal = (rss_after.saturating_sub(rss_first)) as f64 * 1024.0
+        / open_streams.saturating_sub(first).max(1) as f64;
     println!(
-        "{open_streams} of {total} streams open in {:.1} s; server RSS {} → {} MiB: \
-         {:.1} KB per connection",
+        "{open_streams} of {total} streams open in {:.1} s; server RSS {} → {} → {} MiB: \
+         {:.1} KB per connection from the start, {:.1} KB per connection of the second {} \
+         (what one more costs)",
         opened_in.as_secs_f64(),
         rss_before / 1024,
+        rss_first / 1024,
         rss_after / 1024,
-        per / 1000.0
+        per / 1000.0,
+        marginal / 1000.0,
+        open_streams - first,
     );
 
     // One change for everyone: the first rep takes the chat that waited longest.
@@ -320,6 +312,57 @@ async fn run(visitors: usize, reps: usize) {
     let names: Vec<String> = names.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
     println!("first events: {}", names.join(", "));
     node.stop();
+}
+
+/// Opens the round's streams (`OPENING` at a time) and reads each in a task of its own;
+/// returns how many opened.
+async fn open_round(
+    port: u16,
+    round: Vec<(usize, &'static str, String)>,
+    shared: &Arc<Shared>,
+) -> usize {
+    let gate = Arc::new(Semaphore::new(OPENING));
+    let (opened_tx, mut opened_rx) = tokio::sync::mpsc::unbounded_channel();
+    let count = round.len();
+    for (i, kind, request) in round {
+        let (shared, gate, opened) = (shared.clone(), gate.clone(), opened_tx.clone());
+        tokio::spawn(async move {
+            let slot = gate.acquire_owned().await.expect("gate");
+            let stream = open(port, &request).await;
+            drop(slot);
+            match stream {
+                Ok((stream, rest)) => {
+                    let _ = opened.send(true);
+                    read_events(stream, rest, i, kind, &shared).await;
+                }
+                Err(e) => {
+                    eprintln!("{kind} stream {i}: {e}");
+                    let _ = opened.send(false);
+                }
+            }
+        });
+    }
+    drop(opened_tx);
+    let mut opened = 0;
+    for _ in 0..count {
+        if opened_rx.recv().await == Some(true) {
+            opened += 1;
+        }
+    }
+    opened
+}
+
+/// Waits until nothing has arrived on any stream for `QUIET` (at most 2 minutes).
+async fn wait_quiet(shared: &Shared) {
+    let quiet_since = Instant::now();
+    loop {
+        let idle = shared.now_us() - shared.last_read_us.load(Ordering::Relaxed);
+        if Duration::from_micros(idle) >= QUIET || quiet_since.elapsed() > Duration::from_secs(120)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Connect, send the request and read the answer's head; the stream and what was read

@@ -5,7 +5,9 @@
 //! the page cache, then times `BENCH_STARTS` starts (default 5): from just before the
 //! process is spawned to the first `200` from `/readyz` (asked every millisecond). Then
 //! prints the size of the `concierge` binary this build made (`cargo bench`: the release
-//! profile, with the default `sandbox` feature; a production build leaves it out).
+//! profile, with the default `sandbox` feature), and of the binaries to ship where they
+//! were built: `cargo build --profile dist` (whole-program optimisation) with and without
+//! `--no-default-features` (the production build, without the sandbox CRM).
 //!
 //! ```sh
 //! cargo bench --bench startup
@@ -77,6 +79,28 @@ fn main() {
         size as f64 / 1_000_000.0,
         node::BINARY
     );
+    dist_sizes();
+}
+
+/// The sizes of the `dist` binaries, when built: `target/dist/concierge` is the last of
+/// `cargo build --profile dist [--no-default-features]`, whichever ran last.
+fn dist_sizes() {
+    let Some(release_dir) = std::path::Path::new(node::BINARY).parent() else {
+        return;
+    };
+    let dist = release_dir.with_file_name("dist").join("concierge");
+    match std::fs::metadata(&dist) {
+        Ok(m) => println!(
+            "binary: {:.1} MB ({} bytes, dist profile: fat LTO, one codegen unit; the features \
+             it was last built with) {}",
+            m.len() as f64 / 1_000_000.0,
+            m.len(),
+            dist.display()
+        ),
+        Err(_) => {
+            println!("binary to ship: not built (cargo build --profile dist --no-default-features)")
+        }
+    }
 }
 
 fn run(name: &str, url: &str, dir: &std::path::Path, conversations: usize, starts: usize) {

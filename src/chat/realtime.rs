@@ -26,8 +26,10 @@ use super::events::RepEvent;
 use super::message::Message;
 use crate::db::{DbConn, DbError};
 
-/// Events buffered per conversation for a slow subscriber before it must re-read.
-const CHANNEL_CAPACITY: usize = 64;
+/// Events buffered per conversation for a slow subscriber before it must re-read (from
+/// the database, by `seq`). A conversation's events come a few at a time, and every
+/// slot is allocated when the channel is made: one per open widget stream.
+const CHANNEL_CAPACITY: usize = 16;
 /// Every so many subscriptions, channels nobody listens to any more are dropped.
 const SWEEP_EVERY: usize = 256;
 

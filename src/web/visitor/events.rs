@@ -139,7 +139,8 @@ struct Stream {
 }
 
 impl Stream {
-    /// The next chunk to send; `None` ends the stream.
+    /// The next chunk to send; `None` ends the stream. The rare re-read is boxed, so the
+    /// future an idle stream holds stays small.
     async fn next(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.pending.pop_front() {
@@ -155,7 +156,7 @@ impl Stream {
                 }
                 received = self.rx.recv() => match received {
                     Ok(event) if matches!(*event, LiveEvent::Resync) => {
-                        if self.reload(true).await.is_err() {
+                        if Box::pin(self.reload(true)).await.is_err() {
                             return None;
                         }
                     }
@@ -172,7 +173,7 @@ impl Stream {
                         return Some(frame(&event));
                     }
                     Err(RecvError::Lagged(_)) => {
-                        if self.reload(true).await.is_err() {
+                        if Box::pin(self.reload(true)).await.is_err() {
                             return None;
                         }
                     }
