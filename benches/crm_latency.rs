@@ -319,6 +319,16 @@ fn main() {
     let companies = env_number("BENCH_COMPANIES", 10).max(1);
     let gap = Duration::from_millis(env_number("BENCH_GAP_MS", 600) as u64);
     let per_node = captures.div_ceil(companies);
+    if let Ok(path) = std::env::var("BENCH_TRACE") {
+        let file = std::fs::File::create(path).unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "warn,crm_latency=info,concierge::crm::outbox=debug,concierge::crm::pipedrive=debug",
+            ))
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -360,6 +370,7 @@ fn main() {
                     .unwrap();
                 assert!(resp.status().is_success(), "faults: {}", resp.status());
             }
+            tracing::info!(run, "run started");
             let started = Instant::now();
             let feeds = nodes
                 .iter()

@@ -33,6 +33,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{Notify, Semaphore, watch};
+use tracing::Instrument as _;
 
 use crate::crm::access::{AccessError, CrmAccess};
 use crate::crm::pipedrive::PipedriveClient;
@@ -301,12 +302,22 @@ impl<C: Connector> Worker<C> {
     /// Deliver a claimed row once one of its company's lanes is free. Answers the row's
     /// id, with its lease when the worker stopped before it started.
     async fn start(&self, row: OutboxRow, lease_until: i64) -> (String, Option<(String, i64)>) {
+        let claimed = std::time::Instant::now();
         let _lane = self.company_gate(&row.company_id).acquire_owned().await;
         let id = row.id.clone();
         if self.halt.load(Ordering::SeqCst) {
             return (id.clone(), Some((id, lease_until)));
         }
-        self.process(row, lease_until).await;
+        let span = tracing::debug_span!("outbox", row = %id);
+        tracing::debug!(
+            parent: &span,
+            due_ms = row.next_attempt_at,
+            claimed_late_ms = lease_until - self.lease_ms() - row.next_attempt_at,
+            lane_wait_ms = claimed.elapsed().as_millis() as u64,
+            attempts = row.attempts,
+            "attempt started"
+        );
+        self.process(row, lease_until).instrument(span).await;
         (id, None)
     }
 
@@ -353,10 +364,25 @@ impl<C: Connector> Worker<C> {
             crash_hook: self.crash_hook.clone(),
         };
         let mut progress = Progress::parse(row.result.as_deref());
+        let started = db::now_ms();
         let outcome = self.attempt(&row, &mut progress, &mut rec).await;
         let Some(outcome) = outcome else {
             return; // lease lost or abandoned: whoever holds the row now decides
         };
+        let ended = db::now_ms();
+        let (kind, at) = match &outcome {
+            Outcome::Done => ("done", ended),
+            Outcome::Failed { .. } => ("failed", ended),
+            Outcome::Retry { at, .. } => ("retry", *at),
+            Outcome::Postpone { at, .. } => ("postpone", *at),
+        };
+        tracing::debug!(
+            outcome = kind,
+            ms = ended - started,
+            wait_ms = at - ended,
+            failures = progress.failures,
+            "attempt ended"
+        );
         if let Outcome::Failed { error } = &outcome {
             tracing::warn!(row = %row.id, company_id = %row.company_id, %error, "CRM write failed for good");
         }

@@ -91,9 +91,21 @@ impl PipedriveClient {
         &self,
         call: Call<'_>,
     ) -> Result<Envelope<T>, CrmError> {
+        let queued = Instant::now();
         self.wait_for_budget(call.bucket()).await?;
+        let sent = Instant::now();
+        let (method, path) = (call.method.clone(), call.path.to_owned());
         let result = self.send_now(call).await;
-        crate::metrics::crm_call(result.as_ref().map_or_else(CrmError::kind, |_| "ok"));
+        let kind = result.as_ref().map_or_else(CrmError::kind, |_| "ok");
+        crate::metrics::crm_call(kind);
+        tracing::debug!(
+            %method,
+            %path,
+            budget_wait_ms = sent.duration_since(queued).as_millis() as u64,
+            ms = sent.elapsed().as_millis() as u64,
+            result = kind,
+            "crm call"
+        );
         result
     }
 
