@@ -130,7 +130,11 @@ fn main() {
         rates: std::env::var("BENCH_RATE")
             .unwrap_or_else(|_| "500".into())
             .split(',')
-            .map(|r| r.trim().parse().expect("BENCH_RATE: turns/s, separated by commas"))
+            .map(|r| {
+                r.trim()
+                    .parse()
+                    .expect("BENCH_RATE: turns/s, separated by commas")
+            })
             .collect(),
         p1a: phase != Some("p1b"),
         p1b: phase != Some("p1a"),
@@ -309,7 +313,6 @@ async fn open_loops(
     rates: &[f64],
     sizes: &Sizes,
 ) {
-
     // The realistic rate, then half of P1a's throughput.
     let tokens = std::sync::Arc::new(tokens);
     for &rate in rates {
