@@ -477,17 +477,18 @@ pub fn record_take(
 }
 
 /// The conversation's latest take, if no rep has written since its hand-off: the rep who
-/// took it and when it was handed off (Unix ms). A rep's message now is the first
-/// response to that hand-off.
+/// took it (the CRM's user id, which outlives an uninstall) and when it was handed off
+/// (Unix ms). A rep's message now is the first response to that hand-off.
 pub fn unanswered_take(
     conn: &mut DbConn,
     conversation_id: &str,
-) -> Result<Option<(String, i64)>, DbError> {
-    let latest: Option<(String, i64, i64)> = chat_takes::table
+) -> Result<Option<(i64, i64)>, DbError> {
+    let latest: Option<(i64, i64, i64)> = chat_takes::table
+        .inner_join(crm_users::table.on(crm_users::id.eq(chat_takes::crm_user_id)))
         .filter(chat_takes::conversation_id.eq(conversation_id))
         .order((chat_takes::taken_at.desc(), chat_takes::id.desc()))
         .select((
-            chat_takes::crm_user_id,
+            crm_users::crm_user_id,
             chat_takes::taken_at,
             chat_takes::waited_ms,
         ))
