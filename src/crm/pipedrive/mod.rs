@@ -37,6 +37,11 @@ use wire::{
 
 /// Default time allowed for one call, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default time the CRM may stay silent: before its answer starts, and between parts of
+/// it. The CRM answers in well under a second; one that says nothing for this long is
+/// cut off then rather than at [`DEFAULT_TIMEOUT`] (a write cut off so is ambiguous:
+/// looked up before it is sent again).
+pub const DEFAULT_SILENCE: Duration = Duration::from_secs(5);
 /// Pages read at most by one look-up (100 items each).
 const MAX_PAGES: usize = 10;
 const PAGE: usize = 100;
@@ -50,6 +55,8 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Connecting only; a connect failure is always safe to retry.
     pub connect_timeout: Duration,
+    /// Silence: waiting for the answer to start, or for its next part.
+    pub silence: Duration,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +64,7 @@ impl Default for ClientOptions {
         ClientOptions {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: Duration::from_secs(5),
+            silence: DEFAULT_SILENCE,
         }
     }
 }
@@ -66,6 +74,7 @@ pub fn http_client(opts: ClientOptions) -> Result<reqwest::Client, reqwest::Erro
     reqwest::Client::builder()
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
+        .read_timeout(opts.silence)
         .user_agent(concat!("concierge/", env!("CARGO_PKG_VERSION")))
         .build()
 }
