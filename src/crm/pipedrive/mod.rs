@@ -263,6 +263,27 @@ impl PipedriveClient {
         }
     }
 
+    /// The deal the CRM made of this lead when it was converted, if any: the deals of the
+    /// lead's person (else its organization) with `include_fields=source_lead_id`, newest
+    /// first (`GET /api/v2/deals`, a page per 100 deals). `None` when neither is known.
+    pub async fn deal_converted_from(
+        &self,
+        lead_id: &str,
+        person_id: Option<i64>,
+        org_id: Option<i64>,
+    ) -> Result<Option<wire::DealItem>, CrmError> {
+        let link = match (person_id, org_id) {
+            (Some(p), _) => ("person_id", p.to_string()),
+            (None, Some(o)) => ("org_id", o.to_string()),
+            (None, None) => return Ok(None),
+        };
+        let filter = vec![link, ("include_fields", "source_lead_id".to_owned())];
+        self.find_in_v2_list::<DealItem, DealItem>("/api/v2/deals", filter, |item| {
+            (item.source_lead_id.as_deref() == Some(lead_id)).then(|| item.clone())
+        })
+        .await
+    }
+
     /// `GET` one person or organization (1 token): `false` when the CRM answers 404 or 410
     /// or flags it deleted.
     async fn exists(&self, path: &str) -> Result<bool, CrmError> {
