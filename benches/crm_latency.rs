@@ -2,8 +2,8 @@
 //! until every object it asks for (organization, person, lead or deal, activity, note)
 //! exists in the CRM, over 1,000 captures, with no faults and with 30 % of CRM calls
 //! failing as TARGETS.md's R2 lists: 429 with and without `Retry-After`, 500, 502, 503,
-//! an answer that never comes after the write was applied (the client times out after
-//! 15 s), a connection dropped after the write, 401 for one call, connections refused
+//! an answer that never comes after the write was applied (the client gives up after the
+//! CRM's 5 s of silence), a connection dropped after the write, 401 for one call, connections refused
 //! for a few seconds on every server, and one capture in 50 refused for good (422). Prints
 //! p50, p99 and the maximum of the delivered captures, and checks that nothing was lost
 //! or duplicated and that every refused capture failed with the CRM's message.
@@ -21,7 +21,10 @@
 //! ```
 //! Each case prints one line: p50, p99 and max, the target and whether it was met.
 //! `BENCH_CAPTURES` (default 1000), `BENCH_COMPANIES` (default 10) and `BENCH_GAP_MS`
-//! (default 600) change the run.
+//! (default 600) change the run. `BENCH_TRACE=FILE` writes the outbox worker's trace
+//! there: each attempt (how late it was claimed, its wait for a lane, its length, the wait
+//! it planned next) and each CRM call (its wait for the rate budget, its length, its
+//! class), to see where a capture's time goes.
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
     clippy::unwrap_used,
@@ -319,6 +322,16 @@ fn main() {
     let companies = env_number("BENCH_COMPANIES", 10).max(1);
     let gap = Duration::from_millis(env_number("BENCH_GAP_MS", 600) as u64);
     let per_node = captures.div_ceil(companies);
+    if let Ok(path) = std::env::var("BENCH_TRACE") {
+        let file = std::fs::File::create(path).unwrap();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "warn,crm_latency=info,concierge::crm::outbox=debug,concierge::crm::pipedrive=debug",
+            ))
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -360,6 +373,7 @@ fn main() {
                     .unwrap();
                 assert!(resp.status().is_success(), "faults: {}", resp.status());
             }
+            tracing::info!(run, "run started");
             let started = Instant::now();
             let feeds = nodes
                 .iter()

@@ -139,9 +139,13 @@ fn seed(conn: &mut DbConn, target: usize) -> Result<Seeded, DbError> {
         })
         .collect();
     crm_users::sync(conn, &company, &reps, now)?;
-    let rep_ids: Vec<String> = (0..5)
-        .map(|i| concierge::db::live::rep(conn, &company, 100 + i).map(|r| r.map(|r| r.id)))
-        .collect::<Result<Option<Vec<String>>, DbError>>()?
+    // `(row id, CRM user id)`: takes name the row, events the CRM's user id.
+    let rep_ids: Vec<(String, String)> = (0..5)
+        .map(|i| {
+            concierge::db::live::rep(conn, &company, 100 + i)
+                .map(|r| r.map(|r| (r.id, r.crm_user_id.to_string())))
+        })
+        .collect::<Result<Option<Vec<(String, String)>>, DbError>>()?
         .unwrap_or_default();
     let published: Vec<_> = (0..4)
         .map(|i| playbooks::save_and_publish(conn, &company, &playbook(&format!("bench-{i}"))))
@@ -250,11 +254,11 @@ fn seed(conn: &mut DbConn, target: usize) -> Result<Seeded, DbError> {
             ev(kind::CHAT_OFFERED, Some("talk"), None);
             if step == 3 {
                 let waited = ((i % 120) as i64 + 5) * 1000;
-                let rep = rep_ids[i % rep_ids.len().max(1)].clone();
-                ev(kind::CHAT_TAKEN, Some(rep.as_str()), Some(waited));
+                let (rep, crm_id) = rep_ids[i % rep_ids.len().max(1)].clone();
+                ev(kind::CHAT_TAKEN, Some(crm_id.as_str()), Some(waited));
                 ev(
                     kind::FIRST_RESPONSE,
-                    Some(rep.as_str()),
+                    Some(crm_id.as_str()),
                     Some(waited + 8_000),
                 );
                 takes.push((conv_id.clone(), rep, waited, at + waited));

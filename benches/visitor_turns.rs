@@ -25,7 +25,16 @@
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench visitor_turns
 //! ```
 //! `BENCH_SECONDS` (default 10: each closed-loop run), `BENCH_OPEN_SECONDS` (default 30),
-//! `BENCH_RATE` (default 500 turns/s) and `BENCH_VISITORS` (default 1000) change the run.
+//! `BENCH_RATE` (default 500 turns/s; several rates separated by commas, each an open-loop
+//! run) and `BENCH_VISITORS` (default 1000) change the run; `BENCH_PHASE` (`p1a` or `p1b`)
+//! runs one phase only (`p1b` alone runs at the rates of `BENCH_RATE` only, as there is no
+//! P1a throughput to halve) and `BENCH_DATABASE` (`sqlite` or `postgres`) one database
+//! only.
+//!
+//! Every run prints the statements the node sent to its database per turn (all of them,
+//! transaction control included, ÷ turns) and its failures by kind — an HTTP status, a
+//! client timeout, a refused or dropped connection — with the first example of each (the
+//! open loop) or wrk's own counts (the closed loop).
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
     clippy::unwrap_used,
@@ -34,6 +43,7 @@
     clippy::print_stdout
 )]
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -52,6 +62,9 @@ struct Load {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// wrk's failures by kind (`non-2xx`, `connect`, `read`, `write`, `timeout`), the
+    /// kinds that happened.
+    failures: Vec<(String, u64)>,
 }
 
 /// What an open-loop run measured.
@@ -63,25 +76,68 @@ struct Open {
     p999_ms: f64,
     max_ms: f64,
     errors: usize,
+    /// The failed requests by kind: how many, and the first of them (seconds after the
+    /// start, what it got).
+    failures: BTreeMap<String, Failures>,
     /// The latest the dispatcher started a request after its due time.
     late_start_ms: f64,
 }
 
+/// The failed requests of one kind.
+struct Failures {
+    count: usize,
+    first_at_s: f64,
+    first: String,
+}
+
+/// What a request got: its response time (from its due time), or what went wrong — a
+/// kind (`status 500`, `timeout`, `connect`, `request`, `body`) and the details.
+type Answered = Result<std::time::Duration, (String, String)>;
+
 /// How a run is sized.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Sizes {
     visitors: usize,
     seconds: u64,
     open_seconds: u64,
-    rate: f64,
+    /// The open loop's offered rates (turns/s).
+    rates: Vec<f64>,
+    /// Run P1a (closed loop).
+    p1a: bool,
+    /// Run P1b (open loop).
+    p1b: bool,
 }
 
 fn main() {
+    let phase = std::env::var("BENCH_PHASE").ok();
+    let phase = phase.as_deref().map(str::to_ascii_lowercase);
+    let phase = phase.as_deref();
+    assert!(
+        matches!(phase, None | Some("p1a" | "p1b")),
+        "BENCH_PHASE: p1a or p1b"
+    );
+    let only = std::env::var("BENCH_DATABASE")
+        .ok()
+        .map(|d| d.to_ascii_lowercase());
+    assert!(
+        matches!(only.as_deref(), None | Some("sqlite" | "postgres")),
+        "BENCH_DATABASE: sqlite or postgres"
+    );
     let sizes = Sizes {
         visitors: env_number("BENCH_VISITORS", 1000) as usize,
         seconds: env_number("BENCH_SECONDS", 10),
         open_seconds: env_number("BENCH_OPEN_SECONDS", 30),
-        rate: env_number("BENCH_RATE", 500) as f64,
+        rates: std::env::var("BENCH_RATE")
+            .unwrap_or_else(|_| "500".into())
+            .split(',')
+            .map(|r| {
+                r.trim()
+                    .parse()
+                    .expect("BENCH_RATE: turns/s, separated by commas")
+            })
+            .collect(),
+        p1a: phase != Some("p1b"),
+        p1b: phase != Some("p1a"),
     };
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("visitor_turns: `wrk` is not installed (Debian: apt-get install wrk)");
@@ -91,9 +147,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut databases = vec![("SQLite", None)];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
-        databases.push(("PostgreSQL", Some(url)));
+    let mut databases = Vec::new();
+    if only.as_deref() != Some("postgres") {
+        databases.push(("SQLite", None));
+    }
+    if only.as_deref() != Some("sqlite") {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) => databases.push(("PostgreSQL", Some(url))),
+            Err(_) if only.is_some() => panic!("BENCH_DATABASE=postgres needs TEST_DATABASE_URL"),
+            Err(_) => {}
+        }
     }
     let build = if cfg!(debug_assertions) {
         "debug"
@@ -116,7 +179,7 @@ fn main() {
                 (format!("{base}/{db}"), Some((admin.clone(), db)))
             }
         };
-        runtime.block_on(run(name, &url, dir.path(), sizes));
+        runtime.block_on(run(name, &url, dir.path(), &sizes));
         if let Some((admin, db)) = cleanup {
             pg(
                 &admin,
@@ -126,7 +189,7 @@ fn main() {
     }
 }
 
-async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
+async fn run(name: &str, database_url: &str, dir: &Path, sizes: &Sizes) {
     let server = concierge::web::build(config(database_url, dir))
         .await
         .expect("server starts");
@@ -144,31 +207,84 @@ async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
         })
         .await
         .expect("company");
+    let before = state.db.statements();
     let tokens = start_visitors(&base, &key, sizes.visitors).await;
+    println!(
+        "{name:<10} start: {:.1} statements per visitor (a session and the first turn)",
+        (state.db.statements() - before) as f64 / sizes.visitors.max(1) as f64
+    );
     let script = dir.join("turns.lua");
     std::fs::write(&script, lua_script(&tokens)).expect("script");
     let turns_url = format!("{base}/api/widget/messages");
 
-    // P1a: warm up, then the turns and the echo route back to back.
+    let mut rates = sizes.rates.clone();
+    if sizes.p1a {
+        let turns = closed_loop(name, &state, &turns_url, &tokens, &script, sizes).await;
+        rates.push(turns / 2.0);
+    }
+    if sizes.p1b {
+        open_loops(name, &state, &turns_url, tokens, &rates, sizes).await;
+    }
+    handle.stop(false).await;
+}
+
+/// What the node did meanwhile: turns, batches and statements.
+#[derive(Clone, Copy)]
+struct Counts {
+    turns: u64,
+    batches: u64,
+    statements: u64,
+}
+
+impl Counts {
+    fn now(state: &concierge::web::AppState) -> Counts {
+        let group = state.chat.group.stats();
+        Counts {
+            turns: group.turns,
+            batches: group.batches,
+            statements: state.db.statements(),
+        }
+    }
+
+    /// `turns per commit | statements per turn` since `before`.
+    fn since(self, before: Counts) -> String {
+        let turns = self.turns - before.turns;
+        format!(
+            "{:.1} turns per commit, {:.1} statements per turn",
+            turns as f64 / (self.batches - before.batches).max(1) as f64,
+            (self.statements - before.statements) as f64 / turns.max(1) as f64
+        )
+    }
+}
+
+/// P1a: warm up, then the turns and the echo route back to back; the turns/s.
+async fn closed_loop(
+    name: &str,
+    state: &concierge::web::AppState,
+    turns_url: &str,
+    tokens: &[String],
+    script: &Path,
+    sizes: &Sizes,
+) -> f64 {
     let (echo_url, echo) = echo_server();
-    wrk(&turns_url, &script, sizes.visitors, 2);
+    wrk(turns_url, script, sizes.visitors, 2);
     // The server goes on with the turns wrk left unanswered when it stopped: wait for
     // them before each measurement.
-    drain(&turns_url, &tokens[0]).await;
-    let before = state.chat.group.stats();
-    let turns = wrk(&turns_url, &script, sizes.visitors, sizes.seconds);
-    let after = state.chat.group.stats();
-    drain(&turns_url, &tokens[0]).await;
+    settle(state, turns_url, &tokens[0]).await;
+    let before = Counts::now(state);
+    let turns = wrk(turns_url, script, sizes.visitors, sizes.seconds);
+    let after = Counts::now(state);
+    settle(state, turns_url, &tokens[0]).await;
     let bare = wrk(
         &format!("{echo_url}/echo"),
-        &script,
+        script,
         sizes.visitors,
         sizes.seconds,
     );
     echo.stop(false).await;
     println!(
         "{name:<10} P1a turns {:>8.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {} | echo {:>8.0}/s  \
-         p50 {:>6.2} ms  p99 {:>6.2} ms | ratio {:.1} % | {:.1} turns per commit",
+         p50 {:>6.2} ms  p99 {:>6.2} ms | ratio {:.1} % | {} | load average {}",
         turns.requests_per_second,
         turns.p50_ms,
         turns.p99_ms,
@@ -177,27 +293,44 @@ async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
         bare.p50_ms,
         bare.p99_ms,
         100.0 * turns.requests_per_second / bare.requests_per_second,
-        (after.turns - before.turns) as f64 / (after.batches - before.batches).max(1) as f64,
+        after.since(before),
+        load_average(),
     );
+    for (what, load) in [("turns", &turns), ("echo", &bare)] {
+        for (kind, n) in &load.failures {
+            println!("{name:<10}     {what} failed: {kind} × {n}");
+        }
+    }
+    turns.requests_per_second
+}
 
-    // P1b: the open loop at the realistic rate, then at half of P1a's throughput.
+/// P1b: the open loop at each rate.
+async fn open_loops(
+    name: &str,
+    state: &concierge::web::AppState,
+    turns_url: &str,
+    tokens: Vec<String>,
+    rates: &[f64],
+    sizes: &Sizes,
+) {
+    // The realistic rate, then half of P1a's throughput.
     let tokens = std::sync::Arc::new(tokens);
-    for rate in [sizes.rate, turns.requests_per_second / 2.0] {
+    for &rate in rates {
         if rate < 1.0 {
             continue;
         }
-        drain(&turns_url, &tokens[0]).await;
-        let before = state.chat.group.stats();
+        settle(state, turns_url, &tokens[0]).await;
+        let before = Counts::now(state);
         let (done, result) = tokio::sync::oneshot::channel();
-        let (url, tokens, seconds) = (turns_url.clone(), tokens.clone(), sizes.open_seconds);
+        let (url, tokens, seconds) = (turns_url.to_owned(), tokens.clone(), sizes.open_seconds);
         std::thread::spawn(move || {
             let _ = done.send(open_loop(&url, tokens, rate, seconds));
         });
         let open = result.await.expect("the generator finishes");
-        let after = state.chat.group.stats();
+        let after = Counts::now(state);
         println!(
             "{name:<10} P1b offered {:>6.0}/s answered {:>6.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  \
-             p99.9 {:>7.2} ms  max {:>7.2} ms  errors {}  latest start {:.2} ms | {:.1} turns per commit",
+             p99.9 {:>7.2} ms  max {:>7.2} ms  errors {}  latest start {:.2} ms | {} | load average {}",
             open.offered_per_second,
             open.answered_per_second,
             open.p50_ms,
@@ -206,10 +339,39 @@ async fn run(name: &str, database_url: &str, dir: &Path, sizes: Sizes) {
             open.max_ms,
             open.errors,
             open.late_start_ms,
-            (after.turns - before.turns) as f64 / (after.batches - before.batches).max(1) as f64,
+            after.since(before),
+            load_average(),
         );
+        for (kind, f) in &open.failures {
+            println!(
+                "{name:<10}     failed: {kind} × {}, the first {:.1} s into the run: {}",
+                f.count, f.first_at_s, f.first
+            );
+        }
     }
-    handle.stop(false).await;
+}
+
+/// Wait until the node is idle: no turn queued and none started for a second (requests a
+/// client gave up on may still be in the node's sockets and queue, and their turns run
+/// all the same), then until a turn sent now is answered.
+async fn settle(state: &concierge::web::AppState, url: &str, token: &str) {
+    loop {
+        let before = state.chat.group.stats();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let after = state.chat.group.stats();
+        if after.turns == before.turns && after.waiting == 0 {
+            break;
+        }
+    }
+    drain(url, token).await;
+}
+
+/// The 1, 5 and 15 minute load averages of the machine (Linux).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Wait until a turn sent now is answered: the turns queued before it are done.
@@ -253,7 +415,7 @@ fn open_loop(url: &str, tokens: std::sync::Arc<Vec<String>>, rate: f64, seconds:
         .build()
         .expect("generator runtime");
     let url = url.to_owned();
-    let (times, errors, late, took) = generator.block_on(async move {
+    let (times, failures, late, took) = generator.block_on(async move {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(visitors)
             .timeout(std::time::Duration::from_secs(10))
@@ -275,22 +437,43 @@ fn open_loop(url: &str, tokens: std::sync::Arc<Vec<String>>, rate: f64, seconds:
                     .body(r#"{"text":"hello there"}"#)
                     .send()
                     .await;
-                let ok = match sent {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
+                let answered = match sent {
+                    Ok(r) => {
+                        let status = r.status();
+                        match r.bytes().await {
+                            Ok(_) if status.is_success() => Ok(due.elapsed()),
+                            Ok(body) => Err((
+                                format!("status {}", status.as_u16()),
+                                String::from_utf8_lossy(&body).into_owned(),
+                            )),
+                            Err(e) => Err(("body".to_owned(), error_chain(&e))),
+                        }
+                    }
+                    Err(e) => Err((request_failure(&e).to_owned(), error_chain(&e))),
                 };
-                (ok, due.elapsed())
+                (at, answered)
             }));
         }
         let mut times = Vec::with_capacity(offered);
-        let mut errors = 0;
+        let mut failures: BTreeMap<String, Failures> = BTreeMap::new();
         for r in futures_util::future::join_all(requests).await {
-            match r {
-                Ok((true, took)) => times.push(took.as_secs_f64() * 1000.0),
-                _ => errors += 1,
+            let (at, answered): (f64, Answered) = r.expect("a request task");
+            match answered {
+                Ok(took) => times.push(took.as_secs_f64() * 1000.0),
+                Err((kind, first)) => {
+                    let f = failures.entry(kind).or_insert(Failures {
+                        count: 0,
+                        first_at_s: at,
+                        first: first.clone(),
+                    });
+                    f.count += 1;
+                    if at < f.first_at_s {
+                        (f.first_at_s, f.first) = (at, first);
+                    }
+                }
             }
         }
-        (times, errors, late, start.elapsed())
+        (times, failures, late, start.elapsed())
     });
     let mut times = times;
     times.sort_by(f64::total_cmp);
@@ -307,7 +490,8 @@ fn open_loop(url: &str, tokens: std::sync::Arc<Vec<String>>, rate: f64, seconds:
         p99_ms: at(0.99),
         p999_ms: at(0.999),
         max_ms: times.last().copied().unwrap_or(f64::NAN),
-        errors,
+        errors: failures.values().map(|f| f.count).sum(),
+        failures,
         late_start_ms: late.as_secs_f64() * 1000.0,
     }
 }
@@ -403,16 +587,22 @@ fn wrk(url: &str, script: &Path, connections: usize, seconds: u64) -> Load {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(label).map(|r| r.trim().to_owned()))
     };
-    let errors = find("Non-2xx or 3xx responses:")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-        + find("Socket errors:")
-            .map(|v| {
-                v.split(',')
-                    .filter_map(|p| p.split_whitespace().last()?.parse::<u64>().ok())
-                    .sum()
-            })
-            .unwrap_or(0);
+    // `Non-2xx or 3xx responses: N` and `Socket errors: connect N, read N, write N,
+    // timeout N`, when there were any.
+    let mut failures: Vec<(String, u64)> = Vec::new();
+    if let Some(n) = find("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()) {
+        failures.push(("non-2xx".into(), n));
+    }
+    if let Some(socket) = find("Socket errors:") {
+        for part in socket.split(',') {
+            let mut words = part.split_whitespace();
+            if let (Some(kind), Some(n)) = (words.next(), words.next()) {
+                failures.push((kind.to_owned(), n.parse().unwrap_or(0)));
+            }
+        }
+    }
+    failures.retain(|(_, n)| *n > 0);
+    let errors = failures.iter().map(|(_, n)| n).sum();
     Load {
         requests_per_second: find("Requests/sec:")
             .and_then(|v| v.parse().ok())
@@ -420,7 +610,31 @@ fn wrk(url: &str, script: &Path, connections: usize, seconds: u64) -> Load {
         p50_ms: find("50%").map(|v| duration_ms(&v)).unwrap_or(f64::NAN),
         p99_ms: find("99%").map(|v| duration_ms(&v)).unwrap_or(f64::NAN),
         errors,
+        failures,
     }
+}
+
+/// The kind of a request that got no response.
+fn request_failure(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "request"
+    }
+}
+
+/// An error with its causes, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// `812.00us`, `1.23ms`, `2.01s` → milliseconds.

@@ -12,6 +12,7 @@ pub mod live;
 pub mod message;
 pub mod pg_hub;
 mod pg_listen;
+mod pg_wire;
 pub mod realtime;
 pub mod seed;
 pub mod service;

@@ -12,12 +12,9 @@
 //! - **Publishing** what is never stored (typing) delivers to this node's subscribers at
 //!   once and queues a notification for the others; a sending thread with a connection of
 //!   its own sends the queue (`pg_notify`), reconnecting with backoff when needed.
-//! - **Payloads stay small**: ids, `seq` and the event itself. A message too long for a
-//!   notification (over [`MAX_PAYLOAD`] bytes of JSON) travels as its id and `seq`, and the
-//!   receiving node reads it from the database; any other event too large is replaced by a
-//!   resync of its conversation and company. A [`Derived`] notice carries ids and flags
-//!   only (split in several notifications when it holds many changes): each node reads
-//!   the summaries, reps and places it needs for its own subscribers.
+//! - **Payloads stay small** ([`super::pg_wire`]: a notice's text and back): ids, `seq`
+//!   and the event itself; a message too long for a notification travels as its id and
+//!   `seq`, and the receiving node reads it from the database.
 //! - **Listening**: one thread per node waits on `LISTEN concierge_live` — blocked on the
 //!   connection's socket ([`super::pg_listen`]), never polling — skips its own node's
 //!   notifications and publishes the others' into the `LocalHub` (a company announced
@@ -35,15 +32,14 @@ use std::time::{Duration, Instant};
 use diesel::pg::PgConnection;
 use diesel::sql_types::{Array, Text};
 use diesel::{Connection, RunQueryDsl};
-use serde::{Deserialize, Serialize};
 
 use super::cache::CompanyCache;
 use super::live::RepEvent;
 use super::message::Message;
 use super::pg_listen::ListenConn;
+use super::pg_wire::{self, Body};
 use super::realtime::{
-    CompanySubscription, Derivations, Derived, Hub, LiveEvent, LocalHub, Notice, Notices,
-    Subscription,
+    CompanySubscription, Derivations, Derived, Hub, LiveEvent, LocalHub, Notices, Subscription,
 };
 use crate::db::{Db, DbConn, DbError, conversations};
 
@@ -52,8 +48,6 @@ const CHANNEL: &str = "concierge_live";
 /// The `application_name` of the listening and the sending connection.
 pub const LISTEN_NAME: &str = "concierge-listen";
 pub const NOTIFY_NAME: &str = "concierge-notify";
-/// Largest payload sent as is (PostgreSQL refuses 8,000 bytes and more).
-pub const MAX_PAYLOAD: usize = 7_000;
 /// Notifications queued for sending before new ones are dropped (the database stays the
 /// record; subscribers re-read on their next event).
 const QUEUE: usize = 10_000;
@@ -68,44 +62,6 @@ const PROBE_EVERY: Duration = Duration::from_secs(5);
 const CATCH_UP_MARGIN_MS: i64 = 30_000;
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// One notification.
-#[derive(Debug, Serialize, Deserialize)]
-struct Wire {
-    /// The node that published it.
-    node: String,
-    company: String,
-    #[serde(flatten)]
-    body: Body,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
-enum Body {
-    Conversation {
-        conversation: String,
-        event: LiveEvent,
-    },
-    /// A message too long to travel: read it from the database.
-    MessageRef {
-        conversation: String,
-        id: String,
-        seq: i64,
-    },
-    Rep {
-        event: RepEvent,
-    },
-    /// What follows from changes of the company's live chats.
-    Derived {
-        d: Derived,
-    },
-    /// Something too large to travel changed: reload.
-    Resync {
-        conversation: Option<String>,
-    },
-    /// What turns keep of the company changed: drop it ([`CompanyCache::forget`]).
-    Changed,
-}
 
 /// The state both threads share with the hub.
 #[derive(Debug, Default)]
@@ -160,40 +116,8 @@ impl PgHub {
         })
     }
 
-    /// The notification texts of a notice (one, unless a derived notice is too long).
-    fn payloads(&self, notice: &Notice) -> Vec<String> {
-        match notice {
-            Notice::Conversation {
-                company_id,
-                conversation_id,
-                event,
-            } => vec![encode(
-                &self.node,
-                company_id,
-                Body::Conversation {
-                    conversation: conversation_id.clone(),
-                    event: event.clone(),
-                },
-            )],
-            Notice::Rep { company_id, event } => vec![encode(
-                &self.node,
-                company_id,
-                Body::Rep {
-                    event: event.clone(),
-                },
-            )],
-            Notice::Derived {
-                company_id,
-                derived,
-            } => encode_derived(&self.node, company_id, derived.clone()),
-            Notice::Changed { company_id } => {
-                vec![encode(&self.node, company_id, Body::Changed)]
-            }
-        }
-    }
-
     fn send(&self, company_id: &str, body: Body) {
-        let payload = encode(&self.node, company_id, body);
+        let payload = pg_wire::encode(&self.node, company_id, body);
         match self.outgoing.try_send(payload) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -246,7 +170,10 @@ impl Hub for PgHub {
         if notices.is_empty() {
             return Ok(());
         }
-        let payloads: Vec<String> = notices.iter().flat_map(|n| self.payloads(n)).collect();
+        let payloads: Vec<String> = notices
+            .iter()
+            .flat_map(|n| pg_wire::payloads(&self.node, n))
+            .collect();
         // One round trip; PostgreSQL keeps the order of one transaction's notifications.
         diesel::sql_query(
             "SELECT pg_notify($1, p) FROM unnest($2) WITH ORDINALITY AS t(p, i) ORDER BY i",
@@ -292,61 +219,6 @@ impl Hub for PgHub {
 fn named(url: &str, name: &str) -> String {
     let joiner = if url.contains('?') { '&' } else { '?' };
     format!("{url}{joiner}application_name={name}")
-}
-
-/// The notification's text: the event itself when small enough, else a reference.
-fn encode(node: &str, company: &str, body: Body) -> String {
-    let wire = Wire {
-        node: node.to_owned(),
-        company: company.to_owned(),
-        body,
-    };
-    let text = serde_json::to_string(&wire).unwrap_or_default();
-    if text.len() <= MAX_PAYLOAD && !text.is_empty() {
-        return text;
-    }
-    let body = match wire.body {
-        Body::Conversation {
-            conversation,
-            event: LiveEvent::Message(m),
-        } => Body::MessageRef {
-            conversation,
-            id: m.id,
-            seq: m.seq,
-        },
-        Body::Conversation { conversation, .. } => Body::Resync {
-            conversation: Some(conversation),
-        },
-        _ => Body::Resync { conversation: None },
-    };
-    let small = Wire { body, ..wire };
-    serde_json::to_string(&small).unwrap_or_default()
-}
-
-/// A derived notice's notification texts: one, or the changes split over several so that
-/// each stays within [`MAX_PAYLOAD`] (the queue flag goes with the first).
-fn encode_derived(node: &str, company: &str, derived: Derived) -> Vec<String> {
-    let whole = |d: Derived| {
-        let wire = Wire {
-            node: node.to_owned(),
-            company: company.to_owned(),
-            body: Body::Derived { d },
-        };
-        serde_json::to_string(&wire).unwrap_or_default()
-    };
-    let text = whole(derived.clone());
-    if text.len() <= MAX_PAYLOAD || derived.changes.len() <= 1 {
-        return vec![text];
-    }
-    let mut first = derived;
-    let rest = first.changes.split_off(first.changes.len() / 2);
-    let second = Derived {
-        changes: rest,
-        queue: false,
-    };
-    let mut out = encode_derived(node, company, first);
-    out.extend(encode_derived(node, company, second));
-    out
 }
 
 /// Send queued notifications until the hub is dropped.
@@ -478,7 +350,7 @@ impl Listener {
     }
 
     fn deliver(&self, payload: &str) {
-        let wire: Wire = match serde_json::from_str(payload) {
+        let wire = match pg_wire::decode(payload) {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!(error = %e, "unreadable real-time notification");
@@ -523,114 +395,5 @@ impl Listener {
         let mut conn = self.db.conn().ok()?;
         let row = conversations::message(&mut conn, company, conversation, id).ok()??;
         Some(Message::from(&row))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message(text: &str) -> LiveEvent {
-        LiveEvent::Message(Message {
-            id: "m1".into(),
-            seq: 4,
-            author: "visitor".into(),
-            author_name: None,
-            text: text.into(),
-            buttons: vec![],
-            input: None,
-            placeholder: None,
-            redirect: None,
-            created_at: 1,
-        })
-    }
-
-    fn body(text: &str) -> Body {
-        Body::Conversation {
-            conversation: "c1".into(),
-            event: message(text),
-        }
-    }
-
-    #[test]
-    fn small_events_travel_whole() {
-        let text = encode("n", "co", body("hello"));
-        let wire: Wire = serde_json::from_str(&text).unwrap();
-        assert_eq!(wire.company, "co");
-        match wire.body {
-            Body::Conversation { event, .. } => assert_eq!(event, message("hello")),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn long_messages_travel_as_their_id_and_seq() {
-        let long = "x".repeat(MAX_PAYLOAD * 2);
-        let text = encode("n", "co", body(&long));
-        assert!(text.len() < 200, "{} bytes", text.len());
-        let wire: Wire = serde_json::from_str(&text).unwrap();
-        match wire.body {
-            Body::MessageRef {
-                conversation,
-                id,
-                seq,
-            } => assert_eq!((conversation.as_str(), id.as_str(), seq), ("c1", "m1", 4)),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn many_derived_changes_travel_in_several_notifications() {
-        use crate::chat::realtime::Change;
-        let changes: Vec<Change> = (0..400)
-            .map(|i| Change {
-                conversation_id: format!("{i:032}"),
-                status_changed: true,
-                became_unassigned: false,
-                visitor_message: None,
-                assigned_to_other: None,
-            })
-            .collect();
-        let derived = Derived {
-            changes: changes.clone(),
-            queue: true,
-        };
-        let texts = encode_derived("n", "co", derived);
-        assert!(texts.len() > 1);
-        let mut back = Derived::default();
-        for text in &texts {
-            assert!(text.len() <= MAX_PAYLOAD, "{} bytes", text.len());
-            let wire: Wire = serde_json::from_str(text).unwrap();
-            match wire.body {
-                Body::Derived { d } => back.merge(d),
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        assert_eq!(
-            back,
-            Derived {
-                changes,
-                queue: true
-            },
-            "nothing lost, in order"
-        );
-    }
-
-    #[test]
-    fn other_large_events_become_a_resync() {
-        let url = format!("https://example.com/{}", "y".repeat(MAX_PAYLOAD));
-        let text = encode(
-            "n",
-            "co",
-            Body::Conversation {
-                conversation: "c1".into(),
-                event: LiveEvent::Redirect { url },
-            },
-        );
-        let wire: Wire = serde_json::from_str(&text).unwrap();
-        assert!(matches!(
-            wire.body,
-            Body::Resync { conversation: Some(c) } if c == "c1"
-        ));
     }
 }

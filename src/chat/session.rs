@@ -4,12 +4,13 @@
 use chrono::{DateTime, Utc};
 
 use super::ChatError;
+use super::cache::CompanyCache;
 use super::targeting::{self, Audience};
 use super::visitor::{self, VisitorClaims};
 use crate::db::DbConn;
 use crate::db::companies::{self, Company};
 use crate::db::conversations::{self as convs, Conversation, MessageRow};
-use crate::db::playbooks::{self, Published};
+use crate::db::playbooks::Published;
 use crate::db::visitors::{Page, Visitor};
 use crate::playbook::model::{Trigger, TriggerOn};
 
@@ -29,9 +30,12 @@ pub struct Session {
 }
 
 /// Start or resume the session of the visitor in `claims` (if any) with the company whose
-/// public key is `key`. Run it in a write transaction (`Db::write`).
+/// public key is `key`. Run it in a write transaction (`Db::write`). The company row is
+/// read anew (an uninstall closes the widget at once); its published playbooks come from
+/// what turns keep of it (`kept`, dropped whenever they change).
 pub fn start(
     conn: &mut DbConn,
+    kept: &CompanyCache,
     key: &str,
     claims: Option<&VisitorClaims>,
     page: &Page,
@@ -41,19 +45,25 @@ pub fn start(
     if company.uninstalled_at.is_some() {
         return Err(ChatError::Unavailable);
     }
-    let visitor = visitor::start(conn, &company, claims, page, now.timestamp_millis())?;
+    let (visitor, new) = visitor::start(conn, &company, claims, page, now.timestamp_millis())?;
     let closed_since = now.timestamp_millis() - RECENTLY_CLOSED_MS;
-    let conversation =
-        match convs::current_for_visitor(conn, &company.id, &visitor.id, closed_since)? {
-            Some(c) => {
-                let messages = convs::latest_messages(conn, &company.id, &c.id, HISTORY_LIMIT)?;
-                Some((c, messages))
-            }
-            None => None,
-        };
-    let mut triggers: Vec<Published> = playbooks::published(conn, &company.id)?
-        .into_iter()
+    // A visitor created now has no conversation yet.
+    let current = match new {
+        true => None,
+        false => convs::current_for_visitor(conn, &company.id, &visitor.id, closed_since)?,
+    };
+    let conversation = match current {
+        Some(c) => {
+            let messages = convs::latest_messages(conn, &company.id, &c.id, HISTORY_LIMIT)?;
+            Some((c, messages))
+        }
+        None => None,
+    };
+    let mut triggers: Vec<Published> = kept
+        .published(conn, &company.id)?
+        .iter()
         .filter(|p| offered(&p.document.trigger, p, &company, &visitor, page, now))
+        .cloned()
         .collect();
     targeting::rank(&mut triggers);
     Ok(Session {

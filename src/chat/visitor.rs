@@ -109,23 +109,30 @@ impl TokenKeys {
 
 /// Start or resume a session: the token's visitor when it belongs to this company and
 /// still exists (counting a new visit after a pause), a new visitor otherwise; the page
-/// view is recorded.
+/// view is recorded. The visitor, and whether they were created now.
 pub fn start(
     conn: &mut DbConn,
     company: &Company,
     claims: Option<&VisitorClaims>,
     page: &Page,
     now: i64,
-) -> Result<Visitor, DbError> {
+) -> Result<(Visitor, bool), DbError> {
     let existing = match claims {
         Some(c) if c.cid == company.id => visitors::get(conn, &company.id, &c.sub)?,
         _ => None,
     };
     let visitor = match existing {
-        Some(visitor) => visitors::seen(conn, visitor, page, now)?,
-        None => visitors::create(conn, &company.id, page, now)?,
+        Some(visitor) => {
+            let visitor = visitors::seen(conn, visitor, page, now)?;
+            page_views::record(conn, &company.id, &visitor.id, page, now)?;
+            (visitor, false)
+        }
+        None => {
+            let visitor = visitors::create(conn, &company.id, page, now)?;
+            page_views::insert(conn, &company.id, &visitor.id, page, now)?;
+            (visitor, true)
+        }
     };
-    page_views::record(conn, &company.id, &visitor.id, page, now)?;
     Ok(visitor)
 }
 

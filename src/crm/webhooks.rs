@@ -20,9 +20,10 @@ use crate::db::{self, Db, DbError, webhooks};
 pub const PATH: &str = "/webhooks/crm";
 /// The webhooks an install creates: `(event_action, event_object, name the CRM shows)`.
 /// Lead webhooks exist only in webhooks v2. A lead turned into a deal arrives as the lead's
-/// `delete` and the deal's `create`, in either order, neither naming the other: the
-/// receiver asks the CRM for the deal's `source_lead_id` ([`source_lead`]) when the deal
-/// is not known.
+/// `delete` and the deal's `create`, in either order, neither naming the other (and the
+/// deal's may never come): the receiver asks the CRM for the deal's `source_lead_id`
+/// ([`source_lead`]) when the deal is not known, and for the deal made of a deleted lead
+/// ([`converted_deal`]) when the lead is not known converted.
 pub const EVENTS: &[(&str, &str, &str)] = &[
     ("*", "deal", "Concierge: deal outcomes"),
     ("*", "lead", "Concierge: lead outcomes"),
@@ -118,6 +119,29 @@ pub async fn source_lead(
     Ok(client.deal_source_lead(deal_id).await?)
 }
 
+/// The deal the CRM made of this lead, if it was converted (Pipedrive deletes a lead it
+/// converts, and the lead's `delete` notice does not say why): read from the deals of the
+/// lead's person, else its organization, with their `source_lead_id`. At least ten tokens.
+pub async fn converted_deal(
+    access: &CrmAccess,
+    company_id: &str,
+    lead_id: &str,
+    person_id: Option<i64>,
+    org_id: Option<i64>,
+) -> Result<Option<DealNotice>, WebhookError> {
+    let client = access.connect(company_id).await?.client;
+    let found = client
+        .deal_converted_from(lead_id, person_id, org_id)
+        .await?;
+    Ok(found.map(|d| DealNotice {
+        deal_id: d.id,
+        lead_id: Some(lead_id.to_owned()),
+        status: d.status.unwrap_or_else(|| "open".to_owned()),
+        value_cents: (d.value.unwrap_or(0.0) * 100.0).round() as i64,
+        currency: d.currency.unwrap_or_default(),
+    }))
+}
+
 /// What one notice says about one deal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DealNotice {
@@ -137,6 +161,9 @@ pub struct LeadNotice {
     pub lead_id: String,
     /// `open`, `archived` or `deleted` (`db::outcomes::lead_status`).
     pub status: &'static str,
+    /// The lead's person and organization, when the notice shows the lead.
+    pub person_id: Option<i64>,
+    pub org_id: Option<i64>,
 }
 
 /// A notice as the CRM sent it.
@@ -227,9 +254,15 @@ fn lead_notice(v: &Value, meta: &Value, deleted: bool) -> Result<LeadNotice, Str
     } else {
         lead_status::OPEN
     };
+    let link = |keys: &[&str]| {
+        seen.and_then(|s| keys.iter().find_map(|k| int(s.get(*k))))
+            .filter(|id| *id > 0)
+    };
     Ok(LeadNotice {
         lead_id: lead_id.to_owned(),
         status,
+        person_id: link(&["person_id"]),
+        org_id: link(&["organization_id", "org_id"]),
     })
 }
 
@@ -321,7 +354,9 @@ mod tests {
             n.lead,
             Some(LeadNotice {
                 lead_id: id.into(),
-                status: "archived"
+                status: "archived",
+                person_id: None,
+                org_id: None,
             })
         );
         let n = parse(json!({
@@ -338,8 +373,21 @@ mod tests {
             n.lead,
             Some(LeadNotice {
                 lead_id: id.into(),
-                status: "deleted"
+                status: "deleted",
+                person_id: None,
+                org_id: None,
             })
+        );
+        // Or the lead as it was, with its person and organization.
+        let n = parse(json!({
+            "meta": {"action": "delete", "entity": "lead", "entity_id": id},
+            "data": null,
+            "previous": {"id": id, "person_id": 7, "organization_id": "8", "is_archived": false}
+        }));
+        let lead = n.lead.unwrap();
+        assert_eq!(
+            (lead.status, lead.person_id, lead.org_id),
+            ("deleted", Some(7), Some(8))
         );
         assert!(
             parse_notice(br#"{"meta":{"action":"change","entity":"lead","entity_id":"x"}}"#)

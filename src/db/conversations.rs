@@ -5,6 +5,7 @@
 //! channel uses as its event id, so a reconnecting widget resumes where it stopped.
 
 use diesel::prelude::*;
+use diesel::upsert::excluded;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{conversations, messages, variables};
@@ -470,32 +471,59 @@ pub fn last_reply(
     Ok(checked(row.into_iter().collect())?.pop())
 }
 
-/// Store a variable's value (JSON), replacing the previous one.
-pub fn set_variable(
+/// Store variables' values (JSON), each replacing the previous one: `(path, value)` in
+/// the order they were set (the last value of a path wins). One multi-row upsert on
+/// PostgreSQL; one statement per variable on SQLite, where a statement is no round trip.
+pub fn set_variables(
     conn: &mut DbConn,
     conversation_id: &str,
-    path: &str,
-    value: &serde_json::Value,
+    values: &[(String, serde_json::Value)],
     now: i64,
 ) -> Result<(), DbError> {
-    let value = value.to_string();
-    let upsert = || {
-        diesel::insert_into(variables::table)
-            .values((
+    // One row per path, its last value: an upsert may not touch a row twice.
+    let mut last: std::collections::BTreeMap<&str, String> = Default::default();
+    for (path, value) in values {
+        last.insert(path.as_str(), value.to_string());
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = last
+        .iter()
+        .map(|(path, value)| {
+            (
                 variables::conversation_id.eq(conversation_id),
-                variables::path.eq(path),
-                variables::value.eq(&value),
+                variables::path.eq(*path),
+                variables::value.eq(value.as_str()),
                 variables::updated_at.eq(now),
-            ))
-            .on_conflict((variables::conversation_id, variables::path))
-            .do_update()
-            .set((variables::value.eq(&value), variables::updated_at.eq(now)))
-    };
-    // Backend branch: diesel's upsert is implemented per backend, not for the enum.
+            )
+        })
+        .collect();
+    // The same upsert of some rows, whatever holds them.
+    macro_rules! upsert {
+        ($values:expr) => {
+            diesel::insert_into(variables::table)
+                .values($values)
+                .on_conflict((variables::conversation_id, variables::path))
+                .do_update()
+                .set((
+                    variables::value.eq(excluded(variables::value)),
+                    variables::updated_at.eq(excluded(variables::updated_at)),
+                ))
+        };
+    }
+    // Backend branch: diesel's upsert is implemented per backend, not for the enum, and
+    // for SQLite one row at a time.
     match conn {
-        DbConn::Sqlite(c) => upsert().execute(c)?,
-        DbConn::Pg(c) => upsert().execute(c)?,
-    };
+        DbConn::Sqlite(c) => {
+            for row in &rows {
+                upsert!(*row).execute(c)?;
+            }
+        }
+        DbConn::Pg(c) => {
+            upsert!(&rows).execute(c)?;
+        }
+    }
     Ok(())
 }
 

@@ -1,14 +1,15 @@
 //! The rep side of live chat: reps with their presence and notification choices, the
-//! inbox's folders and counts, open chats per rep, the waiting queue and how long chats
-//! waited before a rep took them. Every query names the company.
+//! inbox's folder counts, open chats per rep, how long chats waited before a rep took them
+//! and what the sweeper looks for. The chats' summaries and the folders' lists are
+//! [`super::summary`]'s. Every query names the company.
 
 use std::collections::HashMap;
 
 use diesel::prelude::*;
 
 use super::conversations::status;
-use super::schema::{chat_takes, conversations, crm_users, messages, presence_announced, visitors};
-use super::summary::{RepRef, Summary, VisitorRef};
+use super::schema::{chat_takes, conversations, crm_users, messages, presence_announced};
+use super::summary::RepRef;
 use super::{DbConn, DbError, new_id};
 
 /// Kinds of notification a rep can switch off.
@@ -17,9 +18,6 @@ pub mod notify {
     pub const ASSIGNED: &str = "assigned";
     pub const MESSAGE: &str = "message";
 }
-
-/// Longest preview of a chat's newest message.
-const PREVIEW_CHARS: usize = 120;
 
 /// A CRM user seen as a rep.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
@@ -199,213 +197,6 @@ pub fn open_chats_of(conn: &mut DbConn, company_id: &str, rep_id: &str) -> Resul
         .get_result(conn)?)
 }
 
-/// The inbox's folders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Folder {
-    Unassigned,
-    Mine,
-    Closed,
-    All,
-}
-
-impl Folder {
-    pub fn parse(s: &str) -> Option<Folder> {
-        match s {
-            "unassigned" => Some(Folder::Unassigned),
-            "mine" => Some(Folder::Mine),
-            "closed" => Some(Folder::Closed),
-            "all" => Some(Folder::All),
-            _ => None,
-        }
-    }
-}
-
-/// The columns a summary is made of.
-type SummaryRow = (
-    (
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-    ),
-    (Option<String>, Option<String>),
-);
-
-macro_rules! summary_columns {
-    () => {
-        (
-            (
-                conversations::id,
-                conversations::status,
-                conversations::outcome,
-                conversations::assigned_to,
-                conversations::created_at,
-                conversations::updated_at,
-                conversations::waiting_since,
-                conversations::closed_at,
-                conversations::team,
-            ),
-            (visitors::name, visitors::email),
-        )
-    };
-}
-
-/// The chats of a folder, newest activity first (Unassigned: longest waiting first).
-/// `me` is the rep's row id; `teams` the names of the rep's teams, when waiting chats
-/// handed to other teams are left out (none: an admin sees them all); `limit` caps the
-/// list.
-pub fn folder(
-    conn: &mut DbConn,
-    company_id: &str,
-    folder: Folder,
-    me: &str,
-    teams: Option<&[String]>,
-    limit: i64,
-) -> Result<Vec<Summary>, DbError> {
-    let base = conversations::table
-        .inner_join(visitors::table)
-        .filter(conversations::company_id.eq(company_id))
-        .filter(visitors::company_id.eq(company_id))
-        .into_boxed();
-    let query = match folder {
-        Folder::Unassigned => match teams {
-            Some(teams) => base.filter(
-                conversations::team
-                    .is_null()
-                    .or(conversations::team.eq_any(teams.to_vec())),
-            ),
-            None => base,
-        }
-        .filter(conversations::status.eq(status::UNASSIGNED))
-        .order((
-            conversations::waiting_since.asc(),
-            conversations::created_at.asc(),
-        )),
-        Folder::Mine => base
-            .filter(conversations::status.eq(status::ASSIGNED))
-            .filter(conversations::assigned_to.eq(me.to_owned()))
-            .order(conversations::updated_at.desc()),
-        Folder::Closed => base
-            .filter(conversations::status.eq(status::CLOSED))
-            .order(conversations::updated_at.desc()),
-        Folder::All => base
-            .filter(conversations::status.ne(status::BOT))
-            .order(conversations::updated_at.desc()),
-    };
-    let rows: Vec<SummaryRow> = query.limit(limit).select(summary_columns!()).load(conn)?;
-    summaries(conn, company_id, rows)
-}
-
-/// One chat's summary.
-pub fn summary(conn: &mut DbConn, company_id: &str, id: &str) -> Result<Option<Summary>, DbError> {
-    Ok(summaries_of(conn, company_id, &[id.to_owned()])?
-        .into_iter()
-        .next())
-}
-
-/// The company's chats in the inbox (not with the bot) that changed at or after `since`
-/// (Unix ms), most recently changed first, at most `limit`: what a rep's stream that
-/// missed events catches up with.
-pub fn changed_since(
-    conn: &mut DbConn,
-    company_id: &str,
-    since: i64,
-    limit: i64,
-) -> Result<Vec<Summary>, DbError> {
-    let rows: Vec<SummaryRow> = conversations::table
-        .inner_join(visitors::table)
-        .filter(conversations::company_id.eq(company_id))
-        .filter(visitors::company_id.eq(company_id))
-        .filter(conversations::status.ne(status::BOT))
-        .filter(conversations::updated_at.ge(since))
-        .order(conversations::updated_at.desc())
-        .limit(limit)
-        .select(summary_columns!())
-        .load(conn)?;
-    summaries(conn, company_id, rows)
-}
-
-/// The summaries of these chats of the company, in no particular order (unknown ids are
-/// left out): three statements however many.
-pub fn summaries_of(
-    conn: &mut DbConn,
-    company_id: &str,
-    ids: &[String],
-) -> Result<Vec<Summary>, DbError> {
-    let rows: Vec<SummaryRow> = conversations::table
-        .inner_join(visitors::table)
-        .filter(conversations::company_id.eq(company_id))
-        .filter(visitors::company_id.eq(company_id))
-        .filter(conversations::id.eq_any(ids))
-        .select(summary_columns!())
-        .load(conn)?;
-    summaries(conn, company_id, rows)
-}
-
-fn summaries(
-    conn: &mut DbConn,
-    company_id: &str,
-    rows: Vec<SummaryRow>,
-) -> Result<Vec<Summary>, DbError> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<String> = rows.iter().map(|r| r.0.0.clone()).collect();
-    let reps: HashMap<String, Rep> = reps(conn, company_id)?
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    let last: HashMap<String, (String, i64)> = messages::table
-        .inner_join(
-            conversations::table.on(conversations::id
-                .eq(messages::conversation_id)
-                .and(conversations::last_seq.eq(messages::seq))),
-        )
-        .filter(messages::company_id.eq(company_id))
-        .filter(conversations::id.eq_any(&ids))
-        .select((
-            messages::conversation_id,
-            messages::body,
-            messages::created_at,
-        ))
-        .load::<(String, String, i64)>(conn)?
-        .into_iter()
-        .map(|(id, body, at)| (id, (body, at)))
-        .collect();
-    Ok(rows
-        .into_iter()
-        .map(|(c, (name, email))| {
-            let (id, status, outcome, assigned_to, created_at, updated_at) =
-                (c.0, c.1, c.2, c.3, c.4, c.5);
-            let (preview, last_at) = last
-                .get(&id)
-                .map(|(body, at)| (body.chars().take(PREVIEW_CHARS).collect(), *at))
-                .unwrap_or_else(|| (String::new(), updated_at));
-            Summary {
-                assignee: assigned_to
-                    .as_ref()
-                    .and_then(|r| reps.get(r))
-                    .map(Rep::as_ref),
-                id,
-                status,
-                outcome,
-                visitor: VisitorRef { name, email },
-                preview,
-                created_at,
-                last_message_at: last_at,
-                waiting_since: c.6,
-                closed_at: c.7,
-                team: c.8,
-            }
-        })
-        .collect())
-}
-
 /// The folders' counts for a rep (`all` only when asked).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Counts {
@@ -416,7 +207,7 @@ pub struct Counts {
     pub all: Option<i64>,
 }
 
-/// `teams` as for [`folder`].
+/// `teams` as for [`super::summary::folder`].
 pub fn counts(
     conn: &mut DbConn,
     company_id: &str,
@@ -477,17 +268,18 @@ pub fn record_take(
 }
 
 /// The conversation's latest take, if no rep has written since its hand-off: the rep who
-/// took it and when it was handed off (Unix ms). A rep's message now is the first
-/// response to that hand-off.
+/// took it (the CRM's user id, which outlives an uninstall) and when it was handed off
+/// (Unix ms). A rep's message now is the first response to that hand-off.
 pub fn unanswered_take(
     conn: &mut DbConn,
     conversation_id: &str,
-) -> Result<Option<(String, i64)>, DbError> {
-    let latest: Option<(String, i64, i64)> = chat_takes::table
+) -> Result<Option<(i64, i64)>, DbError> {
+    let latest: Option<(i64, i64, i64)> = chat_takes::table
+        .inner_join(crm_users::table.on(crm_users::id.eq(chat_takes::crm_user_id)))
         .filter(chat_takes::conversation_id.eq(conversation_id))
         .order((chat_takes::taken_at.desc(), chat_takes::id.desc()))
         .select((
-            chat_takes::crm_user_id,
+            crm_users::crm_user_id,
             chat_takes::taken_at,
             chat_takes::waited_ms,
         ))

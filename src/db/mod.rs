@@ -28,6 +28,7 @@ pub mod purge;
 pub mod queue;
 pub mod reports;
 pub mod schema;
+pub mod statements;
 pub mod summary;
 pub mod teams;
 pub mod timers;
@@ -122,19 +123,25 @@ impl DbError {
     }
 }
 
-/// Sets the SQLite pragmas on every new connection.
+/// Sets up every new connection: the SQLite pragmas, and the count of its statements.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct Setup {
+    statements: statements::Statements,
+}
 
-impl CustomizeConnection<DbConn, diesel::r2d2::Error> for SqlitePragmas {
+impl CustomizeConnection<DbConn, diesel::r2d2::Error> for Setup {
     fn on_acquire(&self, conn: &mut DbConn) -> Result<(), diesel::r2d2::Error> {
-        if let DbConn::Sqlite(c) = conn {
-            // busy_timeout first, so the other pragmas wait for a lock rather than fail.
-            c.batch_execute(
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
-            .map_err(diesel::r2d2::Error::QueryError)?;
+        match conn {
+            DbConn::Sqlite(c) => {
+                // busy_timeout first, so the other pragmas wait for a lock rather than fail.
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                c.set_instrumentation(self.statements.counter());
+            }
+            DbConn::Pg(c) => c.set_instrumentation(self.statements.counter()),
         }
         Ok(())
     }
@@ -151,6 +158,8 @@ pub struct Db {
     /// SQLite has one writer at a time: write transactions of this process queue here
     /// rather than in SQLite's sleeping busy handler.
     sqlite_writer: std::sync::Arc<std::sync::Mutex<()>>,
+    /// The statements of the pool's connections.
+    statements: statements::Statements,
 }
 
 impl std::fmt::Debug for Db {
@@ -187,10 +196,13 @@ impl Db {
                 path.to_owned()
             }
         };
+        let statements = statements::Statements::default();
         let pool = Pool::builder()
             .max_size(max_connections.max(1))
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(Setup {
+                statements: statements.clone(),
+            }))
             .build(ConnectionManager::<DbConn>::new(conn_url))
             .map_err(|e| DbError::Connect(e.to_string()))?;
         let db = Db {
@@ -200,6 +212,7 @@ impl Db {
                 max_connections.max(1) as usize
             )),
             sqlite_writer: std::sync::Arc::default(),
+            statements,
         };
         db.migrate()?;
         Ok(db)
@@ -212,6 +225,12 @@ impl Db {
     /// The most connections the pool opens.
     pub fn pool_size(&self) -> usize {
         self.pool.max_size() as usize
+    }
+
+    /// How many statements the pool's connections have started so far (transaction
+    /// control included).
+    pub fn statements(&self) -> u64 {
+        self.statements.count()
     }
 
     /// A connection for code already on a blocking thread (workers, tests, the CLI).

@@ -95,6 +95,56 @@ fn capture_matching(
     Ok(None)
 }
 
+/// Is this deal recorded already (so its own notices keep it up to date)?
+pub fn knows_deal(conn: &mut DbConn, company_id: &str, deal_id: i64) -> Result<bool, DbError> {
+    let found: Option<String> = crm_outcomes::table
+        .filter(crm_outcomes::company_id.eq(company_id))
+        .filter(crm_outcomes::deal_id.eq(deal_id))
+        .select(crm_outcomes::id)
+        .first(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// What is recorded of this lead: one of [`lead_status`], `None` before its first news.
+pub fn lead_status_of(
+    conn: &mut DbConn,
+    company_id: &str,
+    lead_id: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(crm_lead_outcomes::table
+        .filter(crm_lead_outcomes::company_id.eq(company_id))
+        .filter(crm_lead_outcomes::lead_id.eq(lead_id))
+        .select(crm_lead_outcomes::status)
+        .first(conn)
+        .optional()?)
+}
+
+/// The person and organization a capture made this lead with (its stored progress), or
+/// `(None, None)`.
+pub fn lead_links(
+    conn: &mut DbConn,
+    company_id: &str,
+    lead_id: &str,
+) -> Result<(Option<i64>, Option<i64>), DbError> {
+    let Some(pattern) = lead_pattern(lead_id) else {
+        return Ok((None, None));
+    };
+    let found: Option<(String, Option<String>)> = outbox::table
+        .filter(outbox::company_id.eq(company_id))
+        .filter(outbox::kind.eq("capture"))
+        .filter(outbox::result.like(pattern))
+        .select((outbox::id, outbox::result))
+        .first(conn)
+        .optional()?;
+    let Some((id, Some(result))) = found else {
+        return Ok((None, None));
+    };
+    let progress: serde_json::Value = super::stored_json("outbox", &id, "result", &result)?;
+    let int = |key: &str| progress.get(key).and_then(serde_json::Value::as_i64);
+    Ok((int("person_id"), int("org_id")))
+}
+
 /// Did a capture of the company create a lead (so a deal may have come from one of ours)?
 pub fn made_leads(conn: &mut DbConn, company_id: &str) -> Result<bool, DbError> {
     let found: Option<String> = outbox::table

@@ -30,19 +30,9 @@ pub fn record(
     page: &Page,
     now: i64,
 ) -> Result<(), DbError> {
-    if page.url.trim().is_empty() {
+    if !insert(conn, company_id, visitor_id, page, now)? {
         return Ok(());
     }
-    diesel::insert_into(page_views::table)
-        .values((
-            page_views::id.eq(new_id()),
-            page_views::company_id.eq(company_id),
-            page_views::visitor_id.eq(visitor_id),
-            page_views::url.eq(&page.url),
-            page_views::title.eq(&page.title),
-            page_views::viewed_at.eq(now),
-        ))
-        .execute(conn)?;
     let oldest_kept: Option<i64> = page_views::table
         .filter(page_views::visitor_id.eq(visitor_id))
         .filter(page_views::company_id.eq(company_id))
@@ -61,6 +51,31 @@ pub fn record(
         .execute(conn)?;
     }
     Ok(())
+}
+
+/// Store the view without dropping older ones (a visitor created now has none); whether
+/// there was one (an address).
+pub fn insert(
+    conn: &mut DbConn,
+    company_id: &str,
+    visitor_id: &str,
+    page: &Page,
+    now: i64,
+) -> Result<bool, DbError> {
+    if page.url.trim().is_empty() {
+        return Ok(false);
+    }
+    diesel::insert_into(page_views::table)
+        .values((
+            page_views::id.eq(new_id()),
+            page_views::company_id.eq(company_id),
+            page_views::visitor_id.eq(visitor_id),
+            page_views::url.eq(&page.url),
+            page_views::title.eq(&page.title),
+            page_views::viewed_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
 }
 
 /// The visitor's latest `limit` page views, newest first.

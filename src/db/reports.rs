@@ -276,21 +276,24 @@ pub fn stopped(
     Ok(out)
 }
 
-/// `(id, name)` of these reps of the company (`crm_users.id`).
+/// `(id, name)` of these reps of the company: the roll-ups name a rep by the CRM's user id
+/// (`crm_users.crm_user_id`, written in decimal), which an uninstall and a new install
+/// keep. An id that is no CRM user id, or a user the CRM no longer lists, gets no name.
 pub fn rep_names(
     conn: &mut DbConn,
     company_id: &str,
     ids: &[&str],
 ) -> Result<Vec<(String, String)>, DbError> {
     use super::schema::crm_users as u;
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let found: Vec<(String, String)> = u::table
+    let crm_ids: Vec<i64> = ids.iter().filter_map(|id| id.parse().ok()).collect();
+    let mut out = Vec::with_capacity(crm_ids.len());
+    for chunk in crm_ids.chunks(500) {
+        let found: Vec<(i64, String)> = u::table
             .filter(u::company_id.eq(company_id))
-            .filter(u::id.eq_any(chunk))
-            .select((u::id, u::name))
+            .filter(u::crm_user_id.eq_any(chunk))
+            .select((u::crm_user_id, u::name))
             .load(conn)?;
-        out.extend(found);
+        out.extend(found.into_iter().map(|(id, name)| (id.to_string(), name)));
     }
     Ok(out)
 }

@@ -21,6 +21,7 @@ pub struct WaitBucket {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct RepFigures {
+    /// The rep's user id in the CRM, in decimal.
     pub rep_id: String,
     pub name: String,
     pub taken: i64,

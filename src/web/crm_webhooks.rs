@@ -7,8 +7,14 @@
 //! it converts, and neither that notice nor the new deal's names the other: for a deal not
 //! known yet, of a company whose captures made leads, the CRM is asked
 //! (`crm::webhooks::source_lead`, one token), and the lead is then recorded as converted
-//! to that deal (whichever notice came first). Once recorded, the deal is known by its id.
-//! When the CRM cannot be asked, the answer is 503 and the CRM sends the notice again.
+//! to that deal. The deal's notice may also never come (lost after the CRM's retries, or
+//! no deal webhook): so for the deletion of one of our leads not yet known converted, the
+//! CRM is asked too, for a deal of the lead's person (or organization) made from it
+//! (`crm::webhooks::converted_deal`); found, the lead is converted and the deal recorded,
+//! else the lead is deleted. Whichever notice comes first, the lead ends converted, and a
+//! deletion told after the conversion changes nothing. Once recorded, the deal is known
+//! by its id. When the CRM cannot be asked, the answer is 503 and the CRM sends the
+//! notice again.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
@@ -93,7 +99,11 @@ pub async fn receive(
         ));
     }
     if let Some(lead) = notice.lead {
-        let recorded = record_lead(&state, &company.id, lead).await?;
+        let recorded = if lead.status == outcomes::lead_status::DELETED {
+            lead_deleted(&state, &company.id, lead).await?
+        } else {
+            record_lead(&state, &company.id, lead).await?
+        };
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "recorded": recorded })));
     }
     let Some(deal) = notice.deal else {
@@ -119,11 +129,7 @@ pub async fn receive(
                 .await
                 .map_err(|e| {
                     tracing::warn!(company_id = %company.id, deal_id, error = %e, "cannot ask the CRM where a deal came from");
-                    AppError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        ErrorCode::NotAvailable,
-                        "the CRM could not be asked about the deal; send it again later",
-                    )
+                    ask_again("deal")
                 })?;
             lead_id = origin.clone();
             match origin {
@@ -172,6 +178,88 @@ pub async fn receive(
         })
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "recorded": true })))
+}
+
+/// The answer when the CRM could not be asked about the notice's object: the CRM sends
+/// the notice again later.
+fn ask_again(what: &str) -> AppError {
+    AppError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::NotAvailable,
+        format!("the CRM could not be asked about the {what}; send it again later"),
+    )
+}
+
+/// One of our leads was deleted: converted to a deal (the CRM is asked which, unless the
+/// lead is known converted already), or deleted for good. Whether it was one of ours.
+async fn lead_deleted(
+    state: &AppState,
+    company_id: &str,
+    lead: LeadNotice,
+) -> Result<bool, AppError> {
+    let (company, lead_id) = (company_id.to_owned(), lead.lead_id.clone());
+    let known = state
+        .db
+        .run(move |conn| {
+            let Some(conversation) = outcomes::conversation_of_lead(conn, &company, &lead_id)?
+            else {
+                return Ok::<_, DbError>(None);
+            };
+            let status = outcomes::lead_status_of(conn, &company, &lead_id)?;
+            let links = outcomes::lead_links(conn, &company, &lead_id)?;
+            Ok(Some((conversation, status, links)))
+        })
+        .await?;
+    let Some((conversation, status, (person, org))) = known else {
+        return Ok(false);
+    };
+    if status.as_deref() == Some(outcomes::lead_status::CONVERTED) {
+        // Converted is final: this is the conversion's own deletion.
+        return Ok(true);
+    }
+    let (person, org) = (lead.person_id.or(person), lead.org_id.or(org));
+    let deal = webhooks::converted_deal(&state.crm.access, company_id, &lead.lead_id, person, org)
+        .await
+        .map_err(|e| {
+            tracing::warn!(company_id, lead_id = %lead.lead_id, error = %e, "cannot ask the CRM whether a deleted lead became a deal");
+            ask_again("lead")
+        })?;
+    let company = company_id.to_owned();
+    Ok(state
+        .db
+        .run(move |conn| {
+            let now = db::now_ms();
+            db::write_tx(conn, |conn| {
+                let news = match &deal {
+                    Some(deal) => {
+                        // A deal recorded already is kept up to date by its own notices.
+                        if !outcomes::knows_deal(conn, &company, deal.deal_id)? {
+                            let news = outcomes::DealNews {
+                                deal_id: deal.deal_id,
+                                lead_id: Some(&lead.lead_id),
+                                status: &deal.status,
+                                value_cents: deal.value_cents,
+                                currency: &deal.currency,
+                            };
+                            outcomes::record(conn, &company, &conversation, &news, now)?;
+                        }
+                        outcomes::LeadNews {
+                            lead_id: &lead.lead_id,
+                            status: outcomes::lead_status::CONVERTED,
+                            deal_id: Some(deal.deal_id),
+                        }
+                    }
+                    None => outcomes::LeadNews {
+                        lead_id: &lead.lead_id,
+                        status: outcomes::lead_status::DELETED,
+                        deal_id: None,
+                    },
+                };
+                outcomes::record_lead(conn, &company, &conversation, &news, now)?;
+                Ok::<_, DbError>(true)
+            })
+        })
+        .await?)
 }
 
 /// Record a lead's news against the conversation whose capture created it; whether it was

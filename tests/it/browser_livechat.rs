@@ -5,6 +5,9 @@
 //! text (R8), going offline hands the chat back, a lead is created from the side panel and
 //! the chat is closed — and the sandbox holds the lead and the transcript note once each.
 //! Screenshots of the inbox at 1280 and 360 px, light and dark, go to the temp directory.
+//! `reconnect`: the inbox's and the widget's event streams after an error answer.
+
+mod reconnect;
 
 use std::time::{Duration, Instant};
 

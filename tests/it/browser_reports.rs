@@ -116,7 +116,10 @@ async fn an_admin_switches_the_range_and_downloads_the_csv() {
 }
 
 /// How the report lies out in the page: whether anything is wider than the settings frame,
-/// and the contrast of the tables' text and the charts' labels with the page behind them.
+/// every table cell cut from view (a box that clips must hold the cell; a table may scroll
+/// in its own box only when even wrapped it is wider than the report, and then that box
+/// must be in view), and the contrast of the tables' text and the charts' labels with the
+/// page behind them.
 const LAYOUT: &str = r#"
 function rgb(c) { var m = c.match(/[\d.]+/g).map(Number); return m.length > 3 && m[3] === 0 ? null : m.slice(0, 3); }
 function lum(c) { var v = c.map(function (x) { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; }
@@ -129,10 +132,30 @@ var wide = [...document.querySelectorAll('body *')].filter(function (e) {
   var r = e.getBoundingClientRect(); return r.width > 0 && r.right > width + 1;
 }).map(function (e) { return e.tagName + (e.id ? '#' + e.id : '') + ' ' + e.textContent.slice(0, 30) + ' in ' + e.parentElement.tagName + ' ' + Math.round(e.getBoundingClientRect().right) + '>' + width; });
 var cells = [...document.querySelectorAll('#rp-out td, #rp-out th')];
+var room = document.getElementById('rp-out').getBoundingClientRect().width;
+function narrowest(t) { var w = t.style.width; t.style.width = 'min-content'; var m = t.getBoundingClientRect().width; t.style.width = w; return m; }
+function reachable(cell) {
+  var r = cell.getBoundingClientRect(), left = r.left, right = r.right;
+  if (r.width === 0 && r.height === 0) return false;
+  var fits = narrowest(cell.closest('table')) <= room + 1;
+  for (var e = cell.parentElement; e; e = e.parentElement) {
+    var overflow = getComputedStyle(e).overflowX;
+    if (overflow === 'visible') continue;
+    var b = e.getBoundingClientRect();
+    if (/auto|scroll/.test(overflow) && !fits) { left = b.left; right = b.right; continue; }
+    if (left < b.left - 1 || right > b.right + 1) return false;
+  }
+  return left >= -1 && right <= width + 1;
+}
+var hidden = cells.filter(function (c) { return !reachable(c); }).map(function (c) {
+  var t = c.closest('table'); return (t.id || 'table') + ': ' + c.textContent.slice(0, 20) + ' ' + Math.round(c.getBoundingClientRect().left) + '..' + Math.round(c.getBoundingClientRect().right) + ' of ' + width;
+});
 var labels = [...document.querySelectorAll('#rp-out svg text')];
 return {
   page_scrolls: document.documentElement.scrollWidth > width + 1,
   wide: wide.slice(0, 10),
+  cut_cells: hidden.slice(0, 10),
+  tables: document.querySelectorAll('#rp-out table').length,
   text: Math.min.apply(null, cells.map(function (e) { return contrast(e, 'color'); })),
   labels: Math.min.apply(null, labels.map(function (e) { return contrast(e, 'fill'); })),
   font: Math.min.apply(null, labels.map(function (e) { return e.getBoundingClientRect().height; })),
@@ -178,6 +201,8 @@ async fn the_report_reads_at_1280_and_360_px_in_light_and_dark() {
                 assert_eq!(found["charts"], 3, "{what}");
                 assert_eq!(found["page_scrolls"], false, "{what}");
                 assert_eq!(found["wide"], serde_json::json!([]), "{what}");
+                assert!(found["tables"].as_i64().unwrap() >= 7, "{what}");
+                assert_eq!(found["cut_cells"], serde_json::json!([]), "{what}");
                 assert!(found["text"].as_f64().unwrap() >= 4.5, "{what}");
                 assert!(found["labels"].as_f64().unwrap() >= 3.0, "{what}");
                 assert!(found["font"].as_f64().unwrap() >= 9.0, "chart labels too small: {what}");

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use concierge::config::Config;
@@ -107,7 +108,7 @@ pub struct TestApp {
     pub state: concierge::web::AppState,
     pub db: TestDb,
     handle: actix_web::dev::ServerHandle,
-    _data: tempfile::TempDir,
+    data: Arc<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -131,7 +132,32 @@ impl TestApp {
             state,
             db,
             handle,
-            _data: data,
+            data: Arc::new(data),
+        }
+    }
+
+    /// Stop at once, as a node that crashed or was killed: open connections are dropped.
+    pub async fn kill(&self) {
+        self.handle.stop(false).await;
+    }
+
+    /// A new server on this one's port, database and data folder, once this one stopped:
+    /// its clients find the same address, sessions and sandbox CRM.
+    pub async fn again(&self) -> TestApp {
+        let mut config = test_config(&self.db, self.data.path().to_owned());
+        config.bind = format!("127.0.0.1:{}", self.port());
+        config.public_url = self.url.clone();
+        let server = concierge::web::build(config)
+            .await
+            .expect("server starts again");
+        let (url, state, handle) = (server.url.clone(), server.state.clone(), server.handle());
+        tokio::spawn(server.run());
+        TestApp {
+            url,
+            state,
+            db: self.db.share(),
+            handle,
+            data: self.data.clone(),
         }
     }
 

@@ -386,6 +386,18 @@ async fn fate_when(
     .await
 }
 
+/// The sandbox's lead titled `title`, once made and its capture row has stored the CRM's
+/// answer (the transcript note follows it).
+async fn lead_titled(app: &TestApp, title: &str) -> Option<String> {
+    let store = app.state.sandbox.as_ref()?.snapshot();
+    let id = store.leads.iter().find(|l| l.title == title)?.id.clone();
+    store
+        .notes
+        .iter()
+        .any(|n| n.lead_id.as_ref() == Some(&id))
+        .then_some(id)
+}
+
 /// The conversation of the chat that made this lead (its capture row).
 async fn conversation_of_capture(app: &TestApp, company_id: &str, lead: &str) -> String {
     eventually("the capture row naming the lead", || async {
@@ -403,19 +415,7 @@ async fn a_leads_archive_restore_conversion_and_deletion_are_recorded_for_its_co
         let sandbox = app.state.sandbox.clone().unwrap();
         let yaml = capture_chat("lead", 120.0);
         let playbook = chat(&app, &company_id, &yaml, "cy@example.com").await;
-        let lead = |title: &'static str| {
-            let sandbox = sandbox.clone();
-            async move {
-                let store = sandbox.snapshot();
-                // Made, and its capture row has stored the CRM's answer.
-                let id = store.leads.iter().find(|l| l.title == title)?.id.clone();
-                store
-                    .notes
-                    .iter()
-                    .any(|n| n.lead_id.as_ref() == Some(&id))
-                    .then_some(id)
-            }
-        };
+        let lead = |title: &'static str| lead_titled(&app, title);
         let first = eventually("the first chat's lead", || lead("cy@example.com via chat")).await;
         let first_chat = conversation_of_capture(&app, &company_id, &first).await;
         // Archived on the data page: a lead `change` notice, recorded for its chat.
@@ -511,6 +511,125 @@ async fn a_leads_archive_restore_conversion_and_deletion_are_recorded_for_its_co
             notify(&app, Some((&company_id, &password)), &stranger).await,
             (200, json!({"recorded": false}))
         );
+    }
+}
+
+/// Pipedrive deletes a lead it converts, and the deal's notice may never come (lost after
+/// the CRM's retries, or no deal webhook at all): the lead's deletion alone asks the CRM for
+/// a deal of the lead's person made from it (one look-up) and records the lead converted,
+/// with the deal and its value against the chat. The deal's notice coming late after all is
+/// the deal's news and leaves the lead converted; the lead's deletion told again asks
+/// nothing. A lead deleted for good (no deal made of it) stays deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_converted_whose_deal_notice_never_comes_ends_converted() {
+    for test_db in TestDb::all() {
+        let app = TestApp::spawn(test_db).await;
+        let company_id = install_app(&app, 1001).await;
+        let sandbox = app.state.sandbox.clone().unwrap();
+        // The CRM tells nothing of deals: only the lead webhook is left.
+        let deal_hook = sandbox
+            .snapshot()
+            .webhooks
+            .iter()
+            .find(|w| w.event_object == "deal")
+            .map(|w| w.id)
+            .expect("the deal webhook");
+        let connected = app.state.crm.access.connect(&company_id).await.unwrap();
+        connected.client.delete_webhook(deal_hook).await.unwrap();
+        let password = sandbox.snapshot().webhooks[0]
+            .http_auth_password
+            .clone()
+            .unwrap();
+        let yaml = capture_chat("lead", 250.0);
+        let playbook = chat(&app, &company_id, &yaml, "ed@example.com").await;
+        let lead = eventually("the chat's lead", || {
+            lead_titled(&app, "ed@example.com via chat")
+        })
+        .await;
+        let chat_id = conversation_of_capture(&app, &company_id, &lead).await;
+
+        lead_move(&app, &lead, "convert", &[]).await;
+        let deal = sandbox
+            .snapshot()
+            .deals
+            .iter()
+            .find(|d| d.source_lead_id.as_deref() == Some(lead.as_str()))
+            .map(|d| d.id)
+            .expect("the deal made from the lead");
+        let got = fate_when(&app, &company_id, &lead, "converted").await;
+        assert_eq!(got, (chat_id.clone(), "converted".into(), Some(deal)));
+        let look_ups = || {
+            sandbox
+                .journal()
+                .into_iter()
+                .filter(|x| x.path == "/api/v2/deals" && x.query.contains("source_lead_id"))
+                .collect::<Vec<_>>()
+        };
+        let asked = look_ups();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert!(asked[0].query.contains("person_id="), "{asked:?}");
+        let mut conn = app.state.db.conn().unwrap();
+        assert_eq!(
+            outcomes_of(&mut conn, &company_id, deal),
+            Some((chat_id.clone(), Some(lead.clone())))
+        );
+        drop(conn);
+        let t = report(&app, &company_id, &playbook).await["report"]["totals"].clone();
+        assert_eq!(
+            (&t["leads_converted"], &t["leads_deleted"]),
+            (&json!(1), &json!(0)),
+            "{t:#}"
+        );
+
+        // The deal's notice after all, won: the deal's news; the lead stays converted.
+        let won = json!({
+            "meta": {"action": "change", "entity": "deal", "entity_id": deal.to_string(),
+                     "company_id": "1000", "version": "2.0"},
+            "data": {"id": deal, "status": "won", "value": 250.0, "currency": "EUR"},
+            "previous": {"status": "open"}
+        });
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &won).await,
+            (200, json!({"recorded": true}))
+        );
+        let t = totals_when(&app, &company_id, &playbook, "the deal won", |t| {
+            t["deals_won"] == 1
+        })
+        .await;
+        assert_eq!(
+            t["value_won"],
+            json!([{ "currency": "EUR", "cents": 25_000 }]),
+            "{t:#}"
+        );
+        // The lead's deletion told again: known converted, nothing asked.
+        let deleted = json!({
+            "meta": {"action": "delete", "entity": "lead", "entity_id": lead,
+                     "company_id": "1000", "version": "2.0"},
+            "data": null, "previous": null
+        });
+        assert_eq!(
+            notify(&app, Some((&company_id, &password)), &deleted).await,
+            (200, json!({"recorded": true}))
+        );
+        assert_eq!(look_ups().len(), 1);
+        let mut conn = app.state.db.conn().unwrap();
+        assert_eq!(
+            lead_of(&mut conn, &company_id, &lead),
+            Some((chat_id, "converted".into(), Some(deal)))
+        );
+        drop(conn);
+
+        // A lead deleted for good: the CRM has no deal made of it.
+        widget_chat_again(&app, &company_id, &yaml, "fi@example.com").await;
+        let second = eventually("the second chat's lead", || {
+            lead_titled(&app, "fi@example.com via chat")
+        })
+        .await;
+        let second_chat = conversation_of_capture(&app, &company_id, &second).await;
+        lead_move(&app, &second, "delete", &[]).await;
+        let got = fate_when(&app, &company_id, &second, "deleted").await;
+        assert_eq!(got, (second_chat, "deleted".into(), None));
+        assert_eq!(look_ups().len(), 2);
     }
 }
 

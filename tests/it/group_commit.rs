@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use concierge::db::DbError;
 use concierge::db::companies::Company;
+use concierge::db::{Backend, DbError};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use reqwest::StatusCode;
@@ -42,6 +42,31 @@ struct Count {
     n: i64,
 }
 
+/// Hold SQLite's writer until the sender is used (or dropped): turns wait meanwhile.
+async fn hold_the_writer(
+    app: &TestApp,
+) -> (
+    std::sync::mpsc::Sender<()>,
+    tokio::task::JoinHandle<Result<(), DbError>>,
+) {
+    let (held, holding) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let db = app.state.db.clone();
+    let blocker = tokio::spawn(async move {
+        db.write(move |_| {
+            let _ = held.send(());
+            let _ = released.recv();
+            Ok::<_, DbError>(())
+        })
+        .await
+    });
+    tokio::task::spawn_blocking(move || holding.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    (release, blocker)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn turns_waiting_together_commit_as_one_and_a_failing_turn_is_undone_alone() {
     // SQLite has one writer: holding it makes the turns wait together.
@@ -74,21 +99,7 @@ async fn turns_waiting_together_commit_as_one_and_a_failing_turn_is_undone_alone
 
     let group = app.state.chat.group.clone();
     let before = group.stats();
-    let (held, holding) = std::sync::mpsc::channel::<()>();
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let db = app.state.db.clone();
-    let blocker = tokio::spawn(async move {
-        db.write(move |_| {
-            let _ = held.send(());
-            let _ = released.recv();
-            Ok::<_, DbError>(())
-        })
-        .await
-    });
-    tokio::task::spawn_blocking(move || holding.recv())
-        .await
-        .unwrap()
-        .unwrap();
+    let (release, blocker) = hold_the_writer(&app).await;
 
     // The first turn finds the writer free: it starts at once, alone, and waits for the
     // database. The next three arrive meanwhile and wait for the writer.
@@ -98,6 +109,9 @@ async fn turns_waiting_together_commit_as_one_and_a_failing_turn_is_undone_alone
         (s.batches == before.batches + 1 && s.waiting == 0).then_some(())
     })
     .await;
+    let (a, c) = (std::sync::Arc::new(a), std::sync::Arc::new(c));
+    let (a_widget, c_widget) = (a.clone(), c.clone());
+    let b = std::sync::Arc::new(b);
     let replies: Vec<_> = [(a, "two"), (b, "again"), (c, "three")]
         .into_iter()
         .map(|(w, text)| {
@@ -136,6 +150,13 @@ async fn turns_waiting_together_commit_as_one_and_a_failing_turn_is_undone_alone
         after.largest >= 3,
         "the three waiting turns were one batch: {after:?}"
     );
+    // B failed the batch's first attempt (no savepoints), which was rolled back whole and
+    // written again with a savepoint per turn: A's and C's turns are stored once.
+    assert_eq!(after.redone, before.redone + 1, "{after:?}");
+    for w in [&a_widget, &c_widget] {
+        let history = w.history(0).await;
+        assert_eq!(history.len(), 1 + 3, "{history:?}");
+    }
     // B's turn stored its message before it failed: rolled back to its savepoint.
     let stored = app
         .state
@@ -202,5 +223,87 @@ async fn many_turns_at_once_are_all_stored_in_order() {
             8 + 24,
             "every trigger and message went through the queue"
         );
+    }
+}
+
+/// How many statements the node sent to its database while `work` ran.
+async fn statements_of<T>(app: &TestApp, work: impl std::future::Future<Output = T>) -> u64 {
+    let before = app.state.db.statements();
+    work.await;
+    app.state.db.statements() - before
+}
+
+/// What a visitor costs in statements (round trips on PostgreSQL), counted by the node's
+/// pool, transaction control included: a new visitor's session start, their first turn
+/// (which starts the playbook and sets its visitor variables), and a text turn alone and
+/// in a batch. With no worker running, nothing else talks to the database meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_and_turns_cost_few_statements() {
+    for db in TestDb::all() {
+        let backend = db.backend;
+        let app = TestApp::spawn_with(db, |c| {
+            c.outbox.concurrency = 0;
+            c.timers.batch = 0;
+        })
+        .await;
+        let company = company_with(&app, &[ECHO]).await;
+        let (mut session, mut first, mut text) = (u64::MAX, u64::MAX, u64::MAX);
+        let mut widgets = Vec::new();
+        for _ in 0..4 {
+            let mut w = Widget::new(&app, &company);
+            session = session.min(statements_of(&app, w.session()).await);
+            first = first.min(statements_of(&app, w.trigger("bench", "click")).await);
+            text = text.min(statements_of(&app, w.say("hello")).await);
+            widgets.push(w);
+        }
+        let counts = format!("{backend:?}: session {session}, first turn {first}, text {text}");
+        // A session: the pool's check of the connection, begin, the company by key, the
+        // new visitor, their page view, commit (the published playbooks are kept; a
+        // visitor created now has no conversation to read).
+        assert!(session <= 6, "{counts}");
+        // A turn takes no savepoint when it is alone; on PostgreSQL its variables are one
+        // statement (the first turn sets the visitor's several variables), on SQLite one
+        // statement each, as are the analytics roll-up rows there.
+        let (first_most, text_most) = match backend {
+            Backend::Postgres => (15, 13),
+            Backend::Sqlite => (26, 23),
+        };
+        assert!(first <= first_most, "{counts}");
+        assert!(text <= text_most, "{counts}");
+
+        if backend == Backend::Sqlite {
+            // Three text turns in one batch cost less than three alone: the batch's read,
+            // analytics and commit are shared, and no turn takes a savepoint.
+            let group = app.state.chat.group.clone();
+            let before = group.stats();
+            let (release, blocker) = hold_the_writer(&app).await;
+            let mut widgets = widgets.into_iter().map(std::sync::Arc::new);
+            let lone = widgets.next().unwrap();
+            let lone = tokio::spawn(async move { lone.say("alone").await });
+            eventually("the writer took the lone turn", || async {
+                let s = group.stats();
+                (s.batches == before.batches + 1 && s.waiting == 0).then_some(())
+            })
+            .await;
+            let sent: Vec<_> = widgets
+                .map(|w| tokio::spawn(async move { w.say("together").await }))
+                .collect();
+            eventually("three turns waiting", || async {
+                (group.stats().waiting == 3).then_some(())
+            })
+            .await;
+            let start = app.state.db.statements();
+            release.send(()).unwrap();
+            blocker.await.unwrap().unwrap();
+            lone.await.unwrap();
+            for s in futures_util::future::join_all(sent).await {
+                s.unwrap();
+            }
+            let batch = app.state.db.statements() - start - text;
+            let after = group.stats();
+            assert_eq!(after.batches, before.batches + 2, "{after:?}");
+            assert_eq!(after.redone, before.redone, "no turn failed: {after:?}");
+            assert!(batch < 2 * text, "{counts}, a batch of three {batch}");
+        }
     }
 }

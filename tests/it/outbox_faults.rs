@@ -45,6 +45,7 @@ fn access(app: &TestApp, db: Db) -> Arc<CrmAccess> {
     let http = http_client(ClientOptions {
         timeout: Duration::from_millis(800),
         connect_timeout: Duration::from_millis(500),
+        ..ClientOptions::default()
     })
     .unwrap();
     let credentials = Credentials {

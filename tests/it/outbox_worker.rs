@@ -48,6 +48,10 @@ struct FakeCrm {
     create_ms: AtomicU64,
     creating: AtomicUsize,
     most_creating: AtomicUsize,
+    /// The next this many calls fail with a 503, whatever the rate.
+    fail_next: AtomicUsize,
+    /// The token source cannot be reached while set.
+    connect_fails: std::sync::atomic::AtomicBool,
 }
 
 enum Fault {
@@ -69,6 +73,8 @@ impl FakeCrm {
             create_ms: AtomicU64::new(0),
             creating: AtomicUsize::new(0),
             most_creating: AtomicUsize::new(0),
+            fail_next: AtomicUsize::new(0),
+            connect_fails: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -84,6 +90,12 @@ impl FakeCrm {
 
     fn fault(&self) -> Fault {
         self.calls.fetch_add(1, Ordering::Relaxed);
+        let forced = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if forced.is_ok() {
+            return Fault::Transient;
+        }
         let r = self.roll();
         if r % 1000 >= self.fail_per_mille {
             return Fault::None;
@@ -286,6 +298,11 @@ struct FakeConnector(Arc<FakeCrm>);
 impl Connector for FakeConnector {
     type Client = FakeClient;
     async fn connect(&self, _company: &str) -> Result<(FakeClient, i64), AccessError> {
+        if self.0.connect_fails.load(Ordering::SeqCst) {
+            return Err(AccessError::Unavailable(
+                "the token endpoint is down".into(),
+            ));
+        }
         Ok((FakeClient(self.0.clone()), 1))
     }
     async fn reconnect(&self, _company: &str, _v: i64) -> Result<(FakeClient, i64), AccessError> {
@@ -631,4 +648,71 @@ async fn a_companys_captures_go_side_by_side_and_shared_people_are_created_once(
             t.backend
         );
     }
+}
+
+/// A row the worker scheduled for a retry goes out when it is due, not at the next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_goes_out_when_it_is_due_not_at_the_next_poll() {
+    let t = TestDb::sqlite();
+    let db = t.open();
+    let companies = seed(&db, 1, 1, false);
+    let crm = FakeCrm::new(0);
+    crm.fail_next.store(1, Ordering::SeqCst);
+    let mut config = fast_config();
+    config.poll_interval = Duration::from_secs(60);
+    config.backoff = Backoff {
+        base: Duration::from_millis(100),
+        cap: Duration::from_millis(100),
+    };
+    let worker = Worker::new(db.clone(), Arc::new(FakeConnector(crm.clone())), config).spawn();
+    eventually_for("the retried row", Duration::from_secs(10), || async {
+        (pending(&db, &companies) == 0).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    assert_exactly_once(&crm, &db, &companies, 1, false);
+    assert!(
+        crm.calls.load(Ordering::Relaxed) > 1,
+        "the first call failed"
+    );
+}
+
+/// A failure before any CRM call (the token source is down) backs off from the failures
+/// since the last step that succeeded, not from every attempt the row ever made.
+#[tokio::test]
+async fn a_token_source_failure_waits_as_little_as_a_first_failure() {
+    let t = TestDb::sqlite();
+    let db = t.open();
+    let companies = seed(&db, 1, 1, false);
+    {
+        use concierge::db::schema::outbox as o;
+        use diesel::prelude::*;
+        let mut conn = db.conn().unwrap();
+        diesel::update(o::table)
+            .set(o::attempts.eq(20))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let crm = FakeCrm::new(0);
+    crm.connect_fails.store(true, Ordering::SeqCst);
+    let mut config = fast_config();
+    config.backoff = Backoff {
+        base: Duration::from_secs(1),
+        cap: Duration::from_secs(15 * 60),
+    };
+    let worker = Worker::new(db.clone(), Arc::new(FakeConnector(crm)), config);
+    let before = db::now_ms();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    let row = {
+        let mut conn = db.conn().unwrap();
+        store::unfinished(&mut conn, &companies[0], 10)
+            .unwrap()
+            .remove(0)
+    };
+    assert_eq!(row.attempts, 21);
+    assert!(
+        row.next_attempt_at - before <= 1_500,
+        "waits {} ms after its 21st attempt",
+        row.next_attempt_at - before
+    );
 }

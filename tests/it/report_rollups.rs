@@ -353,3 +353,187 @@ fn roll_up_reports_equal_the_events_on_a_seeded_history() {
         assert!(compare_all(&mut conn, &company, &playbook, &tally) > 20);
     }
 }
+
+/// A rep's inbox call that must succeed.
+async fn rep_call(rep: &crate::live_chat::Rep, path: &str, body: Option<serde_json::Value>) {
+    let (status, answer) = rep.post(path, body).await;
+    assert!(status.is_success(), "{path}: {status} {answer}");
+}
+
+/// `(conversation, kind, rep, value, time, version, known, returning)` of the live chat
+/// events of the company, sorted.
+type LiveEvent = (
+    Option<String>,
+    String,
+    Option<String>,
+    Option<i64>,
+    i64,
+    Option<i32>,
+    bool,
+    bool,
+);
+
+fn live_events(conn: &mut DbConn, company: &str) -> Vec<LiveEvent> {
+    use concierge::db::schema::analytics_events as e;
+    let mut rows: Vec<LiveEvent> = e::table
+        .filter(e::company_id.eq(company))
+        .filter(e::kind.eq_any(vec![kind::CHAT_TAKEN, kind::FIRST_RESPONSE]))
+        .select((
+            e::conversation_id,
+            e::kind,
+            e::card,
+            e::value,
+            e::created_at,
+            e::version,
+            e::visitor_known,
+            e::visitor_returning,
+        ))
+        .load(conn)
+        .unwrap();
+    rows.sort();
+    rows
+}
+
+/// Run a migration's SQL as it stands in `migrations/` on this connection.
+fn run_sql(conn: &mut DbConn, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute(sql),
+        DbConn::Pg(c) => c.batch_execute(sql),
+    }
+    .unwrap();
+}
+
+/// Chats taken before takes and first responses were recorded as events have only their
+/// `chat_takes` rows and messages. A history made through the rep API (a chat taken and
+/// answered twice, one taken and never answered, one answered, handed back and taken and
+/// answered by another rep, one answered straight from the queue) is turned into that old
+/// state: two chats lose their events, the other two name their reps by the `crm_users` row
+/// as events did then, the roll-ups are rebuilt from what is left and every visitor has
+/// come back since. The migration `live_chat_events` then gives back the very events the app
+/// recorded (the visitor as they were, the CRM's user ids), the report's live chat figures
+/// equal the new database's for every filter, the roll-ups equal the events, and running it
+/// again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_chat_history_is_backfilled_into_events_and_roll_ups() {
+    use crate::live_chat::{ADA, BEN, Rep, setup, visitor_waits};
+    use concierge::db::Backend;
+    use concierge::db::schema::analytics_events as e;
+    for test_db in TestDb::all() {
+        let backend = test_db.backend;
+        let (app, company) = setup(test_db).await;
+        let crm = concierge::crm::sandbox::COMPANY_ID;
+        let (ada, ben) = (
+            Rep::sign_in(&app, crm, ADA).await,
+            Rep::sign_in(&app, crm, BEN).await,
+        );
+        ada.online().await;
+        ben.online().await;
+        let says = |text: &str| Some(json!({ "text": text }));
+        let mut chats = Vec::new();
+        for n in 0..4 {
+            let (_widget, id) = visitor_waits(&app, &company, &format!("v{n}@acme.test")).await;
+            let (assign, messages) = (
+                format!("conversations/{id}/assign"),
+                format!("conversations/{id}/messages"),
+            );
+            match n {
+                0 => {
+                    rep_call(&ben, &assign, None).await;
+                    rep_call(&ben, &messages, says("Hello, Ben here")).await;
+                    rep_call(&ben, &messages, says("Still there?")).await;
+                }
+                1 => rep_call(&ada, &assign, None).await,
+                2 => {
+                    rep_call(&ben, &assign, None).await;
+                    rep_call(&ben, &messages, says("One moment")).await;
+                    rep_call(&ben, &assign, Some(json!({ "user_id": null }))).await;
+                    rep_call(&ada, &assign, None).await;
+                    rep_call(&ada, &messages, says("Ada here")).await;
+                }
+                _ => rep_call(&ada, &messages, says("Straight from the queue")).await,
+            }
+            chats.push(id);
+        }
+        let mut conn = app.state.db.conn().unwrap();
+        let playbook = analytics::for_conversation(&mut conn, &company.id, &chats[0]).unwrap()[0]
+            .playbook_id
+            .clone()
+            .unwrap();
+        let recorded = live_events(&mut conn, &company.id);
+        let kinds = |k: &str| recorded.iter().filter(|r| r.1 == k).count();
+        assert_eq!(
+            (kinds(kind::CHAT_TAKEN), kinds(kind::FIRST_RESPONSE)),
+            (5, 4)
+        );
+        let now = db::now_ms();
+        let range = DayRange::last(7, now);
+        let report = |conn: &mut DbConn, filter: &Filter, source| {
+            report_from(conn, &company.id, &playbook, range, filter, now, source)
+                .unwrap()
+                .expect("the playbook")
+                .report
+        };
+        let new: Vec<_> = filters()
+            .iter()
+            .map(|f| report(&mut conn, f, Source::RollUps).live)
+            .collect();
+        assert_eq!(new[0].taken, 5);
+        assert_eq!(new[0].reps.len(), 2);
+
+        // The old state: the first two chats have no events, the others name their reps
+        // by the `crm_users` row; the roll-ups say what those events say.
+        diesel::delete(
+            e::table
+                .filter(e::conversation_id.eq_any(&chats[..2]))
+                .filter(e::kind.eq_any(vec![kind::CHAT_TAKEN, kind::FIRST_RESPONSE])),
+        )
+        .execute(&mut conn)
+        .unwrap();
+        for crm_id in [ADA, BEN] {
+            let row = concierge::db::live::rep(&mut conn, &company.id, crm_id)
+                .unwrap()
+                .unwrap()
+                .id;
+            diesel::update(
+                e::table
+                    .filter(e::company_id.eq(&company.id))
+                    .filter(e::kind.eq_any(vec![kind::CHAT_TAKEN, kind::FIRST_RESPONSE]))
+                    .filter(e::card.eq(crm_id.to_string())),
+            )
+            .set(e::card.eq(row))
+            .execute(&mut conn)
+            .unwrap();
+        }
+        rollup::rebuild(&mut conn, &company.id).unwrap();
+        diesel::update(visitors::table.filter(visitors::company_id.eq(&company.id)))
+            .set(visitors::visits.eq(5))
+            .execute(&mut conn)
+            .unwrap();
+        let old = report(&mut conn, &filters()[0], Source::RollUps).live;
+        assert_eq!(old.taken, 3, "{old:?}");
+        assert!(old.reps.iter().all(|r| r.rep_id.parse::<i64>().is_err()));
+
+        let sql = match backend {
+            Backend::Sqlite => {
+                include_str!("../../migrations/sqlite/2026-12-06-000900_live_chat_events/up.sql")
+            }
+            Backend::Postgres => {
+                include_str!("../../migrations/postgres/2026-12-06-000900_live_chat_events/up.sql")
+            }
+        };
+        for run in 0..2 {
+            run_sql(&mut conn, sql);
+            assert_eq!(live_events(&mut conn, &company.id), recorded, "run {run}");
+            for (filter, expected) in filters().iter().zip(&new) {
+                let from_rollups = report(&mut conn, filter, Source::RollUps);
+                assert_eq!(&from_rollups.live, expected, "run {run}: {filter:?}");
+                assert_eq!(
+                    from_rollups,
+                    report(&mut conn, filter, Source::Events),
+                    "run {run}: {filter:?}"
+                );
+            }
+        }
+    }
+}

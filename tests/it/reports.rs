@@ -164,11 +164,19 @@ fn take(
 ) {
     let taken_at = handoff + waited_s * SECOND;
     live::record_take(conn, company, &c.id, rep_id, waited_s * SECOND, taken_at).unwrap();
+    // The events name the rep by the CRM's user id.
+    use concierge::db::schema::crm_users as u;
+    let crm_id: i64 = u::table
+        .find(rep_id)
+        .select(u::crm_user_id)
+        .first(conn)
+        .unwrap();
+    let crm_id = crm_id.to_string();
     let (p, version) = run;
     let taken = ev(
         kind::CHAT_TAKEN,
         p,
-        Some(rep_id),
+        Some(&crm_id),
         Some(waited_s * SECOND),
         version,
     );
@@ -177,7 +185,7 @@ fn take(
         let first = ev(
             kind::FIRST_RESPONSE,
             p,
-            Some(rep_id),
+            Some(&crm_id),
             Some(s * SECOND),
             version,
         );
@@ -193,34 +201,33 @@ fn take(
     }
 }
 
+/// The fixture's reps as the CRM lists them.
+fn fixture_reps() -> Vec<CrmUser> {
+    vec![
+        CrmUser {
+            id: 71,
+            name: "Ada Rep".into(),
+            email: "ada@example.com".into(),
+            is_admin: true,
+            active: true,
+            icon_url: None,
+        },
+        CrmUser {
+            id: 72,
+            name: "Bob Rep".into(),
+            email: "bob@example.com".into(),
+            is_admin: false,
+            active: true,
+            icon_url: None,
+        },
+    ]
+}
+
 /// The history whose figures the tests know, in the first company.
 pub(crate) fn seed(conn: &mut DbConn) -> Fixture {
     let company = companies::first(conn).unwrap().expect("demo company").id;
     let now = db::now_ms();
-    crm_users::sync(
-        conn,
-        &company,
-        &[
-            CrmUser {
-                id: 71,
-                name: "Ada Rep".into(),
-                email: "ada@example.com".into(),
-                is_admin: true,
-                active: true,
-                icon_url: None,
-            },
-            CrmUser {
-                id: 72,
-                name: "Bob Rep".into(),
-                email: "bob@example.com".into(),
-                is_admin: false,
-                active: true,
-                icon_url: None,
-            },
-        ],
-        now,
-    )
-    .unwrap();
+    crm_users::sync(conn, &company, &fixture_reps(), now).unwrap();
     let (ada, bob) = (rep(conn, &company, 71), rep(conn, &company, 72));
     let v1 = playbooks::save_and_publish(conn, &company, &document("Team size?")).unwrap();
     let v2 =
@@ -661,8 +668,8 @@ async fn report_figures_match_the_hand_written_fixture() {
         assert_eq!(
             l["reps"],
             json!([
-                { "rep_id": rep(&mut app.state.db.conn().unwrap(), &fx.company, 71), "name": "Ada Rep", "taken": 2, "wait_median_ms": 20_000, "first_response_median_ms": 50_000 },
-                { "rep_id": rep(&mut app.state.db.conn().unwrap(), &fx.company, 72), "name": "Bob Rep", "taken": 1, "wait_median_ms": 40_000, "first_response_median_ms": 70_000 }
+                { "rep_id": "71", "name": "Ada Rep", "taken": 2, "wait_median_ms": 20_000, "first_response_median_ms": 50_000 },
+                { "rep_id": "72", "name": "Bob Rep", "taken": 1, "wait_median_ms": 40_000, "first_response_median_ms": 70_000 }
             ])
         );
 
@@ -853,7 +860,6 @@ async fn a_take_and_the_first_response_are_recorded_when_they_happen() {
                 .unwrap();
             (events[0].playbook_id.clone().unwrap(), events)
         };
-        let ben_row = rep(&mut app.state.db.conn().unwrap(), &company.id, BEN);
         let of = |k: &str| {
             events
                 .iter()
@@ -863,7 +869,8 @@ async fn a_take_and_the_first_response_are_recorded_when_they_happen() {
         };
         let taken = of(kind::CHAT_TAKEN);
         assert_eq!(taken.len(), 1, "{events:?}");
-        assert_eq!(taken[0].0.as_deref(), Some(ben_row.as_str()));
+        // The rep by the CRM's user id.
+        assert_eq!(taken[0].0, Some(BEN.to_string()));
         assert!(!taken[0].2, "new when taken");
         let first = of(kind::FIRST_RESPONSE);
         assert_eq!(first.len(), 1, "one first response: {events:?}");
@@ -886,5 +893,61 @@ async fn a_take_and_the_first_response_are_recorded_when_they_happen() {
         assert!(live["first_response_median_ms"].is_i64(), "{live:#}");
         let as_now = json_of(&app, &cookie, &data.csrf, &format!("{base}&returning=true")).await;
         assert_eq!(as_now["report"]["live"]["taken"], 0);
+    }
+}
+
+/// Reps are named by the CRM's user id, which outlives an uninstall: the uninstall deletes
+/// the company's CRM users, a new install syncs them again as new rows, and the report
+/// still names each rep with the chats they took before.
+#[test]
+fn the_reps_keep_their_names_after_an_uninstall_and_a_new_install() {
+    use concierge::reports::Filter;
+    use concierge::reports::load::{DayRange, playbook_report};
+    for test_db in TestDb::all() {
+        let db = test_db.open();
+        let mut conn = db.conn().unwrap();
+        companies::create(&mut conn, "Acme", Some(4242)).unwrap();
+        let fx = seed(&mut conn);
+        let reps = |conn: &mut DbConn| -> Vec<(String, String, i64)> {
+            let now = db::now_ms();
+            let all = Filter {
+                version: None,
+                known: None,
+                returning: None,
+            };
+            let r = playbook_report(
+                conn,
+                &fx.company,
+                &fx.playbook,
+                DayRange::last(7, now),
+                &all,
+                now,
+            )
+            .unwrap()
+            .expect("the playbook");
+            r.report
+                .live
+                .reps
+                .iter()
+                .map(|p| (p.rep_id.clone(), p.name.clone(), p.taken))
+                .collect()
+        };
+        let before = reps(&mut conn);
+        assert_eq!(
+            before,
+            vec![
+                ("71".to_owned(), "Ada Rep".to_owned(), 2),
+                ("72".to_owned(), "Bob Rep".to_owned(), 1)
+            ]
+        );
+        let ada_before = rep(&mut conn, &fx.company, 71);
+        db::purge::uninstall(&mut conn, &fx.company, db::now_ms()).unwrap();
+        crm_users::sync(&mut conn, &fx.company, &fixture_reps(), db::now_ms()).unwrap();
+        assert_ne!(
+            rep(&mut conn, &fx.company, 71),
+            ada_before,
+            "synced as new rows"
+        );
+        assert_eq!(reps(&mut conn), before);
     }
 }

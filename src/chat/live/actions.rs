@@ -159,12 +159,13 @@ pub(in crate::chat) fn assign(
             if turn.conv.status == status::UNASSIGNED {
                 let waited = (now - turn.conv.waiting_since.unwrap_or(turn.conv.updated_at)).max(0);
                 live::record_take(turn.conn, &company, &turn.conv.id, &rep.id, waited, now)?;
-                // For the reports, with the visitor as they are now.
+                // For the reports, with the visitor as they are now and the rep by the
+                // CRM's user id (kept across an uninstall and a new install).
                 let playbook = turn.playbook()?.map(|p| p.playbook_id.clone());
                 turn.analytics.push((
                     analytics::kind::CHAT_TAKEN,
                     playbook,
-                    Some(rep.id.clone()),
+                    Some(rep.crm_user_id.to_string()),
                     Some(waited),
                 ));
             }
@@ -276,7 +277,7 @@ pub(in crate::chat) fn reply(
         turn.analytics.push((
             analytics::kind::FIRST_RESPONSE,
             playbook,
-            Some(rep),
+            Some(rep.to_string()),
             Some((turn.now_ms() - handed_off).max(0)),
         ));
     }

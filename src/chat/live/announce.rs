@@ -25,7 +25,7 @@ use crate::chat::realtime::{Change, Derivations, Derived, LiveEvent, Notices};
 use crate::db::companies::Company;
 use crate::db::conversations::{self as convs, status};
 use crate::db::live::Rep;
-use crate::db::summary::Summary;
+use crate::db::summary::{self, Summary};
 use crate::db::{DbConn, DbError, companies, live, queue, teams};
 
 /// Takes older than this are not used for the expected wait.
@@ -93,7 +93,7 @@ fn load(
         return Ok(None);
     };
     let ids: Vec<String> = changes.iter().map(|c| c.conversation_id.clone()).collect();
-    let summaries: HashMap<String, Summary> = live::summaries_of(conn, company_id, &ids)?
+    let summaries: HashMap<String, Summary> = summary::summaries_of(conn, company_id, &ids)?
         .into_iter()
         .map(|s| (s.id.clone(), s))
         .collect();

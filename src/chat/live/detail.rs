@@ -10,8 +10,8 @@ use crate::chat::message::Message;
 use crate::chat::versions::VersionCache;
 use crate::db::companies::Company;
 use crate::db::conversations as convs;
-use crate::db::live;
 use crate::db::page_views::{self, PageView};
+use crate::db::summary;
 use crate::db::{DbConn, visitors};
 use crate::playbook::model::CardKind;
 
@@ -60,7 +60,7 @@ pub(super) fn detail_of(
     company: &Company,
     conv: &convs::Conversation,
 ) -> Result<Detail, LiveError> {
-    let summary = live::summary(conn, &company.id, &conv.id)?.ok_or(LiveError::NotFound)?;
+    let summary = summary::summary(conn, &company.id, &conv.id)?.ok_or(LiveError::NotFound)?;
     let messages = convs::latest_messages(conn, &company.id, &conv.id, DETAIL_MESSAGES)?;
     let vars = convs::variables(conn, &company.id, &conv.id)?;
     let panel = crm::panel(conn, conv)?;

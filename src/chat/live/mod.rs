@@ -33,7 +33,8 @@ use super::turn;
 use crate::db::DbConn;
 use crate::db::companies::{self, Company};
 use crate::db::conversations::{self as convs, status};
-use crate::db::live::{self, Counts, Folder, Rep};
+use crate::db::live::{self, Counts, Rep};
+use crate::db::summary::{self, Folder};
 use crate::playbook::model::CaptureTarget;
 use actions::Target;
 use crm::{Panel, Record};
@@ -258,7 +259,8 @@ impl Live {
                     return Err(LiveError::Forbidden("only admins see every chat".into()));
                 }
                 let teams = (!c.rep.admin()).then_some(c.teams.as_slice());
-                let chats = live::folder(conn, &company, folder, &c.rep.id, teams, FOLDER_LIMIT)?;
+                let chats =
+                    summary::folder(conn, &company, folder, &c.rep.id, teams, FOLDER_LIMIT)?;
                 let counts = live::counts(conn, &company, &c.rep.id, teams, with_all)?;
                 Ok((chats, counts))
             })
@@ -494,7 +496,7 @@ impl Live {
         let (company, id) = (company_id.to_owned(), id.to_owned());
         self.chat
             .db
-            .run(move |conn| live::summary(conn, &company, &id)?.ok_or(LiveError::NotFound))
+            .run(move |conn| summary::summary(conn, &company, &id)?.ok_or(LiveError::NotFound))
             .await
     }
 

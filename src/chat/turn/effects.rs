@@ -4,7 +4,7 @@ use super::Turn;
 use crate::chat::ChatError;
 use crate::chat::realtime::LiveEvent;
 use crate::chat::texts;
-use crate::db::conversations::{self as convs, NewMessage, Payload, author, outcome, status};
+use crate::db::conversations::{NewMessage, Payload, author, outcome, status};
 use crate::db::playbooks::Published;
 use crate::db::{analytics, outbox, timers, visitors};
 use crate::playbook::Effect;
@@ -54,8 +54,8 @@ pub(super) fn apply(
                 turn.append(bot_message(message))?;
             }
             Effect::VarSet { path, value } => {
-                convs::set_variable(turn.conn, &turn.conv.id, &path, &value, now)?;
                 learn_identity(turn, &path, &value)?;
+                turn.set_var(path, value);
             }
             Effect::QueueCrm(write) => {
                 let payload = serde_json::to_value(&*write)
@@ -144,6 +144,8 @@ pub(super) fn apply(
                     .analytics
                     .iter()
                     .any(|(kind, _, _, _)| *kind == analytics::kind::CHAT_MISSED);
+                // The alert's contact details come from the stored variables.
+                turn.store_variables()?;
                 crate::mail::jobs::queue_missed_chat_at_end(
                     turn.conn,
                     &turn.conv.company_id,

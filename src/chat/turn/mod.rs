@@ -35,7 +35,7 @@ use crate::playbook::model::CardKind;
 use crate::playbook::state::HttpOutcome;
 use crate::playbook::{Env, Event, Phase, engine};
 
-pub(super) use visitor::visitor_batch;
+pub(super) use visitor::{Apart, visitor_batch};
 pub use visitor::{Input, Reason, visitor_turn};
 
 /// An analytics event noted during a turn: kind, playbook id, card, value.
@@ -217,6 +217,8 @@ pub(super) struct Turn<'c> {
     gather: bool,
     /// The last so many of `out.messages` are not stored yet ([`Turn::store_messages`]).
     unstored: usize,
+    /// Variables set and not stored yet ([`Turn::store_variables`]).
+    vars: Vec<(String, serde_json::Value)>,
 }
 
 impl<'c> Turn<'c> {
@@ -243,6 +245,7 @@ impl<'c> Turn<'c> {
             shared: None,
             gather: false,
             unstored: 0,
+            vars: Vec::new(),
         })
     }
 
@@ -278,6 +281,20 @@ impl<'c> Turn<'c> {
             None => convs::insert_messages(self.conn, rows)?,
         }
         self.unstored = 0;
+        Ok(())
+    }
+
+    /// Set a conversation variable (stored with the turn's others, in one statement).
+    pub(super) fn set_var(&mut self, path: String, value: serde_json::Value) {
+        self.vars.push((path, value));
+    }
+
+    /// Store the variables set since the last time, in one statement: at the end of the
+    /// turn, and before the turn reads the conversation's variables.
+    pub(super) fn store_variables(&mut self) -> Result<(), ChatError> {
+        let now = self.now_ms();
+        convs::set_variables(self.conn, &self.conv.id, &self.vars, now)?;
+        self.vars.clear();
         Ok(())
     }
 
@@ -371,6 +388,7 @@ impl<'c> Turn<'c> {
         }
         offers::settle(&mut self)?;
         self.store_messages()?;
+        self.store_variables()?;
         let now = self.now_ms();
         self.conv.engine_state = self.flow.to_json();
         self.conv.updated_at = now;

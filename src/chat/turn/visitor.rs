@@ -83,9 +83,22 @@ fn visitor_turn_in(
     turn_on(conn, versions, visitor, open, input, now, shared)
 }
 
-/// The turns of a batch, each in a savepoint of its own inside the caller's write
-/// transaction: `(company id, visitor id, input)` each, in order. What a turn did is kept
-/// or undone as a whole; a turn that fails gets its error and the others go on.
+/// How the turns of a batch are kept apart ([`visitor_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::chat) enum Apart {
+    /// Each turn in a savepoint of its own: a turn that fails is undone alone and gets
+    /// its error, the others go on.
+    Savepoints,
+    /// No savepoints (two statements fewer per turn): the first turn that fails fails the
+    /// batch, and the caller rolls the whole transaction back. For a batch of one turn,
+    /// and for a first attempt at a larger one, run again [`Apart::Savepoints`] when it
+    /// fails.
+    Together,
+}
+
+/// The turns of a batch inside the caller's write transaction: `(company id, visitor
+/// id, input)` each, in order, kept apart as `apart` says. What a turn did is kept or
+/// undone as a whole.
 ///
 /// The visitors of the batch and their open conversations are read in one statement and
 /// those conversations locked in one more (in id order on PostgreSQL, so two batches
@@ -98,6 +111,7 @@ pub(in crate::chat) fn visitor_batch(
     versions: &VersionCache,
     turns: &[(String, String, Input)],
     now: DateTime<Utc>,
+    apart: Apart,
 ) -> Result<Vec<Result<Outcome, ChatError>>, ChatError> {
     use diesel::Connection;
 
@@ -125,7 +139,7 @@ pub(in crate::chat) fn visitor_batch(
         }
         let mark = shared.mark();
         let input = input.clone();
-        let result = conn.transaction(|conn| {
+        let one = |conn: &mut DbConn| {
             if again {
                 return visitor_turn_in(
                     conn,
@@ -143,7 +157,12 @@ pub(in crate::chat) fn visitor_batch(
                 .ok_or(ChatError::UnknownVisitor)?;
             let conv = open.remove(visitor_id);
             turn_on(conn, versions, visitor, conv, input, now, Some(&mut shared))
-        });
+        };
+        let result = match apart {
+            Apart::Savepoints => conn.transaction(one),
+            // Nothing undoes this turn alone: its failure is the batch's.
+            Apart::Together => Ok(one(conn)?),
+        };
         if result.is_err() {
             shared.undo(mark);
         }
@@ -409,10 +428,9 @@ impl Turn<'_> {
     /// A new run of `playbook` in this conversation, keeping what it learned so far.
     fn start(&mut self, playbook: Published, page: &Page) -> Result<(), ChatError> {
         self.flow = self.flow.restart();
-        let now = self.now_ms();
         for (path, value) in visitor_vars(&self.visitor, page, &self.flow.state) {
-            convs::set_variable(self.conn, &self.conv.id, &path, &value, now)?;
-            self.flow.state.vars.set(&path, value);
+            self.flow.state.vars.set(&path, value.clone());
+            self.set_var(path, value);
         }
         self.conv.playbook_version_id = Some(playbook.version_id.clone());
         self.analytics.push((

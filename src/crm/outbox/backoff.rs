@@ -4,8 +4,8 @@
 //! last step that succeeded, not from the row's first attempt) waits a uniformly random
 //! time in `[0, min(cap, base · 2ⁿ)]`, and never less than a `Retry-After` the CRM asked for. Rate
 //! limits are not failures: a 429 postpones the row to the window's or the daily budget's
-//! reset (plus a little jitter so rows do not all wake at once) without counting an
-//! attempt.
+//! reset, as the CRM named it, plus at most a tenth of that wait (and at most a minute) of
+//! jitter so rows do not all wake at once, without counting an attempt.
 //!
 //! Computed here rather than with the `backon` crate: backon drives an in-process retry
 //! loop from an iterator of delays, whereas outbox retries are scheduled in the database
@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use super::progress::Progress;
-use crate::crm::{CrmError, RateScope};
+use crate::crm::CrmError;
 
 /// Backoff settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -62,15 +62,12 @@ pub fn plan(backoff: &Backoff, attempt: u32, error: &CrmError, unit: f64) -> Pla
     match error {
         CrmError::Permanent { .. } => Plan::GiveUp,
         CrmError::RateLimited {
-            retry_after_secs,
-            scope,
+            retry_after_secs, ..
         } => {
             let wait = Duration::from_secs((*retry_after_secs).max(1));
-            // Spread the wake-ups over a little of the wait (at most a minute), after it.
-            let spread = match scope {
-                RateScope::Burst => Duration::from_secs(2),
-                RateScope::Daily => (wait / 10).min(Duration::from_secs(60)),
-            };
+            // The wait the CRM named, then the wake-ups spread over a tenth of it (at most
+            // a minute): a 1-second burst window is retried within 1.1 s, not 3.
+            let spread = (wait / 10).min(Duration::from_secs(60));
             Plan::Postpone(wait + spread.mul_f64(unit.clamp(0.0, 1.0)))
         }
         CrmError::Transient {
@@ -81,6 +78,15 @@ pub fn plan(backoff: &Backoff, attempt: u32, error: &CrmError, unit: f64) -> Pla
             Plan::Retry(backoff.delay(attempt, unit))
         }
     }
+}
+
+/// The wait after an attempt failed outside the CRM's answers (the database, the token
+/// source): the same exponent as a step's failure, counted in `progress` too, so it never
+/// grows with the row's earlier, unrelated attempts.
+pub fn plan_failure(backoff: &Backoff, progress: &mut Progress, unit: f64) -> Duration {
+    let wait = backoff.delay(progress.failures, unit);
+    progress.failures = progress.failures.saturating_add(1);
+    wait
 }
 
 /// The plan after a step of a capture failed. The exponent is the number of failures since
@@ -106,6 +112,7 @@ pub fn unit() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crm::RateScope;
 
     fn b() -> Backoff {
         Backoff {
@@ -157,6 +164,33 @@ mod tests {
         assert!(
             matches!(plan(&b(), 5, &burst, 0.0), Plan::Postpone(d) if d == Duration::from_secs(2))
         );
+    }
+
+    #[test]
+    fn a_burst_window_is_retried_when_the_crm_said_not_seconds_later() {
+        let one_second = CrmError::RateLimited {
+            retry_after_secs: 1,
+            scope: RateScope::Burst,
+        };
+        for unit in [0.0, 0.5, 0.999] {
+            match plan(&b(), 0, &one_second, unit) {
+                Plan::Postpone(d) => assert!(
+                    d >= Duration::from_secs(1) && d <= Duration::from_millis(1100),
+                    "{d:?}"
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn failures_outside_the_crm_back_off_from_the_steps_count_not_the_rows_attempts() {
+        let b = b();
+        let mut progress = Progress::default();
+        assert_eq!(plan_failure(&b, &mut progress, 1.0), Duration::from_secs(1));
+        assert_eq!(plan_failure(&b, &mut progress, 1.0), Duration::from_secs(2));
+        progress.step_succeeded();
+        assert_eq!(plan_failure(&b, &mut progress, 1.0), Duration::from_secs(1));
     }
 
     #[test]

@@ -24,7 +24,8 @@ mod lease;
 pub mod note;
 pub mod progress;
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{Notify, Semaphore, watch};
+use tracing::Instrument as _;
 
 use crate::crm::access::{AccessError, CrmAccess};
 use crate::crm::pipedrive::PipedriveClient;
@@ -47,6 +49,13 @@ use deliver::{Job, StepError};
 use identity_locks::IdentityLocks;
 use lease::LeaseRecorder;
 use progress::{Progress, Step};
+
+/// What a started row answers: its id; its lease, when the worker stopped before it
+/// started; when it is due again, if it is to be tried again.
+type Started = (String, Option<(String, i64)>, Option<i64>);
+
+/// Retry times a worker keeps to wake up for; beyond that many, the poll finds the rows.
+const MAX_DUE_TIMES: usize = 4096;
 
 /// How the worker paces itself.
 #[derive(Debug, Clone)]
@@ -210,8 +219,8 @@ impl<C: Connector> Worker<C> {
     }
 
     /// Run on the current runtime until stopped: up to `concurrency` rows in flight, a
-    /// new claim whenever one finishes, a poll every `poll_interval` (or on a wake) while
-    /// nothing is due.
+    /// new claim whenever one finishes, a poll every `poll_interval` (or on a wake, or the
+    /// moment a row it scheduled for a retry comes due) while nothing is due.
     pub fn spawn(self) -> WorkerHandle {
         let (stop, mut stopped) = watch::channel(false);
         let halt = self.halt.clone();
@@ -221,9 +230,16 @@ impl<C: Connector> Worker<C> {
             let mut running = FuturesUnordered::new();
             let mut in_flight = HashSet::new();
             let mut unstarted = Vec::new();
+            // When this worker's own retries come due: it claims again right then rather
+            // than at the next poll.
+            let mut due_at: BinaryHeap<Reverse<i64>> = BinaryHeap::new();
             loop {
                 if *stopped.borrow() {
                     break;
+                }
+                let now = db::now_ms();
+                while due_at.peek().is_some_and(|Reverse(at)| *at <= now) {
+                    due_at.pop();
                 }
                 let free = slots - running.len();
                 let mut all_due = false;
@@ -245,17 +261,27 @@ impl<C: Connector> Worker<C> {
                         Err(e) => tracing::warn!(error = %e, "outbox worker cannot claim rows"),
                     }
                 }
+                let idle = match due_at.peek() {
+                    Some(Reverse(at)) => worker
+                        .config
+                        .poll_interval
+                        .min(Duration::from_millis(u64::try_from(at - now).unwrap_or(0))),
+                    None => worker.config.poll_interval,
+                };
                 tokio::select! {
-                    Some((id, done)) = running.next(), if !running.is_empty() => {
+                    Some((id, done, retry_at)) = running.next(), if !running.is_empty() => {
                         in_flight.remove(&id);
                         unstarted.extend(done);
+                        if let Some(at) = retry_at && due_at.len() < MAX_DUE_TIMES {
+                            due_at.push(Reverse(at));
+                        }
                     }
-                    _ = tokio::time::sleep(worker.config.poll_interval), if !all_due => {}
+                    _ = tokio::time::sleep(idle), if !all_due => {}
                     _ = worker.wake.notified() => {}
                     _ = stopped.changed() => {}
                 }
             }
-            while let Some((_, done)) = running.next().await {
+            while let Some((_, done, _)) = running.next().await {
                 unstarted.extend(done);
             }
             worker.release(unstarted).await;
@@ -279,7 +305,7 @@ impl<C: Connector> Worker<C> {
             })
             .collect();
         let mut unstarted = Vec::new();
-        while let Some((_, done)) = running.next().await {
+        while let Some((_, done, _)) = running.next().await {
             unstarted.extend(done);
         }
         self.release(unstarted).await;
@@ -299,15 +325,26 @@ impl<C: Connector> Worker<C> {
     }
 
     /// Deliver a claimed row once one of its company's lanes is free. Answers the row's
-    /// id, with its lease when the worker stopped before it started.
-    async fn start(&self, row: OutboxRow, lease_until: i64) -> (String, Option<(String, i64)>) {
+    /// id, with its lease when the worker stopped before it started, and when it is due
+    /// again if it is to be tried again.
+    async fn start(&self, row: OutboxRow, lease_until: i64) -> Started {
+        let claimed = std::time::Instant::now();
         let _lane = self.company_gate(&row.company_id).acquire_owned().await;
         let id = row.id.clone();
         if self.halt.load(Ordering::SeqCst) {
-            return (id.clone(), Some((id, lease_until)));
+            return (id.clone(), Some((id, lease_until)), None);
         }
-        self.process(row, lease_until).await;
-        (id, None)
+        let span = tracing::debug_span!("outbox", row = %id);
+        tracing::debug!(
+            parent: &span,
+            due_ms = row.next_attempt_at,
+            claimed_late_ms = lease_until - self.lease_ms() - row.next_attempt_at,
+            lane_wait_ms = claimed.elapsed().as_millis() as u64,
+            attempts = row.attempts,
+            "attempt started"
+        );
+        let again = self.process(row, lease_until).instrument(span).await;
+        (id, None, again)
     }
 
     /// End the lease of claimed rows that were never started, so another node takes them
@@ -341,8 +378,9 @@ impl<C: Connector> Worker<C> {
             .clone()
     }
 
-    /// Deliver one claimed row and record how it ended.
-    async fn process(&self, row: OutboxRow, lease: i64) {
+    /// Deliver one claimed row and record how it ended; when it is due again, if it is to
+    /// be tried again.
+    async fn process(&self, row: OutboxRow, lease: i64) -> Option<i64> {
         let mut rec = LeaseRecorder {
             db: self.db.clone(),
             row_id: row.id.clone(),
@@ -353,10 +391,25 @@ impl<C: Connector> Worker<C> {
             crash_hook: self.crash_hook.clone(),
         };
         let mut progress = Progress::parse(row.result.as_deref());
+        let started = db::now_ms();
         let outcome = self.attempt(&row, &mut progress, &mut rec).await;
         let Some(outcome) = outcome else {
-            return; // lease lost or abandoned: whoever holds the row now decides
+            return None; // lease lost or abandoned: whoever holds the row now decides
         };
+        let ended = db::now_ms();
+        let (kind, at) = match &outcome {
+            Outcome::Done => ("done", ended),
+            Outcome::Failed { .. } => ("failed", ended),
+            Outcome::Retry { at, .. } => ("retry", *at),
+            Outcome::Postpone { at, .. } => ("postpone", *at),
+        };
+        tracing::debug!(
+            outcome = kind,
+            ms = ended - started,
+            wait_ms = at - ended,
+            failures = progress.failures,
+            "attempt ended"
+        );
         if let Outcome::Failed { error } = &outcome {
             tracing::warn!(row = %row.id, company_id = %row.company_id, %error, "CRM write failed for good");
         }
@@ -375,11 +428,18 @@ impl<C: Connector> Worker<C> {
             })
             .await;
         match finished {
-            Ok(Some(after_commit)) => after_commit(),
-            Ok(None) => {
-                tracing::warn!(row = %row.id, "outbox lease lost before the row was finished")
+            Ok(Some(after_commit)) => {
+                after_commit();
+                matches!(kind, "retry" | "postpone").then_some(at)
             }
-            Err(e) => tracing::warn!(row = %row.id, error = %e, "cannot record the outbox outcome"),
+            Ok(None) => {
+                tracing::warn!(row = %row.id, "outbox lease lost before the row was finished");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(row = %row.id, error = %e, "cannot record the outbox outcome");
+                None
+            }
         }
     }
 
@@ -416,11 +476,11 @@ impl<C: Connector> Worker<C> {
         }
         let job = match self.job(row, write, progress).await {
             Ok(job) => job,
-            Err(e) => return Some(self.retry(row, format!("database: {e}"))),
+            Err(e) => return Some(self.retry(progress, format!("database: {e}"))),
         };
         let (client, version) = match self.connector.connect(&row.company_id).await {
             Ok(c) => c,
-            Err(e) => return Some(self.access_failed(row, e)),
+            Err(e) => return Some(self.access_failed(progress, e)),
         };
         let mut result = deliver::deliver(&client, &job, progress, rec).await;
         if let Err(StepError::Crm {
@@ -431,7 +491,7 @@ impl<C: Connector> Worker<C> {
             // Refresh once, then carry on from the recorded progress.
             match self.connector.reconnect(&row.company_id, version).await {
                 Ok((client, _)) => result = deliver::deliver(&client, &job, progress, rec).await,
-                Err(e) => return Some(self.access_failed(row, e)),
+                Err(e) => return Some(self.access_failed(progress, e)),
             }
         }
         match result {
@@ -468,18 +528,19 @@ impl<C: Connector> Worker<C> {
         }
     }
 
-    fn retry(&self, row: &OutboxRow, error: String) -> Outcome {
-        let attempt = u32::try_from(row.attempts).unwrap_or(0);
-        let wait = self.config.backoff.delay(attempt, backoff::unit());
+    /// Try again after a failure outside the CRM's answers (the database, the token
+    /// source), backing off like a step's failure.
+    fn retry(&self, progress: &mut Progress, error: String) -> Outcome {
+        let wait = backoff::plan_failure(&self.config.backoff, progress, backoff::unit());
         Outcome::Retry {
             at: db::now_ms() + millis(wait),
             error,
         }
     }
 
-    fn access_failed(&self, row: &OutboxRow, e: AccessError) -> Outcome {
+    fn access_failed(&self, progress: &mut Progress, e: AccessError) -> Outcome {
         match e {
-            AccessError::Unavailable(_) | AccessError::Db(_) => self.retry(row, e.to_string()),
+            AccessError::Unavailable(_) | AccessError::Db(_) => self.retry(progress, e.to_string()),
             AccessError::NotConnected | AccessError::Revoked(_) | AccessError::Unreadable(_) => {
                 Outcome::Postpone {
                     at: db::now_ms() + millis(self.config.disconnected_delay),
@@ -509,7 +570,7 @@ impl<C: Connector> Worker<C> {
                     error: "the lead or deal of this transcript is gone".into(),
                 });
             }
-            Err(e) => return Some(self.retry(row, format!("database: {e}"))),
+            Err(e) => return Some(self.retry(progress, format!("database: {e}"))),
         };
         match source.status.as_str() {
             db::outbox::status::DONE => {

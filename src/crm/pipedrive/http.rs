@@ -5,7 +5,7 @@
 //! | 2xx with `success: true` | the `data` |
 //! | 2xx whose body cannot be read, after a write | `Ambiguous` (it may exist) |
 //! | 401 | `Unauthorized` |
-//! | 429 | `RateLimited` (see [`rate_limit_of`] for the wait and the scope) |
+//! | 429 | `RateLimited` (see [`rate_limit_of`] for the wait and the scope); a burst 429 whose wait is at most [`MAX_INLINE_WAIT`] is first sent again after that wait, twice at most |
 //! | 408, 5xx | `Transient` |
 //! | any other 4xx (including 403 `feature_capping_*`), or 2xx with `success: false` | `Permanent` with the CRM's message |
 //! | connection refused, DNS failure, connect timeout (nothing was sent) | `Transient` |
@@ -28,6 +28,9 @@ const BURST_WINDOW_SECS: u64 = 2;
 /// Any announced wait longer than this cannot be the 2-second burst window: it is the
 /// daily budget.
 const DAILY_THRESHOLD_SECS: u64 = 60;
+/// How often one call is sent again after a burst 429 that names a short wait; after
+/// that the caller gets the `RateLimited`.
+const RESEND_AFTER_BURST_LIMIT: u32 = 2;
 
 /// A request about to be sent.
 pub(crate) struct Call<'a> {
@@ -91,13 +94,44 @@ impl PipedriveClient {
         &self,
         call: Call<'_>,
     ) -> Result<Envelope<T>, CrmError> {
-        self.wait_for_budget(call.bucket()).await?;
-        let result = self.send_now(call).await;
-        crate::metrics::crm_call(result.as_ref().map_or_else(CrmError::kind, |_| "ok"));
-        result
+        let mut refused = 0;
+        loop {
+            let queued = Instant::now();
+            self.wait_for_budget(call.bucket()).await?;
+            let sent = Instant::now();
+            let result = self.send_now(&call).await;
+            let kind = result.as_ref().map_or_else(CrmError::kind, |_| "ok");
+            crate::metrics::crm_call(kind);
+            tracing::debug!(
+                method = %call.method,
+                path = call.path,
+                budget_wait_ms = sent.duration_since(queued).as_millis() as u64,
+                ms = sent.elapsed().as_millis() as u64,
+                result = kind,
+                "crm call"
+            );
+            match result {
+                // The burst window is spent: nothing was done, so the call goes again once
+                // the window the CRM named has passed (the budget is blocked until then,
+                // and `wait_for_budget` sleeps it out), as a call waits for a spent window
+                // before it is sent.
+                Err(CrmError::RateLimited {
+                    retry_after_secs,
+                    scope: RateScope::Burst,
+                }) if refused < RESEND_AFTER_BURST_LIMIT
+                    && Duration::from_secs(retry_after_secs) <= MAX_INLINE_WAIT =>
+                {
+                    refused += 1;
+                }
+                other => return other,
+            }
+        }
     }
 
-    async fn send_now<T: DeserializeOwned>(&self, call: Call<'_>) -> Result<Envelope<T>, CrmError> {
+    async fn send_now<T: DeserializeOwned>(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<Envelope<T>, CrmError> {
         let url = format!("{}{}", self.base, call.path);
         let mut req = self
             .http

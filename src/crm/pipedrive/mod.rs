@@ -37,6 +37,11 @@ use wire::{
 
 /// Default time allowed for one call, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default time the CRM may stay silent: before its answer starts, and between parts of
+/// it. The CRM answers in well under a second; one that says nothing for this long is
+/// cut off then rather than at [`DEFAULT_TIMEOUT`] (a write cut off so is ambiguous:
+/// looked up before it is sent again).
+pub const DEFAULT_SILENCE: Duration = Duration::from_secs(5);
 /// Pages read at most by one look-up (100 items each).
 const MAX_PAGES: usize = 10;
 const PAGE: usize = 100;
@@ -50,6 +55,8 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Connecting only; a connect failure is always safe to retry.
     pub connect_timeout: Duration,
+    /// Silence: waiting for the answer to start, or for its next part.
+    pub silence: Duration,
 }
 
 impl Default for ClientOptions {
@@ -57,6 +64,7 @@ impl Default for ClientOptions {
         ClientOptions {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: Duration::from_secs(5),
+            silence: DEFAULT_SILENCE,
         }
     }
 }
@@ -66,6 +74,7 @@ pub fn http_client(opts: ClientOptions) -> Result<reqwest::Client, reqwest::Erro
     reqwest::Client::builder()
         .timeout(opts.timeout)
         .connect_timeout(opts.connect_timeout)
+        .read_timeout(opts.silence)
         .user_agent(concat!("concierge/", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -252,6 +261,27 @@ impl PipedriveClient {
             Err(CrmError::Permanent { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The deal the CRM made of this lead when it was converted, if any: the deals of the
+    /// lead's person (else its organization) with `include_fields=source_lead_id`, newest
+    /// first (`GET /api/v2/deals`, a page per 100 deals). `None` when neither is known.
+    pub async fn deal_converted_from(
+        &self,
+        lead_id: &str,
+        person_id: Option<i64>,
+        org_id: Option<i64>,
+    ) -> Result<Option<wire::DealItem>, CrmError> {
+        let link = match (person_id, org_id) {
+            (Some(p), _) => ("person_id", p.to_string()),
+            (None, Some(o)) => ("org_id", o.to_string()),
+            (None, None) => return Ok(None),
+        };
+        let filter = vec![link, ("include_fields", "source_lead_id".to_owned())];
+        self.find_in_v2_list::<DealItem, DealItem>("/api/v2/deals", filter, |item| {
+            (item.source_lead_id.as_deref() == Some(lead_id)).then(|| item.clone())
+        })
+        .await
     }
 
     /// `GET` one person or organization (1 token): `false` when the CRM answers 404 or 410

@@ -356,12 +356,21 @@ pub struct LeadItem {
     pub title: Option<String>,
 }
 
-/// An item of the deal list (`GET /api/v2/deals`).
+/// An item of the deal list (`GET /api/v2/deals`); `source_lead_id` only when
+/// `include_fields` asks for it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct DealItem {
     pub id: i64,
     #[serde(default)]
     pub title: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub source_lead_id: Option<String>,
 }
 
 /// An item of the activity list (`GET /api/v2/activities`).

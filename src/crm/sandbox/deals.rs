@@ -12,10 +12,10 @@
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::hooks::{self, Notice};
-use super::store::{Change, Deal, Org, Person, Store};
+use super::store::{Change, Deal, Lead, Org, Person, Store};
 use super::{HttpError, Sandbox, lock, ops};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -32,14 +32,87 @@ struct ArchiveForm {
     archived: Option<bool>,
 }
 
+/// What a move changed: the notices it sends and where the data page shows it.
+struct Moved {
+    notices: Vec<Notice>,
+    /// The data page's anchor of the row it changed (none: the page's top).
+    anchor: Option<String>,
+}
+
+/// Make a move as a CRM user: `change` edits the store as the acting user at one moment
+/// and says what it moved; then the store is saved, the webhook notices are sent and the
+/// data page is shown where the move was made.
+async fn make_move(
+    sb: &Sandbox,
+    change: impl FnOnce(&mut Store, i64, DateTime<Utc>) -> Result<Moved, HttpError>,
+) -> Result<HttpResponse, HttpError> {
+    let moved = {
+        let mut store = lock(&sb.store);
+        let user = acting_user(&store);
+        change(&mut store, user, Utc::now())?
+    };
+    sb.changed().await.map_err(HttpError::internal)?;
+    hooks::send(moved.notices);
+    let location = match moved.anchor {
+        Some(anchor) => format!("/sandbox/data#{anchor}"),
+        None => "/sandbox/data".to_owned(),
+    };
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish())
+}
+
+/// The user the moves are made as: the company's admin.
+fn acting_user(store: &Store) -> i64 {
+    store.users.iter().find(|u| u.is_admin).map_or(0, |u| u.id)
+}
+
+fn lead_of(store: &Store, id: &str) -> Result<Lead, HttpError> {
+    store
+        .leads
+        .iter()
+        .find(|l| l.id == id)
+        .cloned()
+        .ok_or_else(HttpError::not_found)
+}
+
+/// The notes and activities of a lead leave it, for the deal `deal_id` (none: for nothing).
+fn move_off_lead(store: &mut Store, lead_id: &str, deal_id: Option<i64>) {
+    let notes: Vec<_> = store
+        .notes
+        .iter()
+        .filter(|n| n.lead_id.as_deref() == Some(lead_id))
+        .cloned()
+        .collect();
+    for mut note in notes {
+        note.lead_id = None;
+        if deal_id.is_some() {
+            note.deal_id = deal_id;
+        }
+        store.put(Change::Note(note));
+    }
+    let activities: Vec<_> = store
+        .activities
+        .iter()
+        .filter(|a| a.lead_id.as_deref() == Some(lead_id))
+        .cloned()
+        .collect();
+    for mut activity in activities {
+        activity.lead_id = None;
+        if deal_id.is_some() {
+            activity.deal_id = deal_id;
+        }
+        store.put(Change::Activity(activity));
+    }
+}
+
 /// A CRM user deletes a person or an organization (`kind`: `persons`, `organizations`).
 async fn delete(
     path: web::Path<(String, i64)>,
     sb: web::Data<Sandbox>,
 ) -> Result<HttpResponse, HttpError> {
     let (kind, id) = path.into_inner();
-    {
-        let mut store = lock(&sb.store);
+    make_move(&sb, |store, _, _| {
         let change = match kind.as_str() {
             "persons" => store.persons.iter().find(|p| p.id == id).map(|p| {
                 Change::Person(Person {
@@ -56,44 +129,17 @@ async fn delete(
             _ => None,
         };
         store.put(change.ok_or_else(HttpError::not_found)?);
-    }
-    show_data(&sb).await
-}
-
-/// Save and show the data page.
-async fn show_data(sb: &Sandbox) -> Result<HttpResponse, HttpError> {
-    sb.changed().await.map_err(HttpError::internal)?;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, "/sandbox/data"))
-        .finish())
+        Ok(Moved {
+            notices: Vec::new(),
+            anchor: None,
+        })
+    })
+    .await
 }
 
 #[derive(Debug, serde::Deserialize)]
 struct StatusForm {
     status: String,
-}
-
-/// The user the moves are made as: the company's admin.
-fn acting_user(store: &Store) -> i64 {
-    store.users.iter().find(|u| u.is_admin).map_or(0, |u| u.id)
-}
-
-/// Save, send the notices, and show the deal.
-async fn done(sb: &Sandbox, notices: Vec<Notice>, deal_id: i64) -> Result<HttpResponse, HttpError> {
-    shown(sb, notices, &format!("deal-{deal_id}")).await
-}
-
-/// Save, send the notices, and show the data page at `anchor`.
-async fn shown(
-    sb: &Sandbox,
-    notices: Vec<Notice>,
-    anchor: &str,
-) -> Result<HttpResponse, HttpError> {
-    sb.changed().await.map_err(HttpError::internal)?;
-    hooks::send(notices);
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("/sandbox/data#{anchor}")))
-        .finish())
 }
 
 async fn archive(
@@ -103,25 +149,22 @@ async fn archive(
 ) -> Result<HttpResponse, HttpError> {
     let lead_id = id.into_inner();
     let archived = form.into_inner().archived.unwrap_or(true);
-    let notices = {
-        let mut store = lock(&sb.store);
-        let user = acting_user(&store);
-        let mut lead = store
-            .leads
-            .iter()
-            .find(|l| l.id == lead_id)
-            .cloned()
-            .ok_or_else(HttpError::not_found)?;
+    make_move(&sb, |store, user, now| {
+        let mut lead = lead_of(store, &lead_id)?;
         let before = std::mem::replace(&mut lead.is_archived, archived);
-        if before == archived {
+        let notices = if before == archived {
             Vec::new()
         } else {
             store.put(Change::Lead(lead.clone()));
             let previous = serde_json::json!({ "is_archived": before });
-            hooks::lead_notices(&store, "change", &lead, Some(previous), user, Utc::now())
-        }
-    };
-    shown(&sb, notices, &format!("lead-{lead_id}")).await
+            hooks::lead_notices(store, "change", &lead, Some(previous), user, now)
+        };
+        Ok(Moved {
+            notices,
+            anchor: Some(format!("lead-{lead_id}")),
+        })
+    })
+    .await
 }
 
 async fn delete_lead(
@@ -129,47 +172,18 @@ async fn delete_lead(
     sb: web::Data<Sandbox>,
 ) -> Result<HttpResponse, HttpError> {
     let lead_id = id.into_inner();
-    let notices = {
-        let mut store = lock(&sb.store);
-        let lead = store
-            .leads
-            .iter()
-            .find(|l| l.id == lead_id)
-            .cloned()
-            .ok_or_else(HttpError::not_found)?;
-        let notices = hooks::lead_notices(
-            &store,
-            "delete",
-            &lead,
-            None,
-            acting_user(&store),
-            Utc::now(),
-        );
+    make_move(&sb, |store, user, now| {
+        let lead = lead_of(store, &lead_id)?;
+        let notices = hooks::lead_notices(store, "delete", &lead, None, user, now);
         store.put(Change::LeadRemoved(lead_id.clone()));
         // Its notes and activities stay, on nothing any more.
-        let notes: Vec<_> = store
-            .notes
-            .iter()
-            .filter(|n| n.lead_id.as_deref() == Some(&lead_id))
-            .cloned()
-            .collect();
-        for mut note in notes {
-            note.lead_id = None;
-            store.put(Change::Note(note));
-        }
-        let activities: Vec<_> = store
-            .activities
-            .iter()
-            .filter(|a| a.lead_id.as_deref() == Some(&lead_id))
-            .cloned()
-            .collect();
-        for mut activity in activities {
-            activity.lead_id = None;
-            store.put(Change::Activity(activity));
-        }
-        notices
-    };
-    shown(&sb, notices, "leads").await
+        move_off_lead(store, &lead_id, None);
+        Ok(Moved {
+            notices,
+            anchor: Some("leads".to_owned()),
+        })
+    })
+    .await
 }
 
 async fn status(
@@ -185,9 +199,7 @@ async fn status(
         ));
     }
     let id = id.into_inner();
-    let notices = {
-        let mut store = lock(&sb.store);
-        let user = acting_user(&store);
+    make_move(&sb, |store, user, now| {
         let mut deal = store
             .deals
             .iter()
@@ -196,35 +208,30 @@ async fn status(
             .ok_or_else(HttpError::not_found)?;
         let previous = std::mem::replace(&mut deal.status, status);
         store.put(Change::Deal(deal.clone()));
-        if previous == deal.status {
+        let notices = if previous == deal.status {
             Vec::new()
         } else {
-            hooks::deal_notices(&store, "change", &deal, Some(&previous), user, Utc::now())
-        }
-    };
-    done(&sb, notices, id).await
+            hooks::deal_notices(store, "change", &deal, Some(&previous), user, now)
+        };
+        Ok(Moved {
+            notices,
+            anchor: Some(format!("deal-{id}")),
+        })
+    })
+    .await
 }
 
 async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpResponse, HttpError> {
     let lead_id = id.into_inner();
-    let (notices, deal_id) = {
-        let mut store = lock(&sb.store);
-        let store = &mut *store;
-        let lead = store
-            .leads
-            .iter()
-            .find(|l| l.id == lead_id)
-            .cloned()
-            .ok_or_else(HttpError::not_found)?;
-        let now = Utc::now();
+    make_move(&sb, |store, user, now| {
+        let lead = lead_of(store, &lead_id)?;
         // Pipedrive deletes the lead it converted: its webhooks hear of that too.
-        let mut notices =
-            hooks::lead_notices(store, "delete", &lead, None, acting_user(store), now);
+        let mut notices = hooks::lead_notices(store, "delete", &lead, None, user, now);
         store.put(Change::LeadRemoved(lead_id.clone()));
         let deal = Deal {
             id: ops::next(&mut store.counters.deal),
             title: lead.title,
-            creator_user_id: acting_user(store),
+            creator_user_id: user,
             owner_id: lead.owner_id,
             person_id: lead.person_id,
             org_id: lead.organization_id,
@@ -236,39 +243,11 @@ async fn convert(id: web::Path<String>, sb: web::Data<Sandbox>) -> Result<HttpRe
             add_time: now,
             source_lead_id: Some(lead_id.clone()),
         };
-        let moved_notes: Vec<_> = store
-            .notes
-            .iter()
-            .filter(|n| n.lead_id.as_deref() == Some(&lead_id))
-            .cloned()
-            .collect();
-        for mut note in moved_notes {
-            note.lead_id = None;
-            note.deal_id = Some(deal.id);
-            store.put(Change::Note(note));
-        }
-        let moved_activities: Vec<_> = store
-            .activities
-            .iter()
-            .filter(|a| a.lead_id.as_deref() == Some(&lead_id))
-            .cloned()
-            .collect();
-        for mut activity in moved_activities {
-            activity.lead_id = None;
-            activity.deal_id = Some(deal.id);
-            store.put(Change::Activity(activity));
-        }
-        notices.extend(hooks::deal_notices(
-            store,
-            "create",
-            &deal,
-            None,
-            acting_user(store),
-            now,
-        ));
-        let deal_id = deal.id;
+        move_off_lead(store, &lead_id, Some(deal.id));
+        notices.extend(hooks::deal_notices(store, "create", &deal, None, user, now));
+        let anchor = Some(format!("deal-{}", deal.id));
         store.put(Change::Deal(deal));
-        (notices, deal_id)
-    };
-    done(&sb, notices, deal_id).await
+        Ok(Moved { notices, anchor })
+    })
+    .await
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::ops::{ACTIVITY_TYPES, ApiError, Ctx, Query, Reply};
 use super::render;
-use super::store::{Note, Person, Store};
+use super::store::{Deal, Note, Person, Store};
 
 fn q_int(q: &Query, key: &str) -> Result<Option<i64>, ApiError> {
     q.get(key)
@@ -155,7 +155,8 @@ fn v1_page(items: Vec<Value>, q: &Query, nested: bool) -> Result<Reply, ApiError
     })
 }
 
-/// `GET /api/v2/deals`: filters `person_id`, `org_id`, `owner_id`.
+/// `GET /api/v2/deals`: filters `person_id`, `org_id`, `owner_id`; `include_fields` may
+/// ask for `source_lead_id`.
 pub fn list_deals(store: &Store, q: &Query) -> Result<Reply, ApiError> {
     let (person, org, owner) = (
         q_int(q, "person_id")?,
@@ -168,9 +169,19 @@ pub fn list_deals(store: &Store, q: &Query) -> Result<Reply, ApiError> {
         .filter(|d| person.is_none_or(|p| d.person_id == Some(p)))
         .filter(|d| org.is_none_or(|o| d.org_id == Some(o)))
         .filter(|d| owner.is_none_or(|o| d.owner_id == o))
-        .map(|d| (d.id, render::deal(d)))
+        .map(|d| (d.id, deal_shown(d, q)))
         .collect();
     v2_page(items, q)
+}
+
+/// A deal as the v2 API shows it, with the lead it came from only when asked for, as
+/// Pipedrive does.
+fn deal_shown(d: &Deal, q: &Query) -> Value {
+    let mut data = render::deal(d);
+    if included(q, "source_lead_id") {
+        data["source_lead_id"] = json!(d.source_lead_id);
+    }
+    data
 }
 
 /// `GET /api/v2/activities`: filters `deal_id`, `lead_id`, `person_id`, `org_id`, `owner_id`.
@@ -293,14 +304,7 @@ pub fn get_one(store: &Store, kind: &str, id: &str, q: &Query) -> Result<Reply, 
             .map(render::org),
         "deals" => int()
             .and_then(|i| store.deals.iter().find(|d| d.id == i))
-            .map(|d| {
-                let mut data = render::deal(d);
-                // Only when asked for, as Pipedrive does.
-                if included(q, "source_lead_id") {
-                    data["source_lead_id"] = json!(d.source_lead_id);
-                }
-                data
-            }),
+            .map(|d| deal_shown(d, q)),
         "leads" => store
             .leads
             .iter()

@@ -32,8 +32,9 @@ pub mod kind {
     pub const LEFT: &str = "left";
     /// The flow ended with this score (`value`).
     pub const SCORED: &str = "scored";
-    /// A rep took a chat handed to the reps: `card` holds the rep (`crm_users.id`), `value`
-    /// how long the visitor waited since the hand-off, in ms.
+    /// A rep took a chat handed to the reps: `card` holds the rep (the CRM's user id in
+    /// decimal, `crm_users.crm_user_id`, which an uninstall and a new install keep),
+    /// `value` how long the visitor waited since the hand-off, in ms.
     pub const CHAT_TAKEN: &str = "chat_taken";
     /// The first rep message after a hand-off: `card` holds the rep who took the chat,
     /// `value` the time since the hand-off, in ms.

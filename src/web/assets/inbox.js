@@ -24,6 +24,12 @@
     unread: {},       // chat id → true while it has unseen visitor messages
     reps: [],
     es: null,
+    live: false,      // the event stream is open
+    opened: false,    // it was open once: a later opening catches up
+    openedAt: 0,
+    retries: 0,       // failed connections since the last good one
+    retryTimer: null,
+    signedOut: false,
     typedAt: 0,
     offerTimer: null,
     audio: null
@@ -782,10 +788,54 @@
   });
 
   // ---- the event stream ----
+  // EventSource gives up for good after an error answer (a 500 or 503 while the server
+  // restarts) and retries a lost network at its own pace. The page reconnects itself
+  // instead: after 1, 2, 4 … 30 s, back to 1 s once a connection stayed open for
+  // GOOD_MS, showing "Reconnecting…" meanwhile. The heartbeat pauses while the stream is
+  // down, so a rep whose inbox is disconnected goes offline after the company's timeout
+  // as before; an opening stream counts as connected again.
+  var RETRY_MAX_S = 30;
+  var GOOD_MS = 10000;
+  function connection(state) {
+    S.live = state === "open";
+    var c = $("connection");
+    c.hidden = S.live;
+    c.textContent = state === "signed-out" ? "Signed out" : "Reconnecting…";
+    c.title = state === "signed-out"
+      ? "Open the inbox again from the CRM."
+      : "The inbox lost its connection. It reconnects by itself and then shows what it missed.";
+  }
+  function lost(es) {
+    if (S.es !== es) return;
+    // CLOSED: the server answered with an error; CONNECTING: the link broke.
+    var answered = es.readyState === EventSource.CLOSED;
+    es.close();
+    S.es = null;
+    if (S.openedAt && Date.now() - S.openedAt >= GOOD_MS) S.retries = 0;
+    S.openedAt = 0;
+    connection("lost");
+    var wait = Math.min(RETRY_MAX_S, Math.pow(2, S.retries++));
+    clearTimeout(S.retryTimer);
+    S.retryTimer = setTimeout(listen, wait * 1000);
+    // An error answer may mean the session ended: then reconnecting cannot help.
+    if (answered) api("GET", "me").catch(function (e) {
+      if (e.status !== 401) return;
+      S.signedOut = true;
+      clearTimeout(S.retryTimer);
+      if (S.es) S.es.close();
+      S.es = null;
+      connection("signed-out");
+    });
+  }
+  function resync() {
+    load();
+    reps();
+    if (S.current) open(S.current);
+  }
   function listen() {
+    if (S.signedOut) return;
     if (S.es) S.es.close();
     var es = (S.es = new EventSource(API + "events"));
-    var opened = false;
     function on(type, fn) {
       es.addEventListener(type, function (e) {
         var d;
@@ -793,15 +843,15 @@
         fn(d);
       });
     }
-    function resync() {
-      load();
-      if (S.current) open(S.current);
-    }
-    // After a reconnection, or when the stream fell behind, catch up from the API.
+    // After a reconnection the stream sends only what happens from now on: the page
+    // catches up from the API.
     es.onopen = function () {
-      if (opened) resync();
-      opened = true;
+      S.openedAt = Date.now();
+      connection("open");
+      if (S.opened) resync();
+      S.opened = true;
     };
+    es.onerror = function () { lost(es); };
     on("resync", resync);
     on("conversation", function (c) {
       S.chats[c.id] = c;
@@ -873,7 +923,9 @@
       listen();
       load();
       reps();
-      setInterval(function () { api("POST", "heartbeat").catch(function () {}); }, 10000);
+      setInterval(function () {
+        if (S.live) api("POST", "heartbeat").catch(function () {});
+      }, 10000);
       // Waiting times in the list and the header age: refresh them now and then.
       setInterval(function () { list(); if (S.current) showChat(); }, 30000);
     }, function (e) {

@@ -194,7 +194,7 @@ impl RepStream {
             .chat()
             .db
             .run(move |conn| {
-                crate::db::live::changed_since(conn, &company, since, CATCH_UP_CHATS + 1)
+                crate::db::summary::changed_since(conn, &company, since, CATCH_UP_CHATS + 1)
             })
             .await;
         let mut chats = match chats {

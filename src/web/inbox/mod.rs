@@ -22,7 +22,8 @@ use crate::chat::live::actions::Target;
 use crate::chat::live::crm::{Panel, Record};
 use crate::chat::live::{Detail, Live, LiveError, MAX_TEXT_CHARS, RepRef, Summary};
 use crate::chat::message::Message;
-use crate::db::live::{Counts, Folder};
+use crate::db::live::Counts;
+use crate::db::summary::Folder;
 use crate::playbook::model::CaptureTarget;
 use crate::web::ErrorCode;
 

@@ -172,11 +172,12 @@ async fn start_session(
     }
     let page = body.page.to_page();
     let (key, tokens) = (body.key.clone(), state.tokens.clone());
+    let kept = state.chat.versions.companies.clone();
     let (session, token, agent) = state
         .db
         .write(move |conn| {
             let now = Utc::now();
-            let session = session::start(conn, &key, claims.as_ref(), &page, now)?;
+            let session = session::start(conn, &kept, &key, claims.as_ref(), &page, now)?;
             let token = tokens.issue(&session.visitor, now.timestamp_millis())?;
             let agent = match &session.conversation {
                 Some((c, _)) if c.status == convs::status::ASSIGNED => match &c.assigned_to {

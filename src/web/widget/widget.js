@@ -65,6 +65,8 @@
     round: 0,
     clicks: [],
     es: null,
+    esAt: 0,
+    esTries: 0,
     choices: null,
     kind: '',
     max: 4000
@@ -421,7 +423,9 @@
     });
   }
 
-  // Real-time events of the open conversation; EventSource resumes by Last-Event-ID.
+  // Real-time events of the open conversation; EventSource resumes by Last-Event-ID after
+  // a lost link. After an error answer it gives up: a new stream follows in 1, 2, 4 … 30 s
+  // (1 s again once one stayed open 10 s), from the last message shown.
   function listen() {
     if (S.es && S.esFor === S.conv.id) return;
     stop();
@@ -460,10 +464,13 @@
       pending();
     });
     on('redirect', function (d) { go(d.url); });
+    es.onopen = function () { S.esAt = Date.now(); };
     es.onerror = function () {
       if (es.readyState === 2 && S.es === es) {
         S.es = null;
-        setTimeout(function () { conversation(); }, 5000);
+        if (S.esAt && Date.now() - S.esAt >= 1e4) S.esTries = 0;
+        S.esAt = 0;
+        setTimeout(function () { conversation(); }, Math.min(30, Math.pow(2, S.esTries++)) * 1e3);
       }
     };
   }
