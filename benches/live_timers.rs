@@ -13,7 +13,10 @@
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench live_timers
 //! ```
 //! `BENCH_TIMERS` (default 100000) and `BENCH_SPAN_SECONDS` (default 15) change the run;
-//! `BENCH_SQLITE=0` skips SQLite.
+//! `BENCH_SQLITE=0` skips SQLite; `BENCH_TIMER_BATCH`, `BENCH_TIMER_CHUNK` and
+//! `BENCH_TIMER_PARALLEL` replace the worker's defaults (`WorkerConfig`). The statements
+//! the process sent while the worker ran (claims, firing, the announcer's reads: every
+//! round trip on PostgreSQL) are counted and printed per timer fired.
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
     clippy::unwrap_used,
@@ -23,6 +26,7 @@
 )]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,7 +72,21 @@ mod node;
 mod seed;
 use seed::{env_number, pg, pg_database};
 
+/// Statements sent on every connection of this process so far.
+static STATEMENTS: AtomicU64 = AtomicU64::new(0);
+
+fn count_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
+    Some(Box::new(
+        |event: diesel::connection::InstrumentationEvent<'_>| {
+            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+                STATEMENTS.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    ))
+}
+
 fn main() {
+    diesel::connection::set_default_instrumentation(count_statements).expect("instrumentation");
     let timers: usize = env_number("BENCH_TIMERS", 100_000);
     let span_s: usize = env_number("BENCH_SPAN_SECONDS", 15);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -222,7 +240,19 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
             }
         })
     };
-    let worker = Worker::new(chat, WorkerConfig::default()).spawn();
+    let defaults = WorkerConfig::default();
+    let config = WorkerConfig {
+        batch: env_number("BENCH_TIMER_BATCH", defaults.batch),
+        chunk: env_number("BENCH_TIMER_CHUNK", defaults.chunk),
+        parallel: env_number("BENCH_TIMER_PARALLEL", defaults.parallel),
+        ..defaults
+    };
+    println!(
+        "{name:<10} worker: batch {}, chunk {}, parallel {}",
+        config.batch, config.chunk, config.parallel
+    );
+    let statements_before = STATEMENTS.load(Ordering::Relaxed);
+    let worker = Worker::new(chat, config).spawn();
     let deadline = Instant::now() + Duration::from_secs(span_s as u64 + 300);
     loop {
         let done = recorder.late.lock().map(|l| l.len()).unwrap_or(0);
@@ -234,6 +264,7 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
     // A moment more: anything fired twice would show now.
     tokio::time::sleep(Duration::from_secs(2)).await;
     worker.stop().await;
+    let statements = STATEMENTS.load(Ordering::Relaxed) - statements_before;
     sampling.abort();
     if let Some(announcer) = announcer {
         announcer.abort();
@@ -282,6 +313,10 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
         "{name:<10} exactly once: {count} armed, {fired} fired, {} published, {offline} offline \
          messages in {distinct} conversations",
         late.len()
+    );
+    println!(
+        "{name:<10} {statements} statements while firing, {:.2} per timer fired",
+        statements as f64 / (fired.max(1) as f64)
     );
     println!(
         "{name:<10} RSS {} MiB with all timers armed before the worker, peak {} MiB while firing",

@@ -6,13 +6,15 @@
 //!
 //! - **claims** up to `batch` due timers, earliest first, with a lease (`FOR UPDATE SKIP
 //!   LOCKED` on PostgreSQL, `BEGIN IMMEDIATE` on SQLite), so no two workers hold one timer;
-//! - **fires** them a `chunk` at a time, one write transaction per chunk and a savepoint per
-//!   timer (several chunks at once on PostgreSQL). Firing a timer locks its conversation,
-//!   runs the engine's "wait expired" event for the card that armed it (the offline
-//!   message, which records the chat as missed, and the offline branch) and marks the
-//!   timer fired — only if it is still armed and still under this worker's lease. A rep who assigns the chat cancels the timer in
-//!   the assignment's transaction, under the same conversation lock, so exactly one of the
-//!   two happens. After the commit the outcome is delivered like a visitor turn's;
+//! - **fires** them a `chunk` at a time, one write transaction per chunk (several chunks
+//!   at once on PostgreSQL). Firing a timer locks its conversation, marks the timer fired —
+//!   only if it is still armed and still under this worker's lease — and runs the engine's
+//!   "wait expired" event for the card that armed it (the offline message, which records
+//!   the chat as missed, and the offline branch). The wait timers of a chunk do this
+//!   together, a few statements for all of them ([`fire_all`]). A rep who assigns the chat
+//!   cancels the timer in the assignment's transaction, under the same conversation lock,
+//!   so exactly one of the two happens. After the commit the outcome is delivered like a
+//!   visitor turn's;
 //! - **sleeps** until the next due time (`min(due_at)` of the unleased armed timers), at
 //!   most `idle`, so timers armed on other nodes are noticed; a turn on this node that arms
 //!   an earlier timer wakes it ([`TimerWake`]). There is no polling in between.
@@ -23,7 +25,7 @@
 //! fires them at once; a worker that dies holding a lease leaves its timers to the others
 //! once the lease has passed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -32,12 +34,12 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
-use super::turn::{self, Outcome};
+use super::turn::{self, Fired, Outcome};
 use super::versions::VersionCache;
 use super::{Chat, ChatError};
 use crate::db::conversations::{self as convs, Conversation};
 use crate::db::timers::{self as store, TimerRow};
-use crate::db::visitors::{self, Visitor};
+use crate::db::visitors;
 use crate::db::{self, Backend, DbConn, DbError};
 use crate::playbook::Event;
 use crate::playbook::effect::TimerKind;
@@ -60,8 +62,8 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> WorkerConfig {
         WorkerConfig {
-            batch: 256,
-            chunk: 32,
+            batch: 512,
+            chunk: 128,
             parallel: 4,
             idle: Duration::from_secs(30),
             lease: Duration::from_secs(15),
@@ -213,10 +215,9 @@ impl Worker {
             Backend::Sqlite => 1,
             Backend::Postgres => self.config.parallel.max(1),
         };
-        let chunks: Vec<Vec<TimerRow>> = claimed
-            .chunks(self.config.chunk.max(1))
-            .map(<[TimerRow]>::to_vec)
-            .collect();
+        // Spread over the transactions run at once, each at most a chunk.
+        let size = count.div_ceil(parallel).clamp(1, self.config.chunk.max(1));
+        let chunks: Vec<Vec<TimerRow>> = claimed.chunks(size).map(<[TimerRow]>::to_vec).collect();
         let unfired: Vec<String> = futures_util::stream::iter(chunks)
             .map(|chunk| async move {
                 if self.halt.load(Ordering::SeqCst) {
@@ -292,14 +293,22 @@ impl From<ChatError> for Skip {
     }
 }
 
-/// Fire claimed timers inside the caller's write transaction, each in a savepoint: what
-/// one timer did is kept or undone as a whole. The outcomes of those that fired.
+/// Fire claimed timers inside the caller's write transaction. The outcomes of those that
+/// fired.
 ///
 /// The wait timers of the batch whose conversation has no other timer in it are fired
-/// together: their conversations are locked and read in one statement (before any
-/// timer, the assignment's order), their visitors in one, and the company and who is
-/// online once per company ([`turn::Shared`]), which also writes the analytics events and
-/// roll-up counts of the timers fired at the end. The others go one by one ([`fire`]).
+/// together, in a few statements for all of them: their conversations are locked and read
+/// in one statement (before any timer, the assignment's order), their visitors in one,
+/// and the timers still armed under this worker's lease are marked fired in one (the
+/// conversations being locked, no assignment can cancel them meanwhile). Their steps then
+/// run with their rows gathered ([`turn::wait_expired_gathered`]) and written in one
+/// statement per kind of row; the company and who is online are read once per company,
+/// and the analytics events and roll-up counts of every timer fired are written at the
+/// end ([`turn::Shared`]). A step that writes other rows (its offline branch sets a
+/// variable, ends, waits again…) runs in a savepoint of its own after the gathered rows
+/// are written, as do the batch's other timers, one by one ([`fire`]). A timer marked
+/// fired whose step then failed is armed again under its lease (tried again once the
+/// lease has passed), as a step rolled back to its savepoint leaves it.
 pub(super) fn fire_all(
     conn: &mut DbConn,
     versions: &VersionCache,
@@ -329,25 +338,79 @@ pub(super) fn fire_all(
         .collect();
     let visitor_ids: Vec<String> = locked.values().map(|c| c.visitor_id.clone()).collect();
     let mut visitors = visitors::get_many(conn, &visitor_ids)?;
-    let mut shared = turn::Shared::default();
-
-    let mut fired = Vec::with_capacity(claimed.len());
+    let mut prepared: Vec<(&TimerRow, Conversation)> = Vec::with_capacity(claimed.len());
+    let mut single: Vec<&TimerRow> = Vec::new();
     for timer in claimed {
-        let mark = shared.mark();
-        let result = match locked.remove(&timer.conversation_id) {
+        match locked.remove(&timer.conversation_id) {
             Some(conv) if together(timer) && conv.company_id == timer.company_id => {
-                let visitor = visitors.remove(&conv.visitor_id);
-                conn.transaction(|conn| {
-                    fire_locked(conn, versions, timer, conv, visitor, &mut shared, now)
-                })
+                prepared.push((timer, conv));
             }
-            _ => conn.transaction(|conn| fire(conn, versions, timer, now)),
+            _ => single.push(timer),
+        }
+    }
+    let taking: Vec<&TimerRow> = prepared.iter().map(|(t, _)| *t).collect();
+    let taken: HashSet<String> = store::take_many(conn, &taking, now.timestamp_millis())?
+        .into_iter()
+        .collect();
+
+    let mut shared = turn::Shared::default();
+    let mut fired: Vec<(&TimerRow, Outcome)> = Vec::with_capacity(claimed.len());
+    let mut alone = Vec::new();
+    let mut failed: Vec<(&TimerRow, ChatError)> = Vec::new();
+    for (timer, conv) in prepared {
+        if !taken.contains(&timer.id) {
+            // Cancelled (a rep took the chat first) or held by another worker now.
+            continue;
+        }
+        let Some(visitor) = visitors.remove(&conv.visitor_id) else {
+            failed.push((timer, ChatError::NotFound));
+            continue;
         };
-        match result {
-            Ok(outcome) => {
-                crate::metrics::timer_fired(timer.due_at, now.timestamp_millis());
-                fired.push(outcome)
+        let mark = shared.mark();
+        let step = turn::wait_expired_gathered(
+            conn,
+            versions,
+            conv,
+            visitor,
+            &timer.card,
+            now,
+            &mut shared,
+        );
+        match step {
+            Ok(Fired::Gathered(outcome)) => fired.push((timer, *outcome)),
+            Ok(Fired::Alone(given)) => alone.push((timer, given)),
+            Err(e) => {
+                shared.undo(mark);
+                failed.push((timer, e));
             }
+        }
+    }
+    shared.write_gathered(conn)?;
+    for (timer, given) in alone {
+        let (conv, visitor) = *given;
+        let mark = shared.mark();
+        let step = conn.transaction(|conn| {
+            wait_expired(conn, versions, timer, conv, visitor, &mut shared, now)
+        });
+        match step {
+            Ok(outcome) => fired.push((timer, outcome)),
+            Err(e) => {
+                shared.undo(mark);
+                failed.push((timer, e));
+            }
+        }
+    }
+    let untaken: Vec<&TimerRow> = failed.iter().map(|(t, _)| *t).collect();
+    store::untake(conn, &untaken)?;
+    for (timer, e) in &failed {
+        // Left under its lease: tried again once the lease has passed.
+        tracing::warn!(error = %e, timer = %timer.id, "cannot fire a timer");
+    }
+
+    for timer in single {
+        let mark = shared.mark();
+        match conn.transaction(|conn| fire(conn, versions, timer, &mut shared, now)) {
+            Ok(outcome) => fired.push((timer, outcome)),
             Err(Skip::Stale) => shared.undo(mark),
             Err(Skip::Failed(e)) => {
                 shared.undo(mark);
@@ -357,61 +420,37 @@ pub(super) fn fire_all(
         }
     }
     shared.finish(conn)?;
-    Ok(fired)
-}
-
-/// Fire a wait timer whose conversation the caller (the batch, or [`fire`]) locked and
-/// read: the timer is marked fired under the lease held (the conversation is locked, so a rep's assignment cannot
-/// cancel it meanwhile), then the engine's "wait expired" runs.
-fn fire_locked(
-    conn: &mut DbConn,
-    versions: &VersionCache,
-    timer: &TimerRow,
-    conv: Conversation,
-    visitor: Option<Visitor>,
-    shared: &mut turn::Shared,
-    now: DateTime<Utc>,
-) -> Result<Outcome, Skip> {
-    let held = timer.locked_until.ok_or(Skip::Stale)?;
-    if !store::take(conn, timer, held, now.timestamp_millis())? {
-        return Err(Skip::Stale);
+    for (timer, _) in &fired {
+        crate::metrics::timer_fired(timer.due_at, now.timestamp_millis());
     }
-    let visitor = visitor.ok_or(Skip::Failed(ChatError::NotFound))?;
-    Ok(turn::event_on(
-        conn,
-        versions,
-        conv,
-        visitor,
-        &Event::WaitExpired,
-        Some(&timer.card),
-        now,
-        Some(shared),
-    )?)
+    Ok(fired.into_iter().map(|(_, outcome)| outcome).collect())
 }
 
 /// Fire one timer: its conversation locked first (the order of the assignment's
-/// transaction too), the timer marked fired under the lease held, then the engine's event
-/// for the card that armed it (whose step records a chat nobody took as missed). Marked
-/// before the step, as in [`fire_locked`]: a step that arms a timer of the same kind (an
-/// offline branch that reaches another live chat card) cancels the conversation's armed
-/// timers, and the one firing is no longer among them.
+/// transaction too), the timer marked fired under the lease held (the conversation is
+/// locked, so a rep's assignment cannot cancel it meanwhile), then the engine's event for
+/// the card that armed it (whose step records a chat nobody took as missed). Marked
+/// before the step: a step that arms a timer of the same kind (an offline branch that
+/// reaches another live chat card) cancels the conversation's armed timers, and the one
+/// firing is no longer among them. Its analytics go with the batch's (`shared`).
 fn fire(
     conn: &mut DbConn,
     versions: &VersionCache,
     timer: &TimerRow,
+    shared: &mut turn::Shared,
     now: DateTime<Utc>,
 ) -> Result<Outcome, Skip> {
     let conv = convs::lock(conn, &timer.company_id, &timer.conversation_id)?;
-    if timer.kind == TimerKind::LiveChatWait.as_str() {
-        let visitor = visitors::get(conn, &conv.company_id, &conv.visitor_id)?;
-        let mut shared = turn::Shared::default();
-        return fire_locked(conn, versions, timer, conv, visitor, &mut shared, now);
-    }
     let held = timer.locked_until.ok_or(Skip::Stale)?;
     if !store::take(conn, timer, held, now.timestamp_millis())? {
         return Err(Skip::Stale);
     }
     Ok(match timer.kind.as_str() {
+        k if k == TimerKind::LiveChatWait.as_str() => {
+            let visitor = visitors::get(conn, &conv.company_id, &conv.visitor_id)?
+                .ok_or(Skip::Failed(ChatError::NotFound))?;
+            wait_expired(conn, versions, timer, conv, visitor, shared, now)?
+        }
         k if k == TimerKind::LiveChatOffer.as_str() => {
             turn::locked(
                 conn,
@@ -428,4 +467,27 @@ fn fire(
             Outcome::default()
         }
     })
+}
+
+/// The engine's "wait expired" for the card that armed `timer`, on its conversation locked
+/// and read with its visitor, writing its rows itself; its analytics go with the batch's.
+fn wait_expired(
+    conn: &mut DbConn,
+    versions: &VersionCache,
+    timer: &TimerRow,
+    conv: Conversation,
+    visitor: visitors::Visitor,
+    shared: &mut turn::Shared,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ChatError> {
+    turn::event_on(
+        conn,
+        versions,
+        conv,
+        visitor,
+        &Event::WaitExpired,
+        Some(&timer.card),
+        now,
+        Some(shared),
+    )
 }

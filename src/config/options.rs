@@ -85,7 +85,7 @@ impl Default for Options {
             pipedrive_oauth_url: "https://oauth.pipedrive.com".into(),
             outbox_concurrency: 16,
             outbox_poll_ms: 1000,
-            timer_batch: 256,
+            timer_batch: 512,
             timer_idle_ms: 30_000,
             http_allow: String::new(),
             visitor_rate_limit: rates.per_visitor,

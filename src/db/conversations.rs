@@ -283,6 +283,56 @@ pub fn save(conn: &mut DbConn, c: &Conversation) -> Result<(), DbError> {
     Ok(())
 }
 
+/// [`save`] for several conversations (of any company), in one statement: an update
+/// joined to a list of the new values, one row per conversation.
+pub fn save_many(conn: &mut DbConn, rows: &[Conversation]) -> Result<(), DbError> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    const COLUMNS: usize = 13;
+    // Well below both backends' limits on a statement's parameters.
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let params: Vec<String> = (1..=COLUMNS)
+                    .map(|k| format!("${}", i * COLUMNS + k))
+                    .collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        // `UPDATE … FROM` and `$n` parameters read the same on both backends.
+        let sql = format!(
+            "WITH v (id, company_id, status, playbook_version_id, engine_state, last_seq, \
+             updated_at, closed_at, assigned_to, waiting_since, assigned_at, outcome, team) \
+             AS (VALUES {}) \
+             UPDATE conversations SET status = v.status, \
+             playbook_version_id = v.playbook_version_id, engine_state = v.engine_state, \
+             last_seq = v.last_seq, updated_at = v.updated_at, closed_at = v.closed_at, \
+             assigned_to = v.assigned_to, waiting_since = v.waiting_since, \
+             assigned_at = v.assigned_at, outcome = v.outcome, team = v.team \
+             FROM v WHERE conversations.id = v.id AND conversations.company_id = v.company_id",
+            values.join(", ")
+        );
+        let mut query = diesel::sql_query(sql).into_boxed::<super::MultiBackend>();
+        for c in chunk {
+            query = query
+                .bind::<Text, _>(&c.id)
+                .bind::<Text, _>(&c.company_id)
+                .bind::<Text, _>(&c.status)
+                .bind::<Nullable<Text>, _>(&c.playbook_version_id)
+                .bind::<Text, _>(&c.engine_state)
+                .bind::<BigInt, _>(c.last_seq)
+                .bind::<BigInt, _>(c.updated_at)
+                .bind::<Nullable<BigInt>, _>(c.closed_at)
+                .bind::<Nullable<Text>, _>(&c.assigned_to)
+                .bind::<Nullable<BigInt>, _>(c.waiting_since)
+                .bind::<Nullable<BigInt>, _>(c.assigned_at)
+                .bind::<Nullable<Text>, _>(&c.outcome)
+                .bind::<Nullable<Text>, _>(&c.team);
+        }
+        query.execute(conn)?;
+    }
+    Ok(())
+}
+
 /// Append a message with the conversation's next `seq` (kept in `c`; [`save`] stores it).
 pub fn append(
     conn: &mut DbConn,

@@ -93,6 +93,19 @@ pub fn clear(conn: &mut DbConn, company_id: &str, conversation_id: &str) -> Resu
     Ok(())
 }
 
+/// [`clear`] for several conversations (of any company: a conversation id names one
+/// conversation), in one statement.
+pub fn clear_many(conn: &mut DbConn, conversation_ids: &[String]) -> Result<(), DbError> {
+    if conversation_ids.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(
+        chat_offers::table.filter(chat_offers::conversation_id.eq_any(conversation_ids)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Offers standing now per rep (row id → count).
 pub fn pending(conn: &mut DbConn, company_id: &str) -> Result<HashMap<String, i64>, DbError> {
     let rows: Vec<Option<String>> = chat_offers::table

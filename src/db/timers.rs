@@ -98,6 +98,26 @@ pub fn cancel(
     .execute(conn)?)
 }
 
+/// Cancel the armed timers of this kind of these conversations (of any company: a
+/// conversation id names one conversation), in one statement. Returns how many were armed.
+pub fn cancel_many(
+    conn: &mut DbConn,
+    conversation_ids: &[String],
+    kind: &str,
+) -> Result<usize, DbError> {
+    if conversation_ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        timers::table
+            .filter(timers::conversation_id.eq_any(conversation_ids))
+            .filter(timers::kind.eq(kind))
+            .filter(timers::status.eq(status::ARMED)),
+    )
+    .set(timers::status.eq(status::CANCELLED))
+    .execute(conn)?)
+}
+
 /// The conversation's timers, newest first.
 pub fn for_conversation(
     conn: &mut DbConn,
@@ -206,6 +226,17 @@ pub fn release(conn: &mut DbConn, ids: &[String], held: i64) -> Result<usize, Db
     .execute(conn)?)
 }
 
+/// The columns of a timer fired at `now`: no longer leased.
+macro_rules! fired_at {
+    ($now:expr) => {
+        (
+            timers::status.eq(status::FIRED),
+            timers::fired_at.eq(Some($now)),
+            timers::locked_until.eq(None::<i64>),
+        )
+    };
+}
+
 /// Mark a claimed timer fired, if it is still armed and still under the lease `held`.
 /// `false` when it was cancelled (a rep took the chat) or another worker holds it now.
 pub fn take(conn: &mut DbConn, timer: &TimerRow, held: i64, now: i64) -> Result<bool, DbError> {
@@ -216,11 +247,66 @@ pub fn take(conn: &mut DbConn, timer: &TimerRow, held: i64, now: i64) -> Result<
             .filter(timers::status.eq(status::ARMED))
             .filter(timers::locked_until.eq(held)),
     )
-    .set((
-        timers::status.eq(status::FIRED),
-        timers::fired_at.eq(Some(now)),
-        timers::locked_until.eq(None::<i64>),
-    ))
+    .set(fired_at!(now))
     .execute(conn)?;
     Ok(n == 1)
+}
+
+/// [`take`] for claimed timers of several conversations: one statement per lease held
+/// (one for the timers of one claim). The ids of the timers marked fired; the others were
+/// cancelled or are held by another worker now.
+pub fn take_many(
+    conn: &mut DbConn,
+    claimed: &[&TimerRow],
+    now: i64,
+) -> Result<Vec<String>, DbError> {
+    let mut taken = Vec::with_capacity(claimed.len());
+    for (held, ids) in by_lease(claimed) {
+        let marked = diesel::update(
+            timers::table
+                .filter(timers::id.eq_any(ids))
+                .filter(timers::status.eq(status::ARMED))
+                .filter(timers::locked_until.eq(held)),
+        )
+        .set(fired_at!(now))
+        .returning(timers::id);
+        // Backend branch: diesel's `RETURNING` is implemented per backend.
+        taken.extend(match conn {
+            DbConn::Sqlite(c) => marked.get_results::<String>(c)?,
+            DbConn::Pg(c) => marked.get_results::<String>(c)?,
+        });
+    }
+    Ok(taken)
+}
+
+/// Undo [`take_many`] for timers whose step failed afterwards in the same transaction:
+/// armed again under the lease they were claimed with, so they are tried again once it
+/// has passed (as a timer whose step failed after [`take`] in a savepoint of its own).
+pub fn untake(conn: &mut DbConn, claimed: &[&TimerRow]) -> Result<usize, DbError> {
+    let mut n = 0;
+    for (held, ids) in by_lease(claimed) {
+        n += diesel::update(
+            timers::table
+                .filter(timers::id.eq_any(ids))
+                .filter(timers::status.eq(status::FIRED)),
+        )
+        .set((
+            timers::status.eq(status::ARMED),
+            timers::fired_at.eq(None::<i64>),
+            timers::locked_until.eq(Some(held)),
+        ))
+        .execute(conn)?;
+    }
+    Ok(n)
+}
+
+/// The ids of claimed timers by the lease they hold (none: not claimed, left out).
+fn by_lease<'a>(claimed: &[&'a TimerRow]) -> std::collections::BTreeMap<i64, Vec<&'a str>> {
+    let mut by_lease: std::collections::BTreeMap<i64, Vec<&'a str>> = Default::default();
+    for t in claimed {
+        if let Some(held) = t.locked_until {
+            by_lease.entry(held).or_default().push(&t.id);
+        }
+    }
+    by_lease
 }

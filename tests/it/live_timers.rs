@@ -2,7 +2,8 @@
 //! takes runs its offline branch once the wait is over (over the widget's event stream
 //! too); a cancelled timer never fires; timers due while no node ran fire once right after
 //! the next start; two nodes on one database fire each timer exactly once; a timer fired
-//! one by one whose offline branch reaches a second live chat card fires once.
+//! one by one whose offline branch reaches a second live chat card fires once; a chunk of
+//! timers with mixed outcomes fires each once.
 
 use std::time::Duration;
 
@@ -46,6 +47,7 @@ cards:
 "##;
 
 const ONLINE: &str = "Connecting you…";
+const CHAT_OFFERED: &str = concierge::db::analytics::kind::CHAT_OFFERED;
 const OFFLINE: &str = "Nobody could take your chat — leave your e-mail?";
 
 /// One node of the app on a database it shares with other nodes.
@@ -662,6 +664,12 @@ async fn a_timer_fired_alone_whose_offline_branch_waits_again_fires_once() {
             offline_counts(&node.state.db, std::slice::from_ref(&conv)).await,
             [1]
         );
+        // The step's analytics are written: the second card offered the chat.
+        assert_eq!(
+            events_of_kind(&node.state.db, std::slice::from_ref(&conv), CHAT_OFFERED).await,
+            [2],
+            "{backend:?}: both cards offered the chat"
+        );
         let (state, _, closed_at) = conversation(&node.state.db, &conv).await;
         assert_eq!(
             (state.as_str(), closed_at),
@@ -671,6 +679,182 @@ async fn a_timer_fired_alone_whose_offline_branch_waits_again_fires_once() {
         // Nothing of the first wait is left to fire: the next round has nothing due.
         assert_eq!(worker.run_once().await.expect("round"), 0, "{backend:?}");
         assert_eq!(offline_counts(&node.state.db, &[conv]).await, [1]);
+        node.stop().await;
+    }
+}
+
+/// The `chat_missed` analytics events of these conversations, one count each.
+async fn missed_events(db: &Db, ids: &[String]) -> Vec<i64> {
+    events_of_kind(db, ids, concierge::db::analytics::kind::CHAT_MISSED).await
+}
+
+/// The analytics events of this kind of these conversations, one count each.
+async fn events_of_kind(db: &Db, ids: &[String], kind: &'static str) -> Vec<i64> {
+    use concierge::db::schema::analytics_events as e;
+    let ids = ids.to_vec();
+    db.run(move |conn| {
+        let mut counts = Vec::new();
+        for id in &ids {
+            counts.push(
+                e::table
+                    .filter(e::conversation_id.eq(id))
+                    .filter(e::kind.eq(kind))
+                    .count()
+                    .get_result::<i64>(conn)?,
+            );
+        }
+        Ok::<_, DbError>(counts)
+    })
+    .await
+    .expect("analytics events")
+}
+
+/// The roll-up counts of the company's playbooks equal the counts computed from its
+/// events.
+async fn rollups_match_events(db: &Db, company_id: &str) {
+    use concierge::db::analytics::rollup;
+    use concierge::db::schema::analytics_events as e;
+    let company = company_id.to_owned();
+    db.run(move |conn| {
+        let playbooks: Vec<Option<String>> = e::table
+            .filter(e::company_id.eq(&company))
+            .select(e::playbook_id)
+            .distinct()
+            .load(conn)?;
+        let today = db::now_ms() / 86_400_000;
+        for playbook in playbooks.into_iter().flatten() {
+            let mut kept = rollup::rows(conn, &company, &playbook, today - 1, today + 1)?;
+            let mut computed =
+                rollup::from_events(conn, &company, &playbook, today - 1, today + 1)?;
+            kept.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            computed.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            assert_eq!(kept, computed, "roll-ups of {playbook}");
+        }
+        Ok::<_, DbError>(())
+    })
+    .await
+    .expect("roll-ups");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_of_timers_with_mixed_outcomes_fires_each_once() {
+    for db in TestDb::all() {
+        let backend = db.backend;
+        // No worker in the app: the test claims and fires one chunk by hand.
+        let node = Node::start(&db, |c| c.timers.batch = 0).await;
+        let chat = node.state.chat.clone();
+        let store = node.state.db.clone();
+        let plain = open_company(&store).await;
+        // Another company, whose offline branch reaches a second live chat card.
+        let other = open_company_with(&store, &twice(), false).await;
+        let mut waiting = Vec::new();
+        for _ in 0..24 {
+            waiting.push(waiting_visitor(&node, &plain).await.1);
+        }
+        let (_w, again) = waiting_visitor(&node, &other).await;
+        let assigned: Vec<String> = waiting.drain(..4).collect();
+        let ended = waiting.remove(0);
+        let broken = waiting.remove(0);
+        // A conversation over before its timer fired, and one whose stored flow cannot be
+        // read (its step fails).
+        let (ended_id, broken_id) = (ended.clone(), broken.clone());
+        store
+            .run(move |conn| {
+                diesel::update(conversations::table.find(&ended_id))
+                    .set(conversations::closed_at.eq(Some(db::now_ms())))
+                    .execute(conn)?;
+                diesel::update(conversations::table.find(&broken_id))
+                    .set(conversations::engine_state.eq("{"))
+                    .execute(conn)?;
+                Ok::<_, DbError>(())
+            })
+            .await
+            .expect("conversations");
+
+        // Every timer is due and claimed by one worker...
+        let now = db::now_ms();
+        set_due(&store, move |i| now - 1000 + i as i64).await;
+        let lease = now + 15_000;
+        let claimed = store
+            .run(move |conn| concierge::db::timers::claim(conn, now, lease, 100))
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 25, "{backend:?}");
+        // ...while reps take four of the chats, cancelling their timers.
+        for id in &assigned {
+            let rep = Event::RepJoined {
+                rep_name: "Rita".into(),
+            };
+            chat.conversation_event(&plain.id, id, rep, None)
+                .await
+                .expect("rep joins");
+        }
+
+        // One chunk: the 18 plain waits, the ended conversation and the second card's
+        // wait fire; the taken chats and the broken one do not.
+        let fired = chat.fire_timers(claimed.clone()).await.expect("fire");
+        assert_eq!(fired, 20, "{backend:?}");
+        assert_eq!(
+            offline_counts(&store, &waiting).await,
+            vec![1; 18],
+            "{backend:?}"
+        );
+        assert_eq!(missed_events(&store, &waiting).await, vec![1; 18]);
+        let none = [assigned.clone(), vec![ended.clone(), broken.clone()]].concat();
+        assert_eq!(offline_counts(&store, &none).await, vec![0; 6]);
+        assert_eq!(missed_events(&store, &none).await, vec![0; 6]);
+        for id in &waiting {
+            assert_eq!(
+                conversation(&store, id).await,
+                ("closed".to_owned(), Some("missed".to_owned()), None),
+                "{backend:?}"
+            );
+            let t = timers_of(&store, id).await.remove(0);
+            assert_eq!((t.status.as_str(), t.locked_until), (status::FIRED, None));
+        }
+        for id in &assigned {
+            let t = timers_of(&store, id).await.remove(0);
+            assert_eq!((t.status.as_str(), t.fired_at), (status::CANCELLED, None));
+            assert_eq!(conversation(&store, id).await.1, None, "not missed");
+        }
+        let t = timers_of(&store, &ended).await.remove(0);
+        assert_eq!(t.status, status::FIRED, "{backend:?}: the ended one");
+        // The broken one is left armed under the lease, for another try once it passed.
+        let t = timers_of(&store, &broken).await.remove(0);
+        assert_eq!(
+            (t.status.as_str(), t.locked_until, t.fired_at),
+            (status::ARMED, Some(lease), None),
+            "{backend:?}: the broken one"
+        );
+        // The second card waits again, with a timer of its own.
+        let mut timers = timers_of(&store, &again).await;
+        timers.sort_by_key(|t| t.card.clone());
+        let states: Vec<(&str, &str)> = timers
+            .iter()
+            .map(|t| (t.card.as_str(), t.status.as_str()))
+            .collect();
+        assert_eq!(
+            states,
+            [("again", status::ARMED), ("rep", status::FIRED)],
+            "{backend:?}"
+        );
+        assert_eq!(
+            offline_counts(&store, std::slice::from_ref(&again)).await,
+            [1]
+        );
+        assert_eq!(
+            events_of_kind(&store, std::slice::from_ref(&again), CHAT_OFFERED).await,
+            [2],
+            "{backend:?}: both cards offered the chat"
+        );
+        assert_eq!(conversation(&store, &again).await.0, "unassigned");
+        rollups_match_events(&store, &plain.id).await;
+        rollups_match_events(&store, &other.id).await;
+
+        // The same claim fired again (a worker that lost its lease) fires nothing.
+        assert_eq!(chat.fire_timers(claimed).await.expect("fire"), 0);
+        let all = [waiting.clone(), vec![again.clone()]].concat();
+        assert_eq!(offline_counts(&store, &all).await, vec![1; 19]);
         node.stop().await;
     }
 }

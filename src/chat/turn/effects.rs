@@ -182,6 +182,25 @@ pub(super) fn apply(
     Ok(())
 }
 
+/// Does carrying out `effect` change the turn in memory only, writing no row of its own
+/// (what the turn writes at its end aside)? Steps of such effects can be gathered
+/// ([`super::wait_expired_gathered`]).
+pub(super) fn in_memory(effect: &Effect) -> bool {
+    match effect {
+        Effect::Reached { .. }
+        | Effect::Say(_)
+        | Effect::HandOff { .. }
+        | Effect::CallHttp(_)
+        | Effect::Redirect { .. } => true,
+        Effect::VarSet { .. }
+        | Effect::QueueCrm(_)
+        | Effect::QueueEmail(_)
+        | Effect::ArmTimer { .. }
+        | Effect::CancelTimer { .. }
+        | Effect::End => false,
+    }
+}
+
 fn is_live_chat(playbook: &Published, card: &str) -> bool {
     playbook
         .document

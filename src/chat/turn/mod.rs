@@ -6,10 +6,12 @@
 //! publishes [`Outcome::messages`] and [`Outcome::events`] and makes the http call, if any.
 
 mod effects;
+mod gathered;
 pub mod offers;
 mod shared;
 mod visitor;
 
+pub(super) use gathered::{Fired, wait_expired_gathered};
 pub(super) use shared::Shared;
 
 use std::sync::Arc;
@@ -28,7 +30,7 @@ use crate::db::conversations::{
 use crate::db::playbooks::Published;
 use crate::db::visitors::{self, Visitor};
 use crate::db::{DbConn, analytics, companies::Company};
-use crate::playbook::effect::HttpRequest;
+use crate::playbook::effect::{HttpRequest, Step};
 use crate::playbook::model::CardKind;
 use crate::playbook::state::HttpOutcome;
 use crate::playbook::{Env, Event, Phase, engine};
@@ -210,6 +212,9 @@ pub(super) struct Turn<'c> {
     pub(super) analytics: Vec<Noted>,
     /// What the turns of a batch (fired timers) read once.
     shared: Option<&'c mut Shared>,
+    /// The turn's messages, new state and withdrawn offer go to `shared`'s gathered rows,
+    /// written there with the other turns' ([`wait_expired_gathered`]).
+    gather: bool,
     /// The last so many of `out.messages` are not stored yet ([`Turn::store_messages`]).
     unstored: usize,
     /// Variables set and not stored yet ([`Turn::store_variables`]).
@@ -238,6 +243,7 @@ impl<'c> Turn<'c> {
             before,
             analytics: Vec::new(),
             shared: None,
+            gather: false,
             unstored: 0,
             vars: Vec::new(),
         })
@@ -269,7 +275,11 @@ impl<'c> Turn<'c> {
     /// turn, and before the turn reads the conversation's messages.
     pub(super) fn store_messages(&mut self) -> Result<(), ChatError> {
         let from = self.out.messages.len() - self.unstored;
-        convs::insert_messages(self.conn, &self.out.messages[from..])?;
+        let rows = &self.out.messages[from..];
+        match self.shared.as_deref_mut().filter(|_| self.gather) {
+            Some(shared) => shared.gathered.messages.extend_from_slice(rows),
+            None => convs::insert_messages(self.conn, rows)?,
+        }
         self.unstored = 0;
         Ok(())
     }
@@ -302,16 +312,30 @@ impl<'c> Turn<'c> {
 
     /// Run one engine step on the current flow and carry out its effects.
     pub(super) fn feed(&mut self, event: &Event) -> Result<(), ChatError> {
+        match self.step(event)? {
+            Some((playbook, step)) => self.carry_out(&playbook, step),
+            None => Ok(()),
+        }
+    }
+
+    /// The engine step `event` makes on the current flow (none without a playbook),
+    /// nothing carried out yet: the turn only reads.
+    fn step(&mut self, event: &Event) -> Result<Option<(Arc<Published>, Step)>, ChatError> {
         let Some(playbook) = self.playbook()? else {
-            return Ok(());
+            return Ok(None);
         };
         let env = Env {
             now: self.now,
             reps_online: self.reps_online(&playbook)?,
         };
         let step = engine::step(&playbook.document, &self.flow.state, event, &env);
+        Ok(Some((playbook, step)))
+    }
+
+    /// Take the step's new state and carry out its effects.
+    fn carry_out(&mut self, playbook: &Published, step: Step) -> Result<(), ChatError> {
         self.flow.state = step.state;
-        effects::apply(self, &playbook, step.effects)
+        effects::apply(self, playbook, step.effects)
     }
 
     /// A flow left waiting for an http result that never came (the process stopped during
@@ -368,7 +392,11 @@ impl<'c> Turn<'c> {
         let now = self.now_ms();
         self.conv.engine_state = self.flow.to_json();
         self.conv.updated_at = now;
-        convs::save(self.conn, &self.conv)?;
+        let conv = &self.conv;
+        match self.shared.as_deref_mut().filter(|_| self.gather) {
+            Some(shared) => shared.gathered.conversations.push(conv.clone()),
+            None => convs::save(self.conn, conv)?,
+        }
         // The events of this turn's playbook carry the published version that ran.
         let running = match self.analytics.is_empty() {
             true => None,

@@ -48,15 +48,20 @@ pub(in crate::chat) fn settle(turn: &mut Turn<'_>) -> Result<(), ChatError> {
     let (company_id, conv_id) = (turn.conv.company_id.clone(), turn.conv.id.clone());
     if turn.conv.status != status::UNASSIGNED {
         if was_status == status::UNASSIGNED {
-            timers::cancel(turn.conn, &company_id, &conv_id, KIND.as_str())?;
-            store::clear(turn.conn, &company_id, &conv_id)?;
+            match turn.shared.as_deref_mut().filter(|_| turn.gather) {
+                Some(shared) => shared.gathered.withdrawn.push(conv_id),
+                None => {
+                    timers::cancel(turn.conn, &company_id, &conv_id, KIND.as_str())?;
+                    store::clear(turn.conn, &company_id, &conv_id)?;
+                }
+            }
         }
         return Ok(());
     }
-    let company = turn.company()?;
-    if !company.settings().live_chat.auto_assign {
+    if !may_offer(turn)? {
         return Ok(());
     }
+    let company = turn.company()?;
     let mut offer = store::get(turn.conn, &company_id, &conv_id)?.unwrap_or_default();
     let handed_back = match was_rep {
         Some(rep) if was_status == status::ASSIGNED && !offer.skipped.contains(&rep) => {
@@ -107,6 +112,22 @@ pub(in crate::chat) fn settle(turn: &mut Turn<'_>) -> Result<(), ChatError> {
         expires_at,
     });
     Ok(())
+}
+
+/// Does [`settle`] look for a rep to offer the chat to (and write the offer's rows)? For a
+/// chat waiting in Unassigned when the company assigns automatically.
+pub(in crate::chat) fn may_offer(turn: &mut Turn<'_>) -> Result<bool, ChatError> {
+    Ok(turn.conv.status == status::UNASSIGNED && turn.company()?.settings().live_chat.auto_assign)
+}
+
+/// What [`settle`] does for a chat that stopped waiting, for several conversations at
+/// once: their offers' timers cancelled and their offers forgotten, in two statements.
+pub(in crate::chat) fn withdraw_many(
+    conn: &mut DbConn,
+    conversation_ids: &[String],
+) -> Result<(), DbError> {
+    timers::cancel_many(conn, conversation_ids, KIND.as_str())?;
+    store::clear_many(conn, conversation_ids)
 }
 
 /// The offer timer due at `due_at` fired: the rep it was for let it lapse. Nothing when

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Turn;
+use super::gathered::{Gathered, GatheredMark};
 use crate::chat::{ChatError, targeting};
 use crate::db::DbConn;
 use crate::db::analytics::{Pending, PendingMark};
@@ -17,26 +18,31 @@ use crate::playbook::model::CardKind;
 /// Read once for the turns of one batch, which all run in one transaction, within a
 /// moment: whether reps are online (per company and teams asked); and
 /// written once: the analytics events and roll-up counts of the batch's turns, written
-/// together at its end ([`Shared::finish`]).
+/// together at its end ([`Shared::finish`]), and the rows of the turns gathered
+/// ([`super::wait_expired_gathered`]), written together when the caller says
+/// ([`Shared::write_gathered`]).
 #[derive(Debug, Default)]
 pub struct Shared {
     online: HashMap<(String, Option<Vec<String>>), bool>,
     pub(super) analytics: Pending,
+    pub(super) gathered: Gathered,
 }
 
 /// Where a turn of a batch began in [`Shared`]'s writes ([`Shared::mark`]).
 #[derive(Debug, Clone, Copy)]
-pub struct Mark(PendingMark);
+pub struct Mark(PendingMark, GatheredMark);
 
 impl Shared {
-    /// Before a turn's savepoint.
+    /// Before a turn's savepoint (or a gathered turn).
     pub fn mark(&self) -> Mark {
-        Mark(self.analytics.mark())
+        Mark(self.analytics.mark(), self.gathered.mark())
     }
 
-    /// The turn begun at `mark` was rolled back to its savepoint: drop what it left here.
+    /// The turn begun at `mark` was rolled back to its savepoint (or failed before its
+    /// gathered rows were written): drop what it left here.
     pub fn undo(&mut self, mark: Mark) {
         self.analytics.undo(mark.0);
+        self.gathered.undo(mark.1);
     }
 
     /// After the batch's last turn, in its transaction: write the analytics.
