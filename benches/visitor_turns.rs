@@ -416,8 +416,13 @@ fn open_loop(url: &str, tokens: std::sync::Arc<Vec<String>>, rate: f64, seconds:
         .expect("generator runtime");
     let url = url.to_owned();
     let (times, failures, late, took) = generator.block_on(async move {
+        // The server closes a connection idle for 5 s (actix-web's keep-alive); a request
+        // sent on one at that moment fails with "connection closed before message
+        // completed" (a browser sends it again on a new connection). The pool drops idle
+        // connections before the server does.
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(visitors)
+            .pool_idle_timeout(std::time::Duration::from_secs(4))
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .expect("client");

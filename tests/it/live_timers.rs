@@ -549,14 +549,17 @@ async fn a_stopping_worker_releases_the_timers_it_has_not_fired() {
         // No worker in the app: the test runs its own.
         let node = Node::start(&db, |c| c.timers.batch = 0).await;
         let company = open_company(&node.state.db).await;
+        // Enough timers that the round is still going when the first has fired and the
+        // test has seen it, however fast one fires.
+        const TIMERS: usize = 150;
         let mut ids = Vec::new();
-        for _ in 0..40 {
+        for _ in 0..TIMERS {
             ids.push(waiting_visitor(&node, &company).await.1);
         }
         let now = db::now_ms();
         set_due(&node.state.db, move |i| now - 1_000 + i as i64).await;
         let config = WorkerConfig {
-            batch: 40,
+            batch: TIMERS,
             // One timer per transaction, one at a time: the round takes a while.
             chunk: 1,
             parallel: 1,
@@ -589,7 +592,7 @@ async fn a_stopping_worker_releases_the_timers_it_has_not_fired() {
         // Another worker (another node) fires them at once, not after the lease.
         let next = Worker::new(node.state.chat.clone(), config);
         assert_eq!(next.run_once().await.expect("round"), armed.len());
-        assert_eq!(offline_counts(&node.state.db, &ids).await, vec![1; 40]);
+        assert_eq!(offline_counts(&node.state.db, &ids).await, vec![1; TIMERS]);
         node.stop().await;
     }
 }
