@@ -195,7 +195,7 @@ async fn the_shell_opens_the_app_with_a_token_signed_for_the_chosen_user() {
         .text()
         .await
         .unwrap();
-    let start = html.find("src=\"").expect("iframe src") + 5;
+    let start = html.find("data-src=\"").expect("iframe data-src") + 10;
     let src = html[start..]
         .split('"')
         .next()
@@ -505,7 +505,7 @@ async fn chat_with_yourself_shows_the_demo_site_beside_a_reps_inbox() {
     assert!(html.contains("class=\"side-by-side floating\""));
     assert!(html.contains("<body class=\"dark\">"));
     let at = html.find("id=\"app-frame\"").unwrap();
-    let start = html[at..].find("src=\"").unwrap() + at + 5;
+    let start = html[at..].find("data-src=\"").unwrap() + at + 10;
     let src = html[start..]
         .split('"')
         .next()

@@ -1,7 +1,8 @@
 // The CRM side of the @pipedrive/app-extensions-sdk handshake, as the sandbox shell plays
 // it. The app in the iframe posts {payload: {type, command, args}, id} with a MessagePort;
 // the host answers on that port with {data} or {error}. Listeners keep their port for
-// events. The app must send `initialize` within 10 seconds or the shell hides it.
+// events. The app must send `initialize` within 10 seconds or the shell hides it. The app's
+// address is set only once the listener is in place, so its first message is never missed.
 (function () {
   "use strict";
   var frame = document.getElementById("app-frame");
@@ -101,6 +102,8 @@
         reply();
     }
   });
+
+  frame.src = frame.dataset.src;
 
   var toggle = document.getElementById("theme-toggle");
   if (toggle) {
