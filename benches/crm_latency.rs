@@ -12,8 +12,12 @@
 //! 2 s), so the captures are spread over several servers, each with its own sandbox,
 //! company and token, running side by side with the production worker settings (poll
 //! every second, woken at once when a capture commits, as a visitor's turn wakes it;
-//! backoff from 2 s with full jitter). Each company gets a new capture every
-//! `BENCH_GAP_MS`, a steady stream below its search budget.
+//! a failed step tried again within the attempt, then backoff from 2 s with full jitter).
+//! Each company gets a new capture every `BENCH_GAP_MS` (default one a second), a steady
+//! stream below its search budget: a new person at a new organization costs two searches,
+//! and with 30 % of calls failing (the failed ones count against the budget too) about
+//! four, against five a second per token. Faster than that, the CRM's search budget and
+//! not the worker sets the latency: the queue of searches grows for as long as the run.
 //!
 //! ```sh
 //! cargo bench --bench crm_latency                  # release build
@@ -21,7 +25,7 @@
 //! ```
 //! Each case prints one line: p50, p99 and max, the target and whether it was met.
 //! `BENCH_CAPTURES` (default 1000), `BENCH_COMPANIES` (default 10) and `BENCH_GAP_MS`
-//! (default 600) change the run. `BENCH_TRACE=FILE` writes the outbox worker's trace
+//! (default 1000) change the run. `BENCH_TRACE=FILE` writes the outbox worker's trace
 //! there: each attempt (how late it was claimed, its wait for a lane, its length, the wait
 //! it planned next) and each CRM call (its wait for the rate budget, its length, its
 //! class), to see where a capture's time goes.
@@ -320,7 +324,7 @@ fn percentile(sorted: &[i64], p: f64) -> f64 {
 fn main() {
     let captures = env_number("BENCH_CAPTURES", 1000);
     let companies = env_number("BENCH_COMPANIES", 10).max(1);
-    let gap = Duration::from_millis(env_number("BENCH_GAP_MS", 600) as u64);
+    let gap = Duration::from_millis(env_number("BENCH_GAP_MS", 1000) as u64);
     let per_node = captures.div_ceil(companies);
     if let Ok(path) = std::env::var("BENCH_TRACE") {
         let file = std::fs::File::create(path).unwrap();

@@ -4,7 +4,8 @@
 //! within [`REFRESH_MARGIN_MS`] and, once, when the CRM answers 401. One refresh at a time
 //! per company (in this process): a caller that waited for another's refresh uses its
 //! result rather than spending the refresh token again. Every client of one install shares
-//! one rate budget, so concurrent deliveries never burst past it.
+//! one rate budget, so concurrent deliveries never burst past it, and the newest access
+//! token, so a refresh reaches the deliveries already in flight.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -165,7 +166,9 @@ impl CrmAccess {
         }
         tracing::info!(company_id, "CRM access token refreshed");
         Ok(Connected {
-            client: self.client(&grant.api_domain, grant.access_token.clone(), company_id),
+            client: self
+                .client(&grant.api_domain, grant.access_token.clone(), company_id)
+                .versioned(now),
             install_id: install.id,
             version: now,
         })
@@ -221,7 +224,9 @@ impl CrmAccess {
             .open(&install.access_token, &owner)
             .map_err(AccessError::Unreadable)?;
         Ok(Connected {
-            client: self.client(&install.api_domain, token, &install.company_id),
+            client: self
+                .client(&install.api_domain, token, &install.company_id)
+                .versioned(install.updated_at),
             install_id: install.id.clone(),
             version: install.updated_at,
         })

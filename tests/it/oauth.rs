@@ -215,6 +215,8 @@ async fn tokens_refresh_before_expiry_and_once_on_401() {
     let second = access.reconnect(&company_id, first.version).await.unwrap();
     assert_ne!(second.version, first.version);
     assert_eq!(second.client.users().await.unwrap().len(), 4);
+    // A client made before the refresh (a delivery still in flight) sends the new token.
+    assert_eq!(first.client.users().await.unwrap().len(), 4);
     // A second caller with the same stale version reuses that refresh.
     let again = access.reconnect(&company_id, first.version).await.unwrap();
     assert_eq!(again.version, second.version);

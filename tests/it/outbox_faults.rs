@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use concierge::config::Config;
 use concierge::crm::access::CrmAccess;
 use concierge::crm::oauth::{Credentials, OAuthClient};
-use concierge::crm::outbox::backoff::Backoff;
+use concierge::crm::outbox::backoff::{Backoff, StepRetry};
 use concierge::crm::outbox::progress::Step;
 use concierge::crm::outbox::{Worker, WorkerConfig};
 use concierge::crm::pipedrive::{ClientOptions, http_client};
@@ -68,6 +68,10 @@ fn worker_config() -> WorkerConfig {
         concurrency: 4,
         per_company: 4,
         lease: Duration::from_secs(20),
+        step_retry: StepRetry {
+            pause: Duration::from_millis(20),
+            ..StepRetry::default()
+        },
         backoff: Backoff {
             base: Duration::from_millis(20),
             cap: Duration::from_millis(400),

@@ -12,7 +12,7 @@ use crate::common::TestDb;
 use crate::wait::eventually_for;
 use chrono::NaiveDate;
 use concierge::crm::access::AccessError;
-use concierge::crm::outbox::backoff::Backoff;
+use concierge::crm::outbox::backoff::{Backoff, StepRetry};
 use concierge::crm::outbox::progress::Step;
 use concierge::crm::outbox::{Connector, Worker, WorkerConfig};
 use concierge::crm::{
@@ -357,6 +357,10 @@ fn fast_config() -> WorkerConfig {
         concurrency: 4,
         per_company: 4,
         lease: Duration::from_secs(5),
+        step_retry: StepRetry {
+            pause: Duration::from_millis(5),
+            ..StepRetry::default()
+        },
         backoff: Backoff {
             base: Duration::from_millis(5),
             cap: Duration::from_millis(50),
@@ -660,6 +664,7 @@ async fn a_retry_goes_out_when_it_is_due_not_at_the_next_poll() {
     crm.fail_next.store(1, Ordering::SeqCst);
     let mut config = fast_config();
     config.poll_interval = Duration::from_secs(60);
+    config.step_retry = StepRetry::once();
     config.backoff = Backoff {
         base: Duration::from_millis(100),
         cap: Duration::from_millis(100),
@@ -675,6 +680,45 @@ async fn a_retry_goes_out_when_it_is_due_not_at_the_next_poll() {
         crm.calls.load(Ordering::Relaxed) > 1,
         "the first call failed"
     );
+}
+
+/// A step whose call fails is tried again within the attempt, up to its tries; only then
+/// does the row go back with a backoff.
+#[tokio::test]
+async fn a_failed_step_is_tried_again_within_the_attempt() {
+    let t = TestDb::sqlite();
+    let db = t.open();
+    let companies = seed(&db, 2, 1, false);
+    let crm = FakeCrm::new(0);
+    let worker = Worker::new(
+        db.clone(),
+        Arc::new(FakeConnector(crm.clone())),
+        fast_config(),
+    );
+    // Two failures in a row: the third try of the first step goes through.
+    crm.fail_next.store(2, Ordering::SeqCst);
+    worker.run_once().await.unwrap();
+    assert_eq!(pending(&db, &companies), 0, "delivered in one attempt");
+    let attempts: Vec<i32> = {
+        use concierge::db::schema::outbox as o;
+        use diesel::prelude::*;
+        let mut conn = db.conn().unwrap();
+        o::table.select(o::attempts).load(&mut conn).unwrap()
+    };
+    assert_eq!(attempts, vec![1, 1]);
+    assert_exactly_once(&crm, &db, &companies, 2, false);
+    // As many failures as tries: the row goes back to wait for its next attempt.
+    let t = TestDb::sqlite();
+    let db = t.open();
+    let companies = seed(&db, 1, 1, false);
+    let worker = Worker::new(
+        db.clone(),
+        Arc::new(FakeConnector(crm.clone())),
+        fast_config(),
+    );
+    crm.fail_next.store(3, Ordering::SeqCst);
+    worker.run_once().await.unwrap();
+    assert_eq!(pending(&db, &companies), 1, "the tries are spent");
 }
 
 /// A failure before any CRM call (the token source is down) backs off from the failures

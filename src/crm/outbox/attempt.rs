@@ -57,7 +57,8 @@ impl<C: Connector> Worker<C> {
             Ok(c) => c,
             Err(e) => return Some(self.access_failed(progress, e)),
         };
-        let mut result = deliver::deliver(&client, &job, progress, rec).await;
+        let mut result =
+            deliver::deliver(&client, &job, progress, rec, &self.config.step_retry).await;
         if let Err(StepError::Crm {
             error: CrmError::Unauthorized,
             ..
@@ -65,7 +66,10 @@ impl<C: Connector> Worker<C> {
         {
             // Refresh once, then carry on from the recorded progress.
             match self.connector.reconnect(&row.company_id, version).await {
-                Ok((client, _)) => result = deliver::deliver(&client, &job, progress, rec).await,
+                Ok((client, _)) => {
+                    result = deliver::deliver(&client, &job, progress, rec, &self.config.step_retry)
+                        .await
+                }
                 Err(e) => return Some(self.access_failed(progress, e)),
             }
         }

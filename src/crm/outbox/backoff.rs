@@ -46,6 +46,72 @@ impl Backoff {
     }
 }
 
+/// How often a failed step is tried again within one attempt, before the row goes back to
+/// the database with a backoff. Within the attempt the row keeps its lease and its
+/// identity locks, so a failure that cost nothing costs a pause of a second rather than a
+/// new claim after a growing backoff; a CRM that keeps failing still meets the backoff
+/// after `tries`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepRetry {
+    /// Tries of a step in one attempt (1: none again within the attempt).
+    pub tries: u32,
+    /// The pause before the second try, doubled before each later one, with half of it
+    /// jittered.
+    pub pause: Duration,
+    /// The longest `Retry-After` or rate-limit wait sat out within the attempt; a longer
+    /// one ends it.
+    pub longest_wait: Duration,
+}
+
+impl Default for StepRetry {
+    fn default() -> StepRetry {
+        StepRetry {
+            tries: 3,
+            pause: Duration::from_millis(500),
+            longest_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+impl StepRetry {
+    /// No try again within an attempt: every failure goes to the backoff.
+    pub fn once() -> StepRetry {
+        StepRetry {
+            tries: 1,
+            ..StepRetry::default()
+        }
+    }
+
+    /// The pause before trying again a step that failed `tried` times with `error`, with
+    /// `unit` uniform in [0, 1); `None` when the attempt ends here: the tries are spent,
+    /// retrying cannot help (a refusal), the token must be refreshed first (a 401, which
+    /// the attempt does), or the CRM asked for a longer wait.
+    pub fn pause_after(&self, tried: u32, error: &CrmError, unit: f64) -> Option<Duration> {
+        if tried >= self.tries {
+            return None;
+        }
+        let pause = self
+            .pause
+            .saturating_mul(2u32.saturating_pow(tried.saturating_sub(1).min(16)));
+        let jittered = pause.mul_f64(0.5 + unit.clamp(0.0, 1.0) / 2.0);
+        match error {
+            CrmError::Permanent { .. } | CrmError::Unauthorized => None,
+            CrmError::RateLimited {
+                retry_after_secs: secs,
+                ..
+            }
+            | CrmError::Transient {
+                retry_after_secs: Some(secs),
+                ..
+            } => {
+                let wait = Duration::from_secs((*secs).max(1));
+                (wait <= self.longest_wait).then(|| wait.max(jittered))
+            }
+            CrmError::Transient { .. } | CrmError::Ambiguous { .. } => Some(jittered),
+        }
+    }
+}
+
 /// What to do after a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {
@@ -244,5 +310,68 @@ mod tests {
             message: "timeout".into(),
         };
         assert_eq!(plan(&b(), 2, &a, 0.5), Plan::Retry(Duration::from_secs(2)));
+    }
+
+    fn transient() -> CrmError {
+        CrmError::Transient {
+            message: "502".into(),
+            retry_after_secs: None,
+        }
+    }
+
+    #[test]
+    fn a_step_is_tried_again_after_a_short_growing_pause_until_its_tries_are_spent() {
+        let r = StepRetry {
+            tries: 3,
+            pause: Duration::from_millis(400),
+            longest_wait: Duration::from_secs(2),
+        };
+        assert_eq!(
+            r.pause_after(1, &transient(), 0.0),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(
+            r.pause_after(1, &transient(), 1.0),
+            Some(Duration::from_millis(400))
+        );
+        assert_eq!(
+            r.pause_after(2, &transient(), 1.0),
+            Some(Duration::from_millis(800))
+        );
+        let ambiguous = CrmError::Ambiguous {
+            message: "reset".into(),
+        };
+        assert_eq!(
+            r.pause_after(2, &ambiguous, 0.0),
+            Some(Duration::from_millis(400))
+        );
+        assert_eq!(r.pause_after(3, &transient(), 0.5), None);
+        assert_eq!(StepRetry::once().pause_after(1, &transient(), 0.5), None);
+    }
+
+    #[test]
+    fn refusals_401s_and_long_waits_end_the_attempt() {
+        let r = StepRetry::default();
+        let permanent = CrmError::Permanent {
+            status: 422,
+            message: "no".into(),
+        };
+        assert_eq!(r.pause_after(1, &permanent, 0.5), None);
+        assert_eq!(r.pause_after(1, &CrmError::Unauthorized, 0.5), None);
+        let burst = CrmError::RateLimited {
+            retry_after_secs: 1,
+            scope: RateScope::Burst,
+        };
+        assert_eq!(r.pause_after(1, &burst, 0.0), Some(Duration::from_secs(1)));
+        let daily = CrmError::RateLimited {
+            retry_after_secs: 3600,
+            scope: RateScope::Daily,
+        };
+        assert_eq!(r.pause_after(1, &daily, 0.5), None);
+        let later = CrmError::Transient {
+            message: "503".into(),
+            retry_after_secs: Some(30),
+        };
+        assert_eq!(r.pause_after(1, &later, 0.5), None);
     }
 }

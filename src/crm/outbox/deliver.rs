@@ -1,6 +1,10 @@
 //! Delivering one capture row, step by step, in dependency order: organization and person,
 //! then the lead or deal, then the activity and the note.
 //!
+//! A step that fails is tried again within the attempt after a short pause (see
+//! [`StepRetry`]): with a CRM failing one call in three, most failures cost a second, not
+//! a backoff of the whole row.
+//!
 //! Rules that make it exactly-once in effect:
 //! - every CRM id is recorded (through [`Recorder::record`]) before the next step starts;
 //! - before a create is sent, the step is recorded as *unconfirmed*; only the recorded id
@@ -18,9 +22,10 @@ use std::future::Future;
 
 use crate::crm::{Crm, CrmError, NewActivity, NewLeadOrDeal, NewNote, NewOrg, NewPerson, Target};
 pub use crate::db::crm_identities::Kind;
-use crate::playbook::effect::CrmWrite;
+use crate::playbook::effect::{ActivityData, CrmWrite, OrgData};
 use crate::playbook::model::{CaptureTarget, NoteMode};
 
+use super::backoff::StepRetry;
 use super::progress::{Progress, Step};
 
 /// Everything one delivery needs besides the CRM.
@@ -92,12 +97,37 @@ fn crm(step: Step) -> impl FnOnce(CrmError) -> StepError {
     move |error| StepError::Crm { step, error }
 }
 
-/// Carry `job` forward from `progress` to the end.
+/// Run one step; after a failure worth it, pause and run it again within the attempt (the
+/// step itself looks up what an unconfirmed create may have made), up to the tries of
+/// `retry`. The step's last error ends the attempt.
+macro_rules! with_tries {
+    ($retry:expr, $step:expr) => {{
+        let mut tried = 1;
+        loop {
+            match $step.await {
+                Err(StepError::Crm { step, error }) => {
+                    match $retry.pause_after(tried, &error, super::backoff::unit()) {
+                        Some(pause) => {
+                            tracing::debug!(step = step.name(), %error, pause_ms = pause.as_millis() as u64, "step tried again");
+                            tokio::time::sleep(pause).await;
+                            tried += 1;
+                        }
+                        None => break Err(StepError::Crm { step, error }),
+                    }
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Carry `job` forward from `progress` to the end, trying each step as `retry` says.
 pub async fn deliver<C: Crm, R: Recorder>(
     client: &C,
     job: &Job,
     progress: &mut Progress,
     rec: &mut R,
+    retry: &StepRetry,
 ) -> Result<(), StepError> {
     let w = &job.write;
     let needs_org =
@@ -113,81 +143,124 @@ pub async fn deliver<C: Crm, R: Recorder>(
                 .map_err(StepError::NotRecorded)?,
         )
     };
-
-    // Organization: looked up by name, created otherwise.
     if let Some(org) = &w.org
-        && progress.org_id.is_none()
-        && !org.name.trim().is_empty()
+        && needs_org
     {
-        let step = Step::Org;
-        let known = known_id(client, rec, Kind::Org, &org.name)
-            .await
-            .map_err(crm(step))?;
-        let found = match known {
-            Some(id) => Some(id),
-            None => client
-                .find_org_by_name(&org.name)
-                .await
-                .map_err(crm(step))?,
-        };
-        let new_org = NewOrg {
-            name: org.name.trim().to_owned(),
-            address: org.address.clone(),
-            owner_id: job.owner_id,
-        };
-        let create = client.create_org(&new_org);
-        let id = create_unless_found(progress, rec, step, found, create).await?;
-        progress.org_id = Some(id);
-        confirm(progress, rec, step).await?;
-        remember(rec, Kind::Org, &org.name, known, id).await;
+        with_tries!(retry, org_step(client, job, org, progress, rec))?;
     }
-
-    // Person: looked up by e-mail, created otherwise, linked to the organization.
     if progress.person_id.is_none() && (has_person(w) || progress.org_id.is_none()) {
-        let step = Step::Person;
-        let email = w
-            .person
-            .email
-            .as_deref()
-            .map(str::trim)
-            .filter(|e| !e.is_empty());
-        let name = person_name(job);
-        let known = match email {
-            Some(email) => known_id(client, rec, Kind::Person, email)
-                .await
-                .map_err(crm(step))?,
-            None => None,
-        };
-        let found = match email {
-            _ if known.is_some() => known,
-            Some(email) => client
-                .find_person_by_email(email)
-                .await
-                .map_err(crm(step))?,
-            None if progress.unconfirmed == Some(step) => {
-                client.find_person_by_name(&name).await.map_err(crm(step))?
-            }
-            None => None,
-        };
-        let new_person = NewPerson {
-            name,
-            email: email.map(str::to_owned),
-            phone: w.person.phone.clone().filter(|p| !p.trim().is_empty()),
-            org_id: progress.org_id,
-            owner_id: job.owner_id,
-        };
-        let create = client.create_person(&new_person);
-        let id = create_unless_found(progress, rec, step, found, create).await?;
-        progress.person_id = Some(id);
-        confirm(progress, rec, step).await?;
-        if let Some(email) = email {
-            remember(rec, Kind::Person, email, known, id).await;
-        }
+        with_tries!(retry, person_step(client, job, progress, rec))?;
     }
-
     drop(serialised);
 
-    // Lead or deal.
+    let target = with_tries!(retry, lead_or_deal_step(client, job, progress, rec))?;
+    if let Some(a) = &w.activity
+        && progress.activity_id.is_none()
+    {
+        with_tries!(retry, activity_step(client, job, a, &target, progress, rec))?;
+    }
+    if w.note == NoteMode::Transcript
+        && progress.note_id.is_none()
+        && let (Some(html), Some(target)) = (&job.note_html, &target)
+    {
+        with_tries!(retry, note_step(client, job, html, target, progress, rec))?;
+    }
+    Ok(())
+}
+
+/// The organization: its remembered id, else looked up by name, else created.
+async fn org_step<C: Crm, R: Recorder>(
+    client: &C,
+    job: &Job,
+    org: &OrgData,
+    progress: &mut Progress,
+    rec: &mut R,
+) -> Result<(), StepError> {
+    let step = Step::Org;
+    let known = known_id(client, rec, Kind::Org, &org.name)
+        .await
+        .map_err(crm(step))?;
+    let found = match known {
+        Some(id) => Some(id),
+        None => client
+            .find_org_by_name(&org.name)
+            .await
+            .map_err(crm(step))?,
+    };
+    let new_org = NewOrg {
+        name: org.name.trim().to_owned(),
+        address: org.address.clone(),
+        owner_id: job.owner_id,
+    };
+    let create = client.create_org(&new_org);
+    let id = create_unless_found(progress, rec, step, found, create).await?;
+    progress.org_id = Some(id);
+    confirm(progress, rec, step).await?;
+    remember(rec, Kind::Org, &org.name, known, id).await;
+    Ok(())
+}
+
+/// The person: their remembered id, else looked up by e-mail, else created and linked to
+/// the organization.
+async fn person_step<C: Crm, R: Recorder>(
+    client: &C,
+    job: &Job,
+    progress: &mut Progress,
+    rec: &mut R,
+) -> Result<(), StepError> {
+    let step = Step::Person;
+    let w = &job.write;
+    let email = w
+        .person
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    let name = person_name(job);
+    let known = match email {
+        Some(email) => known_id(client, rec, Kind::Person, email)
+            .await
+            .map_err(crm(step))?,
+        None => None,
+    };
+    let found = match email {
+        _ if known.is_some() => known,
+        Some(email) => client
+            .find_person_by_email(email)
+            .await
+            .map_err(crm(step))?,
+        None if progress.unconfirmed == Some(step) => {
+            client.find_person_by_name(&name).await.map_err(crm(step))?
+        }
+        None => None,
+    };
+    let new_person = NewPerson {
+        name,
+        email: email.map(str::to_owned),
+        phone: w.person.phone.clone().filter(|p| !p.trim().is_empty()),
+        org_id: progress.org_id,
+        owner_id: job.owner_id,
+    };
+    let create = client.create_person(&new_person);
+    let id = create_unless_found(progress, rec, step, found, create).await?;
+    progress.person_id = Some(id);
+    confirm(progress, rec, step).await?;
+    if let Some(email) = email {
+        remember(rec, Kind::Person, email, known, id).await;
+    }
+    Ok(())
+}
+
+/// The lead or deal, linked to the person and the organization: what the activity and the
+/// note are attached to.
+async fn lead_or_deal_step<C: Crm, R: Recorder>(
+    client: &C,
+    job: &Job,
+    progress: &mut Progress,
+    rec: &mut R,
+) -> Result<Option<Target>, StepError> {
+    let step = Step::LeadOrDeal;
+    let w = &job.write;
     let lead_or_deal = NewLeadOrDeal {
         title: w.title.clone(),
         person_id: progress.person_id,
@@ -197,10 +270,9 @@ pub async fn deliver<C: Crm, R: Recorder>(
         expected_close_date: w.expected_close_date,
         label: w.label.clone(),
     };
-    let target = match w.create {
+    Ok(match w.create {
         CaptureTarget::Lead => {
             if progress.lead_id.is_none() {
-                let step = Step::LeadOrDeal;
                 let found =
                     look_up_if_unconfirmed(progress, step, client.find_lead(&lead_or_deal)).await?;
                 let create = client.create_lead(&lead_or_deal);
@@ -212,7 +284,6 @@ pub async fn deliver<C: Crm, R: Recorder>(
         }
         CaptureTarget::Deal => {
             if progress.deal_id.is_none() {
-                let step = Step::LeadOrDeal;
                 let found =
                     look_up_if_unconfirmed(progress, step, client.find_deal(&lead_or_deal)).await?;
                 let create = client.create_deal(&lead_or_deal);
@@ -222,50 +293,57 @@ pub async fn deliver<C: Crm, R: Recorder>(
             }
             progress.deal_id.map(Target::Deal)
         }
+    })
+}
+
+/// The activity, linked to the lead or deal and the person.
+async fn activity_step<C: Crm, R: Recorder>(
+    client: &C,
+    job: &Job,
+    a: &ActivityData,
+    target: &Option<Target>,
+    progress: &mut Progress,
+    rec: &mut R,
+) -> Result<(), StepError> {
+    let step = Step::Activity;
+    let activity = NewActivity {
+        subject: a.subject.clone(),
+        kind: a.kind.clone(),
+        due_date: a.due_date,
+        owner_id: job.owner_id,
+        target: target.clone(),
+        person_id: progress.person_id,
+        org_id: progress.org_id,
     };
+    let found = look_up_if_unconfirmed(progress, step, client.find_activity(&activity)).await?;
+    let create = client.create_activity(&activity);
+    let id = create_unless_found(progress, rec, step, found, create).await?;
+    progress.activity_id = Some(id);
+    confirm(progress, rec, step).await
+}
 
-    // Activity, linked to the lead or deal and the person.
-    if let Some(a) = &w.activity
-        && progress.activity_id.is_none()
-    {
-        let step = Step::Activity;
-        let activity = NewActivity {
-            subject: a.subject.clone(),
-            kind: a.kind.clone(),
-            due_date: a.due_date,
-            owner_id: job.owner_id,
-            target: target.clone(),
-            person_id: progress.person_id,
-            org_id: progress.org_id,
-        };
-        let found = look_up_if_unconfirmed(progress, step, client.find_activity(&activity)).await?;
-        let create = client.create_activity(&activity);
-        let id = create_unless_found(progress, rec, step, found, create).await?;
-        progress.activity_id = Some(id);
-        confirm(progress, rec, step).await?;
-    }
-
-    // Note on the lead or deal, found again by the row's marker.
-    if w.note == NoteMode::Transcript
-        && progress.note_id.is_none()
-        && let (Some(html), Some(target)) = (&job.note_html, &target)
-    {
-        let step = Step::Note;
-        let marker = super::note::marker(&job.row_id);
-        let found =
-            look_up_if_unconfirmed(progress, step, client.find_note(target, &marker)).await?;
-        let new_note = NewNote {
-            content: html.clone(),
-            target: Some(target.clone()),
-            person_id: None,
-            org_id: None,
-        };
-        let create = client.create_note(&new_note);
-        let id = create_unless_found(progress, rec, step, found, create).await?;
-        progress.note_id = Some(id);
-        confirm(progress, rec, step).await?;
-    }
-    Ok(())
+/// The transcript note on the lead or deal, found again by the row's marker.
+async fn note_step<C: Crm, R: Recorder>(
+    client: &C,
+    job: &Job,
+    html: &str,
+    target: &Target,
+    progress: &mut Progress,
+    rec: &mut R,
+) -> Result<(), StepError> {
+    let step = Step::Note;
+    let marker = super::note::marker(&job.row_id);
+    let found = look_up_if_unconfirmed(progress, step, client.find_note(target, &marker)).await?;
+    let new_note = NewNote {
+        content: html.to_owned(),
+        target: Some(target.clone()),
+        person_id: None,
+        org_id: None,
+    };
+    let create = client.create_note(&new_note);
+    let id = create_unless_found(progress, rec, step, found, create).await?;
+    progress.note_id = Some(id);
+    confirm(progress, rec, step).await
 }
 
 fn has_person(w: &CrmWrite) -> bool {

@@ -44,7 +44,7 @@ use crate::db::outbox::OutboxRow;
 use crate::db::{self, Db, DbConn, DbError};
 
 use crate::db::outbox::store::{self, Outcome};
-use backoff::Backoff;
+use backoff::{Backoff, StepRetry};
 use identity_locks::IdentityLocks;
 use lease::LeaseRecorder;
 use progress::{Progress, Step};
@@ -71,6 +71,9 @@ pub struct WorkerConfig {
     pub per_company: usize,
     /// How long a claimed row stays reserved; renewed at every recorded step.
     pub lease: Duration,
+    /// Tries of a failed step within one attempt.
+    pub step_retry: StepRetry,
+    /// The wait before the next attempt after an attempt failed.
     pub backoff: Backoff,
     /// Wait before trying again a company whose CRM is not connected or whose grant was
     /// revoked.
@@ -84,6 +87,7 @@ impl Default for WorkerConfig {
             concurrency: 16,
             per_company: 8,
             lease: Duration::from_secs(5 * 60),
+            step_retry: StepRetry::default(),
             backoff: Backoff::default(),
             disconnected_delay: Duration::from_secs(10 * 60),
         }

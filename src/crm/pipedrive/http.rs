@@ -133,10 +133,11 @@ impl PipedriveClient {
         call: &Call<'_>,
     ) -> Result<Envelope<T>, CrmError> {
         let url = format!("{}{}", self.base, call.path);
+        let token = self.bearer();
         let mut req = self
             .http
             .request(call.method.clone(), &url)
-            .bearer_auth(self.token.expose_secret())
+            .bearer_auth(token.expose_secret())
             .header(reqwest::header::ACCEPT, "application/json");
         if !call.query.is_empty() {
             req = req.query(&call.query);

@@ -3,8 +3,8 @@
 //! reaches the sandbox (its `api_domain` is `PUBLIC_URL/sandbox`).
 //!
 //! Usage: build one [`reqwest::Client`] with [`http_client`] and keep it; per OAuth token
-//! keep one [`SharedState`] (rate budget and lead-label cache); per call site make a cheap
-//! [`PipedriveClient::new`].
+//! keep one [`SharedState`] (rate budget, lead-label cache and the newest access token);
+//! per call site make a cheap [`PipedriveClient::new`].
 //!
 //! Which API for what: v2 for persons, organizations, deals and activities (and their
 //! lists and searches); v1 for leads, lead labels, notes and users. Look-ups that back the
@@ -79,11 +79,16 @@ pub fn http_client(opts: ClientOptions) -> Result<reqwest::Client, reqwest::Erro
         .build()
 }
 
-/// What calls made with one OAuth token share: the rate budget and the lead labels.
+/// What calls made for one company's install share: the rate budget, the lead labels and
+/// the newest access token.
 #[derive(Debug, Default)]
 pub struct SharedState {
     pub budget: RateBudget,
     labels: tokio::sync::Mutex<Option<LabelCache>>,
+    /// The newest access token a client was made with, and its version (the install's
+    /// `updated_at`): a token refreshed by one delivery reaches the others in flight at
+    /// their next call, rather than each of them getting a 401 of its own.
+    newest_token: std::sync::RwLock<Option<(i64, SecretString)>>,
 }
 
 #[derive(Debug)]
@@ -97,6 +102,23 @@ impl SharedState {
     pub fn new() -> Arc<SharedState> {
         Arc::new(SharedState::default())
     }
+
+    /// Keep `token` when it is newer than the one kept.
+    fn offer_token(&self, version: i64, token: &SecretString) {
+        let mut newest = self.newest_token.write().unwrap_or_else(|p| p.into_inner());
+        if newest.as_ref().is_none_or(|(v, _)| *v < version) {
+            *newest = Some((version, token.clone()));
+        }
+    }
+
+    /// The token kept, when it is newer than `version`.
+    fn token_newer_than(&self, version: i64) -> Option<SecretString> {
+        let newest = self.newest_token.read().unwrap_or_else(|p| p.into_inner());
+        newest
+            .as_ref()
+            .filter(|(v, _)| *v > version)
+            .map(|(_, t)| t.clone())
+    }
 }
 
 /// One CRM account reached with one user's access token.
@@ -106,6 +128,8 @@ pub struct PipedriveClient {
     /// `api_domain` without a trailing slash.
     base: String,
     token: SecretString,
+    /// The version of `token` (0: unversioned); a newer one in `shared` is used instead.
+    token_version: i64,
     shared: Arc<SharedState>,
 }
 
@@ -129,8 +153,24 @@ impl PipedriveClient {
             http,
             base: api_domain.trim_end_matches('/').to_owned(),
             token: access_token,
+            token_version: 0,
             shared,
         }
+    }
+
+    /// This client's token is version `version` of the install's tokens: it is offered to
+    /// every client of the install, and any newer one offered later is used instead.
+    pub fn versioned(mut self, version: i64) -> PipedriveClient {
+        self.token_version = version;
+        self.shared.offer_token(version, &self.token);
+        self
+    }
+
+    /// The token to send: the newest the install's clients know of.
+    fn bearer(&self) -> SecretString {
+        self.shared
+            .token_newer_than(self.token_version)
+            .unwrap_or_else(|| self.token.clone())
     }
 
     /// The rate budget this client spends (shared with every client of the same token).
