@@ -108,7 +108,8 @@ macro_rules! with_tries {
                 Err(StepError::Crm { step, error }) => {
                     match $retry.pause_after(tried, &error, super::backoff::unit()) {
                         Some(pause) => {
-                            tracing::debug!(step = step.name(), %error, pause_ms = pause.as_millis() as u64, "step tried again");
+                            let pause_ms = pause.as_millis() as u64;
+                            tracing::debug!(step = step.name(), %error, pause_ms, "step tried again");
                             tokio::time::sleep(pause).await;
                             tried += 1;
                         }
