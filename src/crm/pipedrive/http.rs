@@ -166,9 +166,11 @@ impl PipedriveClient {
             scope,
         } = &err
         {
-            self.shared
-                .budget
-                .block(Duration::from_secs(*retry_after_secs), *scope);
+            self.shared.budget.block(
+                call.bucket(),
+                Duration::from_secs(*retry_after_secs),
+                *scope,
+            );
         }
         Err(err)
     }

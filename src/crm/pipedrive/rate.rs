@@ -11,7 +11,9 @@
 //! - when `remaining` is 0 and the window has not reset, the next request must wait until it
 //!   does (the client sleeps when that is at most [`MAX_INLINE_WAIT`], else answers
 //!   `RateLimited` without calling);
-//! - after a 429 the budget is blocked for the announced time (daily or burst scope).
+//! - after a 429 the budget is blocked for the announced time: the daily budget's blocks
+//!   every call; a burst 429 of a search blocks the searches only (their window is the
+//!   small one, apart from the rest), a burst 429 of any other call blocks every call.
 //!
 //! Share one [`RateBudget`] per OAuth token (see `SharedState`) so that several client
 //! values for the same token never burst past it.
@@ -61,7 +63,10 @@ pub enum Admission {
 struct State {
     general: Option<Window>,
     search: Option<Window>,
+    /// Every call waits until then.
     blocked: Option<(Instant, RateScope)>,
+    /// Searches wait until then (a search's burst 429).
+    searches_blocked: Option<Instant>,
 }
 
 /// See the module documentation.
@@ -83,6 +88,14 @@ impl RateBudget {
                 return Admission::Wait(until - now, scope);
             }
             st.blocked = None;
+        }
+        if bucket == Bucket::Search
+            && let Some(until) = st.searches_blocked
+        {
+            if until > now {
+                return Admission::Wait(until - now, RateScope::Burst);
+            }
+            st.searches_blocked = None;
         }
         let slot = match bucket {
             Bucket::General => &mut st.general,
@@ -123,12 +136,16 @@ impl RateBudget {
         });
     }
 
-    /// After a 429: nothing goes out before `wait` has passed.
-    pub fn block(&self, wait: Duration, scope: RateScope) {
+    /// After a 429 to a call of `bucket`: what it blocks (see the module documentation)
+    /// does not go out before `wait` has passed.
+    pub fn block(&self, bucket: Bucket, wait: Duration, scope: RateScope) {
         let until = Instant::now() + wait;
         let mut st = self.lock();
-        let later = st.blocked.is_none_or(|(u, _)| u < until);
-        if later {
+        if bucket == Bucket::Search && scope == RateScope::Burst {
+            if st.searches_blocked.is_none_or(|u| u < until) {
+                st.searches_blocked = Some(until);
+            }
+        } else if st.blocked.is_none_or(|(u, _)| u < until) {
             st.blocked = Some((until, scope));
         }
     }
@@ -195,14 +212,35 @@ mod tests {
     }
 
     #[test]
-    fn a_429_blocks_every_bucket_for_its_scope() {
+    fn a_daily_429_blocks_every_bucket() {
         let b = RateBudget::new();
-        b.block(Duration::from_secs(3600), RateScope::Daily);
-        match b.admit(Bucket::Search, Instant::now()) {
+        b.block(Bucket::Search, Duration::from_secs(3600), RateScope::Daily);
+        match b.admit(Bucket::General, Instant::now()) {
             Admission::Wait(d, RateScope::Daily) => assert!(d > Duration::from_secs(3500)),
             other => panic!("expected a daily wait, got {other:?}"),
         }
         assert!(matches!(b.wait_hint(), Some((_, RateScope::Daily))));
+    }
+
+    #[test]
+    fn a_burst_429_of_a_search_blocks_only_the_searches() {
+        let b = RateBudget::new();
+        b.block(Bucket::Search, Duration::from_secs(2), RateScope::Burst);
+        assert_eq!(b.admit(Bucket::General, Instant::now()), Admission::Go);
+        assert!(matches!(
+            b.admit(Bucket::Search, Instant::now()),
+            Admission::Wait(_, RateScope::Burst)
+        ));
+        assert_eq!(b.wait_hint(), None, "other calls go on");
+        // A burst 429 of any other call blocks the searches too.
+        let b = RateBudget::new();
+        b.block(Bucket::General, Duration::from_secs(2), RateScope::Burst);
+        for bucket in [Bucket::General, Bucket::Search] {
+            assert!(matches!(
+                b.admit(bucket, Instant::now()),
+                Admission::Wait(_, RateScope::Burst)
+            ));
+        }
     }
 
     #[test]
