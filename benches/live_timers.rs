@@ -15,8 +15,8 @@
 //! `BENCH_TIMERS` (default 100000) and `BENCH_SPAN_SECONDS` (default 15) change the run;
 //! `BENCH_SQLITE=0` skips SQLite; `BENCH_TIMER_BATCH`, `BENCH_TIMER_CHUNK` and
 //! `BENCH_TIMER_PARALLEL` replace the worker's defaults (`WorkerConfig`). The statements
-//! the process sent while the worker ran (claims, firing, the announcer's reads: every
-//! round trip on PostgreSQL) are counted and printed per timer fired.
+//! the node's connections sent while the worker ran (claims, firing, the announcer's
+//! reads: every round trip on PostgreSQL; `Db::statements`) are printed per timer fired.
 // Test and benchmark code: a failed unwrap is the report, and results go to stdout.
 #![allow(
     clippy::unwrap_used,
@@ -72,21 +72,7 @@ mod node;
 mod seed;
 use seed::{env_number, pg, pg_database};
 
-/// Statements sent on every connection of this process so far.
-static STATEMENTS: AtomicU64 = AtomicU64::new(0);
-
-fn count_statements() -> Option<Box<dyn diesel::connection::Instrumentation>> {
-    Some(Box::new(
-        |event: diesel::connection::InstrumentationEvent<'_>| {
-            if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-                STATEMENTS.fetch_add(1, Ordering::Relaxed);
-            }
-        },
-    ))
-}
-
 fn main() {
-    diesel::connection::set_default_instrumentation(count_statements).expect("instrumentation");
     let timers: usize = env_number("BENCH_TIMERS", 100_000);
     let span_s: usize = env_number("BENCH_SPAN_SECONDS", 15);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -230,12 +216,12 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
     // What the reps learn of each fired timer is worked out as on a node.
     let announcer = concierge::chat::live::announce::spawn(chat.clone());
     let rss_before = rss_kib();
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(rss_before));
+    let peak = Arc::new(AtomicU64::new(rss_before));
     let sampling = {
         let peak = peak.clone();
         tokio::spawn(async move {
             loop {
-                peak.fetch_max(rss_kib(), std::sync::atomic::Ordering::Relaxed);
+                peak.fetch_max(rss_kib(), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
@@ -251,7 +237,7 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
         "{name:<10} worker: batch {}, chunk {}, parallel {}",
         config.batch, config.chunk, config.parallel
     );
-    let statements_before = STATEMENTS.load(Ordering::Relaxed);
+    let statements_before = db.statements();
     let worker = Worker::new(chat, config).spawn();
     let deadline = Instant::now() + Duration::from_secs(span_s as u64 + 300);
     loop {
@@ -264,12 +250,12 @@ async fn run(name: &str, url: &str, count: usize, span_s: usize) {
     // A moment more: anything fired twice would show now.
     tokio::time::sleep(Duration::from_secs(2)).await;
     worker.stop().await;
-    let statements = STATEMENTS.load(Ordering::Relaxed) - statements_before;
+    let statements = db.statements() - statements_before;
     sampling.abort();
     if let Some(announcer) = announcer {
         announcer.abort();
     }
-    let rss_peak = peak.load(std::sync::atomic::Ordering::Relaxed);
+    let rss_peak = peak.load(Ordering::Relaxed);
 
     let (fired, offline, distinct) = db
         .run(|conn| {
