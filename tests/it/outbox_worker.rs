@@ -682,6 +682,31 @@ async fn a_retry_goes_out_when_it_is_due_not_at_the_next_poll() {
     );
 }
 
+/// More deliveries at once than the database has connections: while the worker waits to
+/// claim more rows, the deliveries under way keep going (they may hold the permits the
+/// claim waits behind), so every row is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_go_on_while_the_worker_waits_to_claim() {
+    let t = TestDb::sqlite();
+    let db = t.open();
+    let n = 400;
+    let companies = seed(&db, n, 2, false);
+    let crm = FakeCrm::new(0);
+    crm.create_ms.store(1, Ordering::SeqCst);
+    let config = WorkerConfig {
+        concurrency: 16,
+        per_company: 16,
+        ..fast_config()
+    };
+    let worker = Worker::new(db.clone(), Arc::new(FakeConnector(crm.clone())), config).spawn();
+    eventually_for("every row delivered", Duration::from_secs(60), || async {
+        (pending(&db, &companies) == 0).then_some(())
+    })
+    .await;
+    worker.stop().await;
+    assert_exactly_once(&crm, &db, &companies, n, false);
+}
+
 /// A step whose call fails is tried again within the attempt, up to its tries; only then
 /// does the row go back with a backoff.
 #[tokio::test]

@@ -94,6 +94,23 @@ impl Default for WorkerConfig {
     }
 }
 
+/// Book-keeping of the worker loop when a started row's delivery ended: it is no longer in
+/// flight, its lease is released if it never started, and its retry time is kept.
+fn finished(
+    (id, done, retry_at): Started,
+    in_flight: &mut HashSet<String>,
+    unstarted: &mut Vec<(String, i64)>,
+    due_at: &mut BinaryHeap<Reverse<i64>>,
+) {
+    in_flight.remove(&id);
+    unstarted.extend(done);
+    if let Some(at) = retry_at
+        && due_at.len() < MAX_DUE_TIMES
+    {
+        due_at.push(Reverse(at));
+    }
+}
+
 /// Gives the worker a CRM client per company.
 pub trait Connector: Send + Sync + 'static {
     type Client: Crm + Send + Sync + 'static;
@@ -247,7 +264,20 @@ impl<C: Connector> Worker<C> {
                 let free = slots - running.len();
                 let mut all_due = false;
                 if free > 0 {
-                    match worker.claim(free).await {
+                    // The deliveries under way go on while the claim waits: each may hold
+                    // the next database permit the claim is queued behind, so awaiting the
+                    // claim alone would leave them, and it, waiting for ever.
+                    let claim = worker.claim(free);
+                    tokio::pin!(claim);
+                    let claimed = loop {
+                        tokio::select! {
+                            claimed = &mut claim => break claimed,
+                            Some(ended) = running.next(), if !running.is_empty() => {
+                                finished(ended, &mut in_flight, &mut unstarted, &mut due_at);
+                            }
+                        }
+                    };
+                    match claimed {
                         Ok((rows, lease_until)) => {
                             // Every slot filled: more may be due as soon as one frees.
                             all_due = rows.len() == free;
@@ -272,12 +302,8 @@ impl<C: Connector> Worker<C> {
                     None => worker.config.poll_interval,
                 };
                 tokio::select! {
-                    Some((id, done, retry_at)) = running.next(), if !running.is_empty() => {
-                        in_flight.remove(&id);
-                        unstarted.extend(done);
-                        if let Some(at) = retry_at && due_at.len() < MAX_DUE_TIMES {
-                            due_at.push(Reverse(at));
-                        }
+                    Some(ended) = running.next(), if !running.is_empty() => {
+                        finished(ended, &mut in_flight, &mut unstarted, &mut due_at);
                     }
                     _ = tokio::time::sleep(idle), if !all_due => {}
                     _ = worker.wake.notified() => {}
