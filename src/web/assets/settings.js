@@ -97,8 +97,13 @@
     });
   }
 
+  // Lists asked for so far: an answer to an older request (sent before a publish, say)
+  // that arrives after a newer one is dropped, so the list never goes back in time.
+  var playbookLists = 0;
   function loadPlaybooks() {
+    var asked = ++playbookLists;
     return api("GET", "/api/admin/playbooks").then(function (res) {
+      if (asked !== playbookLists) { return; }
       if (res.status !== 200) { return failed(res); }
       var body = $("pb-list").tBodies[0];
       clear(body);
